@@ -1,0 +1,1 @@
+"""Day 16 exercises: attention and transformers."""

@@ -1,0 +1,148 @@
+"""The catalog: days, rubric rows and exercises, read from one TOML file per day."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+
+class CatalogError(ValueError):
+    """A name the catalog does not know, or a catalog file that is inconsistent."""
+
+
+@dataclass(frozen=True)
+class RubricRow:
+    number: int
+    area: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str                      # "day16.attention.softmax"
+    title: str
+    rubric: tuple[int, ...]
+    depends_on: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    timeout: float = 10.0        # seconds per call
+
+    @property
+    def day(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def module(self) -> str:     # "day16.attention"
+        return self.id.rsplit(".", 1)[0]
+
+    @property
+    def name(self) -> str:       # "softmax"
+        return self.id.rsplit(".", 1)[1]
+
+    @property
+    def file(self) -> str:       # "day16/attention.py"
+        return self.module.replace(".", "/") + ".py"
+
+    @property
+    def short(self) -> str:      # "attention.softmax"
+        return self.id.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Day:
+    id: str                      # "day16"
+    title: str
+    scale: tuple[str, str, str]  # best .. worst
+    rubric: tuple[RubricRow, ...]
+    exercises: tuple[Exercise, ...] = field(default=())
+
+    def exercise(self, ref: str) -> Exercise:
+        """Find an exercise by id, by id without the day, or by its bare name when unique."""
+        by_key: dict[str, list[Exercise]] = {}
+        for ex in self.exercises:
+            for key in (ex.id, ex.short, ex.name):
+                by_key.setdefault(key, []).append(ex)
+        found = by_key.get(ref, [])
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise CatalogError(f"{ref!r} is ambiguous: {', '.join(e.id for e in found)}")
+        raise CatalogError(_unknown("exercise", ref, [e.id for e in self.exercises] + [e.short for e in self.exercises]))
+
+    def row(self, number: int) -> RubricRow:
+        return next(r for r in self.rubric if r.number == number)
+
+    def ordered(self, ids: list[str] | None = None) -> list[Exercise]:
+        """The exercises to grade (all, or `ids` with what they depend on) in dependency order."""
+        wanted = {e.id for e in self.exercises} if ids is None else set(ids)
+        done: list[Exercise] = []
+
+        def visit(ex: Exercise, trail: tuple[str, ...]) -> None:
+            if ex in done:
+                return
+            if ex.id in trail:
+                raise CatalogError(f"dependency cycle: {' -> '.join(trail + (ex.id,))}")
+            for dep in ex.depends_on:
+                visit(self.exercise(dep), trail + (ex.id,))
+            if ex not in done:
+                done.append(ex)
+
+        for ex in self.exercises:
+            if ex.id in wanted:
+                visit(ex, ())
+        return [e for e in done if e.id in wanted]
+
+
+DAYS = ("day09", "day16")
+
+
+def normalise_day(name: str) -> str:
+    """"day9", "day09", "Day 9", "9" -> "day09"."""
+    key = name.strip().lower().replace(" ", "").removeprefix("day")
+    if key.isdigit() and f"day{int(key):02d}" in DAYS:
+        return f"day{int(key):02d}"
+    raise CatalogError(_unknown("day", name, [d for d in DAYS] + [d.replace("day0", "day") for d in DAYS]))
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    known = sorted(set(known))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})"
+
+
+@cache
+def load_day(name: str) -> Day:
+    day_id = normalise_day(name)
+    try:
+        text = resources.files(__package__).joinpath(f"{day_id}.toml").read_text()
+    except FileNotFoundError:
+        raise CatalogError(f"{day_id} has no catalog yet") from None
+    return parse_day(tomllib.loads(text))
+
+
+def parse_day(data: dict) -> Day:
+    rubric = tuple(RubricRow(int(r["number"]), r["area"]) for r in data["rubric"])
+    numbers = {r.number for r in rubric}
+    exercises = []
+    for raw in data.get("exercise", []):
+        ex = Exercise(
+            id=raw["id"], title=raw["title"], rubric=tuple(raw["rubric"]),
+            depends_on=tuple(raw.get("depends_on", ())), forbidden=tuple(raw.get("forbidden", ())),
+            hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
+        )
+        if ex.day != data["id"]:
+            raise CatalogError(f"{ex.id} is listed under {data['id']}")
+        if bad := set(ex.rubric) - numbers:
+            raise CatalogError(f"{ex.id} names rubric rows {sorted(bad)} that {data['id']} lacks")
+        exercises.append(ex)
+    day = Day(id=data["id"], title=data["title"], scale=tuple(data["scale"]), rubric=rubric,
+              exercises=tuple(exercises))
+    ids = {e.id for e in exercises}
+    for ex in exercises:
+        if missing := [d for d in ex.depends_on if d not in ids]:
+            raise CatalogError(f"{ex.id} depends on unknown {missing}")
+    day.ordered()  # raises on a cycle
+    return day

@@ -1,0 +1,152 @@
+"""How checks call code: the learner's (in the sandbox) and the reference's (in this process)
+through one interface, so a check is written once and runs against both.
+
+Every value crosses the wire encoding, even in-process, so the two sides behave the same: results
+arrive detached and on the CPU, and nothing a call does can touch the caller's tensors.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..sandbox import child, loader, wire
+from ..sandbox.process import Child, ChildDied, ChildTimeout
+
+
+class LearnerError(Exception):
+    """The called code raised. `info` is the child's description (type, message, traceback, origin)."""
+
+    def __init__(self, info: dict, target: str) -> None:
+        super().__init__(f"{info['type']}: {info['message']}")
+        self.info = info
+        self.target = target
+
+    @property
+    def not_implemented(self) -> bool:
+        return bool(self.info.get("not_implemented"))
+
+
+@dataclass
+class Outcome:
+    value: Any
+    grads: dict | None = None
+    args_after: list | None = None
+    kwargs_after: dict | None = None
+
+
+@dataclass
+class Call:
+    """A call as made, kept so that a failing example can be written out as a repro."""
+    op: str
+    target: str
+    args: tuple
+    kwargs: dict
+    handle: int | None = None
+
+
+@dataclass
+class Api:
+    """Calls into one workspace. `send` takes a request dict and returns the response dict."""
+
+    send: Callable[[dict], dict]
+    day: str
+    log: list[Call] = field(default_factory=list)
+    forbidden: list[dict] = field(default_factory=list)
+    _handles: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _request(self, req: dict, target: str) -> dict:
+        response = self.send(req)
+        self.forbidden.extend(response.get("forbidden", []))
+        if not response["ok"]:
+            raise LearnerError(response["error"], target)
+        return response
+
+    def _qualify(self, name: str) -> str:
+        return name if name.startswith(self.day + ".") else f"{self.day}.{name}"
+
+    def call(self, name: str, *args, grad_seed: int | None = None, keep_args: bool = False,
+             **kwargs) -> Outcome:
+        """Call a function of the workspace, e.g. call("attention.softmax", x, dim=-1)."""
+        target = self._qualify(name)
+        self.log.append(Call("call", target, args, kwargs))
+        r = self._request({"op": "call", "target": target, "args": list(args), "kwargs": kwargs,
+                           "grad_seed": grad_seed, "keep_args": keep_args}, target)
+        return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
+
+    def __call__(self, name: str, *args, **kwargs) -> Any:
+        return self.call(name, *args, **kwargs).value
+
+    def new(self, name: str, *args, **kwargs) -> "Handle":
+        target = self._qualify(name)
+        handle = next(self._handles)
+        self.log.append(Call("new", target, args, kwargs, handle))
+        self._request({"op": "new", "target": target, "handle": handle, "args": list(args),
+                       "kwargs": kwargs}, target)
+        return Handle(self, handle, target)
+
+
+@dataclass
+class Handle:
+    """An object (usually an nn.Module) living on the other side."""
+
+    api: Api
+    id: int
+    target: str
+
+    def call(self, *args, method: str = "forward", grad_seed: int | None = None,
+             keep_args: bool = False, **kwargs) -> Outcome:
+        self.api.log.append(Call("method", f"{self.target}.{method}", args, kwargs, self.id))
+        r = self.api._request({"op": "call", "handle": self.id, "method": method, "args": list(args),
+                               "kwargs": kwargs, "grad_seed": grad_seed, "keep_args": keep_args},
+                              f"{self.target}.{method}")
+        return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
+
+    def __call__(self, *args, **kwargs) -> Any:
+        return self.call(*args, **kwargs).value
+
+    def state_dict(self) -> dict:
+        return self.api._request({"op": "state_dict", "handle": self.id}, self.target)["value"]
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> dict:
+        self.api.log.append(Call("load", self.target, (state,), {}, self.id))
+        r = self.api._request({"op": "load_state_dict", "handle": self.id, "state": state,
+                               "strict": strict}, self.target)
+        return {"missing": r["missing"], "unexpected": r["unexpected"]}
+
+
+def remote(c: Child, day: str) -> Api:
+    """The learner's workspace, through the sandbox. Timeouts and crashes propagate as
+    ChildTimeout / ChildDied; after either, every further call fails at once."""
+
+    def send(req: dict) -> dict:
+        response = c.request(req)
+        if not response["ok"] and response["error"]["type"] == "Timeout":
+            c.end()
+            where = response["error"].get("origin")
+            at = f" (it was at {where['file']}, line {where['line']})" if where else ""
+            c.ended = f"a call ran past its time limit of {c.hard_timeout:g} s{at}"
+            raise ChildTimeout(c.ended, c.log_tail())
+        return response
+
+    return Api(send=send, day=day)
+
+
+_local_count = itertools.count()
+
+
+def local(root: Path, day: str, package: str | None = None) -> Api:
+    """A trusted workspace (the reference, or a mutant of it) run in this process."""
+    package = package or f"_quiz_local_{next(_local_count)}"
+    loader.load_workspace(root, package)
+    server = child.Server({"workspace": str(root), "device": "cpu"}, package=package, install=False)
+
+    def send(req: dict) -> dict:
+        return wire.decode(wire.encode(server.handle(wire.decode(wire.encode(req)))))
+
+    return Api(send=send, day=day)
+
+
+__all__ = ["Api", "Handle", "Outcome", "LearnerError", "ChildDied", "ChildTimeout", "remote", "local"]

@@ -1,0 +1,137 @@
+"""Staged comparison: type, then shape, then dtype, then NaN/Inf, then values.
+
+Each stage stops at the first thing wrong and says it in terms a learner can act on; the values
+stage says how far off, where, how much is within tolerance, and shows a window of yours against
+the expected numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+TOLERANCES = {  # (rtol, atol) for a result of this dtype against a float64 reference
+    torch.float64: (1e-6, 1e-8),
+    torch.float32: (1e-4, 1e-5),
+    torch.bfloat16: (2e-2, 2e-2),
+    torch.float16: (5e-3, 5e-3),
+}
+
+
+class Mismatch(AssertionError):
+    """A check failed; the message is what the learner reads."""
+
+    def __init__(self, message: str, stage: str = "values") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    return TOLERANCES.get(dtype, (1e-6, 1e-8))
+
+
+def describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} tensor"
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of {len(x)}"
+    return f"{type(x).__name__} {x!r:.60}"
+
+
+def expect_tuple(got: Any, names: Sequence[str]) -> tuple:
+    """`got` must be a tuple/list of len(names) items."""
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        raise Mismatch(f"expected a tuple ({', '.join(names)}), got {describe(got)}", "type")
+    return tuple(got)
+
+
+def expect_tensor(got: Any, name: str) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        raise Mismatch(f"{name}: expected a tensor, got {describe(got)}", "type")
+    return got
+
+
+def expect_shape(got: torch.Tensor, shape: Sequence[int], name: str) -> None:
+    if tuple(got.shape) != tuple(shape):
+        raise Mismatch(f"{name}: shape {tuple(got.shape)}, expected {tuple(shape)}", "shape")
+
+
+def expect_dtype(got: torch.Tensor, dtype: torch.dtype, name: str) -> None:
+    if got.dtype != dtype:
+        raise Mismatch(
+            f"{name}: dtype {str(got.dtype).removeprefix('torch.')}, expected "
+            f"{str(dtype).removeprefix('torch.')} (return the dtype of the inputs)", "dtype")
+
+
+def expect_finite_like(got: torch.Tensor, want: torch.Tensor, name: str) -> None:
+    for label, bad in (("NaN", torch.isnan), ("inf", torch.isinf)):
+        extra = bad(got) & ~bad(want)
+        if extra.any():
+            idx = _index(extra.nonzero()[0])
+            raise Mismatch(f"{name}: {int(extra.sum())} of {got.numel()} values are {label} where the "
+                           f"expected values are finite (first at {idx})", "nan")
+
+
+def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype | None = None,
+                 rtol: float | None = None, atol: float | None = None) -> torch.Tensor:
+    """Compare `got` with the float64 `want`. `dtype` is the dtype `got` must have (default:
+    want's). Tolerances default to those of that dtype."""
+    got = expect_tensor(got, name)
+    expect_shape(got, want.shape, name)
+    dtype = dtype or want.dtype
+    expect_dtype(got, dtype, name)
+    if dtype == torch.bool:
+        wrong = got != want
+        if wrong.any():
+            idx = _index(wrong.nonzero()[0])
+            raise Mismatch(f"{name}: {int(wrong.sum())} of {got.numel()} entries differ (first at {idx})\n"
+                           + window(got, want, wrong.nonzero()[0].tolist()), "values")
+        return got
+    expect_finite_like(got, want, name)
+    r, a = tolerance(dtype)
+    rtol, atol = rtol if rtol is not None else r, atol if atol is not None else a
+    g, w = got.to(torch.float64), want.to(torch.float64)
+    both_nan = torch.isnan(g) & torch.isnan(w)
+    same_inf = torch.isinf(g) & (g == w)
+    err = (g - w).abs().masked_fill(both_nan | same_inf, 0.0)
+    ok = err <= atol + rtol * w.abs().masked_fill(torch.isinf(w), 0.0)
+    if bool(ok.all()):
+        return got
+    worst = int(err.masked_fill(ok, -1.0).reshape(-1).argmax())
+    idx = list(torch.unravel_index(torch.tensor(worst), g.shape)) if g.dim() else []
+    idx = [int(i) for i in idx]
+    rel = err / w.abs().clamp_min(1e-12)
+    raise Mismatch(
+        f"{name}: values differ from the expected ones\n"
+        f"  max abs error {float(err.max()):.3g}, max rel error {float(rel.max()):.3g} "
+        f"(tolerance {atol:g} + {rtol:g}·|expected|), worst at {_index(idx)}\n"
+        f"  {100.0 * float(ok.to(torch.float64).mean()):.1f}% of {g.numel()} values within tolerance\n"
+        + window(got, want, idx), "values")
+
+
+def _index(idx: Sequence[int] | torch.Tensor) -> str:
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def _fmt(v: float | bool) -> str:
+    if isinstance(v, bool):
+        return "T" if v else "F"
+    return f"{v: .4g}"
+
+
+def window(got: torch.Tensor, want: torch.Tensor, idx: Sequence[int], width: int = 6) -> str:
+    """The row of the last dim through `idx`, a few entries either side: yours above expected."""
+    if got.dim() == 0:
+        return f"  yours     {_fmt(got.item())}\n  expected  {_fmt(want.item())}"
+    lead, col = list(idx[:-1]), int(idx[-1])
+    row_g, row_w = got[tuple(lead)], want[tuple(lead)]
+    lo = max(0, min(col - width // 2, row_g.shape[0] - width))
+    hi = min(row_g.shape[0], lo + width)
+    cells = lambda row: "  ".join(_fmt(row[j].item()).rjust(9) for j in range(lo, hi))  # noqa: E731
+    marks = "  ".join(("^" if j == col else " ").rjust(9) for j in range(lo, hi))
+    where = f"[{', '.join(map(str, lead))}{', ' if lead else ''}{lo}:{hi}]"
+    more_l = "… " if lo > 0 else "  "
+    more_r = " …" if hi < row_g.shape[0] else ""
+    return (f"  {where}\n  yours    {more_l}{cells(row_g)}{more_r}\n"
+            f"  expected {more_l}{cells(row_w)}{more_r}\n           {'  '}{marks}")

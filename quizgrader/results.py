@@ -1,0 +1,97 @@
+"""The one result model every renderer reads: plain data, no rendering, no tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    NOT_ATTEMPTED = "not_attempted"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: Status
+    message: str = ""
+    diagnosis: str | None = None
+    repro: str | None = None
+    examples: int = 0            # inputs tried
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    status: Status
+    reason: str = ""             # one line: why this status
+    checks: list[CheckResult] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)   # named known mistakes
+    hint: str | None = None      # what to read next, when not passing
+    output: str = ""             # what the learner's code printed, when it failed
+    seconds: float = 0.0
+
+    @property
+    def passed_checks(self) -> int:
+        return sum(c.status is Status.PASS for c in self.checks)
+
+
+@dataclass
+class RubricRating:
+    row: int
+    area: str
+    rating: str | None           # one of the day's scale, or None: no evidence yet
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GradeReport:
+    day: str
+    title: str
+    workspace: str
+    seed: int
+    profile: str
+    device: str
+    scale: tuple[str, ...]
+    exercises: list[ExerciseResult]
+    rubric: list[RubricRating]
+    seconds: float = 0.0
+    version: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.exercises) and all(e.status is Status.PASS for e in self.exercises)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.exercises:
+            out[e.status.value] = out.get(e.status.value, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "day": self.day,
+            "workspace": self.workspace,
+            "seed": self.seed,
+            "profile": self.profile,
+            "device": self.device,
+            "version": self.version,
+            "passed": self.passed,
+            "exercises": [
+                {"id": e.id, "status": e.status.value, "reason": e.reason,
+                 "diagnosis": e.diagnosis, "hint": e.hint,
+                 "checks": [{"name": c.name, "status": c.status.value, "message": c.message,
+                             "diagnosis": c.diagnosis, "repro": c.repro} for c in e.checks]}
+                for e in self.exercises
+            ],
+            "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence}
+                       for r in self.rubric],
+        }
+

@@ -1,0 +1,245 @@
+"""The learner's side: a process that imports the workspace and serves calls.
+
+Everything here runs in a forked child. It answers each request with a value or a description
+of what went wrong; it never judges anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import framing, grad, loader, wire
+
+PACKAGE = "_quiz_ws"
+
+
+class CallTimedOut(BaseException):
+    """Raised inside the learner's code when a call runs past its time (BaseException, so a
+    bare `except Exception` in a stub cannot swallow it)."""
+
+
+class Server:
+    def __init__(self, config: dict, package: str = PACKAGE, install: bool = True) -> None:
+        """`install` is for the learner's process only: it sets traps on torch and puts the
+        workspace on sys.path, neither of which the grader's own process may do."""
+        self.root = Path(config["workspace"]).resolve()
+        self.package = package
+        self.device = torch.device(config.get("device", "cpu"))
+        self.soft_timeout = float(config.get("soft_timeout", 0))
+        self.handles: dict[int, Any] = {}
+        self.forbidden_seen: list[dict] = []
+        if install:
+            self._install_traps(config.get("forbidden", []))
+            sys.path.insert(0, str(self.root))
+
+    # -- forbidden calls -------------------------------------------------------------------
+    def _install_traps(self, names: list[str]) -> None:
+        for name in names:
+            owner, attr = _resolve_owner(name)
+            if owner is None or not hasattr(owner, attr):
+                continue
+            original = getattr(owner, attr)
+            setattr(owner, attr, self._trap(name, original))
+
+    def _trap(self, name: str, original: Any) -> Any:
+        root, seen = str(self.root), self.forbidden_seen
+
+        def record() -> None:
+            frame = sys._getframe(2)
+            if frame.f_code.co_filename.startswith(root):
+                seen.append({"name": name, "file": _rel(frame.f_code.co_filename, self.root),
+                             "line": frame.f_lineno, "function": frame.f_code.co_name})
+
+        if isinstance(original, type):
+            def __init__(inner, *args, **kwargs):  # noqa: N807
+                record()
+                original.__init__(inner, *args, **kwargs)
+            return type(original.__name__, (original,), {"__init__": __init__})
+
+        def trapped(*args, **kwargs):
+            record()
+            return original(*args, **kwargs)
+        trapped.__wrapped__ = original
+        return trapped
+
+    # -- requests ------------------------------------------------------------------------
+    def handle(self, req: dict) -> dict:
+        op = req["op"]
+        try:
+            with self._deadline():
+                if op == "new":
+                    cls = self._resolve(req["target"])
+                    module = cls(*self._to_device(req["args"]), **self._to_device(req["kwargs"]))
+                    if isinstance(module, torch.nn.Module):
+                        module = module.to(self.device)
+                    self.handles[req["handle"]] = module
+                    value = None
+                    extra = {}
+                elif op == "call":
+                    value, extra = self._call(req)
+                elif op == "state_dict":
+                    value, extra = dict(self.handles[req["handle"]].state_dict()), {}
+                elif op == "load_state_dict":
+                    state = self._to_device(req["state"])
+                    result = self.handles[req["handle"]].load_state_dict(state, strict=req.get("strict", True))
+                    value, extra = None, {"missing": list(result.missing_keys),
+                                          "unexpected": list(result.unexpected_keys)}
+                else:
+                    raise ValueError(f"unknown op {op!r}")
+            response = {"ok": True, "value": value, **extra}
+        except BaseException as e:  # noqa: BLE001 - every failure is reported, never raised
+            response = {"ok": False, "error": self._describe(e)}
+        if self.forbidden_seen:
+            response["forbidden"] = list(self.forbidden_seen)
+            self.forbidden_seen.clear()
+        return response
+
+    def _call(self, req: dict) -> tuple[Any, dict]:
+        if req.get("handle") is not None:
+            obj = self.handles[req["handle"]]
+            fn = getattr(obj, req.get("method") or "__call__")
+            module = obj if isinstance(obj, torch.nn.Module) else None
+        else:
+            fn, module = self._resolve(req["target"]), None
+        args, kwargs = self._to_device(req["args"]), self._to_device(req["kwargs"])
+        seed = req.get("grad_seed")
+        if seed is not None:
+            args, kwargs = grad.make_leaves(args), grad.make_leaves(kwargs)
+            if module is not None:
+                module.zero_grad(set_to_none=True)
+        extra: dict = {}
+        if seed is None:
+            value = fn(*args, **kwargs)
+        else:
+            with torch.enable_grad():
+                value = fn(*args, **kwargs)
+                loss = grad.pullback_loss(value, seed)
+                if loss is not None:
+                    loss.backward()
+            extra["grads"] = {
+                "args": list(grad.grads_of(args)),
+                "kwargs": grad.grads_of(kwargs),
+                "params": {n: p.grad for n, p in module.named_parameters()} if module is not None else {},
+                "graph": loss is not None,
+            }
+        if req.get("keep_args"):
+            extra["args_after"] = list(args)
+            extra["kwargs_after"] = kwargs
+        return value, extra
+
+    def _resolve(self, target: str) -> Any:
+        module, _, name = target.rpartition(".")
+        mod = loader.import_from(self.root, self.package, module)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{module.replace('.', '/')}.py defines no `{name}`")
+        return getattr(mod, name)
+
+    def _to_device(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to(self.device)
+        if isinstance(value, list):
+            return [self._to_device(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._to_device(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._to_device(v) for k, v in value.items()}
+        return value
+
+    def _deadline(self):
+        server = self
+
+        class Deadline:
+            def __enter__(self):
+                if server.soft_timeout > 0:
+                    signal.signal(signal.SIGALRM, _raise_timeout)
+                    signal.setitimer(signal.ITIMER_REAL, server.soft_timeout)
+
+            def __exit__(self, *exc):
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                return False
+
+        return Deadline()
+
+    def _describe(self, e: BaseException) -> dict:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(str(self.root))]
+        origin = frames[-1] if frames else None
+        kind = type(e).__name__
+        message = str(e)
+        if isinstance(e, SystemExit):
+            message = f"the code called sys.exit({e.code!r})"
+        elif isinstance(e, CallTimedOut):
+            kind, message = "Timeout", "the call ran past its time limit"
+        elif isinstance(e, SyntaxError) and e.filename:
+            origin_file = _rel(e.filename, self.root)
+            return {"type": kind, "message": f"{e.msg} ({origin_file}, line {e.lineno})",
+                    "traceback": "".join(traceback.format_exception_only(e)),
+                    "origin": {"file": origin_file, "line": e.lineno, "function": None},
+                    "not_implemented": False}
+        lines = [f'  {_rel(f.filename, self.root)}, line {f.lineno}, in {f.name}\n    {f.line}\n' for f in frames]
+        return {
+            "type": kind,
+            "message": message[:2000],
+            "traceback": "".join(lines) + f"{kind}: {message[:2000]}",
+            "origin": ({"file": _rel(origin.filename, self.root), "line": origin.lineno,
+                        "function": origin.name} if origin else None),
+            "not_implemented": isinstance(e, NotImplementedError),
+        }
+
+
+def _raise_timeout(signum, frame):
+    raise CallTimedOut()
+
+
+def _rel(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return path
+
+
+def _resolve_owner(name: str) -> tuple[Any, str]:
+    """"torch.nn.functional.softmax" -> (torch.nn.functional, "softmax")."""
+    parts = name.split(".")
+    obj: Any = importlib.import_module(parts[0])
+    for part in parts[1:-1]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None, parts[-1]
+    return obj, parts[-1]
+
+
+def serve(sock, config: dict) -> None:
+    """Run in the forked child: answer requests until the grader hangs up."""
+    os.setsid()  # own process group: the grader can end it with everything it started
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    log = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = Server(config)
+    while True:
+        try:
+            req = wire.decode(framing.recv(sock))
+        except (framing.ConnectionClosed, OSError):
+            break
+        if req.get("op") == "bye":
+            break
+        response = server.handle(req)
+        try:
+            payload = wire.encode(response)
+        except wire.WireError as e:
+            payload = wire.encode({"ok": False, "error": {
+                "type": "UnsupportedResult", "message": f"the result cannot be checked: {e}",
+                "traceback": "", "origin": None, "not_implemented": False}})
+        framing.send(sock, payload)

@@ -1,0 +1,202 @@
+"""Processes: a zygote forked before the grader runs any tensor op, and per-exercise children
+forked from it.
+
+Forking a process that has already run a parallel torch op can deadlock the child (the OpenMP
+thread pool does not survive fork), so the grader forks the zygote first, while it has only
+imported torch, and every learner process is a fresh fork of that clean, warm zygote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import framing, wire
+
+
+class SandboxError(Exception):
+    """The learner's process could not answer; `reason` says why in a learner's words."""
+
+    def __init__(self, reason: str, log_tail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+class ChildTimeout(SandboxError):
+    pass
+
+
+class ChildDied(SandboxError):
+    pass
+
+
+def describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        what = {"SIGSEGV": "a segmentation fault", "SIGKILL": "a kill signal (often: out of memory)",
+                "SIGABRT": "an abort", "SIGBUS": "a bus error"}.get(name, name)
+        return f"the process was ended by {what} ({name})"
+    if os.WIFEXITED(status):
+        return f"the process exited with code {os.WEXITSTATUS(status)} (sys.exit / os._exit in the code?)"
+    return f"the process ended (status {status})"
+
+
+def _zygote_loop(control: socket.socket) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    live: set[int] = set()
+    while True:
+        try:
+            req = wire.decode(framing.recv(control))
+        except (framing.ConnectionClosed, OSError):
+            break
+        if req["op"] == "spawn":
+            ours, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                ours.close()
+                code = 0
+                try:
+                    from . import child
+                    child.serve(theirs, req["config"])
+                except BaseException:  # noqa: BLE001
+                    code = 70
+                os._exit(code)
+            theirs.close()
+            live.add(pid)
+            socket.send_fds(control, [wire.encode({"pid": pid})], [ours.fileno()])
+            ours.close()
+        elif req["op"] == "end":
+            pid = req["pid"]
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                _, status = os.waitpid(pid, 0)
+                answer = {"status": status}
+            except ChildProcessError:
+                answer = {"status": None}
+            live.discard(pid)
+            framing.send(control, wire.encode(answer))
+    for pid in live:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+    os._exit(0)
+
+
+@dataclass
+class Child:
+    """One learner process: a connection, its pid and where its output goes."""
+
+    pid: int
+    sock: socket.socket
+    log: Path
+    zygote: "Zygote"
+    hard_timeout: float
+    ended: str | None = None
+
+    def request(self, message: dict, timeout: float | None = None) -> dict:
+        if self.ended:
+            raise ChildDied(self.ended, self.log_tail())
+        limit = self.hard_timeout if timeout is None else timeout
+        try:
+            framing.send(self.sock, wire.encode(message))
+            self.sock.settimeout(limit)
+            payload = framing.recv(self.sock)
+        except (socket.timeout, TimeoutError):
+            self.end()
+            self.ended = f"the call did not finish within {limit:g} s and was stopped"
+            raise ChildTimeout(self.ended, self.log_tail()) from None
+        except (framing.ConnectionClosed, ConnectionError, BrokenPipeError):
+            how = self.end()
+            self.ended = f"the learner's process ended during the call: {how}"
+            raise ChildDied(self.ended, self.log_tail()) from None
+        except framing.MessageTooLarge as e:
+            self.end()
+            self.ended = f"the answer was too large to check: {e}"
+            raise ChildDied(self.ended, self.log_tail()) from None
+        try:
+            return wire.decode(payload)
+        except wire.WireError as e:
+            self.end()
+            self.ended = f"the learner's process sent an unreadable answer ({e})"
+            raise ChildDied(self.ended, self.log_tail()) from None
+
+    def end(self) -> str:
+        """Stop the process and everything it started; say how it had ended."""
+        if self.pid <= 0:
+            return self.ended or "ended"
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        status = self.zygote.end(self.pid)
+        self.pid = -1
+        return describe_status(status) if status is not None else "unknown"
+
+    def log_tail(self, limit: int = 2000) -> str:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - limit))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+
+class Zygote:
+    """Forks learner processes from a clean process that has imported torch and nothing else
+    has run in. Create it before the grader runs any tensor op."""
+
+    def __init__(self) -> None:
+        import torch  # noqa: F401 - warm: every child inherits the imported module
+
+        self.control, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            self.control.close()
+            _zygote_loop(theirs)
+        theirs.close()
+        self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
+        self._count = 0
+
+    def spawn(self, config: dict[str, Any], hard_timeout: float) -> Child:
+        self._count += 1
+        log = Path(self.tmp.name) / f"child-{self._count}.log"
+        framing.send(self.control, wire.encode({"op": "spawn", "config": {**config, "log": str(log)}}))
+        msg, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
+        info = wire.decode(msg)
+        return Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
+                     hard_timeout=hard_timeout)
+
+    def end(self, pid: int) -> int | None:
+        framing.send(self.control, wire.encode({"op": "end", "pid": pid}))
+        return wire.decode(framing.recv(self.control))["status"]
+
+    def close(self) -> None:
+        if self.pid > 0:
+            self.control.close()
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = -1
+            self.tmp.cleanup()
+
+    def __enter__(self) -> "Zygote":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

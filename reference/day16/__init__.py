@@ -1,0 +1,1 @@
+"""Day 16 reference solutions: attention and transformers."""
