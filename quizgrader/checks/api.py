@@ -53,9 +53,17 @@ class Api:
 
     send: Callable[[dict], dict]
     day: str
+    root: Path | None = None      # the workspace folder (read as text, never imported here)
     log: list[Call] = field(default_factory=list)
     forbidden: list[dict] = field(default_factory=list)
     _handles: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def source(self, file: str) -> str:
+        """The text of a workspace file ("" when missing)."""
+        try:
+            return (self.root / file).read_text(encoding="utf-8", errors="replace") if self.root else ""
+        except OSError:
+            return ""
 
     def _request(self, req: dict, target: str) -> dict:
         response = self.send(req)
@@ -107,6 +115,11 @@ class Handle:
     def __call__(self, *args, **kwargs) -> Any:
         return self.call(*args, **kwargs).value
 
+    def to(self, dtype) -> "Handle":
+        self.api.log.append(Call("to", self.target, (dtype,), {}, self.id))
+        self.api._request({"op": "to", "handle": self.id, "dtype": dtype}, self.target)
+        return self
+
     def state_dict(self) -> dict:
         return self.api._request({"op": "state_dict", "handle": self.id}, self.target)["value"]
 
@@ -131,7 +144,7 @@ def remote(c: Child, day: str) -> Api:
             raise ChildTimeout(c.ended, c.log_tail())
         return response
 
-    return Api(send=send, day=day)
+    return Api(send=send, day=day, root=Path(c.root) if c.root else None)
 
 
 _local_count = itertools.count()
@@ -146,7 +159,7 @@ def local(root: Path, day: str, package: str | None = None) -> Api:
     def send(req: dict) -> dict:
         return wire.decode(wire.encode(server.handle(wire.decode(wire.encode(req)))))
 
-    return Api(send=send, day=day)
+    return Api(send=send, day=day, root=root)
 
 
 __all__ = ["Api", "Handle", "Outcome", "LearnerError", "ChildDied", "ChildTimeout", "remote", "local"]

@@ -86,6 +86,9 @@ class Server:
                     extra = {}
                 elif op == "call":
                     value, extra = self._call(req)
+                elif op == "to":
+                    self.handles[req["handle"]].to(req["dtype"])
+                    value, extra = None, {}
                 elif op == "state_dict":
                     value, extra = dict(self.handles[req["handle"]].state_dict()), {}
                 elif op == "load_state_dict":

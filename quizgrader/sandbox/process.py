@@ -104,6 +104,7 @@ class Child:
     log: Path
     zygote: "Zygote"
     hard_timeout: float
+    root: str = ""
     ended: str | None = None
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
@@ -179,7 +180,7 @@ class Zygote:
         msg, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
         info = wire.decode(msg)
         return Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
-                     hard_timeout=hard_timeout)
+                     hard_timeout=hard_timeout, root=config["workspace"])
 
     def end(self, pid: int) -> int | None:
         framing.send(self.control, wire.encode({"op": "end", "pid": pid}))

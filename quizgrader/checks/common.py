@@ -1,0 +1,64 @@
+"""Checks and helpers that many exercises share: inputs left alone, gradients, from scratch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..catalog import Exercise
+from . import forbidden
+from .api import Outcome
+from .compare import Mismatch, expect_close
+
+GRAD_SEED = 1234
+
+
+def expect_inputs_unchanged(outcome: Outcome, sent: dict[str, Any]) -> None:
+    """`sent` maps argument names to what was passed, positional first, in order."""
+    after = list(outcome.args_after or []) + list((outcome.kwargs_after or {}).values())
+    for (name, before), now in zip(sent.items(), after):
+        if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor):
+            if before.shape != now.shape or not torch.equal(torch.nan_to_num(before), torch.nan_to_num(now)):
+                raise Mismatch(f"your code modified its input `{name}` in place (an in-place op such as "
+                               f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
+                               "work on a new tensor instead", "inputs")
+
+
+def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
+                       params: bool = False) -> None:
+    """Gradients of a fixed random projection of the outputs, against the reference's."""
+    g, r = yours.grads or {}, ref.grads or {}
+    if not g.get("graph"):
+        raise Mismatch("no gradient flows back from your outputs: they are detached from the graph "
+                       "(.detach(), .data, torch.no_grad(), or a round trip through numpy/lists)", "grad")
+    pairs = list(zip(names, g["args"], r["args"])) + [
+        (k, g["kwargs"].get(k), v) for k, v in r["kwargs"].items()]
+    if params:
+        pairs += [(k, g["params"].get(k), v) for k, v in r["params"].items()]
+    for name, got, want in pairs:
+        if want is None:
+            continue
+        if got is None:
+            raise Mismatch(f"no gradient reached `{name}`: it does not take part in the output, or the "
+                           "path from it is cut", "grad")
+        expect_close(got, want, f"d(output)/d({name})", dtype=dtype)
+
+
+def from_scratch(ex: Exercise):
+    """A check that the exercise calls none of the routines it asks the learner to write."""
+
+    def fn(case: Any, you, ref) -> None:
+        source = you.source(ex.file)
+        uses = [(u.name, u.line, u.how) for u in forbidden.scan(source, ex.name, ex.forbidden)]
+        span = forbidden.line_range(source, ex.name)
+        for r in you.forbidden:
+            if r["file"] == ex.file and span and span[0] <= r["line"] <= span[1]:
+                uses.append((r["name"], r["line"], "at run time"))
+        if uses:
+            seen = sorted({(name, line) for name, line, _ in uses}, key=lambda u: u[1])
+            where = "; ".join(f"{name} (line {line})" for name, line in seen)
+            raise Mismatch(f"`{ex.name}` must be written from scratch, but it calls {where}. "
+                           f"Build it from basic tensor operations.", "forbidden")
+
+    return fn

@@ -1,0 +1,371 @@
+"""Checks for day16/attention.py: softmax, scaled dot-product and additive attention."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
+from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, expect_tuple, tolerance
+from ..runner import check
+from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
+
+SOFTMAX = "day16.attention.softmax"
+SDPA = "day16.attention.scaled_dot_product_attention"
+ADDITIVE = "day16.attention.additive_attention"
+
+
+# -- softmax -------------------------------------------------------------------------------
+@st.composite
+def softmax_case(draw, scale=scales) -> Case:
+    shape = tuple(draw(st.lists(small, min_size=1, max_size=3)))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case({"x": randn(draw(seeds), *shape, scale=draw(scale)), "dim": dim}, draw(dtypes))
+
+
+@check(SOFTMAX, "matches the reference (float32 and float64, any dim)", softmax_case())
+def softmax_matches(case, you, ref):
+    got = you("attention.softmax", case.as_dtype("x"), dim=case["dim"])
+    want = ref("attention.softmax", case.f64("x"), dim=case["dim"])
+    expect_close(got, want, "softmax(x)", dtype=case.dtype)
+
+
+@check(SOFTMAX, "is a distribution along dim (>= 0, sums to 1)", softmax_case())
+def softmax_is_distribution(case, you, ref):
+    x, dim = case.as_dtype("x"), case["dim"]
+    got = expect_tensor(you("attention.softmax", x, dim=dim), "softmax(x)")
+    expect_shape(got, x.shape, "softmax(x)")
+    if (got < 0).any():
+        raise Mismatch(f"softmax(x) has negative entries (min {float(got.min()):.3g})")
+    sums = got.to(torch.float64).sum(dim=dim)
+    rtol, atol = tolerance(x.dtype)
+    worst = float((sums - 1).abs().max())
+    if worst > 10 * atol + rtol:
+        raise Mismatch(f"the entries along dim={dim} should sum to 1; some sum to "
+                       f"{float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g} (off by {worst:.3g})")
+
+
+@st.composite
+def extreme_logits(draw) -> Case:
+    """Rows mixing logits of about ±1e4 with ordinary ones, and some -inf entries."""
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(2, 6))
+    seed = draw(seeds)
+    x = randn(seed, rows, cols) * torch.tensor([1e4, 1.0, 1e4, 30.0])[:rows, None]
+    g = torch.Generator().manual_seed(seed + 1)
+    x = x.masked_fill(~random_mask(seed + 2, (rows, cols), p=0.8), float("-inf")) if draw(st.booleans()) else x
+    return Case({"x": x + draw(st.sampled_from([0.0, 1e4, -1e4])) * torch.rand(rows, 1, generator=g).round(),
+                 "dim": -1}, draw(dtypes))
+
+
+@check(SOFTMAX, "is stable: logits of ±1e4 and -inf give no NaN or inf", extreme_logits())
+def softmax_stable(case, you, ref):
+    softmax_matches(case, you, ref)
+
+
+@check(SOFTMAX, "leaves its input unchanged", softmax_case(), weight=0.5)
+def softmax_inputs(case, you, ref):
+    x = case.as_dtype("x")
+    expect_inputs_unchanged(you.call("attention.softmax", x, dim=case["dim"], keep_args=True), {"x": x})
+
+
+@check(SOFTMAX, "passes gradients back to x", softmax_case(), weight=0.5)
+def softmax_grads(case, you, ref):
+    yours = you.call("attention.softmax", case.as_dtype("x"), dim=case["dim"], grad_seed=GRAD_SEED)
+    want = ref.call("attention.softmax", case.f64("x"), dim=case["dim"], grad_seed=GRAD_SEED)
+    expect_grads_close(yours, want, ["x"], case.dtype)
+
+
+# -- scaled dot-product attention ------------------------------------------------------------
+def sdpa_args(case: Case, f64: bool = False) -> tuple:
+    get = case.f64 if f64 else case.as_dtype
+    return get("Q"), get("K"), get("V")
+
+
+def run_sdpa(api, case: Case, f64: bool = False, **kw):
+    out = api.call("attention.scaled_dot_product_attention", *sdpa_args(case, f64), mask=case["mask"], **kw)
+    return out
+
+
+@check(SDPA, "matches the reference (float32 and float64, every mask shape)", attention_case(), weight=1.5)
+def sdpa_matches(case, you, ref):
+    got = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
+    want = run_sdpa(ref, case, f64=True).value
+    expect_close(got[1], want[1], "weights", dtype=case.dtype)
+    expect_close(got[0], want[0], "out", dtype=case.dtype)
+
+
+def sdpa_weights(api, case: Case) -> torch.Tensor:
+    out, weights = expect_tuple(run_sdpa(api, case).value, ("out", "weights"))
+    Q, K = case["Q"], case["K"]
+    expect_shape(expect_tensor(weights, "weights"), Q.shape[:-1] + K.shape[-2:-1], "weights")
+    return weights
+
+
+@check(SDPA, "weights are distributions over the keys (>= 0, rows sum to 1)", attention_case())
+def sdpa_rows_sum(case, you, ref):
+    w = sdpa_weights(you, case).to(torch.float64)
+    if (w < 0).any() or torch.isnan(w).any():
+        raise Mismatch("weights has negative or NaN entries")
+    sums = w.sum(-1)
+    worst = float((sums - 1).abs().max())
+    if worst > 1e-4:
+        raise Mismatch(f"each row of weights (a query's distribution over the keys, last dim) must sum "
+                       f"to 1; the worst row sums to {float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g}")
+
+
+@check(SDPA, "masked keys get exactly zero weight", attention_case(masks=("full", "causal", "keys", "random")))
+def sdpa_masked_zero(case, you, ref):
+    w = sdpa_weights(you, case)
+    hidden = ~case["mask"].expand(w.shape)
+    leaked = w.masked_fill(~hidden, 0.0).abs()
+    if leaked.max() > 0:
+        idx = [int(i) for i in (leaked == leaked.max()).nonzero()[0]]
+        raise Mismatch(f"weight {float(leaked.max()):.3g} at {idx} goes to a key the mask hides "
+                       "(mask False there); masked scores must become -inf before the softmax")
+
+
+@st.composite
+def shifted_values(draw) -> Case:
+    case = draw(attention_case())
+    case.values["V"] = case["V"] + draw(st.sampled_from([0.0, 5.0, -5.0]))
+    return case
+
+
+@check(SDPA, "each output row lies in the convex hull of V's rows", shifted_values())
+def sdpa_convex(case, you, ref):
+    out, _ = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
+    out = expect_tensor(out, "out").to(torch.float64)
+    V = case.f64("V")
+    lo, hi = V.min(-2, keepdim=True).values, V.max(-2, keepdim=True).values   # (..., 1, d_v)
+    slack = 1e-4 * (1 + V.abs().max())
+    outside = (out < lo - slack) | (out > hi + slack)
+    if outside.any():
+        idx = [int(i) for i in outside.nonzero()[0]]
+        raise Mismatch(f"out{idx} = {float(out[tuple(idx)]):.4g} lies outside the range of V's entries in "
+                       f"that column [{float(lo.expand_as(out)[tuple(idx)]):.4g}, "
+                       f"{float(hi.expand_as(out)[tuple(idx)]):.4g}]: an output row must be a weighted "
+                       "average of V's rows with weights that sum to 1")
+
+
+@st.composite
+def causal_case(draw) -> Case:
+    case = draw(attention_case(masks=("causal",)))
+    T = case["Q"].shape[-2]
+    case.values["K"] = case["K"][..., -T:, :]
+    case.values["V"] = case["V"][..., -T:, :]
+    case.values["mask"] = torch.ones(T, T, dtype=torch.bool).tril()
+    case.meta["cut"] = draw(st.integers(0, T - 1))
+    return case
+
+
+@check(SDPA, "causal: changing later keys and values never changes earlier outputs", causal_case())
+def sdpa_causal(case, you, ref):
+    cut = case.meta["cut"]
+    a = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))[0]
+    later = Case(dict(case.values), case.dtype)
+    noise = randn(7, *case["K"].shape[:-2], case["K"].shape[-2] - cut - 1, case["K"].shape[-1])
+    later.values["K"] = torch.cat([case["K"][..., : cut + 1, :], noise * 3], -2)
+    later.values["V"] = torch.cat([case["V"][..., : cut + 1, :],
+                                   randn(8, *noise.shape[:-1], case["V"].shape[-1]) * 3], -2)
+    b = expect_tuple(run_sdpa(you, later).value, ("out", "weights"))[0]
+    expect_shape(expect_tensor(a, "out"), case["Q"].shape[:-1] + case["V"].shape[-1:], "out")
+    r, t = tolerance(case.dtype)
+    diff = (a[..., : cut + 1, :] - b[..., : cut + 1, :]).abs()
+    if diff.max() > 10 * t:
+        pos = [int(i) for i in (diff == diff.max()).nonzero()[0]]
+        raise Mismatch(f"with a causal mask, changing keys/values after position {cut} changed the output "
+                       f"at {pos} (by {float(diff.max()):.3g}): position i must only see keys 0..i")
+
+
+@st.composite
+def permuted_case(draw) -> Case:
+    case = draw(attention_case())
+    T_k = case["K"].shape[-2]
+    perm = torch.tensor(draw(st.permutations(range(T_k))), dtype=torch.long)
+    case.meta["perm"] = perm
+    return case
+
+
+@check(SDPA, "permuting keys and values together changes nothing", permuted_case())
+def sdpa_permutation(case, you, ref):
+    perm = case.meta["perm"]
+    a_out, a_w = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
+    p = Case(dict(case.values), case.dtype)
+    p.values["K"], p.values["V"] = case["K"][..., perm, :], case["V"][..., perm, :]
+    if case["mask"] is not None:
+        p.values["mask"] = case["mask"][..., perm]
+    b_out, b_w = expect_tuple(run_sdpa(you, p).value, ("out", "weights"))
+    expect_tensor(a_out, "out"), expect_tensor(b_out, "out")
+    rtol, atol = tolerance(case.dtype)
+    if a_out.shape != b_out.shape or not torch.allclose(a_out, b_out, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
+        raise Mismatch(f"reordering the keys and values with the same permutation {perm.tolist()} changed "
+                       "the output; attention is a weighted sum over keys, so the order of keys must not "
+                       "matter (check that K is transposed, not reshaped)")
+    if a_w.shape == b_w.shape and not torch.allclose(a_w[..., perm], b_w, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
+        raise Mismatch(f"after permuting keys by {perm.tolist()} the weights should be permuted the same way")
+
+
+@st.composite
+def batch_case(draw) -> Case:
+    """A batch whose elements have very different score scales."""
+    B, T_q, T_k, d = draw(st.integers(2, 3)), draw(small), draw(small), draw(st.integers(1, 6))
+    seed = draw(seeds)
+    scale = torch.tensor([1.0, 100.0, 0.01])[:B].view(B, 1, 1)
+    return Case({"Q": randn(seed, B, T_q, d) * scale, "K": randn(seed + 1, B, T_k, d) * scale,
+                 "V": randn(seed + 2, B, T_k, d), "mask": None}, draw(dtypes))
+
+
+@check(SDPA, "batch elements are independent", batch_case())
+def sdpa_batch(case, you, ref):
+    whole = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))[0]
+    expect_tensor(whole, "out")
+    for b in range(case["Q"].shape[0]):
+        one = Case({k: (v[b : b + 1] if isinstance(v, torch.Tensor) else v) for k, v in case.values.items()}, case.dtype)
+        alone = expect_tuple(run_sdpa(you, one).value, ("out", "weights"))[0]
+        rtol, atol = tolerance(case.dtype)
+        if whole[b : b + 1].shape != alone.shape or not torch.allclose(whole[b : b + 1], alone, rtol=rtol, atol=atol):
+            raise Mismatch(f"batch element {b} gives a different output when computed alone than inside "
+                           "the batch: something mixes batch elements (a max or sum over the whole tensor "
+                           "instead of one row?)")
+
+
+@st.composite
+def padded_case(draw) -> Case:
+    case = draw(attention_case(masks=("none", "keys")))
+    case.meta["pad"] = draw(st.integers(1, 3))
+    return case
+
+
+@check(SDPA, "appending masked-out (padding) keys changes nothing", padded_case())
+def sdpa_padding(case, you, ref):
+    a = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))[0]
+    pad, K, V = case.meta["pad"], case["K"], case["V"]
+    lead, t_k = K.shape[:-2], K.shape[-2]
+    mask = case["mask"] if case["mask"] is not None else torch.ones(*lead, 1, t_k, dtype=torch.bool)
+    p = Case(dict(case.values), case.dtype)
+    p.values["K"] = torch.cat([K, randn(11, *lead, pad, K.shape[-1]) * 5], -2)
+    p.values["V"] = torch.cat([V, randn(12, *lead, pad, V.shape[-1]) * 5], -2)
+    p.values["mask"] = torch.cat([mask, torch.zeros(*mask.shape[:-1], pad, dtype=torch.bool)], -1)
+    b = expect_tuple(run_sdpa(you, p).value, ("out", "weights"))[0]
+    expect_tensor(a, "out"), expect_tensor(b, "out")
+    rtol, atol = tolerance(case.dtype)
+    if a.shape != b.shape or not torch.allclose(a, b, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
+        raise Mismatch(f"appending {pad} padding keys (masked out) changed the output: masked keys must "
+                       "get exactly zero weight (fill their scores with -inf, not 0, before the softmax)")
+
+
+@check(SDPA, "is stable when scores reach ±1e4", attention_case(masks=("none", "causal")).map(
+    lambda c: Case({**c.values, "Q": c["Q"] * 100, "K": c["K"] * 100}, c.dtype, c.meta)))
+def sdpa_stable(case, you, ref):
+    sdpa_matches(case, you, ref)
+
+
+@check(SDPA, "leaves Q, K, V and the mask unchanged", attention_case(), weight=0.5)
+def sdpa_inputs(case, you, ref):
+    Q, K, V = sdpa_args(case)
+    outcome = you.call("attention.scaled_dot_product_attention", Q, K, V, mask=case["mask"], keep_args=True)
+    expect_inputs_unchanged(outcome, {"Q": Q, "K": K, "V": V, "mask": case["mask"]})
+
+
+@check(SDPA, "passes gradients back to Q, K and V", attention_case(), weight=0.5)
+def sdpa_grads(case, you, ref):
+    yours = run_sdpa(you, case, grad_seed=GRAD_SEED)
+    want = run_sdpa(ref, case, f64=True, grad_seed=GRAD_SEED)
+    expect_grads_close(yours, want, ["Q", "K", "V"], case.dtype)
+
+
+# -- additive attention ----------------------------------------------------------------------
+@st.composite
+def additive_case(draw, masked: bool | None = None, batch: st.SearchStrategy = small) -> Case:
+    B, T, d_q, d_k, d_v, d_a = draw(batch), draw(small), draw(small), draw(small), draw(small), draw(small)
+    seed = draw(seeds)
+    use_mask = draw(st.booleans()) if masked is None else masked
+    return Case({
+        "query": randn(seed, B, d_q), "keys": randn(seed + 1, B, T, d_k), "values": randn(seed + 2, B, T, d_v),
+        "W_q": randn(seed + 3, d_a, d_q, scale=draw(scales)), "W_k": randn(seed + 4, d_a, d_k, scale=draw(scales)),
+        "v": randn(seed + 5, d_a, scale=2.0),
+        "mask": random_mask(seed + 6, (B, T)) if use_mask else None,
+    }, draw(dtypes))
+
+
+ADDITIVE_ARGS = ("query", "keys", "values", "W_q", "W_k", "v")
+
+
+def run_additive(api, case: Case, f64: bool = False, **kw):
+    get = case.f64 if f64 else case.as_dtype
+    return api.call("attention.additive_attention", *(get(n) for n in ADDITIVE_ARGS), mask=case["mask"], **kw)
+
+
+@check(ADDITIVE, "matches the reference (float32 and float64, with and without a mask)", additive_case(), weight=1.5)
+def additive_matches(case, you, ref):
+    got = expect_tuple(run_additive(you, case).value, ("context", "weights"))
+    want = run_additive(ref, case, f64=True).value
+    expect_close(got[1], want[1], "weights", dtype=case.dtype)
+    expect_close(got[0], want[0], "context", dtype=case.dtype)
+
+
+@check(ADDITIVE, "weights are distributions over the positions", additive_case())
+def additive_distribution(case, you, ref):
+    _, w = expect_tuple(run_additive(you, case).value, ("context", "weights"))
+    w = expect_tensor(w, "weights").to(torch.float64)
+    expect_shape(w, case["keys"].shape[:2], "weights")
+    sums = w.sum(-1)
+    if (w < 0).any() or torch.isnan(w).any() or float((sums - 1).abs().max()) > 1e-4:
+        raise Mismatch(f"each row of weights (B, T) must be >= 0 and sum to 1 over the T positions; row sums "
+                       f"are {[round(float(s), 4) for s in sums]}")
+
+
+@check(ADDITIVE, "the context is a convex combination of the values", additive_case())
+def additive_convex(case, you, ref):
+    ctx, _ = expect_tuple(run_additive(you, case).value, ("context", "weights"))
+    ctx = expect_tensor(ctx, "context").to(torch.float64)
+    values = case.f64("values")
+    expect_shape(ctx, (values.shape[0], values.shape[2]), "context")
+    lo, hi = values.min(1).values, values.max(1).values
+    slack = 1e-4 * (1 + values.abs().max())
+    if ((ctx < lo - slack) | (ctx > hi + slack)).any():
+        raise Mismatch("context lies outside the range of the values: it must be sum_j weights_j * values_j "
+                       "(the values, not the keys)")
+
+
+@check(ADDITIVE, "masked positions get zero weight; appended padding changes nothing", additive_case(masked=True))
+def additive_padding(case, you, ref):
+    ctx, w = expect_tuple(run_additive(you, case).value, ("context", "weights"))
+    w = expect_tensor(w, "weights")
+    expect_shape(w, case["mask"].shape, "weights")
+    leaked = w.masked_fill(case["mask"], 0).abs()
+    if leaked.max() > 0:
+        raise Mismatch(f"a position the mask hides got weight {float(leaked.max()):.3g}; masked energies must "
+                       "become -inf before the softmax")
+    p = Case(dict(case.values), case.dtype)
+    B, _, _ = case["keys"].shape
+    p.values["keys"] = torch.cat([case["keys"], randn(21, B, 2, case["keys"].shape[2])], 1)
+    p.values["values"] = torch.cat([case["values"], randn(22, B, 2, case["values"].shape[2]) * 5], 1)
+    p.values["mask"] = torch.cat([case["mask"], torch.zeros(B, 2, dtype=torch.bool)], 1)
+    ctx2, _ = expect_tuple(run_additive(you, p).value, ("context", "weights"))
+    rtol, atol = tolerance(case.dtype)
+    if not torch.allclose(expect_tensor(ctx, "context"), ctx2, rtol=10 * rtol, atol=10 * atol):
+        raise Mismatch("appending two masked-out positions changed the context")
+
+
+@check(ADDITIVE, "batch elements are independent", additive_case(batch=st.integers(2, 4)))
+def additive_batch(case, you, ref):
+    whole = expect_tuple(run_additive(you, case).value, ("context", "weights"))[1]
+    for b in range(case["query"].shape[0]):
+        one = Case(dict(case.values), case.dtype)
+        for n in ("query", "keys", "values", "mask"):
+            if case[n] is not None:
+                one.values[n] = case[n][b : b + 1]
+        alone = expect_tuple(run_additive(you, one).value, ("context", "weights"))[1]
+        rtol, atol = tolerance(case.dtype)
+        if whole[b : b + 1].shape != alone.shape or not torch.allclose(whole[b : b + 1], alone, rtol=rtol, atol=atol):
+            raise Mismatch(f"batch element {b} gets different weights alone than inside the batch: the softmax "
+                           "must run over the positions (dim -1), not over the batch")
+
+
+@check(ADDITIVE, "passes gradients to every input and parameter", additive_case(), weight=0.5)
+def additive_grads(case, you, ref):
+    yours = run_additive(you, case, grad_seed=GRAD_SEED)
+    want = run_additive(ref, case, f64=True, grad_seed=GRAD_SEED)
+    expect_grads_close(yours, want, list(ADDITIVE_ARGS), case.dtype)
+

@@ -1,0 +1,104 @@
+"""Checks: registered per exercise, run with Hypothesis in the grader's process.
+
+A check is a small function `fn(case, you, ref)` that calls the learner (`you`) and the
+reference (`ref`) through the same Api and raises `Mismatch` when a property does not hold.
+Hypothesis draws the cases and shrinks a failure to a small one; the calls of that last, smallest
+failing case become the repro.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from ..results import CheckResult, Status
+from ..sandbox.process import SandboxError
+from .api import Api, Call, LearnerError
+from .compare import Mismatch
+
+PROFILES = {"quick": 6, "default": 20, "thorough": 150}   # examples per check (before weight)
+
+
+@dataclass(frozen=True)
+class Check:
+    exercise: str
+    name: str
+    fn: Callable
+    strategy: st.SearchStrategy | None = None   # None: a single call with case=None
+    weight: float = 1.0                           # examples relative to the profile
+
+
+REGISTRY: dict[str, list[Check]] = {}
+
+
+def check(exercise: str, name: str, strategy: st.SearchStrategy | None = None, weight: float = 1.0):
+    def register(fn: Callable) -> Callable:
+        REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight))
+        return fn
+    return register
+
+
+def checks_for(exercise: str) -> list[Check]:
+    from . import day16  # noqa: F401 - registers the Day 16 checks
+
+    return REGISTRY.get(exercise, [])
+
+
+@dataclass
+class Failure:
+    """What a failing check leaves behind: the message and the calls of the failing cases."""
+
+    error: BaseException
+    calls: list[Call]
+    first_calls: list[Call] = field(default_factory=list)
+
+
+def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int = 0) -> tuple[CheckResult, Failure | None]:
+    """Run one check; SandboxError (the learner's process hung or died) propagates."""
+    seen: dict = {"n": 0}
+
+    def attempt(case) -> None:
+        seen["n"] += 1
+        you.log.clear()
+        try:
+            c.fn(case, you, ref)
+        except (Mismatch, LearnerError) as e:
+            failure = Failure(e, list(you.log))
+            seen.setdefault("first", failure.calls)
+            seen["last"] = failure
+            raise
+
+    try:
+        if c.strategy is None:
+            attempt(None)
+        else:
+            n = max(1, round(PROFILES[profile] * c.weight))
+            run = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
+                           suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                           phases=(Phase.explicit, Phase.generate, Phase.shrink))(
+                hypothesis_seed(seed)(given(c.strategy)(attempt)))
+            run()
+    except SandboxError:
+        raise
+    except (Mismatch, LearnerError):
+        failure = seen["last"]
+        failure.first_calls = seen.get("first", [])
+        e = failure.error
+        if isinstance(e, LearnerError):
+            status = Status.ERROR
+            message = _raised(e)
+        else:
+            status, message = Status.FAIL, str(e)
+        return CheckResult(c.name, status, message, examples=seen["n"]), failure
+    return CheckResult(c.name, Status.PASS, examples=seen["n"]), None
+
+
+def _raised(e: LearnerError) -> str:
+    info = e.info
+    where = info.get("origin")
+    at = f" at {where['file']}:{where['line']}" if where else ""
+    return f"your code raised {info['type']}{at}: {info['message']}\n{info.get('traceback', '')}".rstrip()

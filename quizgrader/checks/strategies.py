@@ -1,0 +1,92 @@
+"""Hypothesis strategies shared by every check (one place, as in minitorch's strategies.py).
+
+Shapes and a seed are drawn; values come from a seeded torch generator, so examples are cheap,
+reproducible, and shrink towards small shapes. Everything is drawn in float64; `as_dtype` gives
+the learner's copy and `f64` the reference's copy of the very same (rounded) numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+FLOATS = (torch.float32, torch.float64)
+
+seeds = st.integers(0, 2**20)
+small = st.integers(1, 5)
+lead_dims = st.lists(st.integers(1, 3), max_size=2)       # none, (B,), (B, h)
+dtypes = st.sampled_from(FLOATS)
+scales = st.sampled_from([1.0, 0.3, 3.0])
+
+
+def randn(seed: int, *shape: int, scale: float = 1.0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
+
+
+@dataclass
+class Case:
+    """Named inputs (float64) plus the dtype the learner gets them in."""
+
+    values: dict[str, Any]
+    dtype: torch.dtype = torch.float64
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def as_dtype(self, name: str) -> Any:
+        v = self.values[name]
+        return v.to(self.dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+
+    def f64(self, name: str) -> Any:
+        v = self.as_dtype(name)
+        return v.to(torch.float64) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+
+    def __repr__(self) -> str:
+        shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in self.values.items()}
+        return f"Case({shapes}, dtype={self.dtype}, {self.meta})"
+
+
+def random_mask(seed: int, shape: tuple[int, ...], p: float = 0.6) -> torch.Tensor:
+    """A boolean mask (..., T_q, T_k) with at least one True per row (the contract's domain)."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(*shape, generator=g) < p
+    first = torch.randint(0, shape[-1], shape[:-1], generator=g)
+    mask.scatter_(-1, first.unsqueeze(-1), True)
+    return mask
+
+
+def causal(t_q: int, t_k: int) -> torch.Tensor:
+    """Query i sees keys up to i + (t_k - t_q): the last query sees every key."""
+    return torch.ones(t_q, t_k, dtype=torch.bool).tril(t_k - t_q)
+
+
+@st.composite
+def attention_case(draw, masks: tuple[str, ...] = ("none", "full", "causal", "keys", "random"),
+                   dtype: st.SearchStrategy = dtypes) -> Case:
+    """Q (..., T_q, d_k), K (..., T_k, d_k), V (..., T_k, d_v) and an optional mask of one of
+    the shapes the contract allows."""
+    lead = tuple(draw(lead_dims))
+    t_q, t_k, d_k, d_v = draw(small), draw(small), draw(st.integers(1, 8)), draw(st.integers(1, 6))
+    seed, scale = draw(seeds), draw(scales)
+    kind = draw(st.sampled_from(masks))
+    if kind == "causal" and t_k < t_q:
+        t_k = t_q
+    mask = None
+    if kind == "full":                       # (..., T_q, T_k)
+        mask = random_mask(seed + 3, lead + (t_q, t_k))
+    elif kind == "causal":                   # (T_q, T_k), broadcast over the leading dims
+        mask = causal(t_q, t_k)
+    elif kind == "keys":                     # (..., 1, T_k): hide some keys from every query
+        mask = random_mask(seed + 3, lead + (1, t_k))
+    elif kind == "random":                   # (T_q, T_k), shared by the batch
+        mask = random_mask(seed + 3, (t_q, t_k))
+    return Case({"Q": randn(seed, *lead, t_q, d_k, scale=scale), "K": randn(seed + 1, *lead, t_k, d_k, scale=scale),
+                 "V": randn(seed + 2, *lead, t_k, d_v), "mask": mask}, draw(dtype), {"mask": kind})

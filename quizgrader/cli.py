@@ -1,0 +1,176 @@
+"""The `quiz` command. Commands are thin: they parse, call the pipeline, and hand the result to
+a renderer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .catalog import CatalogError, load_day, normalise_day
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Self-assessment quizzes and a grader for people learning transformers.")
+show_app = typer.Typer(no_args_is_help=True, help="Show a rubric or an exercise.")
+app.add_typer(show_app, name="show")
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Profile(str, Enum):
+    quick = "quick"
+    default = "default"
+    thorough = "thorough"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def usage_error(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(2)
+
+
+def _day(name: str):
+    try:
+        return load_day(normalise_day(name))
+    except CatalogError as e:
+        raise usage_error(str(e)) from None
+
+
+def _exercise(ref: str):
+    day_part = ref.split(".", 1)[0]
+    days = []
+    try:
+        days = [_day(day_part)] if day_part.lower().startswith("day") else [_day("day16"), _day("day09")]
+        rest = ref.split(".", 1)[1] if day_part.lower().startswith("day") and "." in ref else ref
+        errors = []
+        for day in days:
+            try:
+                return day.exercise(rest)
+            except CatalogError as e:
+                errors.append(str(e))
+        raise CatalogError(errors[0])
+    except CatalogError as e:
+        raise usage_error(str(e)) from None
+
+
+@app.command()
+def grade(
+    day: Annotated[str, typer.Argument(help="day16 or day9")],
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
+    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+    device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON")] = None,
+) -> None:
+    """Grade a day's exercises in a workspace and print the report."""
+    from .grade import Options, grade as run, resolve_device
+
+    the_day = _day(day)
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
+    ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    try:
+        for i in ids or []:
+            the_day.exercise(i)
+        resolved = resolve_device(device.value)
+    except (CatalogError, ValueError) as e:
+        raise usage_error(str(e)) from None
+    if not the_day.exercises:
+        raise usage_error(f"{the_day.id} has no exercises to grade yet (see `quiz show rubric {the_day.id}`)")
+
+    from .report.terminal import render
+
+    with console.status("grading…") as status:
+        def progress(ex_id: str, result) -> None:
+            if result is None:
+                status.update(f"grading {ex_id.split('.', 1)[1]}…")
+
+        report = run(the_day.id, Options(workspace=workspace, only=ids, profile=profile.value, seed=seed,
+                                         device=resolved), progress)
+    console.print(render(report))
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command("list")
+def list_(day: Annotated[Optional[str], typer.Argument(help="day16 or day9 (default: both)")] = None) -> None:
+    """List the exercises."""
+    from rich.table import Table
+
+    days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    for d in days:
+        table = Table(title=f"{d.id}: {d.title}", title_justify="left")
+        table.add_column("id")
+        table.add_column("title")
+        table.add_column("rubric rows")
+        table.add_column("depends on")
+        for e in d.exercises:
+            table.add_row(e.id, e.title, ", ".join(map(str, e.rubric)),
+                          ", ".join(x.split(".", 1)[1] for x in e.depends_on) or "–")
+        if not d.exercises:
+            table.add_row("–", "no exercises yet", "", "")
+        console.print(table)
+
+
+@show_app.command("rubric")
+def show_rubric(day: Annotated[str, typer.Argument(help="day16 or day9")] = "day16") -> None:
+    """Show a day's self-assessment rubric."""
+    from .report.terminal import rubric_only
+
+    console.print(rubric_only(_day(day)))
+
+
+@show_app.command("exercise")
+def show_exercise(exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")]) -> None:
+    """Show an exercise: where it lives, what it depends on, what it may not call, its checks."""
+    from .checks.runner import checks_for
+
+    ex = _exercise(exercise)
+    console.print(f"[bold]{ex.id}[/] — {escape(ex.title)}")
+    console.print(f"  file: {ex.file}   rubric rows: {', '.join(map(str, ex.rubric))}")
+    if ex.depends_on:
+        console.print(f"  may call: {', '.join(ex.depends_on)}")
+    if ex.forbidden:
+        console.print(f"  must not call: {', '.join(ex.forbidden)}")
+    console.print("  checks:")
+    for c in checks_for(ex.id):
+        console.print(f"    • {escape(c.name)}")
+    if ex.forbidden:
+        console.print("    • written from scratch (no forbidden library calls)")
+
+
+@app.command()
+def hint(
+    exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
+    level: Annotated[int, typer.Option(min=1, help="1 = the idea, 2 = the invariant, 3 = a worked example")] = 1,
+) -> None:
+    """Show the hints for an exercise, up to --level."""
+    ex = _exercise(exercise)
+    if not ex.hints:
+        console.print(f"{ex.id} has no hints yet.")
+        return
+    for i, text in enumerate(ex.hints[: min(level, len(ex.hints))], start=1):
+        console.print(f"[bold yellow]hint {i}/{len(ex.hints)}[/] {escape(text)}")
+    if level < len(ex.hints):
+        console.print(f"[dim](more: quiz hint {ex.short} --level {level + 1})[/]")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,133 @@
+"""Known mistakes: each is a mutant of the reference, written once as text edits.
+
+When a check fails, the calls of its failing examples are replayed against every mutant of the
+exercise; a mutant whose every answer equals the learner's names the mistake. The project's tests
+grade the same mutants to prove that the checks catch them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checks.api import Api, Call, LearnerError, local
+from ..paths import reference_root
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    exercise: str
+    summary: str
+    why: str
+    edits: tuple[tuple[str, str], ...]
+
+    @property
+    def file(self) -> str:
+        return self.exercise.rsplit(".", 1)[0].replace(".", "/") + ".py"
+
+
+@cache
+def mistakes(day: str) -> tuple[Mistake, ...]:
+    try:
+        text = resources.files(__package__).joinpath(f"{day}.toml").read_text()
+    except FileNotFoundError:
+        return ()
+    return tuple(Mistake(m["id"], m["exercise"], m["summary"], m["why"],
+                         tuple((e["old"], e["new"]) for e in m["edits"]))
+                 for m in tomllib.loads(text)["mistake"])
+
+
+def for_exercise(exercise: str) -> list[Mistake]:
+    return [m for m in mistakes(exercise.split(".")[0]) if m.exercise == exercise]
+
+
+def mutate(source: str, mistake: Mistake) -> str:
+    for old, new in mistake.edits:
+        if source.count(old) != 1:
+            raise ValueError(f"mistake {mistake.id}: its edit must match the reference exactly once, "
+                             f"found {source.count(old)} times: {old[:60]!r}")
+        source = source.replace(old, new)
+    return source
+
+
+def materialize(mistake: Mistake, dest: Path, reference: Path | None = None) -> Path:
+    """A full workspace at `dest`: the reference with this mistake applied."""
+    reference = reference or reference_root()
+    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    target = dest / mistake.file
+    target.write_text(mutate(target.read_text(), mistake))
+    return dest
+
+
+class Diagnoser:
+    """Mutant workspaces built on first use, under a temporary folder, run in this process."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="quiz-mutants-")
+        self._apis: dict[str, Api] = {}
+
+    def api(self, mistake: Mistake) -> Api:
+        if mistake.id not in self._apis:
+            root = materialize(mistake, Path(self._tmp.name) / mistake.id)
+            self._apis[mistake.id] = local(root, mistake.exercise.split(".")[0])
+        return self._apis[mistake.id]
+
+    def diagnose(self, exercise: str, probes: list[list[Call]], you: Api, ref: Api) -> list[Mistake]:
+        """The mistakes whose answers equal the learner's on every probe (a probe is the calls of
+        one failing example). Nothing is named when the learner's answers equal the reference's:
+        then the probes cannot tell a mistake from a right answer."""
+        probes = [p for p in probes if p]
+        yours = [replay(you, p) for p in probes]
+        if all(same(y, replay(ref, p)) for y, p in zip(yours, probes)):
+            return []
+        return [m for m in for_exercise(exercise)
+                if all(same(y, replay(self.api(m), p)) for y, p in zip(yours, probes))]
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def replay(api: Api, calls: list[Call]) -> list[Any]:
+    """Make the same calls again; the answers (values, or the type of exception raised)."""
+    handles: dict[int, Any] = {}
+    answers: list[Any] = []
+    for c in calls:
+        try:
+            if c.op == "new":
+                handles[c.handle] = api.new(c.target, *c.args, **c.kwargs)
+                answers.append(None)
+            elif c.op == "load":
+                handles[c.handle].load_state_dict(c.args[0])
+            elif c.op == "to":
+                handles[c.handle].to(c.args[0])
+            elif c.op == "method":
+                method = c.target.rsplit(".", 1)[1]
+                answers.append(handles[c.handle].call(*c.args, method=method, **c.kwargs).value)
+            else:
+                answers.append(api.call(c.target, *c.args, **c.kwargs).value)
+        except LearnerError as e:
+            answers.append(("raised", e.info["type"]))
+        except KeyError:
+            answers.append(("raised", "no object"))
+    return answers
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.dtype == torch.bool or not a.is_floating_point():
+            return torch.equal(a, b)
+        return torch.allclose(a.to(torch.float64), b.to(torch.float64), rtol=1e-4, atol=1e-6, equal_nan=True)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b

@@ -1,0 +1,216 @@
+"""A grading run: plan -> sandbox -> checks -> diagnosis -> evidence -> rubric.
+
+Computes a GradeReport and prints nothing; renderers turn it into text, JSON, ...
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, diagnosis
+from .catalog import Day, Exercise, load_day
+from .checks import forbidden, repro
+from .checks.api import LearnerError, local, remote
+from .checks.common import from_scratch
+from .checks.runner import Check, Failure, checks_for, run_check
+from .paths import reference_root
+from .results import CheckResult, ExerciseResult, GradeReport, Status
+from .rubric import rate
+from .sandbox.process import ChildDied, ChildTimeout, SandboxError, Zygote
+
+
+@dataclass
+class Options:
+    workspace: Path
+    only: list[str] | None = None
+    profile: str = "default"
+    seed: int = 0
+    device: str = "cpu"          # resolved: "cpu" or "cuda"
+
+
+def resolve_device(wanted: str) -> str:
+    """auto|cpu|cuda -> cpu|cuda, without initialising CUDA here (children are forked later)."""
+    if wanted == "cpu":
+        return "cpu"
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    import torch
+
+    available = torch.cuda.is_available()
+    if wanted == "cuda" and not available:
+        raise ValueError("--device cuda was asked for, but this machine has no usable CUDA device")
+    return "cuda" if available else "cpu"
+
+
+def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None) -> GradeReport:
+    day = load_day(day_name)
+    plan = day.ordered([day.exercise(i).id for i in options.only] if options.only else None)
+    zygote = Zygote()            # first: before this process runs any tensor op
+    started = time.perf_counter()
+    ref = local(reference_root(), day.id, package="_quiz_reference")
+    doctor = diagnosis.Diagnoser()
+    results: dict[str, ExerciseResult] = {}
+    try:
+        for ex in plan:
+            if progress:
+                progress(ex.id, None)
+            result = grade_exercise(ex, day, options, zygote, ref, doctor, results)
+            results[ex.id] = result
+            if progress:
+                progress(ex.id, result)
+    finally:
+        doctor.close()
+        zygote.close()
+    exercises = list(results.values())
+    return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
+                       profile=options.profile, device=options.device, scale=day.scale,
+                       exercises=exercises, rubric=rate(day, exercises),
+                       seconds=time.perf_counter() - started, version=__version__)
+
+
+def all_checks(ex: Exercise) -> list[Check]:
+    checks = list(checks_for(ex.id))
+    if ex.forbidden:
+        checks.append(Check(ex.id, "written from scratch (no forbidden library calls)", from_scratch(ex)))
+    return checks
+
+
+def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser,
+                   done: dict[str, ExerciseResult]) -> ExerciseResult:
+    t0 = time.perf_counter()
+    result = ExerciseResult(ex.id, ex.title, Status.PASS)
+    path = options.workspace / ex.file
+    if not path.is_file():
+        result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"
+        return result
+    source = path.read_text(encoding="utf-8", errors="replace")
+    if forbidden.line_range(source, ex.name) is None and _parses(source):
+        result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} defines no `{ex.name}`"
+        return result
+    child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
+                          "forbidden": list(ex.forbidden), "soft_timeout": ex.timeout},
+                         hard_timeout=ex.timeout + 5)
+    you = remote(child, day.id)
+    failures: list[Failure] = []
+    try:
+        for c in all_checks(ex):
+            try:
+                check_result, failure = run_check(c, you, ref, options.profile, options.seed)
+            except SandboxError as e:
+                result.status = Status.TIMEOUT if isinstance(e, ChildTimeout) else Status.ERROR
+                result.reason = e.reason
+                result.output = e.log_tail
+                result.checks.append(CheckResult(c.name, result.status, e.reason))
+                break
+            if failure and isinstance(failure.error, LearnerError) and failure.error.not_implemented:
+                _not_implemented(result, ex, failure.error, source)
+                break
+            if failure:
+                failures.append(failure)
+                check_result.repro = repro.render(failure.calls, _param_names(failure.calls))
+            result.checks.append(check_result)
+        ran = {r.name for r in result.checks}
+        for c in all_checks(ex):
+            if c.name not in ran and result.status in (Status.TIMEOUT, Status.ERROR):
+                result.checks.append(CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended"))
+        if result.status is Status.PASS:
+            _settle(result, ex, done)
+        if failures and result.status in (Status.FAIL, Status.ERROR, Status.BLOCKED):
+            probes = [f.calls for f in failures] + [f.first_calls for f in failures]
+            try:
+                named = doctor.diagnose(ex.id, probes, you, ref)
+            except SandboxError:
+                named = []
+            _attach(result, named)
+        if result.status is not Status.PASS:
+            result.output = result.output or child.log_tail()
+            result.hint = _hint(ex, result)
+    finally:
+        child.end()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _param_names(calls) -> dict[str, list[str]]:
+    """Parameter names from the reference's signatures, for readable repro variables."""
+    import importlib
+    import inspect
+
+    names: dict[str, list[str]] = {}
+    for call in calls:
+        parts = call.target.split(".")
+        if call.op == "method":
+            module, cls, method = ".".join(parts[:-2]), parts[-2], parts[-1]
+        else:
+            module, cls, method = ".".join(parts[:-1]), parts[-1], None
+        try:
+            obj = getattr(importlib.import_module(f"_quiz_reference.{module}"), cls)
+            fn = getattr(obj, method) if method else obj
+            names[call.target] = [p for p in inspect.signature(fn).parameters if p != "self"]
+        except (ImportError, AttributeError, ValueError, TypeError):
+            pass
+    return names
+
+
+def _parses(source: str) -> bool:
+    try:
+        compile(source, "<workspace>", "exec", dont_inherit=True)
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _not_implemented(result: ExerciseResult, ex: Exercise, e: LearnerError, source: str) -> None:
+    origin = e.info.get("origin") or {}
+    span = forbidden.line_range(source, ex.name)
+    own = origin.get("file") == ex.file and span and span[0] <= (origin.get("line") or 0) <= span[1]
+    if own or not origin:
+        result.status, result.reason = Status.NOT_ATTEMPTED, f"`{ex.name}` still raises NotImplementedError"
+    else:
+        result.status = Status.BLOCKED
+        result.reason = (f"it calls `{origin.get('function')}` ({origin.get('file')}, line {origin.get('line')}), "
+                         "which is not implemented yet")
+    result.checks.clear()
+
+
+def _settle(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> None:
+    statuses = {c.status for c in result.checks}
+    if Status.ERROR in statuses:
+        result.status = Status.ERROR
+        bad = next(c for c in result.checks if c.status is Status.ERROR)
+        result.reason = "your code raised on a valid input: " + bad.message.splitlines()[0]
+    elif Status.FAIL in statuses:
+        result.status = Status.FAIL
+        n = sum(c.status is Status.FAIL for c in result.checks)
+        result.reason = f"{n} of {len(result.checks)} checks failed"
+    else:
+        return
+    blockers = [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
+    if blockers:
+        result.status = Status.BLOCKED
+        result.reason += "; it depends on " + ", ".join(
+            f"{d.split('.', 1)[1]} ({done[d].status.value})" for d in blockers) + ", fix that first"
+
+
+def _attach(result: ExerciseResult, named: list[diagnosis.Mistake]) -> None:
+    if not named:
+        return
+    text = " or ".join(f"{m.summary}" for m in named)
+    sentence = f"your output equals what you get when {text}. {named[0].why}"
+    result.diagnosis = [m.id for m in named]
+    for c in result.checks:
+        if c.status in (Status.FAIL, Status.ERROR):
+            c.diagnosis = sentence
+
+
+def _hint(ex: Exercise, result: ExerciseResult) -> str | None:
+    if not ex.hints:
+        return None
+    level = 1 if result.status in (Status.NOT_ATTEMPTED, Status.BLOCKED) or not result.passed_checks else 2
+    return f"[{level}/{len(ex.hints)}] {ex.hints[min(level, len(ex.hints)) - 1]}"
+
+
+__all__ = ["Options", "grade", "resolve_device", "ChildDied"]

@@ -1,0 +1,1 @@
+"""Renderers: each turns the one result model into an output format."""

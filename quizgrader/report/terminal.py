@@ -1,0 +1,104 @@
+"""The Rich report: exercises and their checks, failures in detail, the rubric, a summary."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..catalog import Day
+from ..results import ExerciseResult, GradeReport, Status
+
+STYLE = {
+    Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
+    Status.TIMEOUT: ("⧗ timeout", "red"), Status.NOT_ATTEMPTED: ("· not attempted", "dim"),
+    Status.BLOCKED: ("⊘ blocked", "yellow"), Status.SKIPPED: ("– skipped", "dim"),
+}
+
+
+def status_text(status: Status) -> Text:
+    label, style = STYLE[status]
+    return Text(label, style=style)
+
+
+def exercise_table(report: GradeReport) -> Table:
+    table = Table(title=f"{report.day}: {report.title}", title_justify="left", expand=False)
+    table.add_column("exercise")
+    table.add_column("status")
+    table.add_column("checks", justify="right")
+    table.add_column("why", overflow="fold", max_width=70)
+    for e in report.exercises:
+        checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
+        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, escape(e.reason))
+    return table
+
+
+def failure_panel(e: ExerciseResult) -> RenderableType:
+    parts: list[RenderableType] = []
+    for c in e.checks:
+        line = Text.assemble(status_text(c.status), " ", c.name)
+        parts.append(line)
+        if c.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT) and c.message:
+            parts.append(Text("    " + c.message.replace("\n", "\n    "), style="default"))
+    if e.diagnosis:
+        first = next((c.diagnosis for c in e.checks if c.diagnosis), None)
+        if first:
+            parts.append(Text.assemble(("diagnosis: ", "bold magenta"), first))
+    repro = next((c.repro for c in e.checks if c.repro), None)
+    if repro:
+        parts.append(Text("smallest failing example (run it from your workspace):", style="bold"))
+        parts.append(Text("    " + repro.replace("\n", "\n    "), style="cyan"))
+    if e.output.strip():
+        parts.append(Text("your code printed (last lines):", style="bold"))
+        parts.append(Text("    " + e.output.strip()[-800:].replace("\n", "\n    "), style="dim"))
+    if e.hint:
+        parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, ("  (more: quiz hint " + e.id.split(".", 1)[1] + " --level 3)", "dim")))
+    return Panel(Group(*parts), title=Text.assemble(e.id.split(".", 1)[1], " ", status_text(e.status)),
+                 title_align="left", border_style=STYLE[e.status][1])
+
+
+def rubric_table(report: GradeReport) -> Table:
+    table = Table(title="Self-assessment rubric (from the code evidence so far)", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("area")
+    table.add_column("rating")
+    table.add_column("evidence", overflow="fold", max_width=60)
+    best, middle, worst = report.scale
+    colour = {best: "green", middle: "yellow", worst: "red"}
+    for r in report.rubric:
+        rating = Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
+        table.add_row(str(r.row), r.area, rating, escape("\n".join(r.evidence)))
+    return table
+
+
+def summary(report: GradeReport) -> Text:
+    counts = report.counts()
+    parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
+    verdict = ("all graded exercises pass" if report.passed else "not everything passes yet")
+    return Text.assemble(
+        (f"{report.day}: ", "bold"), f"{len(report.exercises)} exercises: {parts}. ",
+        (verdict, "bold green" if report.passed else "bold red"),
+        (f"  [{report.profile} profile, seed {report.seed}, {report.device}, {report.seconds:.1f} s]", "dim"))
+
+
+def render(report: GradeReport) -> Group:
+    parts: list[RenderableType] = [exercise_table(report)]
+    parts += [failure_panel(e) for e in report.exercises
+              if e.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)]
+    parts += [rubric_table(report), summary(report)]
+    return Group(*parts)
+
+
+def rubric_only(day: Day) -> Table:
+    table = Table(title=f"{day.id} rubric: {day.title}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("area")
+    for s in day.scale:
+        table.add_column(s, justify="center")
+    table.add_column("exercises giving evidence", overflow="fold")
+    for row in day.rubric:
+        ex = [e.short for e in day.exercises if row.number in e.rubric]
+        table.add_row(str(row.number), row.area, *([""] * len(day.scale)), ", ".join(ex) or "–")
+    return table
