@@ -30,6 +30,7 @@ class Options:
     profile: str = "default"
     seed: int = 0
     device: str = "cpu"          # resolved: "cpu" or "cuda"
+    timeout: float | None = None # seconds per call; None: each exercise's own
 
 
 def resolve_device(wanted: str) -> str:
@@ -90,9 +91,10 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     if forbidden.line_range(source, ex.name) is None and _parses(source):
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} defines no `{ex.name}`"
         return result
+    timeout = options.timeout or ex.timeout
     child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
-                          "forbidden": list(ex.forbidden), "soft_timeout": ex.timeout},
-                         hard_timeout=ex.timeout + 5)
+                          "forbidden": list(ex.forbidden), "soft_timeout": timeout},
+                         hard_timeout=timeout + 5)
     you = remote(child, day.id)
     failures: list[Failure] = []
     try:

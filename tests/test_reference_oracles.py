@@ -368,81 +368,6 @@ def test_stubs_raise_not_implemented():
 MISTAKES = tomllib.loads(MISTAKES_FILE.read_text())["mistake"]
 
 
-def call(fn):
-    """Run a probe; an exception becomes a value, so that 'raises' and 'returns' can be compared."""
-    try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - any exception is an observable behaviour here
-        return exc
-
-
-def same(a, b) -> bool:
-    if isinstance(a, BaseException) or isinstance(b, BaseException):
-        return type(a) is type(b)
-    if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(same, a, b))
-    if isinstance(a, torch.Tensor):
-        return (
-            isinstance(b, torch.Tensor)
-            and a.shape == b.shape
-            and a.dtype == b.dtype
-            and torch.allclose(a, b, atol=1e-9, rtol=1e-7, equal_nan=True)
-        )
-    return type(a) is type(b)  # e.g. two constructed modules
-
-
-def mha_probes(mods):
-    """Probes for MultiHeadAttention; every module gets the same weights via the state dict."""
-    torch.manual_seed(20)
-    weights = multihead.MultiHeadAttention(12, 3).to(DT).state_dict()
-    g = gen(21)
-    x, context = randn(2, 5, 12, g=g), randn(2, 7, 12, g=g)
-
-    def run(**kwargs):
-        m = mods["multihead"].MultiHeadAttention(12, 3).to(DT)
-        m.load_state_dict(weights)
-        return m(x, **kwargs)
-
-    return [
-        lambda: run(),
-        lambda: run(mask=masks.causal_mask(5)),
-        lambda: run(context=context),
-        lambda: mods["multihead"].MultiHeadAttention(10, 3),
-    ]
-
-
-def probes(exercise: str, mods: dict) -> list:
-    """Calls on valid inputs for one exercise. The first is plain: every mutant must run it."""
-    att, msk = mods["attention"], mods["masks"]
-    g = gen(22)
-    if exercise == "day16.attention.softmax":
-        x = randn(3, 5, g=g)
-        big = torch.tensor([[1e4, -1e4, 0.0], [3.0, 1e4, 1e4]], dtype=DT)
-        return [lambda: att.softmax(x), lambda: att.softmax(big), lambda: att.softmax(x, dim=0)]
-    if exercise == "day16.attention.scaled_dot_product_attention":
-        Q, K, V = randn(2, 3, 4, 8, g=g), randn(2, 3, 6, 8, g=g), randn(2, 3, 6, 5, g=g)
-        mask = random_mask(4, 6, g=g)
-        return [
-            lambda: att.scaled_dot_product_attention(Q, K, V),
-            lambda: att.scaled_dot_product_attention(Q, K, V, mask),
-        ]
-    if exercise == "day16.attention.additive_attention":
-        args = additive_inputs(g)
-        mask = random_mask(3, 5, g=g)
-        return [
-            lambda: att.additive_attention(**args),
-            lambda: att.additive_attention(**args, mask=mask),
-        ]
-    if exercise == "day16.masks.causal_mask":
-        return [lambda: msk.causal_mask(5)]
-    if exercise == "day16.masks.padding_mask":
-        tokens = torch.tensor([[5, 3, 0, 0], [1, 2, 3, 0]])
-        return [lambda: msk.padding_mask(tokens)]
-    if exercise == "day16.multihead.MultiHeadAttention":
-        return mha_probes(mods)
-    raise AssertionError(f"no probes for {exercise}")
-
-
 def test_mistake_catalogue_is_well_formed():
     ids = [m["id"] for m in MISTAKES]
     assert len(ids) == len(set(ids)) and len(ids) >= 18
@@ -456,26 +381,3 @@ def test_mistake_catalogue_is_well_formed():
         for edit in m["edits"]:
             assert text.count(edit["old"]) == 1, f"{m['id']}: {edit['old']!r} is not unique"
             assert edit["old"] != edit["new"]
-
-
-@pytest.mark.parametrize("mistake", MISTAKES, ids=[m["id"] for m in MISTAKES])
-def test_mistake_runs_and_changes_behaviour(mistake, tmp_path):
-    day, module, _ = mistake["exercise"].split(".")
-    tree = tmp_path / "reference"
-    shutil.copytree(ROOT / "reference", tree)
-    target = tree / day / f"{module}.py"
-    text = target.read_text()
-    for edit in mistake["edits"]:
-        assert text.count(edit["old"]) == 1
-        text = text.replace(edit["old"], edit["new"])
-    target.write_text(text)
-
-    name = "_mut_" + mistake["id"].replace("-", "_")
-    try:
-        mutant = load_package(name, tree / day)
-        expected = [call(p) for p in probes(mistake["exercise"], REF)]
-        got = [call(p) for p in probes(mistake["exercise"], mutant)]
-    finally:
-        unload(name)
-    assert not isinstance(got[0], BaseException), f"the mutant raises on a plain input: {got[0]!r}"
-    assert not all(map(same, expected, got)), "the mutant behaves like the reference on every probe"

@@ -94,6 +94,9 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
         else:
             status, message = Status.FAIL, str(e)
         return CheckResult(c.name, status, message, examples=seen["n"]), failure
+    except Exception as e:  # noqa: BLE001 - a judging bug must not end the run
+        return CheckResult(c.name, Status.ERROR, f"the grader could not judge this check (a bug in the "
+                           f"grader, not in your code): {type(e).__name__}: {e}", examples=seen["n"]), None
     return CheckResult(c.name, Status.PASS, examples=seen["n"]), None
 
 

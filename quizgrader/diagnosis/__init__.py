@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from ..checks.api import Api, Call, LearnerError, local
+from ..checks.api import Api, Call, LearnerError, Outcome, local
+from ..checks.common import GRAD_SEED
 from ..paths import reference_root
 
 
@@ -96,6 +97,15 @@ class Diagnoser:
         self._tmp.cleanup()
 
 
+# Replays also compare what happened to the inputs and the gradients, so mistakes that leave the
+# values right (an in-place op, a cut autograd graph) are told apart too.
+PROBE = {"keep_args": True, "grad_seed": GRAD_SEED}
+
+
+def _answer(o: Outcome) -> Any:
+    return [o.value, o.args_after, o.kwargs_after, o.grads]
+
+
 def replay(api: Api, calls: list[Call]) -> list[Any]:
     """Make the same calls again; the answers (values, or the type of exception raised)."""
     handles: dict[int, Any] = {}
@@ -111,9 +121,9 @@ def replay(api: Api, calls: list[Call]) -> list[Any]:
                 handles[c.handle].to(c.args[0])
             elif c.op == "method":
                 method = c.target.rsplit(".", 1)[1]
-                answers.append(handles[c.handle].call(*c.args, method=method, **c.kwargs).value)
+                answers.append(_answer(handles[c.handle].call(*c.args, method=method, **c.kwargs, **PROBE)))
             else:
-                answers.append(api.call(c.target, *c.args, **c.kwargs).value)
+                answers.append(_answer(api.call(c.target, *c.args, **c.kwargs, **PROBE)))
         except LearnerError as e:
             answers.append(("raised", e.info["type"]))
         except KeyError:
@@ -128,6 +138,8 @@ def same(a: Any, b: Any) -> bool:
         if a.dtype == torch.bool or not a.is_floating_point():
             return torch.equal(a, b)
         return torch.allclose(a.to(torch.float64), b.to(torch.float64), rtol=1e-4, atol=1e-6, equal_nan=True)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b

@@ -1,9 +1,10 @@
-"""Processes: a zygote forked before the grader runs any tensor op, and per-exercise children
-forked from it.
+"""Processes: a zygote, a fresh interpreter that imports torch and runs no tensor op, and
+per-exercise children forked from it.
 
 Forking a process that has already run a parallel torch op can deadlock the child (the OpenMP
-thread pool does not survive fork), so the grader forks the zygote first, while it has only
-imported torch, and every learner process is a fresh fork of that clean, warm zygote.
+thread pool does not survive fork), so the learner's processes are never forked from the grader:
+they are forks of the clean, warm zygote. The zygote starts at once and imports torch while the
+grader does the same, so on two cores it costs little wall time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,18 +160,25 @@ class Child:
             return ""
 
 
+def _zygote_main(fd: int) -> None:
+    """Entry point of the zygote interpreter."""
+    import torch  # noqa: F401 - warm: every child inherits the imported module
+
+    _zygote_loop(socket.socket(fileno=fd))
+
+
 class Zygote:
-    """Forks learner processes from a clean process that has imported torch and nothing else
-    has run in. Create it before the grader runs any tensor op."""
+    """Forks learner processes from a clean interpreter that has imported torch and run nothing."""
 
     def __init__(self) -> None:
-        import torch  # noqa: F401 - warm: every child inherits the imported module
-
         self.control, theirs = socket.socketpair()
-        self.pid = os.fork()
-        if self.pid == 0:
-            self.control.close()
-            _zygote_loop(theirs)
+        package_parent = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"from quizgrader.sandbox.process import _zygote_main; _zygote_main({theirs.fileno()})"],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
         theirs.close()
         self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
         self._count = 0
@@ -190,9 +200,9 @@ class Zygote:
         if self.pid > 0:
             self.control.close()
             try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
             self.pid = -1
             self.tmp.cleanup()
 

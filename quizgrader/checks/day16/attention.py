@@ -136,6 +136,7 @@ def sdpa_convex(case, you, ref):
     out, _ = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
     out = expect_tensor(out, "out").to(torch.float64)
     V = case.f64("V")
+    expect_shape(out, case["Q"].shape[:-1] + V.shape[-1:], "out")
     lo, hi = V.min(-2, keepdim=True).values, V.max(-2, keepdim=True).values   # (..., 1, d_v)
     slack = 1e-4 * (1 + V.abs().max())
     outside = (out < lo - slack) | (out > hi + slack)
