@@ -20,7 +20,7 @@ from .checks.runner import Check, Failure, checks_for, run_check
 from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate
-from .sandbox.process import ChildDied, ChildTimeout, SandboxError, Zygote
+from .sandbox.process import ChildTimeout, SandboxError, Zygote
 
 
 @dataclass
@@ -49,7 +49,7 @@ def resolve_device(wanted: str) -> str:
 def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None) -> GradeReport:
     day = load_day(day_name)
     plan = day.ordered([day.exercise(i).id for i in options.only] if options.only else None)
-    zygote = Zygote()            # first: before this process runs any tensor op
+    zygote = Zygote()            # first: it imports torch while this process goes on
     started = time.perf_counter()
     ref = local(reference_root(), day.id, package="_quiz_reference")
     doctor = diagnosis.Diagnoser()
@@ -215,4 +215,4 @@ def _hint(ex: Exercise, result: ExerciseResult) -> str | None:
     return f"[{level}/{len(ex.hints)}] {ex.hints[min(level, len(ex.hints)) - 1]}"
 
 
-__all__ = ["Options", "grade", "resolve_device", "ChildDied"]
+__all__ = ["Options", "grade", "resolve_device"]

@@ -9,7 +9,6 @@ import importlib
 import importlib.util
 import inspect
 import re
-import shutil
 import sys
 import tomllib
 from pathlib import Path

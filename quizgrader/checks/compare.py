@@ -135,3 +135,11 @@ def window(got: torch.Tensor, want: torch.Tensor, idx: Sequence[int], width: int
     more_r = " …" if hi < row_g.shape[0] else ""
     return (f"  {where}\n  yours    {more_l}{cells(row_g)}{more_r}\n"
             f"  expected {more_l}{cells(row_w)}{more_r}\n           {'  '}{marks}")
+
+
+def expect_pair_close(got: Any, want: tuple, names: tuple[str, str], dtype: torch.dtype) -> None:
+    """A (result, weights) pair against the reference's: the weights first, as the output
+    follows from them."""
+    got = expect_tuple(got, names)
+    expect_close(got[1], want[1], names[1], dtype=dtype)
+    expect_close(got[0], want[0], names[0], dtype=dtype)

@@ -6,7 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
-from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, expect_tuple, tolerance
+from ..compare import Mismatch, expect_close, expect_pair_close, expect_shape, expect_tensor, expect_tuple, tolerance
 from ..runner import check
 from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
 
@@ -82,16 +82,12 @@ def sdpa_args(case: Case, f64: bool = False) -> tuple:
 
 
 def run_sdpa(api, case: Case, f64: bool = False, **kw):
-    out = api.call("attention.scaled_dot_product_attention", *sdpa_args(case, f64), mask=case["mask"], **kw)
-    return out
+    return api.call("attention.scaled_dot_product_attention", *sdpa_args(case, f64), mask=case["mask"], **kw)
 
 
 @check(SDPA, "matches the reference (float32 and float64, every mask shape)", attention_case(), weight=1.5)
 def sdpa_matches(case, you, ref):
-    got = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
-    want = run_sdpa(ref, case, f64=True).value
-    expect_close(got[1], want[1], "weights", dtype=case.dtype)
-    expect_close(got[0], want[0], "out", dtype=case.dtype)
+    expect_pair_close(run_sdpa(you, case).value, run_sdpa(ref, case, f64=True).value, ("out", "weights"), case.dtype)
 
 
 def sdpa_weights(api, case: Case) -> torch.Tensor:
@@ -299,10 +295,8 @@ def run_additive(api, case: Case, f64: bool = False, **kw):
 
 @check(ADDITIVE, "matches the reference (float32 and float64, with and without a mask)", additive_case(), weight=1.5)
 def additive_matches(case, you, ref):
-    got = expect_tuple(run_additive(you, case).value, ("context", "weights"))
-    want = run_additive(ref, case, f64=True).value
-    expect_close(got[1], want[1], "weights", dtype=case.dtype)
-    expect_close(got[0], want[0], "context", dtype=case.dtype)
+    expect_pair_close(run_additive(you, case).value, run_additive(ref, case, f64=True).value,
+                      ("context", "weights"), case.dtype)
 
 
 @check(ADDITIVE, "weights are distributions over the positions", additive_case())

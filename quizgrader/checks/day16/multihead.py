@@ -6,7 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close
-from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, expect_tuple, tolerance
+from ..compare import Mismatch, expect_close, expect_pair_close, expect_shape, expect_tensor, expect_tuple, tolerance
 from ..runner import check
 from ..strategies import Case, causal, dtypes, randn, random_mask, seeds
 
@@ -88,10 +88,8 @@ def mha_parameters(case, you, ref):
 @check(MHA, "matches the reference with the same weights (self- and cross-attention, masks)",
        mha_case(), weight=1.5)
 def mha_matches(case, you, ref):
-    got = expect_tuple(forward(build(you, case), case).value, ("out", "weights"))
-    want = forward(build(ref, case, f64=True), case, f64=True).value
-    expect_close(got[1], want[1], "weights", dtype=case.dtype)
-    expect_close(got[0], want[0], "out", dtype=case.dtype)
+    expect_pair_close(forward(build(you, case), case).value,
+                      forward(build(ref, case, f64=True), case, f64=True).value, ("out", "weights"), case.dtype)
 
 
 @check(MHA, "with one head equals W_o(attention(W_q x, W_k x, W_v x))", mha_case(cross=False, heads=(1,)))
