@@ -75,22 +75,27 @@ def grade(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON")] = None,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
-    from .grade import Options, grade as run, resolve_device
-
     the_day = _day(day)
+    if not the_day.exercises:
+        raise usage_error(f"{the_day.id} has no exercises to grade yet (see `quiz show rubric {the_day.id}`)")
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
+    if json_out and not json_out.resolve().parent.is_dir():
+        raise usage_error(f"cannot write {json_out}: the folder {json_out.parent} does not exist")
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
     try:
         for i in ids or []:
             the_day.exercise(i)
-        resolved = resolve_device(device.value)
-    except (CatalogError, ValueError) as e:
+    except CatalogError as e:
         raise usage_error(str(e)) from None
-    if not the_day.exercises:
-        raise usage_error(f"{the_day.id} has no exercises to grade yet (see `quiz show rubric {the_day.id}`)")
 
+    from .grade import Options, grade as run, resolve_device   # imports torch: after the cheap checks
     from .report.terminal import render
+
+    try:
+        resolved = resolve_device(device.value)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
 
     with console.status("grading…") as status:
         def progress(ex_id: str, result) -> None:

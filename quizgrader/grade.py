@@ -183,7 +183,7 @@ def _settle(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult
     if Status.ERROR in statuses:
         result.status = Status.ERROR
         bad = next(c for c in result.checks if c.status is Status.ERROR)
-        result.reason = "your code raised on a valid input: " + bad.message.splitlines()[0]
+        result.reason = "on a valid input, " + bad.message.splitlines()[0]
     elif Status.FAIL in statuses:
         result.status = Status.FAIL
         n = sum(c.status is Status.FAIL for c in result.checks)

@@ -69,7 +69,8 @@ class Day:
             return found[0]
         if len(found) > 1:
             raise CatalogError(f"{ref!r} is ambiguous: {', '.join(e.id for e in found)}")
-        raise CatalogError(_unknown("exercise", ref, [e.id for e in self.exercises] + [e.short for e in self.exercises]))
+        aliases = {key: ex.short for ex in self.exercises for key in (ex.id, ex.short, ex.name)}
+        raise CatalogError(_unknown(f"{self.id} exercise", ref, aliases))
 
     def row(self, number: int) -> RubricRow:
         return next(r for r in self.rubric if r.number == number)
@@ -103,14 +104,17 @@ def normalise_day(name: str) -> str:
     key = name.strip().lower().replace(" ", "").removeprefix("day")
     if key.isdigit() and f"day{int(key):02d}" in DAYS:
         return f"day{int(key):02d}"
-    raise CatalogError(_unknown("day", name, [d for d in DAYS] + [d.replace("day0", "day") for d in DAYS]))
+    aliases = {alias: d.replace("day0", "day") for d in DAYS for alias in (d, d.replace("day0", "day"))}
+    raise CatalogError(_unknown("day", name, aliases))
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> str:
-    known = sorted(set(known))
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})"
+def _unknown(kind: str, name: str, aliases: dict[str, str]) -> str:
+    """"unknown day 'day17'; did you mean day16? (known: day9, day16)". `aliases` maps every
+    accepted spelling to the name to show; matching ignores case."""
+    folded = {alias.lower(): shown for alias, shown in aliases.items()}
+    close = dict.fromkeys(folded[m] for m in difflib.get_close_matches(name.lower(), list(folded), n=5, cutoff=0.5))
+    hint = f"; did you mean {' or '.join(list(close)[:3])}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (known: {', '.join(dict.fromkeys(aliases.values()))})"
 
 
 @cache

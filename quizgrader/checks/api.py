@@ -140,7 +140,7 @@ def remote(c: Child, day: str) -> Api:
             c.end()
             where = response["error"].get("origin")
             at = f" (it was at {where['file']}, line {where['line']})" if where else ""
-            c.ended = f"a call ran past its time limit of {c.hard_timeout:g} s{at}"
+            c.ended = response["error"]["message"] + at
             raise ChildTimeout(c.ended, c.log_tail())
         return response
 

@@ -71,6 +71,8 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
             seen.setdefault("first", failure.calls)
             seen["last"] = failure
             raise
+        except SandboxError as e:
+            raise _Abandon(e) from None   # Hypothesis must neither retry nor shrink a dead process
 
     try:
         if c.strategy is None:
@@ -82,8 +84,8 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
                            phases=(Phase.explicit, Phase.generate, Phase.shrink))(
                 hypothesis_seed(seed)(given(c.strategy)(attempt)))
             run()
-    except SandboxError:
-        raise
+    except _Abandon as a:
+        raise a.error from None
     except (Mismatch, LearnerError):
         failure = seen["last"]
         failure.first_calls = seen.get("first", [])
@@ -98,6 +100,14 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
         return CheckResult(c.name, Status.ERROR, f"the grader could not judge this check (a bug in the "
                            f"grader, not in your code): {type(e).__name__}: {e}", examples=seen["n"]), None
     return CheckResult(c.name, Status.PASS, examples=seen["n"]), None
+
+
+class _Abandon(BaseException):
+    """Carries a SandboxError through Hypothesis, which lets BaseException escape at once."""
+
+    def __init__(self, error: SandboxError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _raised(e: LearnerError) -> str:

@@ -180,7 +180,7 @@ class Server:
         if isinstance(e, SystemExit):
             message = f"the code called sys.exit({e.code!r})"
         elif isinstance(e, CallTimedOut):
-            kind, message = "Timeout", "the call ran past its time limit"
+            kind, message = "Timeout", f"a call ran past its time limit of {self.soft_timeout:g} s"
         elif isinstance(e, SyntaxError) and e.filename:
             origin_file = _rel(e.filename, self.root)
             return {"type": kind, "message": f"{e.msg} ({origin_file}, line {e.lineno})",
