@@ -7,7 +7,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -67,12 +67,12 @@ def _exercise(ref: str):
 @app.command()
 def grade(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    only: Annotated[Optional[str], typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
     workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
@@ -89,7 +89,8 @@ def grade(
     except CatalogError as e:
         raise usage_error(str(e)) from None
 
-    from .grade import Options, grade as run, resolve_device   # imports torch: after the cheap checks
+    from .grade import Options, resolve_device  # imports torch: after the cheap checks
+    from .grade import grade as run
     from .report.terminal import render
 
     try:
@@ -111,7 +112,7 @@ def grade(
 
 
 @app.command("list")
-def list_(day: Annotated[Optional[str], typer.Argument(help="day16 or day9 (default: both)")] = None) -> None:
+def list_(day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None) -> None:
     """List the exercises."""
     from rich.table import Table
 

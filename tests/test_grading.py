@@ -96,7 +96,8 @@ def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):
     ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == "sdpa-no-scaling"), tmp_path / "ws")
     script = ws / "repro.py"
     script.write_text(failed.repro)
-    import subprocess, sys
+    import subprocess
+    import sys
     run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "tensor(" in run.stdout

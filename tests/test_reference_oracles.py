@@ -181,14 +181,14 @@ def test_sdpa_gradcheck():
 
 
 def additive_inputs(g, B=3, T=5, d_q=4, d_k=6, d_v=2, d_a=7):
-    return dict(
-        query=randn(B, d_q, g=g),
-        keys=randn(B, T, d_k, g=g),
-        values=randn(B, T, d_v, g=g),
-        W_q=randn(d_a, d_q, g=g),
-        W_k=randn(d_a, d_k, g=g),
-        v=randn(d_a, g=g),
-    )
+    return {
+        "query": randn(B, d_q, g=g),
+        "keys": randn(B, T, d_k, g=g),
+        "values": randn(B, T, d_v, g=g),
+        "W_q": randn(d_a, d_q, g=g),
+        "W_k": randn(d_a, d_k, g=g),
+        "v": randn(d_a, g=g),
+    }
 
 
 def additive_oracle(query, keys, values, W_q, W_k, v, mask=None):

@@ -8,9 +8,10 @@ arrive detached and on the CPU, and nothing a call does can touch the caller's t
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..sandbox import child, loader, wire
 from ..sandbox.process import Child, ChildDied, ChildTimeout
@@ -87,7 +88,7 @@ class Api:
     def __call__(self, name: str, *args, **kwargs) -> Any:
         return self.call(name, *args, **kwargs).value
 
-    def new(self, name: str, *args, **kwargs) -> "Handle":
+    def new(self, name: str, *args, **kwargs) -> Handle:
         target = self._qualify(name)
         handle = next(self._handles)
         self.log.append(Call("new", target, args, kwargs, handle))
@@ -115,7 +116,7 @@ class Handle:
     def __call__(self, *args, **kwargs) -> Any:
         return self.call(*args, **kwargs).value
 
-    def to(self, dtype) -> "Handle":
+    def to(self, dtype) -> Handle:
         self.api.log.append(Call("to", self.target, (dtype,), {}, self.id))
         self.api._request({"op": "to", "handle": self.id, "dtype": dtype}, self.target)
         return self
@@ -162,4 +163,4 @@ def local(root: Path, day: str, package: str | None = None) -> Api:
     return Api(send=send, day=day, root=root)
 
 
-__all__ = ["Api", "Handle", "Outcome", "LearnerError", "ChildDied", "ChildTimeout", "remote", "local"]
+__all__ = ["Api", "ChildDied", "ChildTimeout", "Handle", "LearnerError", "Outcome", "local", "remote"]

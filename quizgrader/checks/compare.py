@@ -7,7 +7,8 @@ the expected numbers.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -128,7 +129,7 @@ def window(got: torch.Tensor, want: torch.Tensor, idx: Sequence[int], width: int
     row_g, row_w = got[tuple(lead)], want[tuple(lead)]
     lo = max(0, min(col - width // 2, row_g.shape[0] - width))
     hi = min(row_g.shape[0], lo + width)
-    cells = lambda row: "  ".join(_fmt(row[j].item()).rjust(9) for j in range(lo, hi))  # noqa: E731
+    cells = lambda row: "  ".join(_fmt(row[j].item()).rjust(9) for j in range(lo, hi))
     marks = "  ".join(("^" if j == col else " ").rjust(9) for j in range(lo, hi))
     where = f"[{', '.join(map(str, lead))}{', ' if lead else ''}{lo}:{hi}]"
     more_l = "… " if lo > 0 else "  "

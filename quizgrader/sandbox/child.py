@@ -60,7 +60,7 @@ class Server:
                              "line": frame.f_lineno, "function": frame.f_code.co_name})
 
         if isinstance(original, type):
-            def __init__(inner, *args, **kwargs):  # noqa: N807
+            def __init__(inner, *args, **kwargs):
                 record()
                 original.__init__(inner, *args, **kwargs)
             return type(original.__name__, (original,), {"__init__": __init__})

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from . import framing, wire
 
@@ -105,7 +105,7 @@ class Child:
     pid: int
     sock: socket.socket
     log: Path
-    zygote: "Zygote"
+    zygote: Zygote
     hard_timeout: float
     root: str = ""
     ended: str | None = None
@@ -118,7 +118,7 @@ class Child:
             framing.send(self.sock, wire.encode(message))
             self.sock.settimeout(limit)
             payload = framing.recv(self.sock)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             self.end()
             self.ended = f"the call did not finish within {limit:g} s and was stopped"
             raise ChildTimeout(self.ended, self.log_tail()) from None
@@ -206,7 +206,7 @@ class Zygote:
             self.pid = -1
             self.tmp.cleanup()
 
-    def __enter__(self) -> "Zygote":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

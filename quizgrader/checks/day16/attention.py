@@ -6,7 +6,15 @@ import torch
 from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
-from ..compare import Mismatch, expect_close, expect_pair_close, expect_shape, expect_tensor, expect_tuple, tolerance
+from ..compare import (
+    Mismatch,
+    expect_close,
+    expect_pair_close,
+    expect_shape,
+    expect_tensor,
+    expect_tuple,
+    tolerance,
+)
 from ..runner import check
 from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
 
@@ -91,7 +99,7 @@ def sdpa_matches(case, you, ref):
 
 
 def sdpa_weights(api, case: Case) -> torch.Tensor:
-    out, weights = expect_tuple(run_sdpa(api, case).value, ("out", "weights"))
+    _out, weights = expect_tuple(run_sdpa(api, case).value, ("out", "weights"))
     Q, K = case["Q"], case["K"]
     expect_shape(expect_tensor(weights, "weights"), Q.shape[:-1] + K.shape[-2:-1], "weights")
     return weights
@@ -166,7 +174,7 @@ def sdpa_causal(case, you, ref):
                                    randn(8, *noise.shape[:-1], case["V"].shape[-1]) * 3], -2)
     b = expect_tuple(run_sdpa(you, later).value, ("out", "weights"))[0]
     expect_shape(expect_tensor(a, "out"), case["Q"].shape[:-1] + case["V"].shape[-1:], "out")
-    r, t = tolerance(case.dtype)
+    _r, t = tolerance(case.dtype)
     diff = (a[..., : cut + 1, :] - b[..., : cut + 1, :]).abs()
     if diff.max() > 10 * t:
         pos = [int(i) for i in (diff == diff.max()).nonzero()[0]]

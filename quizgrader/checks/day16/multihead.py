@@ -6,7 +6,15 @@ import torch
 from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close
-from ..compare import Mismatch, expect_close, expect_pair_close, expect_shape, expect_tensor, expect_tuple, tolerance
+from ..compare import (
+    Mismatch,
+    expect_close,
+    expect_pair_close,
+    expect_shape,
+    expect_tensor,
+    expect_tuple,
+    tolerance,
+)
 from ..runner import check
 from ..strategies import Case, causal, dtypes, randn, random_mask, seeds
 
@@ -115,7 +123,7 @@ def mha_head_slices(case, you, ref):
     state["W_q.weight"][(h - 1) * d_k :] *= -3.0            # only the last head's rows
     changed.values["state"] = state
     w1 = expect_tuple(forward(build(you, changed), changed).value, ("out", "weights"))[1]
-    rtol, atol = tolerance(case.dtype)
+    _rtol, atol = tolerance(case.dtype)
     moved = (w0[:, : h - 1] - w1[:, : h - 1]).abs()
     if moved.max() > 10 * atol:
         head = int((moved == moved.max()).nonzero()[0][1])
@@ -144,7 +152,7 @@ def mha_causal(case, you, ref):
     x[:, -1] = randn(3, x.shape[0], x.shape[2]) * 4
     later.values["x"] = x
     b = expect_tuple(forward(m, later).value, ("out", "weights"))[0]
-    rtol, atol = tolerance(case.dtype)
+    _rtol, atol = tolerance(case.dtype)
     moved = (expect_tensor(a, "out")[:, :-1] - b[:, :-1]).abs()
     if moved.max() > 10 * atol:
         raise Mismatch("with a causal mask, changing the last position changed earlier outputs: pass the "
