@@ -46,25 +46,32 @@ def resolve_device(wanted: str) -> str:
     return "cuda" if available else "cpu"
 
 
-def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None) -> GradeReport:
+def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None,
+          zygote: Zygote | None = None) -> GradeReport:
+    """Grade a day. Pass a `zygote` started before this process imported torch to overlap the two
+    imports; one made here is closed here."""
     day = load_day(day_name)
     plan = day.ordered([day.exercise(i).id for i in options.only] if options.only else None)
-    zygote = Zygote()            # first: it imports torch while this process goes on
+    own = zygote is None
+    zygote = zygote or Zygote()
     started = time.perf_counter()
     ref = local(reference_root(), day.id, package="_quiz_reference")
     doctor = diagnosis.Diagnoser()
+
     results: dict[str, ExerciseResult] = {}
     try:
         for ex in plan:
             if progress:
                 progress(ex.id, None)
-            result = grade_exercise(ex, day, options, zygote, ref, doctor, results)
-            results[ex.id] = result
+            results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
             if progress:
-                progress(ex.id, result)
+                progress(ex.id, results[ex.id])
     finally:
         doctor.close()
-        zygote.close()
+        if own:
+            zygote.close()
+    for ex in plan:
+        _blocked_by_dependencies(results[ex.id], ex, results)
     exercises = list(results.values())
     return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
                        profile=options.profile, device=options.device, scale=day.scale,
@@ -79,8 +86,7 @@ def all_checks(ex: Exercise) -> list[Check]:
     return checks
 
 
-def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser,
-                   done: dict[str, ExerciseResult]) -> ExerciseResult:
+def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser) -> ExerciseResult:
     t0 = time.perf_counter()
     result = ExerciseResult(ex.id, ex.title, Status.PASS)
     path = options.workspace / ex.file
@@ -119,8 +125,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
             if c.name not in ran and result.status in (Status.TIMEOUT, Status.ERROR):
                 result.checks.append(CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended"))
         if result.status is Status.PASS:
-            _settle(result, ex, done)
-        if failures and result.status in (Status.FAIL, Status.ERROR, Status.BLOCKED):
+            _settle(result)
+        if failures and result.status in (Status.FAIL, Status.ERROR):
             probes = [f.calls for f in failures] + [f.first_calls for f in failures]
             try:
                 named = doctor.diagnose(ex.id, probes, you, ref)
@@ -178,7 +184,8 @@ def _not_implemented(result: ExerciseResult, ex: Exercise, e: LearnerError, sour
     result.checks.clear()
 
 
-def _settle(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> None:
+def _settle(result: ExerciseResult) -> None:
+    """An exercise whose checks all ran: pass, fail or error from its checks."""
     statuses = {c.status for c in result.checks}
     if Status.ERROR in statuses:
         result.status = Status.ERROR
@@ -188,7 +195,11 @@ def _settle(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult
         result.status = Status.FAIL
         n = sum(c.status is Status.FAIL for c in result.checks)
         result.reason = f"{n} of {len(result.checks)} checks failed"
-    else:
+
+
+def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> None:
+    """A failing exercise that calls a failing one is blocked: fix the one it calls first."""
+    if result.status not in (Status.FAIL, Status.ERROR):
         return
     blockers = [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
     if blockers:

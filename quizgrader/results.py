@@ -84,11 +84,13 @@ class GradeReport:
             "device": self.device,
             "version": self.version,
             "passed": self.passed,
+            "seconds": round(self.seconds, 3),
             "exercises": [
                 {"id": e.id, "status": e.status.value, "reason": e.reason,
-                 "diagnosis": e.diagnosis, "hint": e.hint,
+                 "diagnosis": e.diagnosis, "hint": e.hint, "seconds": round(e.seconds, 3),
                  "checks": [{"name": c.name, "status": c.status.value, "message": c.message,
-                             "diagnosis": c.diagnosis, "repro": c.repro} for c in e.checks]}
+                             "diagnosis": c.diagnosis, "repro": c.repro, "examples": c.examples}
+                            for c in e.checks]}
                 for e in self.exercises
             ],
             "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence}
