@@ -145,9 +145,9 @@ def show_rubric(day: Annotated[str, typer.Argument(help="day16 or day9")] = "day
 @show_app.command("exercise")
 def show_exercise(exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")]) -> None:
     """Show an exercise: where it lives, what it depends on, what it may not call, its checks."""
+    ex = _exercise(exercise)
     from .checks.runner import checks_for
 
-    ex = _exercise(exercise)
     console.print(f"[bold]{ex.id}[/] — {escape(ex.title)}")
     console.print(f"  file: {ex.file}   rubric rows: {', '.join(map(str, ex.rubric))}")
     if ex.depends_on:

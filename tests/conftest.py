@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Tests that draw examples themselves: a fast, derandomized profile for CI.
@@ -7,3 +8,13 @@ settings.register_profile("ci", max_examples=20, deadline=None, derandomize=True
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("thorough", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    """One warm process for the learner's code, shared by the tests that grade: each grade()
+    still forks a fresh child per exercise from it, as a run of `quiz grade` does."""
+    from quizgrader.sandbox.process import Zygote
+
+    with Zygote() as z:
+        yield z

@@ -20,8 +20,8 @@ MISTAKES = diagnosis.mistakes("day16")
 
 
 @pytest.fixture(scope="module")
-def reference_report():
-    return grade("day16", Options(workspace=ROOT / "reference"))
+def reference_report(zygote):
+    return grade("day16", Options(workspace=ROOT / "reference"), zygote=zygote)
 
 
 def test_reference_passes_every_check(reference_report):
@@ -34,8 +34,8 @@ def test_reference_passes_every_check(reference_report):
     assert all(r.rating == "Confident" for r in reference_report.rubric if r.row <= 4)
 
 
-def test_untouched_stubs_are_not_attempted():
-    report = grade("day16", Options(workspace=ROOT / "exercises", profile="quick"))
+def test_untouched_stubs_are_not_attempted(zygote):
+    report = grade("day16", Options(workspace=ROOT / "exercises", profile="quick"), zygote=zygote)
     assert {e.status for e in report.exercises} == {Status.NOT_ATTEMPTED}
     assert all("NotImplementedError" in e.reason for e in report.exercises)
     assert not report.passed
@@ -43,12 +43,12 @@ def test_untouched_stubs_are_not_attempted():
 
 
 @pytest.fixture(scope="module")
-def mutant_results(tmp_path_factory):
+def mutant_results(tmp_path_factory, zygote):
     """Each known mistake applied to a copy of the reference and graded on its own."""
     out = {}
     for m in MISTAKES:
         ws = diagnosis.materialize(m, tmp_path_factory.mktemp(m.id) / "ws")
-        out[m.id] = grade("day16", Options(workspace=ws, only=[m.exercise])).exercises[0]
+        out[m.id] = grade("day16", Options(workspace=ws, only=[m.exercise]), zygote=zygote).exercises[0]
     return out
 
 
@@ -78,13 +78,13 @@ def test_every_check_fails_on_some_mistake(mutant_results):
     assert not never, f"checks no known mistake fails: {never}"
 
 
-def test_from_scratch_names_the_forbidden_call(tmp_path):
+def test_from_scratch_names_the_forbidden_call(tmp_path, zygote):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
     path = ws / "day16" / "attention.py"
     path.write_text(path.read_text().replace("    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
                                              "    return torch.softmax(shifted, dim=dim)"))
-    result = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick")).exercises[0]
+    result = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick"), zygote=zygote).exercises[0]
     scratch = next(c for c in result.checks if c.name.startswith("written from scratch"))
     assert result.status is Status.FAIL and scratch.status is Status.FAIL
     assert "torch.softmax" in scratch.message and "line" in scratch.message
@@ -103,12 +103,12 @@ def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):
     assert "tensor(" in run.stdout
 
 
-def test_staged_message_names_shape_first(tmp_path):
+def test_staged_message_names_shape_first(tmp_path, zygote):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
     path = ws / "day16" / "attention.py"
     path.write_text(path.read_text().replace("return weights @ V, weights", "return (weights @ V)[..., :1], weights"))
-    result = grade("day16", Options(workspace=ws, only=["scaled_dot_product_attention"])).exercises[0]
+    result = grade("day16", Options(workspace=ws, only=["scaled_dot_product_attention"]), zygote=zygote).exercises[0]
     assert result.status is Status.FAIL
     first = next(c for c in result.checks if c.status is Status.FAIL)
     assert "out: shape" in first.message and "expected" in first.message

@@ -178,6 +178,11 @@ class Zygote:
     """Forks learner processes from a clean interpreter that has imported torch and run nothing."""
 
     def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
+        self._count = 0
+        self._start()
+
+    def _start(self) -> None:
         self.control, theirs = socket.socketpair()
         package_parent = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -187,21 +192,45 @@ class Zygote:
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         self.pid = self.proc.pid
         theirs.close()
-        self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
-        self._count = 0
+
+    def _restart(self) -> None:
+        """A learner's process can end its parent; the next exercise then gets a new zygote."""
+        self.control.close()
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self._start()
 
     def spawn(self, config: dict[str, Any], hard_timeout: float) -> Child:
         self._count += 1
         log = Path(self.tmp.name) / f"child-{self._count}.log"
-        framing.send(self.control, json.dumps({"op": "spawn", "config": {**config, "log": str(log)}}).encode())
-        msg, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
-        info = json.loads(msg)
-        return Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
-                     hard_timeout=hard_timeout, root=config["workspace"])
+        request = json.dumps({"op": "spawn", "config": {**config, "log": str(log)}}).encode()
+        for attempt in range(2):
+            if attempt or self.proc.poll() is not None:
+                self._restart()
+            try:
+                framing.send(self.control, request)
+                msg, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
+                info = json.loads(msg)
+            except (OSError, framing.ConnectionClosed, ValueError):
+                continue
+            return Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
+                         hard_timeout=hard_timeout, root=config["workspace"])
+        raise ChildDied("could not start a process for the learner's code (the zygote did not answer)")
 
     def end(self, pid: int) -> int | None:
-        framing.send(self.control, json.dumps({"op": "end", "pid": pid}).encode())
-        return json.loads(framing.recv(self.control))["status"]
+        """Kill a child and everything it started; its wait status, or None if the zygote is gone."""
+        try:
+            framing.send(self.control, json.dumps({"op": "end", "pid": pid}).encode())
+            return json.loads(framing.recv(self.control))["status"]
+        except (OSError, framing.ConnectionClosed, ValueError):
+            try:
+                os.killpg(pid, signal.SIGKILL)   # its own group (setsid); nobody else can reap it now
+            except OSError:
+                pass
+            return None
 
     def close(self) -> None:
         if self.pid > 0:
