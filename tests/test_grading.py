@@ -63,31 +63,51 @@ def test_every_mistake_fails_and_is_named(mistake, mutant_results):
     assert any(mistake.summary in (c.diagnosis or "") for c in failed)
 
 
-# Not yet proven by a mutant here: "from scratch" is proven by stubs that call the library
-# routine (a mutant of the reference cannot both be from scratch and call it); batch
-# independence of sdpa awaits a mistake that mixes batch elements inside sdpa itself.
-NOT_YET = {"written from scratch (no forbidden library calls)",
-           ("day16.attention.scaled_dot_product_attention", "batch elements are independent")}
+# "From scratch" is proven by stubs that call the library routine (test_from_scratch_*): a mutant
+# of the reference cannot both be written from scratch and call it.
+NOT_YET = {"written from scratch (no forbidden library calls)"}
 
 
 def test_every_check_fails_on_some_mistake(mutant_results):
     caught = {(r.id, c.name) for r in mutant_results.values() for c in r.checks
               if c.status in (Status.FAIL, Status.ERROR)}
     never = [(e.id, c.name) for e in DAY.exercises for c in all_checks(e)
-             if (e.id, c.name) not in caught and c.name not in NOT_YET and (e.id, c.name) not in NOT_YET]
+             if (e.id, c.name) not in caught and c.name not in NOT_YET]
     assert not never, f"checks no known mistake fails: {never}"
 
 
-def test_from_scratch_names_the_forbidden_call(tmp_path, zygote):
+FORBIDDEN_STUBS = [
+    # (exercise, file, old, new): the reference, made to call the routine it should implement
+    ("softmax", "attention.py",
+     "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
+     "    return torch.softmax(shifted, dim=dim)"),
+    # through an import alias, which only the source scan resolves
+    ("scaled_dot_product_attention", "attention.py",
+     "    return weights @ V, weights",
+     "    from torch.nn import functional as Fn\n"
+     "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights"),
+    # through getattr, which no source scan sees: the runtime trap does
+    ("MultiHeadAttention", "multihead.py",
+     "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
+     "        import torch\n"
+     "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
+     "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)"),
+]
+
+
+@pytest.mark.parametrize("name, file, old, new", FORBIDDEN_STUBS, ids=[s[0] for s in FORBIDDEN_STUBS])
+def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, name, file, old, new):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
-    path = ws / "day16" / "attention.py"
-    path.write_text(path.read_text().replace("    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
-                                             "    return torch.softmax(shifted, dim=dim)"))
-    result = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick"), zygote=zygote).exercises[0]
+    path = ws / "day16" / file
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, new))
+    result = grade("day16", Options(workspace=ws, only=[name], profile="quick"), zygote=zygote).exercises[0]
     scratch = next(c for c in result.checks if c.name.startswith("written from scratch"))
-    assert result.status is Status.FAIL and scratch.status is Status.FAIL
-    assert "torch.softmax" in scratch.message and "line" in scratch.message
+    assert result.status is Status.FAIL and scratch.status is Status.FAIL, scratch.message
+    assert [c.name for c in result.checks if c.status is Status.FAIL] == [scratch.name], "only that check fails"
+    called = DAY.exercise(name).forbidden
+    assert any(f in scratch.message for f in called) and "line" in scratch.message, scratch.message
 
 
 def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):
