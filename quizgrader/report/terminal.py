@@ -63,7 +63,7 @@ def rubric_table(report: GradeReport) -> Table:
     table = Table(title="Self-assessment rubric (from the code evidence so far)", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("area")
-    table.add_column("rating")
+    table.add_column("rating", no_wrap=True)
     table.add_column("evidence", overflow="fold", max_width=60)
     best, middle, worst = report.scale
     colour = {best: "green", middle: "yellow", worst: "red"}
