@@ -15,6 +15,11 @@ class Status(StrEnum):
     BLOCKED = "blocked"
     SKIPPED = "skipped"
 
+    @property
+    def label(self) -> str:
+        """In words: "not attempted"."""
+        return self.value.replace("_", " ")
+
 
 @dataclass
 class CheckResult:

@@ -18,8 +18,8 @@ def rate(day: Day, results: list[ExerciseResult]) -> list[RubricRating]:
         exercises = [e for e in day.exercises if row.number in e.rubric]
         graded = [by_id[e.id] for e in exercises if e.id in by_id]
         attempted = [r for r in graded if r.status not in UNGRADED]
-        evidence = [f"{r.id.split('.', 1)[1]}: {r.status.value} ({r.passed_checks}/{len(r.checks)} checks)"
-                    if r.checks else f"{r.id.split('.', 1)[1]}: {r.status.value}" for r in graded]
+        evidence = [f"{r.id.split('.', 1)[1]}: {r.status.label}"
+                    + (f" ({r.passed_checks}/{len(r.checks)} checks)" if r.checks else "") for r in graded]
         if not exercises:
             evidence.append("no exercise gives evidence for this row yet")
         elif missing := [e for e in exercises if e.id not in by_id]:
