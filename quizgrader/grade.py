@@ -98,9 +98,13 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} defines no `{ex.name}`"
         return result
     timeout = options.timeout or ex.timeout
-    child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
-                          "forbidden": list(ex.forbidden), "soft_timeout": timeout},
-                         hard_timeout=timeout + 5)
+    try:
+        child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
+                              "forbidden": list(ex.forbidden), "soft_timeout": timeout},
+                             hard_timeout=timeout + 5)
+    except SandboxError as e:
+        result.status, result.reason = Status.ERROR, e.reason
+        return result
     you = remote(child, day.id)
     failures: list[Failure] = []
     try:
