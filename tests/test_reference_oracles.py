@@ -18,9 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from quizgrader.catalog import load_day
+
 ROOT = Path(__file__).resolve().parents[1]
 MISTAKES_FILE = ROOT / "quizgrader" / "diagnosis" / "day16.toml"
-DAY16_MODULES = ("attention", "masks", "multihead")
+DAY16 = load_day("day16")
+DAY16_MODULES = tuple(dict.fromkeys(e.module.split(".")[1] for e in DAY16.exercises))
 DT = torch.float64
 
 
@@ -324,12 +327,7 @@ def test_mha_gradients_reach_every_parameter_and_input():
 # --- the learner stubs mirror the reference --------------------------------------------------
 
 STUBS = load_package("_stub_day16", ROOT / "exercises" / "day16")
-EXERCISES = {
-    "attention": ["softmax", "scaled_dot_product_attention", "additive_attention"],
-    "masks": ["causal_mask", "padding_mask"],
-    "multihead": ["MultiHeadAttention"],
-}
-CASES = [(m, n) for m, names in EXERCISES.items() for n in names]
+CASES = [(e.module.split(".")[1], e.name) for e in DAY16.exercises]
 
 
 @pytest.mark.parametrize("module, name", CASES)
@@ -337,7 +335,8 @@ def test_stub_has_reference_signature_and_documents_every_argument(module, name)
     ref, stub = getattr(REF[module], name), getattr(STUBS[module], name)
     callables = [(ref, stub)]
     if inspect.isclass(ref):
-        callables = [(ref.__init__, stub.__init__), (ref.forward, stub.forward)]
+        callables = [(getattr(ref, m), getattr(stub, m)) for m in vars(ref)
+                     if not m.startswith("_") and callable(getattr(ref, m))] + [(ref.__init__, stub.__init__)]
     for r, s in callables:
         assert inspect.signature(r) == inspect.signature(s)
         for param in inspect.signature(s).parameters:
@@ -360,6 +359,13 @@ def test_stubs_raise_not_implemented():
         STUBS["masks"].padding_mask(torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(NotImplementedError):
         STUBS["multihead"].MultiHeadAttention(8, 2)
+    for call in (lambda: STUBS["positional"].sinusoidal_encoding(4, 8),
+                 lambda: STUBS["positional"].LearnedPositionalEmbedding(4, 8),
+                 lambda: STUBS["positional"].apply_rope(randn(3, 4, g=g)),
+                 lambda: STUBS["positional"].alibi_slopes(4),
+                 lambda: STUBS["positional"].alibi_bias(4, 3)):
+        with pytest.raises(NotImplementedError):
+            call()
 
 
 # --- the mistake catalogue -------------------------------------------------------------------

@@ -78,7 +78,11 @@ class Server:
             with self._deadline():
                 if op == "new":
                     cls = self._resolve(req["target"])
-                    module = cls(*self._to_device(req["args"]), **self._to_device(req["kwargs"]))
+                    # Seeded construction: the same call builds the same initial weights here, in
+                    # the reference and in every mutant, so replays can be compared.
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(0)
+                        module = cls(*self._to_device(req["args"]), **self._to_device(req["kwargs"]))
                     if isinstance(module, torch.nn.Module):
                         module = module.to(self.device)
                     self.handles[req["handle"]] = module
