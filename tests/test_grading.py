@@ -92,6 +92,9 @@ FORBIDDEN_STUBS = [
      "        import torch\n"
      "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
      "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)"),
+    ("label_smoothed_cross_entropy", "recipe.py",
+     "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
+     "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')"),
 ]
 
 

@@ -96,7 +96,7 @@ def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype 
     both_nan = torch.isnan(g) & torch.isnan(w)
     same_inf = torch.isinf(g) & (g == w)
     err = (g - w).abs().masked_fill(both_nan | same_inf, 0.0)
-    ok = err <= atol + rtol * w.abs().masked_fill(torch.isinf(w), 0.0)
+    ok = (err <= atol + rtol * w.abs().masked_fill(torch.isinf(w), 0.0)) | both_nan | same_inf
     if bool(ok.all()):
         return got
     worst = int(err.masked_fill(ok, -1.0).reshape(-1).argmax())
