@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from ..catalog import Exercise
 from . import forbidden
-from .api import Outcome
-from .compare import Mismatch, expect_close
+from .api import LearnerError, Outcome
+from .compare import Mismatch, describe, expect_close
 
 GRAD_SEED = 1234
 
@@ -23,6 +24,18 @@ def expect_inputs_unchanged(outcome: Outcome, sent: dict[str, Any]) -> None:
                 raise Mismatch(f"your code modified its input `{name}` in place (an in-place op such as "
                                f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
                                "work on a new tensor instead", "inputs")
+
+
+def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> None:
+    """The learner's `call` must raise `kind`. `what` names the call for the message ("noam_lr(0,
+    ...)"); `why` says why it must raise."""
+    try:
+        got = call()
+    except LearnerError as e:
+        if e.info["type"] != kind:
+            raise Mismatch(f"{what} raised {e.info['type']}; raise {kind} instead: {why}", "raises") from None
+        return
+    raise Mismatch(f"{what} returned {describe(got)} instead of raising {kind}: {why}", "raises")
 
 
 def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
