@@ -9,7 +9,7 @@ import torch
 
 from ..catalog import Exercise
 from . import forbidden
-from .api import LearnerError, Outcome
+from .api import Handle, LearnerError, Outcome
 from .compare import Mismatch, describe, expect_close
 
 GRAD_SEED = 1234
@@ -35,7 +35,8 @@ def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> No
         if e.info["type"] != kind:
             raise Mismatch(f"{what} raised {e.info['type']}; raise {kind} instead: {why}", "raises") from None
         return
-    raise Mismatch(f"{what} returned {describe(got)} instead of raising {kind}: {why}", "raises")
+    did = "succeeded" if isinstance(got, Handle) else f"returned {describe(got)}"   # Handle: a module was built
+    raise Mismatch(f"{what} {did} instead of raising {kind}: {why}", "raises")
 
 
 def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
