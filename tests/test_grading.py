@@ -92,6 +92,24 @@ FORBIDDEN_STUBS = [
      "        import torch\n"
      "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
      "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)"),
+    # a block that does the attention of its Pre-LN branch with the library kernel
+    ("TransformerBlock", "block.py",
+     "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
+     ("            import torch.nn.functional as F\n"
+      "            a, h = self.attn, self.ln1(x)\n"
+      "            B, T, C = h.shape\n"
+      "            q, k, v = (W(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_q, a.W_k, a.W_v))\n"
+      "            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n"
+      "            x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
+    ("DecoderBlock", "block.py",
+     "        x = x + self.cross_attn(self.ln2(x), context=memory, mask=memory_mask)[0]\n",
+     ("        import torch\n"
+      "        a, h = self.cross_attn, self.ln2(x)\n"
+      "        (B, T, C), S = h.shape, memory.size(1)\n"
+      "        q = a.W_q(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2)\n"
+      "        k, v = (W(memory).view(B, S, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_k, a.W_v))\n"
+      "        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask)\n"
+      "        x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
     ("label_smoothed_cross_entropy", "recipe.py",
      "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
      "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')"),
