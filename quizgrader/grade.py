@@ -55,6 +55,7 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     own = zygote is None
     zygote = zygote or Zygote()
     started = time.perf_counter()
+    threads = _one_thread()
     ref = local(reference_root(), day.id, package="_quiz_reference")
     doctor = diagnosis.Diagnoser()
 
@@ -63,11 +64,15 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
         for ex in plan:
             if progress:
                 progress(ex.id, None)
-            results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
+            result = results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
+            if stand_ins := _stand_ins(result, ex, results):
+                result.with_reference = grade_exercise(ex, day, options, zygote, ref, doctor, substitute=stand_ins)
+                result.with_reference.substituted = stand_ins
             if progress:
                 progress(ex.id, results[ex.id])
     finally:
         doctor.close()
+        threads.close()
         if own:
             zygote.close()
     for ex in plan:
@@ -79,6 +84,17 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        seconds=time.perf_counter() - started, version=__version__)
 
 
+def _one_thread():
+    """The grader judges small tensors: one torch thread for the run (as in the learner's process)."""
+    import contextlib
+
+    from .sandbox.tools import one_thread
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(one_thread())
+    return stack
+
+
 def all_checks(ex: Exercise) -> list[Check]:
     checks = list(checks_for(ex.id))
     if ex.forbidden:
@@ -86,7 +102,10 @@ def all_checks(ex: Exercise) -> list[Check]:
     return checks
 
 
-def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser) -> ExerciseResult:
+def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser,
+                   substitute: list[str] | None = None) -> ExerciseResult:
+    """Grade one exercise in a fresh child; `substitute` lists exercises whose reference version
+    replaces the learner's there."""
     t0 = time.perf_counter()
     result = ExerciseResult(ex.id, ex.title, Status.PASS)
     path = options.workspace / ex.file
@@ -100,7 +119,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     timeout = options.timeout or ex.timeout
     try:
         child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
-                              "forbidden": list(ex.forbidden), "soft_timeout": timeout},
+                              "forbidden": list(ex.forbidden), "soft_timeout": timeout,
+                              "substitute": substitute or []},
                              hard_timeout=timeout + 5)
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason
@@ -110,7 +130,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     try:
         for c in all_checks(ex):
             try:
-                check_result, failure = run_check(c, you, ref, options.profile, options.seed)
+                check_result, failure = run_check(c, you, ref, options.profile, options.seed, options.device)
             except SandboxError as e:
                 result.status = Status.TIMEOUT if isinstance(e, ChildTimeout) else Status.ERROR
                 result.reason = e.reason
@@ -201,15 +221,29 @@ def _settle(result: ExerciseResult) -> None:
         result.reason = f"{n} of {len(result.checks)} checks failed"
 
 
+def _stand_ins(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> list[str]:
+    """The dependencies to replace by the reference's for a second grading: those that do not pass,
+    when this exercise was attempted and does not pass either."""
+    if result.status in (Status.PASS, Status.NOT_ATTEMPTED):
+        return []
+    return [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
+
+
 def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> None:
-    """A failing exercise that calls a failing one is blocked: fix the one it calls first."""
-    if result.status not in (Status.FAIL, Status.ERROR):
+    """A failing exercise that calls a failing one is blocked: fix the one it calls first. When it
+    was graded again with the reference in place of those, say how that went."""
+    if result.status not in (Status.FAIL, Status.ERROR, Status.BLOCKED):
         return
     blockers = [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
-    if blockers:
+    if blockers and result.status is not Status.BLOCKED:
         result.status = Status.BLOCKED
         result.reason += "; it depends on " + ", ".join(
-            f"{d.split('.', 1)[1]} ({done[d].status.value})" for d in blockers) + ", fix that first"
+            f"{d.split('.', 1)[1]} ({done[d].status.label})" for d in blockers) + ", fix that first"
+    if (other := result.with_reference) is not None:
+        names = ", ".join(d.rsplit(".", 1)[1] for d in other.substituted)
+        verdict = ("all checks pass" if other.status is Status.PASS else
+                   f"{other.passed_checks}/{len(other.checks)} checks pass" if other.checks else other.status.label)
+        result.reason += f". With the reference {names} in place of yours: {verdict}"
 
 
 def _attach(result: ExerciseResult, named: list[diagnosis.Mistake]) -> None:

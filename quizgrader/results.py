@@ -29,6 +29,8 @@ class CheckResult:
     diagnosis: str | None = None
     repro: str | None = None
     examples: int = 0            # inputs tried
+    figures: dict = field(default_factory=dict)   # what a measuring check measured
+    rows: tuple[int, ...] = ()   # rubric rows it is evidence for, beyond its exercise's
 
 
 @dataclass
@@ -42,6 +44,10 @@ class ExerciseResult:
     hint: str | None = None      # what to read next, when not passing
     output: str = ""             # what the learner's code printed, when it failed
     seconds: float = 0.0
+    # Graded again with the reference's version of the dependencies that fail (`substituted`), so
+    # the learner sees whether this exercise itself is right.
+    with_reference: ExerciseResult | None = None
+    substituted: list[str] = field(default_factory=list)
 
     @property
     def passed_checks(self) -> int:
@@ -90,15 +96,20 @@ class GradeReport:
             "version": self.version,
             "passed": self.passed,
             "seconds": round(self.seconds, 3),
-            "exercises": [
-                {"id": e.id, "status": e.status.value, "reason": e.reason,
-                 "diagnosis": e.diagnosis, "hint": e.hint, "seconds": round(e.seconds, 3),
-                 "checks": [{"name": c.name, "status": c.status.value, "message": c.message,
-                             "diagnosis": c.diagnosis, "repro": c.repro, "examples": c.examples}
-                            for c in e.checks]}
-                for e in self.exercises
-            ],
+            "exercises": [_exercise_dict(e) for e in self.exercises],
             "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence}
                        for r in self.rubric],
         }
 
+
+
+def _exercise_dict(e: ExerciseResult) -> dict:
+    out = {"id": e.id, "status": e.status.value, "reason": e.reason, "diagnosis": e.diagnosis, "hint": e.hint,
+           "seconds": round(e.seconds, 3),
+           "checks": [{"name": c.name, "status": c.status.value, "message": c.message, "diagnosis": c.diagnosis,
+                       "repro": c.repro, "examples": c.examples, **({"figures": c.figures} if c.figures else {})}
+                      for c in e.checks]}
+    if e.with_reference is not None:
+        out["with_reference"] = {"substituted": e.with_reference.substituted,
+                                 **{k: v for k, v in _exercise_dict(e.with_reference).items() if k != "id"}}
+    return out

@@ -37,8 +37,12 @@ def test_reference_grades_clean_with_exit_0_and_valid_json(tmp_path):
         for c in ex["checks"]:
             assert {"name", "status", "message", "diagnosis"} <= set(c) and c["status"] in STATUSES
     for row in data["rubric"]:
-        assert {"row", "rating", "evidence"} <= set(row)
-    assert any(row["rating"] is None for row in data["rubric"]), "rows with no exercise yet have no rating"
+        assert {"row", "rating", "evidence"} <= set(row) and row["rating"] == "Confident", row
+    # the measuring checks carry their figures, and the rows they are evidence for show them
+    parallel = next(c for e in data["exercises"] for c in e["checks"] if "all T positions at once" in c["name"])
+    assert parallel["figures"]["growth_exponent"] > 1 and set(parallel["figures"]["speedup"]) == {"64", "256", "1024"}
+    row8 = next(r for r in data["rubric"] if r["row"] == 8)
+    assert any("measured:" in line and "T^" in line for line in row8["evidence"]), row8
 
 
 def test_untouched_stubs_exit_1_and_say_not_attempted(tmp_path):

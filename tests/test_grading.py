@@ -48,8 +48,15 @@ def mutant_results(tmp_path_factory, zygote):
     out = {}
     for m in MISTAKES:
         ws = diagnosis.materialize(m, tmp_path_factory.mktemp(m.id) / "ws")
-        out[m.id] = grade("day16", Options(workspace=ws, only=[m.exercise]), zygote=zygote).exercises[0]
+        profile = QUICK.get(m.exercise, "default")
+        out[m.id] = grade("day16", Options(workspace=ws, only=[m.exercise], profile=profile), zygote=zygote).exercises[0]
     return out
+
+
+# The language model's checks train it (a copy task, twice in the default profile): its mistakes
+# are graded in the quick profile, which trains once and draws fewer examples, and still has to
+# catch and name every one of them.
+QUICK = {"day16.lm.DecoderLM": "quick"}
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
@@ -153,3 +160,40 @@ def test_staged_message_names_shape_first(tmp_path, zygote):
     assert result.status is Status.FAIL
     first = next(c for c in result.checks if c.status is Status.FAIL)
     assert "out: shape" in first.message and "expected" in first.message
+
+
+def test_the_reference_lm_learns_and_fails_without_positions(reference_report):
+    lm = next(e for e in reference_report.exercises if e.id == "day16.lm.DecoderLM")
+    learns = next(c for c in lm.checks if c.name.startswith("learns to copy"))
+    f = learns.figures
+    assert f["accuracy"] >= 0.9 and f["accuracy_without_positions"] <= 0.6, f
+    assert f["tokens_per_s"] > 0 and f["seconds"] > 0 and f["steps"] > 0
+    row6 = next(r for r in reference_report.rubric if r.row == 6)
+    assert any("without" in line and "measured" in line for line in row6.evidence), row6.evidence
+
+
+def test_a_model_without_positions_fails_to_learn(mutant_results):
+    result = mutant_results["lm-positions-not-added"]
+    learns = next(c for c in result.checks if c.name.startswith("learns to copy"))
+    assert learns.status is Status.FAIL and "copies" in learns.message and "pos_emb" in learns.message
+
+
+def test_attention_in_a_loop_is_named_sequential(mutant_results):
+    result = mutant_results["sdpa-loop-over-queries"]
+    failed = [c for c in result.checks if c.status is Status.FAIL]
+    assert [c.name for c in failed] == [next(c.name for c in failed if "all T positions at once" in c.name)]
+    assert "one at a time" in failed[0].message
+
+
+def test_model_repro_rebuilds_its_weights_in_one_line(mutant_results, tmp_path):
+    """A model's weights are not printed one by one: the repro rebuilds them with random_state."""
+    result = mutant_results["lm-no-final-ln"]
+    failed = next(c for c in result.checks if c.status is Status.FAIL and c.repro and "random_state(" in c.repro)
+    ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == "lm-no-final-ln"), tmp_path / "ws")
+    script = ws / "repro.py"
+    script.write_text(failed.repro)
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "tensor(" in run.stdout

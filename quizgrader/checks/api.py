@@ -88,6 +88,12 @@ class Api:
     def __call__(self, name: str, *args, **kwargs) -> Any:
         return self.call(name, *args, **kwargs).value
 
+    def tool(self, tool: str, name: str, **kwargs) -> Any:
+        """Apply one of the grader's routines (sandbox/tools.py) to a function of the workspace."""
+        target = self._qualify(name)
+        self.log.append(Call("tool", target, (tool,), kwargs))
+        return self._request({"op": "tool", "tool": tool, "target": target, "kwargs": kwargs}, target)["value"]
+
     def new(self, name: str, *args, **kwargs) -> Handle:
         target = self._qualify(name)
         handle = next(self._handles)
@@ -115,6 +121,12 @@ class Handle:
 
     def __call__(self, *args, **kwargs) -> Any:
         return self.call(*args, **kwargs).value
+
+    def tool(self, tool: str, **kwargs) -> Any:
+        """Apply one of the grader's routines (sandbox/tools.py) to this object, e.g. train it."""
+        self.api.log.append(Call("tool", self.target, (tool,), kwargs, self.id))
+        return self.api._request({"op": "tool", "tool": tool, "handle": self.id, "kwargs": kwargs},
+                                 self.target)["value"]
 
     def to(self, dtype) -> Handle:
         self.api.log.append(Call("to", self.target, (dtype,), {}, self.id))

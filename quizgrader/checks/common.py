@@ -39,6 +39,26 @@ def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> No
     raise Mismatch(f"{what} {did} instead of raising {kind}: {why}", "raises")
 
 
+def expect_parameters(you, ref, name: str, args: tuple = (), kwargs: dict | None = None,
+                      advice: str | Callable[[list[str], list[str]], str] = "", shape_advice: str = "") -> None:
+    """The learner's module `name` built with these arguments has the reference's state_dict keys
+    and shapes (the grader loads weights by name). `advice` (or advice(missing, unexpected)) and
+    `shape_advice` end the message."""
+    kwargs = kwargs or {}
+    shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    call = f"{name.rsplit('.', 1)[1]}({shown})"
+    got = {k: tuple(v.shape) for k, v in you.new(name, *args, **kwargs).state_dict().items()}
+    want = {k: tuple(v.shape) for k, v in ref.new(name, *args, **kwargs).state_dict().items()}
+    missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    if missing or unexpected:
+        tip = advice(missing, unexpected) if callable(advice) else advice
+        raise Mismatch(f"{call} has parameters that differ from the contract: missing {missing or 'none'}, "
+                       f"unexpected {unexpected or 'none'}" + (f". {tip}" if tip else ""), "parameters")
+    for k, shape in want.items():
+        if got[k] != shape:
+            raise Mismatch(f"{call}: {k} has shape {got[k]}, expected {shape}{shape_advice}", "parameters")
+
+
 def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
                        params: bool = False) -> None:
     """Gradients of a fixed random projection of the outputs, against the reference's."""

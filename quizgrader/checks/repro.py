@@ -7,11 +7,14 @@ from typing import Any
 import torch
 
 from .api import Call
+from .strategies import RandomState
 
 MAX_LITERAL = 256   # numbers written out in full; larger tensors are described instead
 
 
 def literal(x: Any) -> str:
+    if isinstance(x, RandomState):
+        return x.recipe()
     if isinstance(x, torch.Tensor):
         dtype = str(x.dtype)
         if x.numel() <= MAX_LITERAL:
@@ -47,6 +50,13 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
             body.append(f"{handles[call.handle]}.load_state_dict({literal(call.args[0])})")
         elif call.op == "to":
             body.append(f"{handles[call.handle]}.to({literal(call.args[0])})")
+        elif call.op == "tool":
+            imports.setdefault("quizgrader.sandbox.tools", set()).add(call.args[0])
+            subject = handles[call.handle] if call.handle is not None else obj
+            n += 1
+            kwargs = ", ".join(f"{k}={literal(v)}" for k, v in call.kwargs.items())
+            body.append(f"result{n} = {call.args[0]}({subject}, {kwargs})  # the grader's own routine")
+            body.append(f"print(result{n})")
         else:
             n += 1
             params = names.get(call.target, [])
@@ -55,6 +65,8 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
             body.append(f"result{n} = {fn}({args})")
             body.append(f"print(result{n})")
     head = ["# Run this from your workspace folder (the one holding day16/).", "import torch"]
+    if any("random_state(" in line for line in body):
+        imports.setdefault("quizgrader.checks.strategies", set()).add("random_state")
     head += [f"from {m} import {', '.join(sorted(objs))}" for m, objs in imports.items()]
     return "\n".join(head + [""] + body)
 

@@ -9,6 +9,7 @@ failing case become the repro.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -30,16 +31,36 @@ class Check:
     fn: Callable
     strategy: st.SearchStrategy | None = None   # None: a single call with case=None
     weight: float = 1.0                           # examples relative to the profile
+    rows: tuple[int, ...] = ()                    # rubric rows this check is evidence for, beyond the exercise's
+    shrink: bool = True                           # False: cases already small and costly to run
 
 
 REGISTRY: dict[str, list[Check]] = {}
 
 
-def check(exercise: str, name: str, strategy: st.SearchStrategy | None = None, weight: float = 1.0):
+def check(exercise: str, name: str, strategy: st.SearchStrategy | None = None, weight: float = 1.0,
+          rows: tuple[int, ...] = (), shrink: bool = True):
+    """Register a check. A check without a strategy runs once and may return its measurements (a
+    dict of figures), which the report shows as evidence."""
     def register(fn: Callable) -> Callable:
-        REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight))
+        REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight, rows, shrink))
         return fn
     return register
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may need to know about the run it is part of."""
+    profile: str = "default"
+    device: str = "cpu"
+    seed: int = 0
+
+
+_context: ContextVar[Context | None] = ContextVar("check_context", default=None)
+
+
+def context() -> Context:
+    return _context.get() or Context()
 
 
 def checks_for(exercise: str) -> list[Check]:
@@ -57,15 +78,26 @@ class Failure:
     first_calls: list[Call] = field(default_factory=list)
 
 
-def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int = 0) -> tuple[CheckResult, Failure | None]:
+def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int = 0,
+              device: str = "cpu") -> tuple[CheckResult, Failure | None]:
     """Run one check; SandboxError (the learner's process hung or died) propagates."""
+    token = _context.set(Context(profile, device, seed))
+    try:
+        result, failure = _run(c, you, ref, profile, seed)
+    finally:
+        _context.reset(token)
+    result.rows = c.rows
+    return result, failure
+
+
+def _run(c: Check, you: Api, ref: Api, profile: str, seed: int) -> tuple[CheckResult, Failure | None]:
     seen: dict = {"n": 0}
 
     def attempt(case) -> None:
         seen["n"] += 1
         you.log.clear()
         try:
-            c.fn(case, you, ref)
+            seen["figures"] = c.fn(case, you, ref)
         except (Mismatch, LearnerError) as e:
             failure = Failure(e, list(you.log))
             seen.setdefault("first", failure.calls)
@@ -81,7 +113,7 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
             n = max(1, round(PROFILES[profile] * c.weight))
             run = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
                            suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                           phases=(Phase.explicit, Phase.generate, Phase.shrink))(
+                           phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if c.shrink else ()))(
                 hypothesis_seed(seed)(given(c.strategy)(attempt)))
             run()
     except _Abandon as a:
@@ -99,7 +131,8 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
     except Exception as e:  # noqa: BLE001 - a judging bug must not end the run
         return CheckResult(c.name, Status.ERROR, f"the grader could not judge this check (a bug in the "
                            f"grader, not in your code): {type(e).__name__}: {e}", examples=seen["n"]), None
-    return CheckResult(c.name, Status.PASS, examples=seen["n"]), None
+    figures = seen.get("figures") if c.strategy is None else None
+    return CheckResult(c.name, Status.PASS, examples=seen["n"], figures=figures or {}), None
 
 
 class _Abandon(BaseException):

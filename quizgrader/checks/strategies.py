@@ -19,6 +19,17 @@ seeds = st.integers(0, 2**20)
 small = st.integers(1, 5)
 lead_dims = st.lists(st.integers(1, 3), max_size=2)       # none, (B,), (B, h)
 dtypes = st.sampled_from(FLOATS)
+
+
+def _tiered(dtype: torch.dtype) -> torch.dtype:
+    from .runner import context
+
+    return torch.bfloat16 if dtype == torch.float32 and context().device == "cuda" else dtype
+
+
+# Modules are checked as they run: on a GPU the float32 cases run in bfloat16 (as models are
+# trained there) and are judged with bfloat16's tolerances; float64 cases stay exact.
+model_dtypes = dtypes.map(_tiered)
 scales = st.sampled_from([1.0, 0.3, 3.0])
 
 
@@ -90,3 +101,36 @@ def attention_case(draw, masks: tuple[str, ...] = ("none", "full", "causal", "ke
         mask = random_mask(seed + 3, (t_q, t_k))
     return Case({"Q": randn(seed, *lead, t_q, d_k, scale=scale), "K": randn(seed + 1, *lead, t_k, d_k, scale=scale),
                  "V": randn(seed + 2, *lead, t_k, d_v), "mask": mask}, draw(dtype), {"mask": kind})
+
+
+class RandomState(dict):
+    """A state_dict made by `random_state`, which remembers how, so that a repro can make it again
+    in one line instead of printing every weight."""
+
+    def __init__(self, values: dict, shapes: dict[str, tuple[int, ...]], seed: int,
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__(values)
+        self.shapes, self.seed, self.dtype = shapes, seed, dtype
+
+    def to(self, dtype: torch.dtype) -> RandomState:
+        return RandomState({k: v.to(dtype) for k, v in self.items()}, self.shapes, self.seed, dtype)
+
+    def recipe(self) -> str:
+        return f"random_state({self.shapes!r}, {self.seed}, dtype={self.dtype})"
+
+
+def random_state(shapes: dict[str, Any], seed: int, dtype: torch.dtype = torch.float64) -> RandomState:
+    """Random weights for a state_dict with these shapes (tensors or shapes): matrices scaled by
+    1/sqrt(fan_in), embedding tables unit normal, LayerNorm gains near 1, biases small.
+    Non-trivial LayerNorm parameters make a swapped or skipped LayerNorm visible."""
+    sizes = {name: tuple(v.shape if isinstance(v, torch.Tensor) else v) for name, v in shapes.items()}
+    state = {}
+    for i, (name, shape) in enumerate(sizes.items()):
+        x = randn(seed + 7919 * i, *shape)
+        if len(shape) == 1:
+            state[name] = 1.0 + 0.3 * x if name.endswith("weight") else 0.2 * x
+        elif "emb" in name:
+            state[name] = x
+        else:
+            state[name] = x * shape[-1] ** -0.5
+    return RandomState(state, sizes, seed).to(dtype)

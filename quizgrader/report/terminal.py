@@ -35,13 +35,25 @@ def exercise_table(report: GradeReport) -> Table:
     return table
 
 
-def failure_panel(e: ExerciseResult) -> RenderableType:
+def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
     parts: list[RenderableType] = []
     for c in e.checks:
-        line = Text.assemble(status_text(c.status), " ", c.name)
-        parts.append(line)
+        parts.append(Text.assemble(indent, status_text(c.status), " ", c.name))
         if c.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT) and c.message:
-            parts.append(Text("    " + c.message.replace("\n", "\n    "), style="default"))
+            parts.append(Text(indent + "    " + c.message.replace("\n", "\n    " + indent), style="default"))
+    return parts
+
+
+def failure_panel(e: ExerciseResult) -> RenderableType:
+    parts: list[RenderableType] = _check_lines(e)
+    if (other := e.with_reference) is not None:
+        names = ", ".join(d.split(".", 1)[1] for d in other.substituted)
+        parts.append(Text.assemble(("with the reference ", "bold"), (names, "bold"),
+                                   (" in place of yours, this exercise on its own: ", "bold"), status_text(other.status)))
+        if other.status is Status.PASS:
+            parts.append(Text(f"  all {len(other.checks)} checks pass: what is left to fix is in {names}"))
+        else:
+            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + other.reason)]
     if e.diagnosis:
         first = next((c.diagnosis for c in e.checks if c.diagnosis), None)
         if first:

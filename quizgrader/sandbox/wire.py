@@ -63,6 +63,8 @@ def encode(obj: Any) -> bytes:
             return {"list": [int(i) for i in x]}
         if isinstance(x, Generator):
             return {"generator": x.seed}
+        if isinstance(x, torch.Generator):   # sent back (an argument after a call): named by its seed
+            return {"generator": x.initial_seed()}
         if isinstance(x, (list, tuple)):
             return {"list" if isinstance(x, list) else "tuple": [enc(i) for i in x]}
         if isinstance(x, dict):

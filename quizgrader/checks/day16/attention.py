@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from hypothesis import strategies as st
 
@@ -15,7 +17,7 @@ from ..compare import (
     expect_tuple,
     tolerance,
 )
-from ..runner import check
+from ..runner import check, context
 from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
 
 SOFTMAX = "day16.attention.softmax"
@@ -372,3 +374,50 @@ def additive_grads(case, you, ref):
     want = run_additive(ref, case, f64=True, grad_seed=GRAD_SEED)
     expect_grads_close(yours, want, list(ADDITIVE_ARGS), case.dtype)
 
+
+
+# -- why attention beats a recurrence (rubric row 8) -----------------------------------------------
+SCALING = {"quick": ([64, 256, 1024], 3), "default": ([64, 128, 256, 512, 1024], 5),
+           "thorough": ([64, 128, 256, 512, 1024, 2048], 9)}
+
+
+def growth_exponent(lengths: list[int], seconds: list[float]) -> float:
+    """The slope of log(time) against log(T), fitted over the longer half of the lengths (where
+    the work, not the fixed cost of a call, dominates)."""
+    xs = [math.log(t) for t in lengths[len(lengths) // 2 :]]
+    ys = [math.log(max(s, 1e-9)) for s in seconds[len(seconds) // 2 :]]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+@check(SDPA, "attends to all T positions at once: its number of tensor ops does not grow with T "
+       "(timed against a T-step recurrence)", rows=(8,))
+def sdpa_parallel(case, you, ref):
+    counts = {}
+    for T in (4, 32):
+        x = randn(T, 1, T, 8)
+        counts[T] = you.tool("count_ops", "attention.scaled_dot_product_attention", args=[x, x, x])
+    if counts[32] > counts[4]:
+        raise Mismatch(f"your attention runs {counts[4]} tensor operations for 4 positions and {counts[32]} for 32: "
+                       "it steps through positions one at a time, as an RNN must. Attention needs no such loop: "
+                       "Q @ K.transpose(-2, -1) scores every query against every key in one operation, and "
+                       "weights @ V mixes all values at once")
+    lengths, repeats = SCALING[context().profile]
+    rows = you.tool("time_attention", "attention.scaled_dot_product_attention", lengths=lengths, d=64,
+                    batch=4, repeats=repeats, seed=context().seed)
+    figures = {
+        "ops": counts[32],
+        "growth_exponent": round(growth_exponent(lengths, [r["attention"] for r in rows]), 2),
+        "recurrence_growth_exponent": round(growth_exponent(lengths, [r["recurrence"] for r in rows]), 2),
+        "speedup": {r["T"]: round(r["recurrence"] / max(r["attention"], 1e-9), 1) for r in rows},
+        "attention_ms": {r["T"]: round(1e3 * r["attention"], 3) for r in rows},
+        "recurrence_ms": {r["T"]: round(1e3 * r["recurrence"], 3) for r in rows},
+    }
+    best = max(rows, key=lambda r: r["recurrence"] / max(r["attention"], 1e-9))
+    last = rows[-1]
+    figures["summary"] = (
+        f"one call covers all T positions ({counts[32]} ops at any T); its time grows as "
+        f"T^{figures['growth_exponent']:.1f}, a T-step recurrence's as T^{figures['recurrence_growth_exponent']:.1f}; "
+        f"{figures['speedup'][best['T']]:g}x faster than the recurrence at T={best['T']}, "
+        f"{figures['speedup'][last['T']]:g}x at T={last['T']}")
+    return figures

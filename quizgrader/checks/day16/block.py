@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_raises
+from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
 from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
 from ..runner import check
-from ..strategies import Case, causal, dtypes, randn, random_mask, seeds
+from ..strategies import Case, causal, dtypes, model_dtypes, randn, random_mask, seeds
 from .multihead import weights_for
 
 FF = "day16.block.FeedForward"
@@ -93,20 +93,11 @@ def unchanged(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> bool:
     return a.numel() == 0 or float((a.to(torch.float64) - b.to(torch.float64)).abs().max()) <= 10 * atol
 
 
-def expect_parameters(you, ref, name: str, args: tuple, kwargs: dict) -> None:
-    """The learner's state_dict has the reference's keys and shapes."""
-    call = f"{name.rsplit('.', 1)[1]}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
-    got = {k: tuple(v.shape) for k, v in you.new(name, *args, **kwargs).state_dict().items()}
-    want = {k: tuple(v.shape) for k, v in ref.new(name, *args, **kwargs).state_dict().items()}
-    missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    if missing or unexpected:
-        raise Mismatch(f"{call} has parameters that differ from the contract: missing {missing or 'none'}, "
-                       f"unexpected {unexpected or 'none'}. Use exactly the submodules {SUBMODULES[name]} "
-                       "(the grader loads weights by these names) and no others", "parameters")
-    for k, shape in want.items():
-        if got[k] != shape:
-            default = " (d_ff=None means 4 * d_model)" if kwargs.get("d_ff", "given") is None else ""
-            raise Mismatch(f"{call}: {k} has shape {got[k]}, expected {shape}{default}", "parameters")
+def expect_block_parameters(you, ref, name: str, args: tuple, kwargs: dict) -> None:
+    default = " (d_ff=None means 4 * d_model)" if kwargs.get("d_ff", "given") is None else ""
+    expect_parameters(you, ref, name, args, kwargs, shape_advice=default,
+                      advice=f"Use exactly the submodules {SUBMODULES[name]} (the grader loads weights by these "
+                             "names) and no others")
 
 
 def expect_grads(you, ref, case: Case, names: list[str]) -> None:
@@ -132,7 +123,7 @@ def ff_case(draw, lead=False, activations=("gelu", "relu")) -> Case:
     d_ff, activation = draw(widths), draw(st.sampled_from(activations))
     kwargs = {"d_ff": d_ff, "activation": activation}
     return Case({"x": randn(seed, *shape, T, d), "state": ff_weights(d, d_ff or 4 * d, seed + 1)},
-                draw(dtypes), {"name": FF, "args": (d,), "kwargs": kwargs})
+                draw(model_dtypes), {"name": FF, "args": (d,), "kwargs": kwargs})
 
 
 @st.composite
@@ -151,7 +142,7 @@ def block_case(draw, masks=("causal", "keys", "none"), T=(1, 5), pre_ln=(True, F
     kwargs = {"d_ff": d_ff, "pre_ln": draw(st.sampled_from(pre_ln)), "activation": draw(st.sampled_from(["gelu", "relu"]))}
     return Case({"x": randn(seed, B, T, d), "mask": mask,
                  "state": block_weights(d, d_ff or 4 * d, seed + 1)},
-                draw(dtypes), {"name": BLOCK, "args": (d, h), "kwargs": kwargs, "mask": kind})
+                draw(model_dtypes), {"name": BLOCK, "args": (d, h), "kwargs": kwargs, "mask": kind})
 
 
 def hiding_mask(seed: int, B: int, S: int) -> torch.Tensor:
@@ -179,7 +170,7 @@ def decoder_case(draw, self_masks=("causal", "none"), memory_masks=("padding", "
     return Case({"x": randn(seed, B, T, d), "memory": randn(seed + 2, B, S, d),
                  "self_mask": causal(T, T) if kinds[0] == "causal" else None, "memory_mask": memory_mask,
                  "state": block_weights(d, d_ff or 4 * d, seed + 1, attns=("self_attn", "cross_attn"), norms=3)},
-                draw(dtypes), {"name": DECODER, "args": (d, h), "kwargs": kwargs, "masks": kinds})
+                draw(model_dtypes), {"name": DECODER, "args": (d, h), "kwargs": kwargs, "masks": kinds})
 
 
 # -- FeedForward ------------------------------------------------------------------------------
@@ -187,7 +178,7 @@ def decoder_case(draw, self_masks=("causal", "none"), memory_masks=("padding", "
        st.tuples(st.integers(1, 8), widths, st.sampled_from(["gelu", "relu"])), weight=0.3)
 def ff_parameters(case, you, ref):
     d, d_ff, activation = case
-    expect_parameters(you, ref, FF, (d,), {"d_ff": d_ff, "activation": activation})
+    expect_block_parameters(you, ref, FF, (d,), {"d_ff": d_ff, "activation": activation})
 
 
 @check(FF, "raises ValueError for an activation other than 'gelu' or 'relu'",
@@ -264,7 +255,7 @@ def ff_grads(case, you, ref):
        st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths, st.booleans()), weight=0.3)
 def block_parameters(case, you, ref):
     (d, h), d_ff, pre_ln = case
-    expect_parameters(you, ref, BLOCK, (d, h), {"d_ff": d_ff, "pre_ln": pre_ln})
+    expect_block_parameters(you, ref, BLOCK, (d, h), {"d_ff": d_ff, "pre_ln": pre_ln})
 
 
 @check(BLOCK, "matches the reference with the same weights (Pre-LN and Post-LN, with and without a mask)",
@@ -323,7 +314,7 @@ def block_grads(case, you, ref):
        st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths), weight=0.3)
 def decoder_parameters(case, you, ref):
     (d, h), d_ff = case
-    expect_parameters(you, ref, DECODER, (d, h), {"d_ff": d_ff})
+    expect_block_parameters(you, ref, DECODER, (d, h), {"d_ff": d_ff})
 
 
 @check(DECODER, "matches the reference with the same weights (causal self_mask, padding memory_mask or none; S ≠ T)",

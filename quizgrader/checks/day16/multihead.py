@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_raises
+from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
 from ..compare import (
     Mismatch,
     expect_close,
@@ -16,7 +16,7 @@ from ..compare import (
     tolerance,
 )
 from ..runner import check
-from ..strategies import Case, causal, dtypes, randn, random_mask, seeds
+from ..strategies import Case, causal, model_dtypes, randn, random_mask, seeds
 
 MHA = "day16.multihead.MultiHeadAttention"
 NAME = "multihead.MultiHeadAttention"
@@ -42,7 +42,7 @@ def mha_case(draw, cross: bool | None = None, masks=("none", "causal", "keys"), 
     mask = {"none": None, "causal": causal(T, S), "keys": random_mask(seed + 5, (B, 1, 1, S))}[kind]
     return Case({"x": randn(seed, B, T, d), "context": randn(seed + 1, B, S, d) if is_cross else None,
                  "mask": mask, "state": weights_for(d, seed + 2)},
-                draw(dtypes), {"h": h, "d": d, "cross": is_cross, "mask": kind})
+                draw(model_dtypes), {"h": h, "d": d, "cross": is_cross, "mask": kind})
 
 
 def build(api, case: Case, f64: bool = False):
@@ -74,15 +74,7 @@ def mha_divisibility(case, you, ref):
        st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), st.booleans()), weight=0.3)
 def mha_parameters(case, you, ref):
     (d, h), bias = case
-    got = {k: tuple(v.shape) for k, v in you.new(NAME, d, h, bias=bias).state_dict().items()}
-    want = {k: tuple(v.shape) for k, v in ref.new(NAME, d, h, bias=bias).state_dict().items()}
-    missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    if missing or unexpected:
-        raise Mismatch(f"MultiHeadAttention({d}, {h}, bias={bias}) parameters differ from the contract: "
-                       f"missing {missing or 'none'}, unexpected {unexpected or 'none'}", "parameters")
-    for k in want:
-        if got[k] != want[k]:
-            raise Mismatch(f"{k} has shape {got[k]}, expected {want[k]}", "parameters")
+    expect_parameters(you, ref, MHA, (d, h), {"bias": bias})
 
 
 @check(MHA, "matches the reference with the same weights (self- and cross-attention, masks)",

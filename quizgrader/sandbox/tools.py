@@ -1,0 +1,167 @@
+"""The grader's own routines that must run where the learner's objects live: training a learner's
+model, counting the tensor ops of a call, timing a call. They run in the learner's process (the
+model cannot leave it), but they are the grader's code, and they only measure: every verdict is
+made in the grader from what they return.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+@contextmanager
+def one_thread():
+    """Small models on a CPU: one thread. Intra-op threads buy little on tensors this small, and on
+    a busy machine (a CI runner, a laptop running other work) threads that wait for each other at
+    every op make a training run several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# -- the copy task ---------------------------------------------------------------------------
+SEPARATOR = 0
+
+
+def copy_batch(generator: torch.Generator, batch: int, n: int, vocab: int) -> torch.Tensor:
+    """(batch, 2n + 1) long: n random tokens from 1 .. vocab-1, the separator 0, the same n again.
+    Predicting the second half needs attention (to reach back n + 1 positions) and position (to
+    know which of the n tokens comes next)."""
+    a = torch.randint(1, vocab, (batch, n), generator=generator)
+    sep = torch.full((batch, 1), SEPARATOR, dtype=torch.long)
+    return torch.cat([a, sep, a], dim=1)
+
+
+def _lm_loss(logits: Any, targets: torch.Tensor) -> torch.Tensor:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != targets.shape:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"the model returned {shape} for tokens of shape {tuple(targets.shape)}; "
+                        "expected logits (B, T, vocab_size)")
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+
+
+def _train(model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: int) -> dict:
+    """AdamW with linear warmup and gradient clipping; returns the loss curve and the time."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TypeError("the model has no trainable parameters")
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    model.train()
+    with one_thread():
+        return _loop(model, opt, params, next_batch, steps, lr, warmup)
+
+
+def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int) -> dict:
+    losses, tokens = [], 0
+    start = time.perf_counter()
+    for step in range(steps):
+        inputs, targets = next_batch(step)
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / max(1, warmup))
+        loss = _lm_loss(model(inputs), targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        losses.append(loss.item())
+        tokens += inputs.numel()
+    if losses and inputs.is_cuda:
+        torch.cuda.synchronize()
+    model.eval()
+    return {"losses": losses, "seconds": time.perf_counter() - start, "tokens": tokens}
+
+
+def train_copy(model: torch.nn.Module, *, n: int, vocab: int, batch: int, steps: int, lr: float,
+               warmup: int, seed: int) -> dict:
+    """Train on fresh copy-task batches, the loss on the copied half only."""
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+
+    def next_batch(step: int):
+        seq = copy_batch(g, batch, n, vocab)
+        targets = seq[:, 1:].clone()
+        targets[:, :n] = -100                # the first half is random: nothing to learn there
+        return seq[:, :-1].to(device), targets.to(device)
+
+    return _train(model, next_batch, steps, lr, warmup)
+
+
+def overfit(model: torch.nn.Module, *, tokens: torch.Tensor, steps: int, lr: float) -> dict:
+    """Train on one fixed batch (next-token prediction on every position)."""
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    return _train(model, lambda step: (inputs, targets), steps, lr, warmup=1)
+
+
+# -- measuring a call ------------------------------------------------------------------------
+class _OpCounter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(fn, *, args: list, kwargs: dict | None = None) -> int:
+    """How many tensor operations (ATen calls) one call of `fn` runs."""
+    counter = _OpCounter()
+    with torch.no_grad(), counter:
+        fn(*args, **(kwargs or {}))
+    return counter.count
+
+
+def _median_seconds(call, repeats: int, device: torch.device) -> float:
+    call()                                    # warm up (allocator, kernels)
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        call()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_attention(fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int,
+                   device: str = "cpu") -> list[dict]:
+    """For each T: the time of one call of the attention `fn` over T positions, and of a
+    recurrence h_t = tanh(W h_{t-1} + U x_t) of the same width run over the same T positions, one
+    step after another. The recurrence is the grader's; only `fn` is the learner's."""
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(seed)
+    W = (torch.randn(d, d, generator=g) / math.sqrt(d)).to(dev)
+    U = (torch.randn(d, d, generator=g) / math.sqrt(d)).to(dev)
+    rows = []
+    with torch.no_grad(), one_thread():
+        for T in lengths:
+            x = torch.randn(batch, T, d, generator=g).to(dev)
+
+            def attend(x=x):
+                fn(x, x, x)
+
+            def recur(x=x):
+                h = torch.zeros(batch, d, device=dev)
+                for t in range(x.shape[1]):
+                    h = torch.tanh(h @ W.T + x[:, t] @ U.T)
+
+            rows.append({"T": T, "attention": _median_seconds(attend, repeats, dev),
+                         "recurrence": _median_seconds(recur, repeats, dev)})
+    return rows
+
+
+TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops,
+         "time_attention": time_attention}
