@@ -139,14 +139,20 @@ def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, name, file, old
 
 
 def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):
-    result = mutant_results["sdpa-no-scaling"]
-    failed = next(c for c in result.checks if c.status is Status.FAIL and c.repro)
-    ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == "sdpa-no-scaling"), tmp_path / "ws")
-    script = ws / "repro.py"
-    script.write_text(failed.repro)
+    failed = next(c for c in mutant_results["sdpa-no-scaling"].checks if c.status is Status.FAIL and c.repro)
+    run_repro(failed.repro, "sdpa-no-scaling", tmp_path)
+
+
+def run_repro(repro: str, mistake_id: str, tmp_path: Path) -> None:
+    """Run a repro script in a workspace that has the mistake: it must run and print a tensor."""
     import subprocess
     import sys
-    run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=60)
+
+    ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == mistake_id), tmp_path / "ws")
+    script = ws / "repro.py"
+    script.write_text(repro)
+    run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=120,
+                         check=False)
     assert run.returncode == 0, run.stderr
     assert "tensor(" in run.stdout
 
@@ -189,11 +195,4 @@ def test_model_repro_rebuilds_its_weights_in_one_line(mutant_results, tmp_path):
     """A model's weights are not printed one by one: the repro rebuilds them with random_state."""
     result = mutant_results["lm-no-final-ln"]
     failed = next(c for c in result.checks if c.status is Status.FAIL and c.repro and "random_state(" in c.repro)
-    ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == "lm-no-final-ln"), tmp_path / "ws")
-    script = ws / "repro.py"
-    script.write_text(failed.repro)
-    import subprocess
-    import sys
-    run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert "tensor(" in run.stdout
+    run_repro(failed.repro, "lm-no-final-ln", tmp_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -57,21 +56,10 @@ def describe_status(status: int) -> str:
     return f"the process ended (status {status})"
 
 
-def _warm_up() -> None:
-    """Imports that children would otherwise each pay for on first use, done once here while the
-    zygote has nothing to do (after its first child has started): creating any torch optimizer
-    imports torch._dynamo, about 1.5 s. Importing starts no threads, so forking stays safe."""
-    import torch._dynamo  # noqa: F401
-
-
 def _zygote_loop(control: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     live: set[int] = set()
-    warm = False
     while True:
-        if not warm and not select.select([control], [], [], 0)[0]:
-            _warm_up()
-            warm = True
         try:
             req = json.loads(framing.recv(control))
         except (framing.ConnectionClosed, OSError):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.overrides import TorchFunctionMode
 
 
 @contextmanager
@@ -51,31 +51,61 @@ def _lm_loss(logits: Any, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
 
 
-def _train(model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: int) -> dict:
-    """AdamW with linear warmup and gradient clipping; returns the loss curve and the time."""
+class AdamW:
+    """torch.optim.AdamW's update, through its functional form (torch.optim.adamw.adamw), without
+    an Optimizer object: constructing any torch.optim.Optimizer imports torch._dynamo, about 1.5 s
+    in every fresh learner process. No weight decay, no amsgrad."""
+
+    def __init__(self, params: list[torch.nn.Parameter], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.exp_avgs = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sqs = [torch.zeros_like(p) for p in params]
+        self.state_steps = [torch.tensor(0.0) for _ in params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        from torch.optim.adamw import adamw
+
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        adamw([self.params[i] for i in live], [self.params[i].grad for i in live],
+              [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], [],
+              [self.state_steps[i] for i in live], foreach=False, capturable=False, differentiable=False,
+              fused=None, grad_scale=None, found_inf=None, has_complex=False, amsgrad=False,
+              beta1=self.betas[0], beta2=self.betas[1], lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+
+
+def _train(model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: int,
+           stop_below: float | None = None) -> dict:
+    """AdamW with linear warmup and gradient clipping, for `steps` steps or until the mean of the
+    last 5 losses is below `stop_below`; returns the loss curve and the time."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TypeError("the model has no trainable parameters")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    opt = AdamW(params, lr=lr)
     model.train()
     with one_thread():
-        return _loop(model, opt, params, next_batch, steps, lr, warmup)
+        return _loop(model, opt, params, next_batch, steps, lr, warmup, stop_below)
 
 
-def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int) -> dict:
+def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int, stop_below: float | None) -> dict:
     losses, tokens = [], 0
     start = time.perf_counter()
     for step in range(steps):
         inputs, targets = next_batch(step)
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / max(1, warmup))
+        opt.lr = lr * min(1.0, (step + 1) / max(1, warmup))
         loss = _lm_loss(model(inputs), targets)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(loss.item())
         tokens += inputs.numel()
+        if stop_below is not None and len(losses) >= 5 and sum(losses[-5:]) / 5 < stop_below:
+            break
     if losses and inputs.is_cuda:
         torch.cuda.synchronize()
     model.eval()
@@ -83,7 +113,7 @@ def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int) ->
 
 
 def train_copy(model: torch.nn.Module, *, n: int, vocab: int, batch: int, steps: int, lr: float,
-               warmup: int, seed: int) -> dict:
+               warmup: int, seed: int, stop_below: float | None = None) -> dict:
     """Train on fresh copy-task batches, the loss on the copied half only."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
@@ -94,7 +124,7 @@ def train_copy(model: torch.nn.Module, *, n: int, vocab: int, batch: int, steps:
         targets[:, :n] = -100                # the first half is random: nothing to learn there
         return seq[:, :-1].to(device), targets.to(device)
 
-    return _train(model, next_batch, steps, lr, warmup)
+    return _train(model, next_batch, steps, lr, warmup, stop_below)
 
 
 def overfit(model: torch.nn.Module, *, tokens: torch.Tensor, steps: int, lr: float) -> dict:
@@ -104,18 +134,21 @@ def overfit(model: torch.nn.Module, *, tokens: torch.Tensor, steps: int, lr: flo
 
 
 # -- measuring a call ------------------------------------------------------------------------
-class _OpCounter(TorchDispatchMode):
+class _OpCounter(TorchFunctionMode):
+    """Counts the tensor operations a call makes through torch's Python API. (A TorchDispatchMode
+    would count ATen kernels instead, but entering one imports torch._dynamo: over a second.)"""
+
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         self.count += 1
         return func(*args, **(kwargs or {}))
 
 
 def count_ops(fn, *, args: list, kwargs: dict | None = None) -> int:
-    """How many tensor operations (ATen calls) one call of `fn` runs."""
+    """How many tensor operations one call of `fn` makes."""
     counter = _OpCounter()
     with torch.no_grad(), counter:
         fn(*args, **(kwargs or {}))

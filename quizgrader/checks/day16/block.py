@@ -100,6 +100,17 @@ def expect_block_parameters(you, ref, name: str, args: tuple, kwargs: dict) -> N
                              "names) and no others")
 
 
+def last_position_stays_last(you, name: str, case: Case) -> bool:
+    """With the case's causal mask: changing x at the last position leaves every earlier output
+    unchanged."""
+    m = build(you, name, case)
+    a = output(run(m, case), case)
+    x = case["x"].clone()
+    x[:, -1] = randn(3, x.shape[0], x.shape[2], scale=4.0)
+    b = output(run(m, with_values(case, x=x)), case)
+    return unchanged(a[:, :-1], b[:, :-1], case.dtype)
+
+
 def expect_grads(you, ref, case: Case, names: list[str]) -> None:
     yours = run(build(you, case.meta["name"], case), case, grad_seed=GRAD_SEED)
     want = run(build(ref, case.meta["name"], case, f64=True), case, f64=True, grad_seed=GRAD_SEED)
@@ -294,12 +305,7 @@ def block_pre_post(case, you, ref):
 @check(BLOCK, "causal: with a causal mask, later positions never change earlier outputs",
        block_case(masks=("causal",), T=(2, 5)), weight=0.3)
 def block_causal(case, you, ref):
-    m = build(you, BLOCK, case)
-    a = output(run(m, case), case)
-    x = case["x"].clone()
-    x[:, -1] = randn(3, x.shape[0], x.shape[2], scale=4.0)
-    b = output(run(m, with_values(case, x=x)), case)
-    if not unchanged(a[:, :-1], b[:, :-1], case.dtype):
+    if not last_position_stays_last(you, BLOCK, case):
         raise Mismatch("with mask = causal_mask(T), changing the last position changed the outputs of earlier "
                        "positions: pass the mask on to the self-attention (attn(..., mask=mask))")
 
@@ -353,12 +359,7 @@ def decoder_memory_mask(case, you, ref):
 @check(DECODER, "causal: with a causal self_mask, later target positions never change earlier outputs",
        decoder_case(self_masks=("causal",), T=(2, 5)), weight=0.3)
 def decoder_causal(case, you, ref):
-    m = build(you, DECODER, case)
-    a = output(run(m, case), case)
-    x = case["x"].clone()
-    x[:, -1] = randn(3, x.shape[0], x.shape[2], scale=4.0)
-    b = output(run(m, with_values(case, x=x)), case)
-    if not unchanged(a[:, :-1], b[:, :-1], case.dtype):
+    if not last_position_stays_last(you, DECODER, case):
         raise Mismatch("with self_mask = causal_mask(T), changing the last target position changed the outputs of "
                        "earlier positions: pass self_mask to the self-attention (self_attn(ln1(x), mask=self_mask)), "
                        "and let the cross-attention read memory only (context=memory), never x")

@@ -195,7 +195,7 @@ def lm_initial_loss(case, you, ref):
                        "the last LayerNorm in place?")
 
 
-@model_check(LM, "can overfit a single batch", st.sampled_from(POSITIONAL), weight=0.15)
+@model_check(LM, "can overfit a single batch", st.sampled_from(POSITIONAL), weight=0.05)
 def lm_overfits(case, you, ref):
     V, steps = 16, 50
     m = you.new(NAME, V, 32, 2, 2, 12, positional=case)
@@ -213,11 +213,12 @@ def lm_overfits(case, you, ref):
 # -- learning the copy task -------------------------------------------------------------------------
 COPY = {  # the model, the task and the budget per device
     "cpu": {"vocab": 12, "n": 12, "d_model": 48, "num_heads": 4, "num_layers": 2, "batch": 32, "steps": 150,
-            "lr": 3e-3, "warmup": 30},
+            "lr": 1e-2, "warmup": 20},
     "cuda": {"vocab": 16, "n": 24, "d_model": 128, "num_heads": 4, "num_layers": 3, "batch": 256, "steps": 400,
              "lr": 2e-3, "warmup": 50},
 }
 LEARNS, LEARNS_WITHOUT = 0.9, 0.6
+STOP_BELOW = 0.02     # training stops early once the loss is this low (the reference: about step 42)
 HELD_OUT = 10_007
 
 
@@ -237,7 +238,7 @@ def train_copy(you, cfg: dict, positional: str) -> tuple[float, dict]:
     m = you.new(NAME, cfg["vocab"], cfg["d_model"], cfg["num_heads"], cfg["num_layers"], 2 * cfg["n"],
                 positional=positional)
     run = m.tool("train_copy", n=cfg["n"], vocab=cfg["vocab"], batch=cfg["batch"], steps=cfg["steps"],
-                 lr=cfg["lr"], warmup=cfg["warmup"], seed=context().seed)
+                 lr=cfg["lr"], warmup=cfg["warmup"], seed=context().seed, stop_below=STOP_BELOW)
     return copy_accuracy(m, cfg, HELD_OUT + context().seed), run
 
 
@@ -246,11 +247,11 @@ def train_copy(you, cfg: dict, positional: str) -> tuple[float, dict]:
 def lm_learns(case, you, ref):
     ctx = context()
     cfg = COPY["cuda" if ctx.device == "cuda" else "cpu"]
-    task = (f"reproduce {cfg['n']} random tokens after a separator; {cfg['steps']} AdamW steps of "
+    task = (f"reproduce {cfg['n']} random tokens after a separator; up to {cfg['steps']} AdamW steps of "
             f"{cfg['batch']} sequences, judged by greedy decoding of 256 new sequences")
     accuracy, run = train_copy(you, cfg, "learned")
     losses = run["losses"]
-    figures = {"accuracy": round(accuracy, 4), "steps": cfg["steps"], "seconds": round(run["seconds"], 2),
+    figures = {"accuracy": round(accuracy, 4), "steps": len(losses), "seconds": round(run["seconds"], 2),
                "tokens_per_s": round(run["tokens"] / max(run["seconds"], 1e-9)), "final_loss": round(losses[-1], 4)}
     if not accuracy >= LEARNS:
         raise Mismatch(f"with learned positions your model copies {accuracy:.1%} of the tokens right (the task: "
@@ -258,7 +259,7 @@ def lm_learns(case, you, ref):
                        f"{LEARNS:.0%}; the reference gets about 100%. Copying needs positions: is pos_emb added to the "
                        "token embeddings? When the training loss falls but decoding fails, the model may be "
                        "reading the future during training: check the causal mask")
-    figures["summary"] = (f"copies {accuracy:.0%} of the tokens with learned positions; {cfg['steps']} steps in "
+    figures["summary"] = (f"copies {accuracy:.0%} of the tokens with learned positions; {len(losses)} steps in "
                           f"{run['seconds']:.1f} s, {figures['tokens_per_s']:,} tokens/s on {ctx.device}")
     if ctx.profile == "quick":
         return figures

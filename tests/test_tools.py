@@ -1,0 +1,87 @@
+"""The grader's own routines that run in the learner's process (sandbox/tools.py), against the
+library they stand for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from quizgrader.sandbox import tools
+
+
+def test_adamw_equals_torch_optim_adamw():
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    a.bias.requires_grad_(False)          # a parameter that gets no gradient is skipped by both
+    b.bias.requires_grad_(False)
+    ours = tools.AdamW([p for p in a.parameters() if p.requires_grad], lr=1e-2)
+    theirs = torch.optim.AdamW([p for p in b.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.0)
+    x = torch.randn(8, 4)
+    for step in range(25):
+        for model, opt in ((a, ours), (b, theirs)):
+            opt.zero_grad()
+            (model(x) ** 2).sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_training_imports_no_dynamo():
+    """Constructing a torch.optim optimizer imports torch._dynamo (over a second in every fresh
+    learner process); the grader's loop must not."""
+    code = ("import sys, torch\nfrom quizgrader.sandbox import tools\n"
+            "m = torch.nn.Sequential(torch.nn.Embedding(5, 8), torch.nn.Linear(8, 5))\n"
+            "tools.overfit(m, tokens=torch.randint(0, 5, (2, 6)), steps=3, lr=1e-2)\n"
+            "print('torch._dynamo' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.strip() == "False", run.stderr
+
+
+def test_copy_batches_repeat_the_first_half_after_the_separator():
+    seq = tools.copy_batch(torch.Generator().manual_seed(0), 4, 5, vocab=7)
+    assert seq.shape == (4, 11) and (seq[:, 5] == tools.SEPARATOR).all()
+    assert torch.equal(seq[:, :5], seq[:, 6:]) and (seq[:, :5] != tools.SEPARATOR).all()
+
+
+def test_op_count_does_not_depend_on_length_for_a_matmul_but_does_for_a_loop():
+    def parallel(x):
+        return torch.softmax(x @ x.transpose(-2, -1), -1) @ x
+
+    def sequential(x):
+        return torch.stack([x[:, i] * 2 for i in range(x.shape[1])], 1)
+
+    short, long = torch.randn(1, 4, 3), torch.randn(1, 32, 3)
+    assert tools.count_ops(parallel, args=[short]) == tools.count_ops(parallel, args=[long])
+    assert tools.count_ops(sequential, args=[long]) > tools.count_ops(sequential, args=[short])
+
+
+def test_time_attention_reports_every_length():
+    rows = tools.time_attention(lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,
+                                lengths=[8, 16], d=4, batch=1, repeats=2, seed=0)
+    assert [r["T"] for r in rows] == [8, 16]
+    assert all(r["attention"] > 0 and r["recurrence"] > 0 for r in rows)
+
+
+def test_one_thread_restores_the_count():
+    before = torch.get_num_threads()
+    with tools.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [lambda t: t.float().mean(), lambda t: torch.zeros(t.shape[0], 3)])
+def test_training_a_model_with_the_wrong_output_says_what_it_returned(bad):
+    class Bad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, tokens):
+            return bad(tokens) + self.w
+
+    with pytest.raises(TypeError, match="expected logits"):
+        tools.overfit(Bad(), tokens=torch.randint(0, 5, (2, 6)), steps=1, lr=1e-2)
