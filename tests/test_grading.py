@@ -196,3 +196,14 @@ def test_model_repro_rebuilds_its_weights_in_one_line(mutant_results, tmp_path):
     result = mutant_results["lm-no-final-ln"]
     failed = next(c for c in result.checks if c.status is Status.FAIL and c.repro and "random_state(" in c.repro)
     run_repro(failed.repro, "lm-no-final-ln", tmp_path)
+
+
+def test_the_catalog_names_every_row_a_check_measures():
+    """`quiz show rubric` reads the catalog alone (no torch): a check that is evidence for another
+    rubric row must be declared there as `measures`."""
+    from quizgrader.checks.runner import checks_for
+
+    for ex in DAY.exercises:
+        measured = {row for c in checks_for(ex.id) for row in c.rows}
+        assert measured == set(ex.measures), (ex.id, measured, ex.measures)
+    assert any(ex.measures for ex in DAY.exercises)

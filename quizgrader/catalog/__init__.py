@@ -28,6 +28,7 @@ class Exercise:
     forbidden: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     timeout: float = 10.0        # seconds per call
+    measures: tuple[int, ...] = ()  # rubric rows one of its checks measures something for (a figure)
 
     @property
     def day(self) -> str:
@@ -136,10 +137,11 @@ def parse_day(data: dict) -> Day:
             id=raw["id"], title=raw["title"], rubric=tuple(raw["rubric"]),
             depends_on=tuple(raw.get("depends_on", ())), forbidden=tuple(raw.get("forbidden", ())),
             hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
+            measures=tuple(raw.get("measures", ())),
         )
         if ex.day != data["id"]:
             raise CatalogError(f"{ex.id} is listed under {data['id']}")
-        if bad := set(ex.rubric) - numbers:
+        if bad := (set(ex.rubric) | set(ex.measures)) - numbers:
             raise CatalogError(f"{ex.id} names rubric rows {sorted(bad)} that {data['id']} lacks")
         exercises.append(ex)
     day = Day(id=data["id"], title=data["title"], scale=tuple(data["scale"]), rubric=rubric,

@@ -112,5 +112,6 @@ def rubric_only(day: Day) -> Table:
     table.add_column("exercises giving evidence", overflow="fold")
     for row in day.rubric:
         ex = [e.short for e in day.exercises if row.number in e.rubric]
+        ex += [f"{e.short} (measured)" for e in day.exercises if row.number in e.measures]
         table.add_row(str(row.number), row.area, *([""] * len(day.scale)), ", ".join(ex) or "–")
     return table
