@@ -1,9 +1,11 @@
 """The learning check on its own: the grader trains the reference DecoderLM on the copy task in a
 learner process, as `quiz grade` does, and reports time, tokens per second and accuracy.
 
-    python benchmarks/learning.py [--device auto|cpu|cuda] [--repeat 3]
+    python benchmarks/learning.py [--device auto|cpu|cuda] [--config cpu|cuda] [--repeat 3]
 
-On a GPU the check's larger configuration runs. Figures are medians over the repeats.
+On a GPU the check's larger configuration runs; `--config cuda` runs that one anywhere (on a CPU
+it takes minutes), to see that positions still make the difference. Figures are medians over the
+repeats.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--config", choices=["cpu", "cuda"], help="default: the device's")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workspace", default=str(ROOT / "reference"))
     args = parser.parse_args()
@@ -33,7 +36,7 @@ def main() -> None:
 
         device = resolve_device(args.device)
         _context.set(Context(profile="default", device=device))
-        cfg = lm.COPY["cuda" if device == "cuda" else "cpu"]
+        cfg = lm.COPY[args.config or ("cuda" if device == "cuda" else "cpu")]
         print(f"device {device}; task and model: {cfg}")
         rows = {"learned": [], "none": []}
         for _ in range(args.repeat):

@@ -214,7 +214,10 @@ def lm_overfits(case, you, ref):
 COPY = {  # the model, the task and the budget per device
     "cpu": {"vocab": 12, "n": 12, "d_model": 48, "num_heads": 4, "num_layers": 2, "batch": 32, "steps": 150,
             "lr": 1e-2, "warmup": 20},
-    "cuda": {"vocab": 16, "n": 24, "d_model": 128, "num_heads": 4, "num_layers": 3, "batch": 256, "steps": 400,
+    # Checked on the CPU with the reference (no GPU at hand): with positions the loss is below 0.02
+    # after 54 steps and the copy is perfect; without them it is still 2.26 after 100 steps (19%).
+    # Longer runs are not safe: without positions this model reaches 88% after 400 steps.
+    "cuda": {"vocab": 16, "n": 24, "d_model": 128, "num_heads": 4, "num_layers": 3, "batch": 256, "steps": 100,
              "lr": 2e-3, "warmup": 50},
 }
 LEARNS, LEARNS_WITHOUT = 0.9, 0.6
