@@ -21,6 +21,7 @@ from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate
 from .sandbox.process import ChildTimeout, SandboxError, Zygote
+from .sandbox.tools import one_thread
 
 
 @dataclass
@@ -55,24 +56,24 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     own = zygote is None
     zygote = zygote or Zygote()
     started = time.perf_counter()
-    threads = _one_thread()
     ref = local(reference_root(), day.id, package="_quiz_reference")
     doctor = diagnosis.Diagnoser()
 
     results: dict[str, ExerciseResult] = {}
     try:
-        for ex in plan:
-            if progress:
-                progress(ex.id, None)
-            result = results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
-            if stand_ins := _stand_ins(result, ex, results):
-                result.with_reference = grade_exercise(ex, day, options, zygote, ref, doctor, substitute=stand_ins)
-                result.with_reference.substituted = stand_ins
-            if progress:
-                progress(ex.id, results[ex.id])
+        with one_thread():  # the grader judges small tensors, as the learner's process runs them
+            for ex in plan:
+                if progress:
+                    progress(ex.id, None)
+                result = results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
+                if stand_ins := _stand_ins(result, ex, results):
+                    result.with_reference = grade_exercise(ex, day, options, zygote, ref, doctor,
+                                                           substitute=stand_ins)
+                    result.with_reference.substituted = stand_ins
+                if progress:
+                    progress(ex.id, results[ex.id])
     finally:
         doctor.close()
-        threads.close()
         if own:
             zygote.close()
     for ex in plan:
@@ -82,17 +83,6 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        profile=options.profile, device=options.device, scale=day.scale,
                        exercises=exercises, rubric=rate(day, exercises),
                        seconds=time.perf_counter() - started, version=__version__)
-
-
-def _one_thread():
-    """The grader judges small tensors: one torch thread for the run (as in the learner's process)."""
-    import contextlib
-
-    from .sandbox.tools import one_thread
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(one_thread())
-    return stack
 
 
 def all_checks(ex: Exercise) -> list[Check]:
