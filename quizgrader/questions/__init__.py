@@ -1,0 +1,297 @@
+"""Checkpoint questions: the bank (data, one TOML file per day) and the judging of an answer.
+
+Kinds: a number (within a tolerance), an expression (equal to the answer for sympy, over the
+question's declared symbols), a choice, an ordering, and a self-rated free-form item. Each
+checkable question lists common wrong answers with feedback that says what the learner computed.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+import random
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+KINDS = ("number", "expression", "choice", "ordering", "self")
+
+
+class BankError(ValueError):
+    """A question bank that does not follow the schema."""
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be read (not a number, an expression with an unknown name, ...)."""
+
+
+@dataclass(frozen=True)
+class Wrong:
+    answer: Any
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    row: int
+    kind: str
+    prompt: str
+    answer: Any = None
+    tolerance: float = 0.0
+    symbols: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    guide: tuple[str, ...] = ()
+    explain: str = ""
+    wrong: tuple[Wrong, ...] = ()
+
+    @property
+    def checkable(self) -> bool:
+        return self.kind != "self"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool | None          # None: self-rated, nothing to check
+    feedback: str = ""            # why it is wrong (a catalogued mistake, or what differs)
+    known_mistake: bool = False   # the answer is one of the question's catalogued wrong answers
+
+
+@dataclass(frozen=True)
+class Bank:
+    day: str
+    questions: tuple[Question, ...] = field(default=())
+
+    def question(self, qid: str) -> Question:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+
+@cache
+def load_bank(day: str) -> Bank:
+    """The bank of a day ("day16", "day09"); an empty bank when the day has none."""
+    try:
+        text = resources.files(__package__).joinpath(f"{day}.toml").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Bank(day)
+    return parse_bank(day, tomllib.loads(text))
+
+
+def parse_bank(day: str, data: dict) -> Bank:
+    questions, seen = [], set()
+    for raw in data.get("question", []):
+        qid = raw.get("id", "?")
+        try:
+            q = _question(raw)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BankError(f"{day} question {qid!r}: {e}") from None
+        if q.id in seen:
+            raise BankError(f"{day}: question id {q.id!r} is used twice")
+        seen.add(q.id)
+        questions.append(q)
+    return Bank(day, tuple(questions))
+
+
+def _question(raw: dict) -> Question:
+    kind = raw["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    wrong = tuple(Wrong(w["answer"], w["feedback"]) for w in raw.get("wrong", []))
+    q = Question(id=raw["id"], row=int(raw["row"]), kind=kind, prompt=raw["prompt"], answer=raw.get("answer"),
+                 tolerance=float(raw.get("tolerance", 0.0)), symbols=tuple(raw.get("symbols", ())),
+                 choices=tuple(raw.get("choices", ())), items=tuple(raw.get("items", ())),
+                 guide=tuple(raw.get("guide", ())), explain=raw.get("explain", ""), wrong=wrong)
+    if kind == "self":
+        if not q.guide:
+            raise ValueError("a self-rated question needs a guide")
+        return q
+    if kind == "ordering":
+        if len(q.items) < 2:
+            raise ValueError("an ordering needs at least two items")
+    elif q.answer is None:
+        raise ValueError("no answer")
+    if kind == "choice" and q.answer not in q.choices:
+        raise ValueError(f"answer {q.answer!r} is not one of the choices")
+    if kind == "expression":
+        expression(str(q.answer), q.symbols)     # the answer itself must parse
+    for w in wrong:                              # and a wrong answer must not be judged right
+        if judge(q, w.answer, use_catalogue=False).correct:
+            raise ValueError(f"wrong answer {w.answer!r} is judged right")
+    return q
+
+
+# -- reading answers -------------------------------------------------------------------------------
+FUNCTIONS = ("sqrt", "exp", "log", "ln", "sin", "cos", "tanh", "Max", "Min", "Heaviside", "relu", "Abs")
+CONSTANTS = ("pi", "E")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALLOWED = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]*$")
+
+
+def expression(text: str, symbols: tuple[str, ...] | list[str]):
+    """`text` as a sympy expression over `symbols`. Only those names, a few functions and
+    constants, numbers and arithmetic are accepted: the text never reaches eval otherwise."""
+    import sympy
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    text = text.strip()
+    if not text:
+        raise AnswerError("the answer is empty")
+    if len(text) > 300 or not _ALLOWED.match(text):
+        raise AnswerError("use numbers, the symbols, + - * / ^ ** and parentheses only")
+    allowed = set(symbols) | set(FUNCTIONS) | set(CONSTANTS)
+    unknown = sorted({n for n in _NAME.findall(text) if n not in allowed})
+    if unknown:
+        names = ", ".join(symbols) if symbols else "none"
+        raise AnswerError(f"unknown name {', '.join(map(repr, unknown))}: the symbols here are {names}; "
+                          f"functions: {', '.join(FUNCTIONS)}")
+    local = {s: sympy.Symbol(s, real=True) for s in symbols}
+    local |= {"sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log, "ln": sympy.log, "sin": sympy.sin,
+              "cos": sympy.cos, "tanh": sympy.tanh, "Max": sympy.Max, "Min": sympy.Min, "Abs": sympy.Abs,
+              "Heaviside": sympy.Heaviside, "relu": lambda z: sympy.Max(0, z), "pi": sympy.pi, "E": sympy.E}
+    globals_ = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational, "Symbol": sympy.Symbol}
+    try:
+        return parse_expr(text, local_dict=local, global_dict=globals_,
+                          transformations=standard_transformations + (implicit_multiplication_application,
+                                                                      convert_xor))
+    except Exception as e:  # noqa: BLE001 - any parse failure is the learner's to fix
+        raise AnswerError(f"cannot read {text!r} as an expression ({type(e).__name__})") from None
+
+
+def number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise AnswerError("expected a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace("×10^", "e").replace("x10^", "e")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        v = complex(expression(text, ()).evalf())
+    except (AnswerError, TypeError, ValueError):
+        raise AnswerError(f"cannot read {text!r} as a number") from None
+    if v.imag:
+        raise AnswerError(f"{text!r} is not a real number")
+    return v.real
+
+
+def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
+    """sympy says a - b simplifies to 0, or (where simplify gives up, e.g. with Heaviside) the two
+    agree at random points: at positive ones (sizes, counts), and at points of mixed signs
+    wherever both are real (a Heaviside or a Max only differs on one side of 0)."""
+    import sympy
+
+    diff = sympy.simplify(a - b)
+    if diff == 0:
+        return True
+    free = sorted(a.free_symbols | b.free_symbols, key=str)
+    if not free:
+        return bool(abs(complex(diff.evalf())) < 1e-9)
+    rng = random.Random(0)
+    for i in range(2 * trials):
+        signs = [1] * len(free) if i < trials else [rng.choice((1, -1)) for _ in free]
+        point = {s: sympy.Float(rng.uniform(0.3, 3.0) * sign) for s, sign in zip(free, signs)}
+        try:
+            a_v, b_v = complex(a.subs(point).evalf()), complex(b.subs(point).evalf())
+        except (TypeError, ValueError):
+            return False
+        if i >= trials and (a_v.imag or b_v.imag):
+            continue
+        if not (cmath.isfinite(a_v) and cmath.isfinite(b_v)) or abs(a_v - b_v) > 1e-9 * max(1.0, abs(b_v)):
+            return False
+    return True
+
+
+def _choice(q: Question, given: Any) -> str:
+    if isinstance(given, int) and not isinstance(given, bool) and 1 <= given <= len(q.choices):
+        return q.choices[given - 1]
+    text = str(given).strip()
+    if len(text) == 1 and text.isalpha() and ord(text.lower()) - ord("a") < len(q.choices):
+        return q.choices[ord(text.lower()) - ord("a")]
+    for c in q.choices:
+        if c.strip().lower() == text.lower():
+            return c
+    raise AnswerError(f"{text!r} is not one of the choices ({', '.join(q.choices)}); give the choice, its "
+                      "number (1, 2, ...) or its letter (a, b, ...)")
+
+
+def _ordering(q: Question, given: Any) -> list[str]:
+    parts = given if isinstance(given, list) else [p for p in re.split(r"[,;\n]|->|→", str(given)) if p.strip()]
+    out = []
+    for p in parts:
+        if isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= len(q.items):
+            out.append(q.items[p - 1])
+            continue
+        match = [i for i in q.items if i.strip().lower() == str(p).strip().lower()]
+        if not match:
+            raise AnswerError(f"{str(p).strip()!r} is not one of the items ({'; '.join(sorted(q.items))})")
+        out.append(match[0])
+    if sorted(out) != sorted(q.items):
+        raise AnswerError(f"put every item in the order once: {len(q.items)} items, you gave {len(out)}")
+    return out
+
+
+# -- judging ---------------------------------------------------------------------------------------
+def judge(q: Question, given: Any, use_catalogue: bool = True) -> Verdict:
+    """Is `given` right? Wrong answers the bank knows get their own feedback. Raises AnswerError
+    when the answer cannot be read."""
+    if q.kind == "self":
+        return Verdict(None, "rate yourself against: " + "; ".join(q.guide))
+    right = _same(q, given, q.answer if q.kind != "ordering" else list(q.items))
+    if right:
+        return Verdict(True)
+    if use_catalogue:
+        for w in q.wrong:
+            if _same(q, given, w.answer):
+                return Verdict(False, w.feedback, known_mistake=True)
+    return Verdict(False, _difference(q, given))
+
+
+def _same(q: Question, given: Any, target: Any) -> bool:
+    if q.kind == "number":
+        return abs(number(given) - float(target)) <= q.tolerance + 1e-12 * max(1.0, abs(float(target)))
+    if q.kind == "expression":
+        return equivalent(expression(str(given), q.symbols), expression(str(target), q.symbols), q.symbols)
+    if q.kind == "choice":
+        return _choice(q, given) == target
+    if q.kind == "ordering":
+        return _ordering(q, given) == list(target)
+    raise ValueError(q.kind)
+
+
+def _difference(q: Question, given: Any) -> str:
+    if q.kind == "number":
+        return f"{number(given):g} is not within {q.tolerance:g} of the expected value"
+    if q.kind == "expression":
+        import sympy
+
+        mine, want = expression(str(given), q.symbols), expression(str(q.answer), q.symbols)
+        point = {sympy.Symbol(s, real=True): 3 for s in q.symbols}
+        try:
+            a, b = float(mine.subs(point).evalf()), float(want.subs(point).evalf())
+            at = ", ".join(f"{s} = 3" for s in q.symbols)
+            return f"not equal to the expected expression: at {at} yours gives {a:g}" + (
+                "" if math.isclose(a, b) else ", which is not the expected value")
+        except (TypeError, ValueError):
+            return "not equal to the expected expression"
+    if q.kind == "ordering":
+        got = _ordering(q, given)
+        first = next(i for i, (a, b) in enumerate(zip(got, q.items)) if a != b)
+        return f"position {first + 1} should not be {got[first]!r}"
+    return "that is not the answer"
+
+
+__all__ = ["AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "equivalent", "expression",
+           "judge", "load_bank", "number", "parse_bank"]

@@ -1,0 +1,180 @@
+"""Checkpoint questions: reading and judging answers, and the banks themselves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from quizgrader.questions import (
+    AnswerError,
+    Bank,
+    BankError,
+    Question,
+    Wrong,
+    judge,
+    load_bank,
+    number,
+    parse_bank,
+)
+from quizgrader.questions.answers import AnswersFileError, Outcome, judge_all, read_answers
+
+MHA = Question("mha", 3, "expression", "parameters of an MHA block with biases, in d", answer="4*d**2 + 4*d",
+               symbols=("d",), wrong=(Wrong("d**2 + d", "that is one projection; the block has four"),))
+GRAD = Question("grad", 1, "expression", "dL/dW1", answer="2*(W2*relu(W1*x + b1) + b2 - y)*W2*Heaviside(W1*x + b1)*x",
+                symbols=("W1", "W2", "b1", "b2", "x", "y"))
+
+
+@pytest.mark.parametrize("form", ["4*d**2 + 4*d", "4*d*(d + 1)", "4d^2 + 4d", "(2*d)**2 + 4*d", "4 d (d+1)",
+                                  "d*(4*d + 4)"])
+def test_equivalent_forms_are_accepted(form):
+    assert judge(MHA, form).correct
+
+
+@pytest.mark.parametrize("form", ["4*d**2", "4*d**2 + 4", "4*d**2 + 3*d", "4*(d + 1)**2", "3*d**2 + 4*d"])
+def test_near_misses_are_rejected(form):
+    verdict = judge(MHA, form)
+    assert verdict.correct is False and verdict.feedback
+
+
+def test_a_catalogued_wrong_answer_gets_its_own_feedback():
+    verdict = judge(MHA, "d*(d + 1)")
+    assert verdict.correct is False and verdict.known_mistake and "one projection" in verdict.feedback
+
+
+def test_piecewise_answers_are_compared_on_both_sides_of_zero():
+    assert judge(GRAD, "2*W2*x*Heaviside(W1*x + b1)*(W2*Max(0, W1*x + b1) + b2 - y)").correct
+    assert not judge(GRAD, "2*W2*x*(W2*(W1*x + b1) + b2 - y)").correct      # relu' dropped
+
+
+@pytest.mark.parametrize("text, why", [("relu2(d)", "unknown name"), ("__import__('os').system('x')", "use numbers"),
+                                       ("d.__class__", "unknown name"), ("", "empty"), ("4*d**", "cannot read")])
+def test_unreadable_or_hostile_expressions_are_refused(text, why):
+    with pytest.raises(AnswerError, match=why):
+        judge(MHA, text)
+
+
+@pytest.mark.parametrize("text, value", [("64", 64.0), (" 6.99e-4 ", 6.99e-4), ("ln(10)", math.log(10)),
+                                         ("sqrt(64)", 8.0), ("1/8", 0.125), (2.302585, 2.302585)])
+def test_numbers_are_read_in_the_usual_forms(text, value):
+    assert number(text) == pytest.approx(value)
+
+
+def test_number_tolerance_and_catalogued_mistake():
+    q = Question("ce", 5, "number", "uniform guess over 10 classes", answer=math.log(10), tolerance=0.005,
+                 wrong=(Wrong(math.log2(10), "that is in bits"),))
+    assert judge(q, "2.3").correct and judge(q, "ln(10)").correct
+    assert judge(q, 3.3219).known_mistake and not judge(q, "2.2").correct
+
+
+def test_choices_by_text_number_or_letter():
+    q = Question("path", 8, "choice", "longest path in a transformer", answer="O(1)", choices=("O(n)", "O(1)"))
+    assert judge(q, "o(1)").correct and judge(q, 2).correct and judge(q, "b").correct
+    assert judge(q, "a").correct is False
+    with pytest.raises(AnswerError, match="not one of the choices"):
+        judge(q, "O(log n)")
+
+
+def test_orderings_by_text_or_position():
+    q = Question("pre", 4, "ordering", "a Pre-LN block", items=("ln1", "attention", "add", "ln2", "ffn", "add"))
+    assert judge(q, "ln1, attention, add, ln2, ffn, add").correct
+    verdict = judge(q, ["attention", "add", "ln1", "ffn", "add", "ln2"])
+    assert verdict.correct is False and "position 1" in verdict.feedback
+    with pytest.raises(AnswerError, match="every item"):
+        judge(q, "ln1, attention")
+
+
+def test_self_rated_items_return_their_guide():
+    q = Question("essay", 8, "self", "explain", guide=("parallel", "path length"))
+    assert judge(q, "anything").correct is None
+
+
+@pytest.mark.parametrize("raw, why", [
+    ({"id": "x", "row": 1, "kind": "number", "prompt": "p"}, "no answer"),
+    ({"id": "x", "row": 1, "kind": "choice", "prompt": "p", "answer": "c", "choices": ["a", "b"]}, "not one of"),
+    ({"id": "x", "row": 1, "kind": "expression", "prompt": "p", "answer": "4*d", "symbols": ["d"],
+      "wrong": [{"answer": "2*d + 2*d", "feedback": "f"}]}, "judged right"),
+    ({"id": "x", "row": 1, "kind": "essay", "prompt": "p"}, "kind must be"),
+])
+def test_a_malformed_bank_names_the_question(raw, why):
+    with pytest.raises(BankError, match=f"'x'.*{why}"):
+        parse_bank("day16", {"question": [raw]})
+
+
+BANKS = {day: load_bank(day) for day in ("day16", "day09")}
+CHECKABLE = [(day, q) for day, bank in BANKS.items() for q in bank.questions if q.checkable]
+
+
+@pytest.mark.parametrize("day, q", CHECKABLE, ids=[q.id for _, q in CHECKABLE])
+def test_every_question_passes_its_answer_and_fails_its_wrong_ones(day, q):
+    right = list(q.items) if q.kind == "ordering" else q.answer
+    assert judge(q, right).correct
+    assert q.wrong, "every checkable question catalogues at least one wrong answer"
+    for w in q.wrong:
+        verdict = judge(q, w.answer)
+        assert verdict.correct is False and verdict.known_mistake and verdict.feedback == w.feedback
+
+
+@pytest.mark.parametrize("day", BANKS)
+def test_every_rubric_row_has_questions(day):
+    from quizgrader.catalog import load_day
+
+    rows = {r.number for r in load_day(day).rubric}
+    bank = BANKS[day]
+    assert {q.row for q in bank.questions if q.checkable} == rows, day
+
+
+def test_there_are_enough_checkable_questions():
+    assert len(CHECKABLE) >= 30
+
+
+# -- the answers file ---------------------------------------------------------------------------
+SMALL = Bank("day16", (MHA, Question("path", 8, "choice", "p", answer="O(1)", choices=("O(n)", "O(1)")),
+                       Question("essay", 8, "self", "p", guide=("g",))))
+SCALE = ("Confident", "Shaky", "Need to re-study")
+
+
+def test_answers_are_judged_one_by_one(tmp_path):
+    f = tmp_path / "day16.toml"
+    f.write_text('[answers]\nmha = "4 d (d + 1)"\npath = "O(n)"\n\n[ratings]\n3 = "Shaky"\n')
+    answers = read_answers(f, SMALL, SCALE)
+    assert answers.ratings == {3: "Shaky"}
+    results = {r.id: r for r in judge_all(SMALL, answers)}
+    assert results["mha"].outcome is Outcome.CORRECT
+    assert results["path"].outcome is Outcome.WRONG
+    assert results["essay"].outcome is Outcome.SELF_RATED
+
+
+def test_an_unreadable_answer_is_reported_and_the_rest_still_judged(tmp_path):
+    f = tmp_path / "day16.toml"
+    f.write_text('[answers]\nmha = "4 dd"\npath = 2\n')
+    results = {r.id: r for r in judge_all(SMALL, read_answers(f, SMALL, SCALE))}
+    assert results["mha"].outcome is Outcome.UNREADABLE and "unknown name 'dd'" in results["mha"].feedback
+    assert results["path"].outcome is Outcome.CORRECT
+
+
+@pytest.mark.parametrize("text, why", [
+    ('[answers]\nmha = "4d\n', "line 2"),                       # unterminated string
+    ('[answers]\nmah = "4*d"\n', "did you mean mha"),
+    ('[ratings]\n3 = "Great"\n', "use one of Confident"),
+    ('[answer]\nmha = 1\n', "unknown section"),
+])
+def test_a_malformed_answers_file_says_where(tmp_path, text, why):
+    f = tmp_path / "day16.toml"
+    f.write_text(text)
+    with pytest.raises(AnswersFileError, match=why):
+        read_answers(f, SMALL, SCALE)
+    assert f.read_text() == text, "the learner's file is never rewritten"
+
+
+def test_logs_and_sizes_are_compared_where_they_are_real():
+    q = Question("hk", 5, "expression", "entropy of the uniform distribution over K", answer="log(K)",
+                 symbols=("K",), wrong=(Wrong("log(K)/log(2)", "that is in bits"),))
+    assert judge(q, "-log(1/K)").correct and judge(q, "log(K**2)/2").correct and judge(q, "ln(K)").correct
+    assert judge(q, "log(K)/log(2)").known_mistake
+
+
+def test_an_answer_with_fewer_symbols_than_the_expected_one_is_judged_not_crashed():
+    q = Question("lstm", 3, "expression", "p", answer="4*h*(h + x + 1)", symbols=("h", "x"))
+    assert judge(q, "4*h*(h + x)").correct is False
+    assert judge(q, "4*h").correct is False
