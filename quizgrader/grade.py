@@ -79,10 +79,29 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     for ex in plan:
         _blocked_by_dependencies(results[ex.id], ex, results)
     exercises = list(results.values())
+    answers_file, answers_error, questions, ratings = _answers(day, options.workspace)
     return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
                        profile=options.profile, device=options.device, scale=day.scale,
-                       exercises=exercises, rubric=rate(day, exercises),
-                       seconds=time.perf_counter() - started, version=__version__)
+                       exercises=exercises, rubric=rate(day, exercises, questions, ratings),
+                       seconds=time.perf_counter() - started, version=__version__, questions=questions,
+                       answers_file=answers_file, answers_error=answers_error)
+
+
+def _answers(day: Day, workspace: Path):
+    """The workspace's answers/DAY.toml, judged: (file, error, question results, self-ratings).
+    A file that cannot be used is reported; the exercises are graded all the same."""
+    from .questions import load_bank
+    from .questions.answers import AnswersFileError, judge_all, read_answers
+
+    path = workspace / "answers" / f"{day.id}.toml"
+    if not path.is_file():
+        return None, None, [], {}
+    bank = load_bank(day.id)
+    try:
+        answers = read_answers(path, bank, day.scale)
+    except AnswersFileError as e:
+        return str(path), str(e), [], {}
+    return str(path), None, judge_all(bank, answers), answers.ratings
 
 
 def all_checks(ex: Exercise) -> list[Check]:

@@ -60,6 +60,17 @@ class RubricRating:
     area: str
     rating: str | None           # one of the day's scale, or None: no evidence yet
     evidence: list[str] = field(default_factory=list)
+    self_rating: str | None = None   # the learner's own, from the answers file
+    calibrated: bool | None = None   # self_rating == rating (None when either is missing)
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    row: int
+    outcome: str                 # correct | wrong | unreadable | unanswered | self_rated
+    feedback: str = ""
+    known_mistake: bool = False
 
 
 @dataclass
@@ -75,10 +86,18 @@ class GradeReport:
     rubric: list[RubricRating]
     seconds: float = 0.0
     version: str = ""
+    questions: list[QuestionResult] = field(default_factory=list)
+    answers_file: str | None = None      # the answers file graded, when there is one
+    answers_error: str | None = None     # why it could not be used
+
+    @property
+    def questions_ok(self) -> bool:
+        return self.answers_error is None and not any(q.outcome in ("wrong", "unreadable") for q in self.questions)
 
     @property
     def passed(self) -> bool:
-        return bool(self.exercises) and all(e.status is Status.PASS for e in self.exercises)
+        """Every graded exercise passes, and every answered question is right."""
+        return bool(self.exercises) and all(e.status is Status.PASS for e in self.exercises) and self.questions_ok
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -97,8 +116,12 @@ class GradeReport:
             "passed": self.passed,
             "seconds": round(self.seconds, 3),
             "exercises": [_exercise_dict(e) for e in self.exercises],
-            "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence}
-                       for r in self.rubric],
+            "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence,
+                        "self_rating": r.self_rating, "calibrated": r.calibrated} for r in self.rubric],
+            "answers_file": self.answers_file,
+            "answers_error": self.answers_error,
+            "questions": [{"id": q.id, "row": q.row, "outcome": q.outcome, "feedback": q.feedback,
+                           "known_mistake": q.known_mistake} for q in self.questions],
         }
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 
+from quizgrader.grade import Options, grade
 from quizgrader.questions import (
     AnswerError,
     Bank,
@@ -178,3 +181,57 @@ def test_an_answer_with_fewer_symbols_than_the_expected_one_is_judged_not_crashe
     q = Question("lstm", 3, "expression", "p", answer="4*h*(h + x + 1)", symbols=("h", "x"))
     assert judge(q, "4*h*(h + x)").correct is False
     assert judge(q, "4*h").correct is False
+
+
+# -- answers graded with the exercises ----------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def right_answers(day: str = "day16") -> dict:
+    return {q.id: (list(q.items) if q.kind == "ordering" else q.answer)
+            for q in load_bank(day).questions if q.checkable}
+
+
+def workspace_with(tmp_path: Path, answers: dict | None = None, ratings: dict | None = None, text: str | None = None):
+    import json
+
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__"))
+    (ws / "answers").mkdir()
+    if text is None:
+        lines = ["[answers]"] + [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in (answers or {}).items()]
+        lines += ["", "[ratings]"] + [f"{k} = {json.dumps(v)}" for k, v in (ratings or {}).items()]
+        text = "\n".join(lines) + "\n"
+    (ws / "answers" / "day16.toml").write_text(text)
+    return ws
+
+
+def test_right_answers_rate_every_row_from_the_questions(tmp_path, zygote):
+    ws = workspace_with(tmp_path, right_answers(), {2: "Confident", 8: "Shaky"})
+    report = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick"), zygote=zygote)
+    assert report.passed and report.answers_error is None
+    assert all(r.rating == "Confident" for r in report.rubric), [(r.row, r.rating) for r in report.rubric]
+    by_row = {r.row: r for r in report.rubric}
+    assert by_row[2].calibrated is True and by_row[8].calibrated is False and by_row[5].calibrated is None
+    assert all(any("right" in line for line in r.evidence) for r in report.rubric)
+
+
+def test_a_wrong_answer_lowers_its_row_and_says_why(tmp_path, zygote):
+    answers = right_answers()
+    answers["d16-bahdanau-param-count"] = "d_a*(d_s + d_h)"
+    report = grade("day16", Options(workspace=workspace_with(tmp_path, answers), only=["softmax"], profile="quick"),
+                   zygote=zygote)
+    assert not report.passed
+    wrong = [q for q in report.questions if q.outcome == "wrong"]
+    assert [q.id for q in wrong] == ["d16-bahdanau-param-count"] and wrong[0].known_mistake and "v_a" in wrong[0].feedback
+    assert next(r for r in report.rubric if r.row == 1).rating == "Shaky"
+    data = report.to_dict()
+    assert data["questions"] and data["answers_error"] is None
+
+
+def test_a_malformed_answers_file_is_reported_and_the_exercises_still_graded(tmp_path, zygote):
+    ws = workspace_with(tmp_path, text='[answers]\n"d16-mha-dk-per-head" = 64\n"oops = 3\n')
+    report = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick"), zygote=zygote)
+    assert report.exercises[0].status.value == "pass"
+    assert report.answers_error and "line 3" in report.answers_error and not report.passed
+    assert (ws / "answers" / "day16.toml").read_text().endswith('"oops = 3\n')

@@ -99,9 +99,9 @@ def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype 
     r, a = tolerance(dtype)
     rtol, atol = rtol if rtol is not None else r, atol if atol is not None else a
     g, w = got.to(torch.float64), want.to(torch.float64)
-    if dtype in NORMWISE and rtol == r and atol == a and torch.isfinite(w).all():
-        if float((g - w).norm()) <= NORMWISE[dtype] * float(w.norm()) + atol * w.numel() ** 0.5:
-            return got
+    judged_whole = dtype in NORMWISE and rtol == r and atol == a and bool(torch.isfinite(w).all())
+    if judged_whole and float((g - w).norm()) <= NORMWISE[dtype] * float(w.norm()) + atol * w.numel() ** 0.5:
+        return got
     both_nan = torch.isnan(g) & torch.isnan(w)
     same_inf = torch.isinf(g) & (g == w)
     err = (g - w).abs().masked_fill(both_nan | same_inf, 0.0)

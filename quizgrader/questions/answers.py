@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..results import QuestionResult
 from . import AnswerError, Bank, judge
 
 
@@ -33,16 +34,6 @@ class Outcome(StrEnum):
     UNREADABLE = "unreadable"      # an answer that is not a number / expression / choice ...
     UNANSWERED = "unanswered"
     SELF_RATED = "self_rated"
-
-
-@dataclass
-class QuestionResult:
-    id: str
-    row: int
-    outcome: Outcome
-    feedback: str = ""
-    known_mistake: bool = False
-    given: Any = None
 
 
 @dataclass
@@ -92,8 +83,8 @@ def judge_all(bank: Bank, answers: Answers) -> list[QuestionResult]:
         try:
             verdict = judge(q, given)
         except AnswerError as e:
-            results.append(QuestionResult(q.id, q.row, Outcome.UNREADABLE, str(e), given=given))
+            results.append(QuestionResult(q.id, q.row, Outcome.UNREADABLE, str(e)))
             continue
         results.append(QuestionResult(q.id, q.row, Outcome.CORRECT if verdict.correct else Outcome.WRONG,
-                                      "" if verdict.correct else verdict.feedback, verdict.known_mistake, given))
+                                      "" if verdict.correct else verdict.feedback, verdict.known_mistake))
     return results

@@ -72,23 +72,50 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
 
 
 def rubric_table(report: GradeReport) -> Table:
-    table = Table(title="Self-assessment rubric (from the code evidence so far)", title_justify="left")
+    table = Table(title="Self-assessment rubric (from the evidence so far)", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("area")
     table.add_column("rating", no_wrap=True)
+    said = any(r.self_rating for r in report.rubric)
+    if said:
+        table.add_column("you said", no_wrap=True)
     table.add_column("evidence", overflow="fold", max_width=60)
     best, middle, worst = report.scale
     colour = {best: "green", middle: "yellow", worst: "red"}
     for r in report.rubric:
         rating = Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
-        table.add_row(str(r.row), r.area, rating, escape("\n".join(r.evidence)))
+        cells = [str(r.row), r.area, rating]
+        if said:
+            mark = {True: " ✓", False: " ≠"}.get(r.calibrated, "")
+            cells.append(Text((r.self_rating or "–") + mark, style="bold" if r.calibrated is False else ""))
+        table.add_row(*cells, escape("\n".join(r.evidence)))
     return table
+
+
+def questions_panel(report: GradeReport) -> RenderableType | None:
+    """The checkpoint answers: counts, and each wrong or unreadable answer with its feedback."""
+    if report.answers_error:
+        return Panel(Text(report.answers_error), title="checkpoint answers: not used", border_style="red",
+                     title_align="left")
+    if not report.questions:
+        return None
+    counts: dict[str, int] = {}
+    for q in report.questions:
+        counts[q.outcome] = counts.get(q.outcome, 0) + 1
+    parts: list[RenderableType] = [Text(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))]
+    for q in report.questions:
+        if q.outcome in ("wrong", "unreadable"):
+            label = ("✘ wrong", "red") if q.outcome == "wrong" else ("? unreadable", "yellow")
+            parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
+    return Panel(Group(*parts), title=f"checkpoint answers ({report.answers_file})", title_align="left",
+                 border_style="green" if report.questions_ok else "red")
 
 
 def summary(report: GradeReport) -> Text:
     counts = report.counts()
     parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
-    verdict = ("all graded exercises pass" if report.passed else "not everything passes yet")
+    verdict = ("all graded exercises pass" + (" and every answer is right" if report.questions else "")
+               if report.passed else "not everything passes yet")
     return Text.assemble(
         (f"{report.day}: ", "bold"), f"{len(report.exercises)} exercises: {parts}. ",
         (verdict, "bold green" if report.passed else "bold red"),
@@ -99,6 +126,8 @@ def render(report: GradeReport) -> Group:
     parts: list[RenderableType] = [exercise_table(report)]
     parts += [failure_panel(e) for e in report.exercises
               if e.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)]
+    if (answers := questions_panel(report)) is not None:
+        parts.append(answers)
     parts += [rubric_table(report), summary(report)]
     return Group(*parts)
 
