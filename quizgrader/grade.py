@@ -230,12 +230,16 @@ def _settle(result: ExerciseResult) -> None:
         result.reason = f"{n} of {len(result.checks)} checks failed"
 
 
+def _failing_dependencies(ex: Exercise, done: dict[str, ExerciseResult]) -> list[str]:
+    return [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
+
+
 def _stand_ins(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> list[str]:
     """The dependencies to replace by the reference's for a second grading: those that do not pass,
     when this exercise was attempted and does not pass either."""
     if result.status in (Status.PASS, Status.NOT_ATTEMPTED):
         return []
-    return [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
+    return _failing_dependencies(ex, done)
 
 
 def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[str, ExerciseResult]) -> None:
@@ -243,7 +247,7 @@ def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[st
     was graded again with the reference in place of those, say how that went."""
     if result.status not in (Status.FAIL, Status.ERROR, Status.BLOCKED):
         return
-    blockers = [d for d in ex.depends_on if d in done and done[d].status is not Status.PASS]
+    blockers = _failing_dependencies(ex, done)
     if blockers and result.status is not Status.BLOCKED:
         result.status = Status.BLOCKED
         result.reason += "; it depends on " + ", ".join(

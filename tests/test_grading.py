@@ -207,3 +207,17 @@ def test_the_catalog_names_every_row_a_check_measures():
         measured = {row for c in checks_for(ex.id) for row in c.rows}
         assert measured == set(ex.measures), (ex.id, measured, ex.measures)
     assert any(ex.measures for ex in DAY.exercises)
+
+
+def test_a_model_that_keeps_positions_under_none_fails_the_contrast(tmp_path):
+    """The second half of the learning check (run in the default profile only): a model whose
+    positional='none' still adds a table learns the copy task, and that is a failure."""
+    from quizgrader.checks.api import local
+    from quizgrader.checks.runner import checks_for, run_check
+
+    mistake = next(m for m in MISTAKES if m.id == "lm-none-falls-to-sinusoidal")
+    you = local(diagnosis.materialize(mistake, tmp_path / "ws"), "day16")
+    ref = local(ROOT / "reference", "day16", package="_quiz_reference")
+    learns = next(c for c in checks_for("day16.lm.DecoderLM") if c.name.startswith("learns to copy"))
+    result, _ = run_check(learns, you, ref, "default")
+    assert result.status is Status.FAIL and "positional='none'" in result.message, result.message

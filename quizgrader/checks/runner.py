@@ -83,14 +83,15 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
     """Run one check; SandboxError (the learner's process hung or died) propagates."""
     token = _context.set(Context(profile, device, seed))
     try:
-        result, failure = _run(c, you, ref, profile, seed)
+        result, failure = _run(c, you, ref)
     finally:
         _context.reset(token)
     result.rows = c.rows
     return result, failure
 
 
-def _run(c: Check, you: Api, ref: Api, profile: str, seed: int) -> tuple[CheckResult, Failure | None]:
+def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
+    profile, seed = context().profile, context().seed
     seen: dict = {"n": 0}
 
     def attempt(case) -> None:

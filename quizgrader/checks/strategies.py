@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
+from .runner import context
+
 FLOATS = (torch.float32, torch.float64)
 
 seeds = st.integers(0, 2**20)
@@ -22,8 +24,6 @@ dtypes = st.sampled_from(FLOATS)
 
 
 def _tiered(dtype: torch.dtype) -> torch.dtype:
-    from .runner import context
-
     return torch.bfloat16 if dtype == torch.float32 and context().device == "cuda" else dtype
 
 

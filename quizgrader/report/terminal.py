@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
@@ -99,9 +101,7 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
                      title_align="left")
     if not report.questions:
         return None
-    counts: dict[str, int] = {}
-    for q in report.questions:
-        counts[q.outcome] = counts.get(q.outcome, 0) + 1
+    counts = Counter(q.outcome for q in report.questions)
     parts: list[RenderableType] = [Text(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))]
     for q in report.questions:
         if q.outcome in ("wrong", "unreadable"):

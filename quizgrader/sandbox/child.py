@@ -7,6 +7,7 @@ of what went wrong; it never judges anything.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import resource
 import signal
@@ -168,10 +169,11 @@ class Server:
         from . import tools
 
         subject = self.handles[req["handle"]] if req.get("handle") is not None else self._resolve(req["target"])
+        tool = tools.TOOLS[req["tool"]]
         kwargs = self._to_device(req["kwargs"])
-        if req["tool"] == "time_attention":
+        if "device" in inspect.signature(tool).parameters:   # a tool that makes its own tensors
             kwargs["device"] = str(self.device)
-        return tools.TOOLS[req["tool"]](subject, **kwargs)
+        return tool(subject, **kwargs)
 
     def _resolve(self, target: str) -> Any:
         module, _, name = target.rpartition(".")
