@@ -77,10 +77,14 @@ def grade(
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
-    if not the_day.exercises:
-        raise usage_error(f"{the_day.id} has no exercises to grade yet (see `quiz show rubric {the_day.id}`)")
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
+    answers = workspace / "answers" / f"{the_day.id}.toml"
+    if not the_day.exercises and not answers.is_file():
+        raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
+                          f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
+    if only and not the_day.exercises:
+        raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
     if json_out and not json_out.resolve().parent.is_dir():
         raise usage_error(f"cannot write {json_out}: the folder {json_out.parent} does not exist")
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
@@ -90,12 +94,25 @@ def grade(
     except CatalogError as e:
         raise usage_error(str(e)) from None
 
+    from .report.terminal import render
+
+    report = _grade(the_day, workspace, ids, profile, seed, device)
+    console.print(render(report))
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device):
+    """Run the grading with a status line; a day with no exercises yet grades its answers only."""
+    from contextlib import nullcontext
+
     from .sandbox.process import Zygote
 
-    with Zygote() as zygote:  # imports torch in its own interpreter while this one does the same
+    # The zygote imports torch in its own interpreter while this one does the same.
+    with Zygote() if the_day.exercises else nullcontext() as zygote:
         from .grade import Options, resolve_device
         from .grade import grade as run
-        from .report.terminal import render
 
         try:
             resolved = resolve_device(device.value)
@@ -107,11 +124,7 @@ def grade(
                 if result is None:
                     status.update(f"grading {ex_id.split('.', 1)[1]}…")
 
-            report = run(the_day.id, options, progress, zygote)
-    console.print(render(report))
-    if json_out:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    raise typer.Exit(0 if report.passed else 1)
+            return run(the_day.id, options, progress, zygote)
 
 
 @app.command("list")

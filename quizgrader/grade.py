@@ -19,7 +19,7 @@ from .checks.common import from_scratch
 from .checks.runner import Check, Failure, checks_for, run_check
 from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
-from .rubric import rate
+from .rubric import rate, verdict
 from .sandbox.process import ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
 
@@ -53,8 +53,8 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     imports; one made here is closed here."""
     day = load_day(day_name)
     plan = day.ordered([day.exercise(i).id for i in options.only] if options.only else None)
-    own = zygote is None
-    zygote = zygote or Zygote()
+    own = zygote is None and bool(plan)
+    zygote = zygote or (Zygote() if plan else None)
     started = time.perf_counter()
     ref = local(reference_root(), day.id, package="_quiz_reference")
     doctor = diagnosis.Diagnoser()
@@ -74,17 +74,18 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                     progress(ex.id, results[ex.id])
     finally:
         doctor.close()
-        if own:
+        if own and zygote is not None:
             zygote.close()
     for ex in plan:
         _blocked_by_dependencies(results[ex.id], ex, results)
     exercises = list(results.values())
     answers_file, answers_error, questions, ratings = _answers(day, options.workspace)
+    rubric = rate(day, exercises, questions, ratings)
     return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
                        profile=options.profile, device=options.device, scale=day.scale,
-                       exercises=exercises, rubric=rate(day, exercises, questions, ratings),
-                       seconds=time.perf_counter() - started, version=__version__, questions=questions,
-                       answers_file=answers_file, answers_error=answers_error)
+                       exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
+                       version=__version__, questions=questions, answers_file=answers_file,
+                       answers_error=answers_error, verdict=verdict(day, rubric))
 
 
 def _answers(day: Day, workspace: Path):

@@ -64,13 +64,46 @@ class RubricRating:
     calibrated: bool | None = None   # self_rating == rating (None when either is missing)
 
 
+class Answer(StrEnum):
+    """What became of a checkpoint question."""
+    CORRECT = "correct"
+    WRONG = "wrong"
+    UNREADABLE = "unreadable"      # not a number / expression / choice ... that can be judged
+    UNANSWERED = "unanswered"
+    SELF_RATED = "self_rated"      # free-form: the learner rates it against the guide
+
+    @property
+    def judged(self) -> bool:
+        return self in (Answer.CORRECT, Answer.WRONG, Answer.UNREADABLE)
+
+
 @dataclass
 class QuestionResult:
     id: str
     row: int
-    outcome: str                 # correct | wrong | unreadable | unanswered | self_rated
+    outcome: Answer
     feedback: str = ""
     known_mistake: bool = False
+
+
+@dataclass
+class Criterion:
+    row: int
+    text: str
+    met: bool | None             # None: the row has no rating yet
+
+
+@dataclass
+class Verdict:
+    """What the day's rule makes of the rubric: move on, go back, or not decided yet."""
+    decision: str                # ready | go_back | extra_day | not_yet | incomplete
+    summary: str                 # one sentence
+    rows: list[int] = field(default_factory=list)     # the rows to revisit, weakest first
+    checklist: list[Criterion] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"decision": self.decision, "summary": self.summary, "rows": self.rows,
+                "checklist": [{"row": c.row, "text": c.text, "met": c.met} for c in self.checklist]}
 
 
 @dataclass
@@ -89,15 +122,19 @@ class GradeReport:
     questions: list[QuestionResult] = field(default_factory=list)
     answers_file: str | None = None      # the answers file graded, when there is one
     answers_error: str | None = None     # why it could not be used
+    verdict: Verdict | None = None
 
     @property
     def questions_ok(self) -> bool:
-        return self.answers_error is None and not any(q.outcome in ("wrong", "unreadable") for q in self.questions)
+        return self.answers_error is None and all(q.outcome not in (Answer.WRONG, Answer.UNREADABLE)
+                                                    for q in self.questions)
 
     @property
     def passed(self) -> bool:
-        """Every graded exercise passes, and every answered question is right."""
-        return bool(self.exercises) and all(e.status is Status.PASS for e in self.exercises) and self.questions_ok
+        """Something was graded, every graded exercise passes, and every answered question is
+        right."""
+        graded = bool(self.exercises) or any(q.outcome.judged for q in self.questions)
+        return graded and all(e.status is Status.PASS for e in self.exercises) and self.questions_ok
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -122,6 +159,7 @@ class GradeReport:
             "answers_error": self.answers_error,
             "questions": [{"id": q.id, "row": q.row, "outcome": q.outcome, "feedback": q.feedback,
                            "known_mistake": q.known_mistake} for q in self.questions],
+            "verdict": self.verdict.to_dict() if self.verdict else None,
         }
 
 

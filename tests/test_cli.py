@@ -118,3 +118,17 @@ def test_list_hint_and_show_exercise():
     shown = quiz("show", "exercise", "day16.attention.scaled_dot_product_attention")
     assert shown.returncode == 0
     assert "attention.py" in shown.stdout and "batch elements are independent" in shown.stdout
+
+
+def test_day9_grades_its_answers_file_alone_with_a_verdict_and_checklist(tmp_path):
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "day09.toml").write_text(
+        '[answers]\nd09-ce-uniform-10 = "ln(10)"\n[ratings]\n1 = "✅ Solid"\n2 = "❌ Weak"\n3 = "❌ Weak"\n4 = "❌ Weak"\n')
+    out = tmp_path / "r.json"
+    run = quiz("grade", "day9", "--workspace", str(tmp_path), "--json", str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "verdict: extra day of review" in run.stdout and "[x] Draw a computation graph" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["exercises"] == [] and data["verdict"]["decision"] == "extra_day"
+    assert data["verdict"]["rows"][:3] == [2, 3, 4]
+    assert [c["met"] for c in data["verdict"]["checklist"]][:5] == [True, False, False, False, True]

@@ -20,7 +20,8 @@ from quizgrader.questions import (
     number,
     parse_bank,
 )
-from quizgrader.questions.answers import AnswersFileError, Outcome, judge_all, read_answers
+from quizgrader.questions.answers import AnswersFileError, judge_all, read_answers
+from quizgrader.results import Answer
 
 MHA = Question("mha", 3, "expression", "parameters of an MHA block with biases, in d", answer="4*d**2 + 4*d",
                symbols=("d",), wrong=(Wrong("d**2 + d", "that is one projection; the block has four"),))
@@ -143,17 +144,17 @@ def test_answers_are_judged_one_by_one(tmp_path):
     answers = read_answers(f, SMALL, SCALE)
     assert answers.ratings == {3: "Shaky"}
     results = {r.id: r for r in judge_all(SMALL, answers)}
-    assert results["mha"].outcome is Outcome.CORRECT
-    assert results["path"].outcome is Outcome.WRONG
-    assert results["essay"].outcome is Outcome.SELF_RATED
+    assert results["mha"].outcome is Answer.CORRECT
+    assert results["path"].outcome is Answer.WRONG
+    assert results["essay"].outcome is Answer.SELF_RATED
 
 
 def test_an_unreadable_answer_is_reported_and_the_rest_still_judged(tmp_path):
     f = tmp_path / "day16.toml"
     f.write_text('[answers]\nmha = "4 dd"\npath = 2\n')
     results = {r.id: r for r in judge_all(SMALL, read_answers(f, SMALL, SCALE))}
-    assert results["mha"].outcome is Outcome.UNREADABLE and "unknown name 'dd'" in results["mha"].feedback
-    assert results["path"].outcome is Outcome.CORRECT
+    assert results["mha"].outcome is Answer.UNREADABLE and "unknown name 'dd'" in results["mha"].feedback
+    assert results["path"].outcome is Answer.CORRECT
 
 
 @pytest.mark.parametrize("text, why", [

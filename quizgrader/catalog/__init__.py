@@ -17,6 +17,19 @@ class CatalogError(ValueError):
 class RubricRow:
     number: int
     area: str
+    revisit: str = ""            # the course day that teaches it ("Day 13"), where the course says
+    readiness: str = ""          # the readiness criterion it stands for, where the day has a checklist
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """How a day's ratings become a decision. `none_worst`: every row above the worst rating
+    moves on; `threshold`: at least `min_best` rows at the best rating move on, and more than
+    `max_worst` at the worst call for an extra day of review."""
+    rule: str = "none_worst"
+    next: str = "the next day"
+    min_best: int = 0
+    max_worst: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class Day:
     scale: tuple[str, str, str]  # best .. worst
     rubric: tuple[RubricRow, ...]
     exercises: tuple[Exercise, ...] = field(default=())
+    verdict: VerdictRule = VerdictRule()
 
     def exercise(self, ref: str) -> Exercise:
         """Find an exercise by id, by id without the day, or by its bare name when unique."""
@@ -129,7 +143,11 @@ def load_day(name: str) -> Day:
 
 
 def parse_day(data: dict) -> Day:
-    rubric = tuple(RubricRow(int(r["number"]), r["area"]) for r in data["rubric"])
+    rubric = tuple(RubricRow(int(r["number"]), r["area"], r.get("revisit", ""), r.get("readiness", ""))
+                   for r in data["rubric"])
+    rule = VerdictRule(**data.get("verdict", {}))
+    if rule.rule not in ("none_worst", "threshold"):
+        raise CatalogError(f"{data['id']}: unknown verdict rule {rule.rule!r}")
     numbers = {r.number for r in rubric}
     exercises = []
     for raw in data.get("exercise", []):
@@ -145,7 +163,7 @@ def parse_day(data: dict) -> Day:
             raise CatalogError(f"{ex.id} names rubric rows {sorted(bad)} that {data['id']} lacks")
         exercises.append(ex)
     day = Day(id=data["id"], title=data["title"], scale=tuple(data["scale"]), rubric=rubric,
-              exercises=tuple(exercises))
+              exercises=tuple(exercises), verdict=rule)
     ids = {e.id for e in exercises}
     for ex in exercises:
         if missing := [d for d in ex.depends_on if d not in ids]:

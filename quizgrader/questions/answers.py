@@ -16,24 +16,16 @@ from __future__ import annotations
 import difflib
 import tomllib
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..results import Answer
 from ..results import QuestionResult
 from . import AnswerError, Bank, judge
 
 
 class AnswersFileError(ValueError):
     """The answers file cannot be used as it is; the message names the file and the line."""
-
-
-class Outcome(StrEnum):
-    CORRECT = "correct"
-    WRONG = "wrong"
-    UNREADABLE = "unreadable"      # an answer that is not a number / expression / choice ...
-    UNANSWERED = "unanswered"
-    SELF_RATED = "self_rated"
 
 
 @dataclass
@@ -74,17 +66,17 @@ def judge_all(bank: Bank, answers: Answers) -> list[QuestionResult]:
     results = []
     for q in bank.questions:
         if not q.checkable:
-            results.append(QuestionResult(q.id, q.row, Outcome.SELF_RATED, "; ".join(q.guide)))
+            results.append(QuestionResult(q.id, q.row, Answer.SELF_RATED, "; ".join(q.guide)))
             continue
         if q.id not in answers.answers:
-            results.append(QuestionResult(q.id, q.row, Outcome.UNANSWERED))
+            results.append(QuestionResult(q.id, q.row, Answer.UNANSWERED))
             continue
         given = answers.answers[q.id]
         try:
             verdict = judge(q, given)
         except AnswerError as e:
-            results.append(QuestionResult(q.id, q.row, Outcome.UNREADABLE, str(e)))
+            results.append(QuestionResult(q.id, q.row, Answer.UNREADABLE, str(e)))
             continue
-        results.append(QuestionResult(q.id, q.row, Outcome.CORRECT if verdict.correct else Outcome.WRONG,
+        results.append(QuestionResult(q.id, q.row, Answer.CORRECT if verdict.correct else Answer.WRONG,
                                       "" if verdict.correct else verdict.feedback, verdict.known_mistake))
     return results

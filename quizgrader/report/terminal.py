@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..catalog import Day
-from ..results import ExerciseResult, GradeReport, Status
+from ..results import Answer, ExerciseResult, GradeReport, Status
 
 STYLE = {
     Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
@@ -104,31 +104,58 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
     counts = Counter(q.outcome for q in report.questions)
     parts: list[RenderableType] = [Text(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))]
     for q in report.questions:
-        if q.outcome in ("wrong", "unreadable"):
-            label = ("✘ wrong", "red") if q.outcome == "wrong" else ("? unreadable", "yellow")
+        if q.outcome in (Answer.WRONG, Answer.UNREADABLE):
+            label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
             parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
     return Panel(Group(*parts), title=f"checkpoint answers ({report.answers_file})", title_align="left",
                  border_style="green" if report.questions_ok else "red")
 
 
+DECISION = {"ready": ("ready", "green"), "go_back": ("go back", "red"), "extra_day": ("extra day of review", "red"),
+            "not_yet": ("not ready yet", "yellow"), "incomplete": ("not decided yet", "yellow")}
+
+
+def verdict_panel(report: GradeReport) -> RenderableType | None:
+    """The day's decision, and the readiness checklist where the day has one."""
+    v = report.verdict
+    if v is None:
+        return None
+    label, colour = DECISION[v.decision]
+    parts: list[RenderableType] = [Text(v.summary)]
+    if v.checklist:
+        parts.append(Text("readiness criteria:", style="bold"))
+        for c in v.checklist:
+            box = {True: ("[x]", "green"), False: ("[ ]", "red"), None: ("[?]", "dim")}[c.met]
+            parts.append(Text.assemble("  ", box, f" {c.text} (row {c.row})"))
+    return Panel(Group(*parts), title=f"verdict: {label}", title_align="left", border_style=colour)
+
+
 def summary(report: GradeReport) -> Text:
     counts = report.counts()
     parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
-    verdict = ("all graded exercises pass" + (" and every answer is right" if report.questions else "")
-               if report.passed else "not everything passes yet")
+    if not report.passed:
+        verdict = "not everything passes yet"
+    elif report.exercises:
+        verdict = "all graded exercises pass" + (" and every answer is right" if report.questions else "")
+    else:
+        verdict = "every answer given is right"
+    graded = f"{len(report.exercises)} exercises: {parts}. " if report.exercises else "answers only. "
     return Text.assemble(
-        (f"{report.day}: ", "bold"), f"{len(report.exercises)} exercises: {parts}. ",
+        (f"{report.day}: ", "bold"), graded,
         (verdict, "bold green" if report.passed else "bold red"),
         (f"  [{report.profile} profile, seed {report.seed}, {report.device}, {report.seconds:.1f} s]", "dim"))
 
 
 def render(report: GradeReport) -> Group:
-    parts: list[RenderableType] = [exercise_table(report)]
+    parts: list[RenderableType] = [exercise_table(report)] if report.exercises else []
     parts += [failure_panel(e) for e in report.exercises
               if e.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)]
     if (answers := questions_panel(report)) is not None:
         parts.append(answers)
-    parts += [rubric_table(report), summary(report)]
+    parts.append(rubric_table(report))
+    if (decision := verdict_panel(report)) is not None:
+        parts.append(decision)
+    parts.append(summary(report))
     return Group(*parts)
 
 
