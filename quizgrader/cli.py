@@ -174,6 +174,80 @@ def show_exercise(exercise: Annotated[str, typer.Argument(help="e.g. attention.s
         console.print("    • written from scratch (no forbidden library calls)")
 
 
+@show_app.command("questions")
+def show_questions(
+    day: Annotated[str, typer.Argument(help="day16 or day9")] = "day16",
+    row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
+) -> None:
+    """List a day's checkpoint questions with their ids, for answering in answers/DAY.toml."""
+    from .questions import load_bank
+
+    the_day = _day(day)
+    for q in load_bank(the_day.id).questions:
+        if row and q.row not in row:
+            continue
+        kind = "self-rated" if not q.checkable else q.kind
+        console.print(f"[bold]{q.id}[/] [dim](row {q.row}, {kind})[/]")
+        console.print(f"  {escape(q.prompt)}")
+        for letter, option in zip("abcdefghij", q.shown_choices or q.shown_items):
+            console.print(f"    {letter}) {escape(option)}")
+        if q.symbols:
+            console.print(f"    [dim]symbols: {', '.join(q.symbols)}[/]")
+        for g in q.guide:
+            console.print(f"    • {escape(g)}")
+
+
+@app.command()
+def answer(
+    day: Annotated[str, typer.Argument(help="day16 or day9")],
+    workspace: Annotated[Path, typer.Option(help="The workspace whose answers/DAY.toml to update")] = Path("exercises"),
+    row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Ask again the questions already answered right")] = False,
+) -> None:
+    """Answer the checkpoint questions one at a time; each is judged at once, then you rate
+    yourself per rubric row. Answers and ratings go into answers/DAY.toml (kept for `quiz grade`)."""
+    from .ask import pick, run
+    from .questions import load_bank
+    from .questions.answers import Answers, AnswersFileError, read_answers, save_answers
+    from .results import Answer
+
+    the_day = _day(day)
+    bank = load_bank(the_day.id)
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder")
+    if bad := sorted(set(row or ()) - {r.number for r in the_day.rubric}):
+        raise usage_error(f"{the_day.id} has no rubric row {bad[0]} (rows 1-{len(the_day.rubric)})")
+    path = workspace / "answers" / f"{the_day.id}.toml"
+    try:
+        previous = read_answers(path, bank, the_day.scale) if path.is_file() else Answers({}, {})
+    except AnswersFileError as e:
+        raise usage_error(f"{e}. Fix it first: nothing was asked and the file is unchanged") from None
+    questions = pick(bank, previous, set(row or ()), everything)
+    rows = sorted(set(row or ()) or {r.number for r in the_day.rubric})
+    if questions:
+        console.print(f"{len(questions)} question(s) for {the_day.id}" +
+                      ("" if everything else " not yet answered right (--all asks every one)"))
+    else:
+        console.print(f"every checkable question{' of these rows' if row else ''} is answered right in {path}; "
+                      "--all asks them again. On to the self-ratings.")
+    session = run(console, the_day, bank, previous, questions, rows)   # Ctrl-C keeps what was answered
+    if session.given or session.ratings:
+        try:
+            backup = save_answers(path, bank, the_day.scale, session.given, session.ratings,
+                                  workspace / ".quiz" / "backups")
+        except (AnswersFileError, OSError) as e:
+            err.print(f"[bold red]error:[/] could not save the answers: {escape(str(e))}")
+            raise typer.Exit(1) from None
+        kept = f" (the previous version is in {backup})" if backup else ""
+        console.print(f"saved {len(session.given)} answer(s) and {len(session.ratings)} rating(s) to {path}{kept}")
+    right = sum(r.outcome is Answer.CORRECT for r in session.results)
+    console.print(f"{right}/{len(session.results)} right this session"
+                  + (" (stopped early)" if session.stopped else "")
+                  + f". `quiz grade {the_day.id}` gives the verdict with your code's evidence.")
+    if session.interrupted:
+        raise typer.Exit(130)
+
+
 @app.command()
 def hint(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],

@@ -72,11 +72,14 @@ def test_number_tolerance_and_catalogued_mistake():
 
 
 def test_choices_by_text_number_or_letter():
-    q = Question("path", 8, "choice", "longest path in a transformer", answer="O(1)", choices=("O(n)", "O(1)"))
-    assert judge(q, "o(1)").correct and judge(q, 2).correct and judge(q, "b").correct
-    assert judge(q, "a").correct is False
+    q = Question("path", 8, "choice", "longest path in a transformer", answer="O(1)",
+                 choices=("O(1)", "O(n)", "O(n^2)", "O(log n)"))
+    at = q.shown_choices.index("O(1)")
+    assert judge(q, "o(1)").correct and judge(q, at + 1).correct and judge(q, "abcd"[at]).correct
+    assert judge(q, str(at + 1)).correct
+    assert judge(q, "abcd"[at - 1]).correct is False and judge(q, (at + 1) % 4 + 1).correct is False
     with pytest.raises(AnswerError, match="not one of the choices"):
-        judge(q, "O(log n)")
+        judge(q, "O(n^3)")
 
 
 def test_orderings_by_text_or_position():
@@ -86,6 +89,20 @@ def test_orderings_by_text_or_position():
     assert verdict.correct is False and "position 1" in verdict.feedback
     with pytest.raises(AnswerError, match="every item"):
         judge(q, "ln1, attention")
+
+
+@pytest.mark.parametrize("q", [q for bank in (load_bank("day16"), load_bank("day09")) for q in bank.questions
+                               if q.kind in ("choice", "ordering")], ids=lambda q: q.id)
+def test_numbers_and_letters_refer_to_the_shown_order_which_gives_nothing_away(q):
+    shown = q.shown_choices if q.kind == "choice" else q.shown_items
+    assert sorted(shown) == sorted(q.choices or q.items) and shown == (q.shown_choices or q.shown_items)
+    if q.kind == "ordering":
+        assert shown != q.items, "the items must not be shown in the right order"
+        assert judge(q, ", ".join(str(i + 1) for i in range(len(shown)))).correct is False
+        letters = " ".join("abcdefghij"[shown.index(item)] for item in q.items)
+        assert judge(q, letters).correct
+    else:
+        assert judge(q, "abcdefghij"[shown.index(q.answer)]).correct
 
 
 def test_self_rated_items_return_their_guide():

@@ -16,7 +16,9 @@ D16, D09 = load_day("day16"), load_day("day09")
 def ratings(day, evidence: list[int | None], said: list[int | None] | None = None) -> list[RubricRating]:
     """Rows rated by scale index (0 best .. 2 worst, None: no rating), evidence and self."""
     said = said or [None] * len(evidence)
-    pick = lambda i: None if i is None else day.scale[i]  # noqa: E731
+    def pick(i):
+        return None if i is None else day.scale[i]
+
     return [RubricRating(row.number, row.area, pick(e), [], pick(s)) for row, e, s in zip(day.rubric, evidence, said)]
 
 

@@ -53,6 +53,25 @@ class Question:
     def checkable(self) -> bool:
         return self.kind != "self"
 
+    @property
+    def shown_choices(self) -> tuple[str, ...]:
+        """The choices in the order a learner sees them, and that numbers and letters refer to:
+        shuffled, the same way every time, so the bank's order gives nothing away."""
+        return _shuffled(self.id, self.choices)
+
+    @property
+    def shown_items(self) -> tuple[str, ...]:
+        """The items of an ordering as a learner sees them: never already in the right order."""
+        return _shuffled(self.id, self.items, avoid=self.items)
+
+
+def _shuffled(key: str, seq: tuple[str, ...], avoid: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    order = list(seq)
+    random.Random(key).shuffle(order)   # seeded by a string: the same order in every process
+    if avoid is not None and tuple(order) == avoid and len(order) > 1:
+        order = order[1:] + order[:1]
+    return tuple(order)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -214,33 +233,66 @@ def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
     return True
 
 
+def _position(token: Any, shown: tuple[str, ...]) -> str | None:
+    """A number (1, 2, ...) or a letter (a, b, ...) standing for one of `shown`, else None."""
+    if isinstance(token, bool):
+        return None
+    text = str(token).strip().lower()
+    if text.isdigit() and 1 <= int(text) <= len(shown):
+        return shown[int(text) - 1]
+    if len(text) == 1 and "a" <= text <= "z" and ord(text) - ord("a") < len(shown):
+        return shown[ord(text) - ord("a")]
+    return None
+
+
 def _choice(q: Question, given: Any) -> str:
-    if isinstance(given, int) and not isinstance(given, bool) and 1 <= given <= len(q.choices):
-        return q.choices[given - 1]
     text = str(given).strip()
-    if len(text) == 1 and text.isalpha() and ord(text.lower()) - ord("a") < len(q.choices):
-        return q.choices[ord(text.lower()) - ord("a")]
     for c in q.choices:
         if c.strip().lower() == text.lower():
             return c
-    raise AnswerError(f"{text!r} is not one of the choices ({', '.join(q.choices)}); give the choice, its "
-                      "number (1, 2, ...) or its letter (a, b, ...)")
+    if (picked := _position(given, q.shown_choices)) is not None:
+        return picked
+    raise AnswerError(f"{text!r} is not one of the choices ({', '.join(q.shown_choices)}); give the choice, "
+                      "its number (1, 2, ...) or its letter (a, b, ...) as `quiz show questions` lists them")
 
 
 def _ordering(q: Question, given: Any) -> list[str]:
-    parts = given if isinstance(given, list) else [p for p in re.split(r"[,;\n]|->|→", str(given)) if p.strip()]
+    if isinstance(given, list):
+        parts = given
+    else:
+        parts = [p for p in re.split(r"[,;\n]|->|→", str(given)) if p.strip()]
+        if len(parts) == 1 and all(_position(t, q.shown_items) for t in parts[0].split()):
+            parts = parts[0].split()             # "c a b d": letters (or numbers) in a row
     out = []
     for p in parts:
-        if isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= len(q.items):
-            out.append(q.items[p - 1])
-            continue
         match = [i for i in q.items if i.strip().lower() == str(p).strip().lower()]
+        if not match and (picked := _position(p, q.shown_items)) is not None:
+            match = [picked]
         if not match:
-            raise AnswerError(f"{str(p).strip()!r} is not one of the items ({'; '.join(sorted(q.items))})")
+            raise AnswerError(f"{str(p).strip()!r} is not one of the items ({'; '.join(q.shown_items)})")
         out.append(match[0])
     if sorted(out) != sorted(q.items):
         raise AnswerError(f"put every item in the order once: {len(q.items)} items, you gave {len(out)}")
     return out
+
+
+def canonical(q: Question, given: Any) -> Any:
+    """An answer as the answers file keeps it: a number as a number where it is one, a choice or
+    an ordering in its own words (letters and positions only mean something on screen)."""
+    if q.kind == "number":
+        text = str(given).strip()
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        number(text)
+        return text
+    if q.kind == "choice":
+        return _choice(q, given)
+    if q.kind == "ordering":
+        return _ordering(q, given)
+    return str(given).strip()
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -293,5 +345,5 @@ def _difference(q: Question, given: Any) -> str:
     return "that is not the answer"
 
 
-__all__ = ["AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "equivalent", "expression",
+__all__ = ["AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "canonical", "equivalent", "expression",
            "judge", "load_bank", "number", "parse_bank"]

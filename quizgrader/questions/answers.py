@@ -14,13 +14,15 @@ A file that does not parse is reported with its line; nothing in it is lost or r
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..results import Answer
-from ..results import QuestionResult
+from ..results import Answer, QuestionResult
 from . import AnswerError, Bank, judge
 
 
@@ -80,3 +82,51 @@ def judge_all(bank: Bank, answers: Answers) -> list[QuestionResult]:
         results.append(QuestionResult(q.id, q.row, Answer.CORRECT if verdict.correct else Answer.WRONG,
                                       "" if verdict.correct else verdict.feedback, verdict.known_mistake))
     return results
+
+
+HEADER = """\
+# Checkpoint answers for {day}, judged by `quiz grade {day}` and kept up to date by `quiz answer {day}`.
+# [answers]: question id = your answer (`quiz show questions {day}` lists them).
+# [ratings]: rubric row = your own rating, one of {scale}.
+"""
+
+
+def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[str, Any], ratings: dict[int, str],
+                 backups: Path) -> Path | None:
+    """Merge `answers` and `ratings` into the answers file, keeping everything else in it (other
+    answers, comments, layout). The previous file is copied into `backups` first (returned), the
+    new one replaces it in one rename, and it must read back as what was written, or the previous
+    file is put back."""
+    import tomlkit
+
+    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    if old is not None:
+        read_answers(path, bank, scale)          # a file that cannot be read is never rewritten
+    doc = tomlkit.parse(old) if old is not None else tomlkit.parse(
+        HEADER.format(day=bank.day, scale=", ".join(scale)))
+    for name, values in (("answers", answers), ("ratings", {str(k): v for k, v in sorted(ratings.items())})):
+        if not values:
+            continue
+        if name not in doc:
+            doc.add(name, tomlkit.table())
+        for key, value in values.items():
+            doc[name][key] = value
+    backup = None
+    if old is not None:
+        backups.mkdir(parents=True, exist_ok=True)
+        backup = backups / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.toml"
+        shutil.copy2(path, backup)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    try:
+        back = read_answers(path, bank, scale)
+        if any(back.answers.get(k) != v for k, v in answers.items()) or any(
+                back.ratings.get(k) != v for k, v in ratings.items()):
+            raise AnswersFileError(f"{path} did not read back as written")
+    except AnswersFileError:
+        if backup is not None:
+            shutil.copy2(backup, path)
+        raise
+    return backup
