@@ -82,7 +82,7 @@ def ask_question(console: Console, q: Question) -> tuple[str, Any, QuestionResul
             console.print(Text(q.explain, style="dim"))
         outcome = Answer.CORRECT if verdict.correct else Answer.WRONG
         return "answered", value, QuestionResult(q.id, q.row, outcome, "" if verdict.correct else verdict.feedback,
-                                                 verdict.known_mistake)
+                                                 verdict.known_mistake, value)
 
 
 def ask_rating(console: Console, day: Day, bank: Bank, row: int, previous: str | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -74,19 +75,18 @@ def grade(
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
+    export: Annotated[Path | None, typer.Option(help="Also save the report as it prints: .svg, .html or .txt")] = None,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
-    if not workspace.is_dir():
-        raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
-    answers = workspace / "answers" / f"{the_day.id}.toml"
-    if not the_day.exercises and not answers.is_file():
-        raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
-                          f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
+    _check_workspace(the_day, workspace)
     if only and not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
-    if json_out and not json_out.resolve().parent.is_dir():
-        raise usage_error(f"cannot write {json_out}: the folder {json_out.parent} does not exist")
+    for out in (json_out, export):
+        if out and not out.resolve().parent.is_dir():
+            raise usage_error(f"cannot write {out}: the folder {out.parent} does not exist")
+    if export and export.suffix not in EXPORTS:
+        raise usage_error(f"--export {export}: the file must end in {', '.join(EXPORTS)}")
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
     try:
         for i in ids or []:
@@ -96,11 +96,96 @@ def grade(
 
     from .report.terminal import render
 
+    started = datetime.now(UTC)
     report = _grade(the_day, workspace, ids, profile, seed, device)
+    _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if export:
+        _export(render(report), export, f"quiz grade {the_day.id}")
     raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command()
+def report(
+    day: Annotated[str, typer.Argument(help="day16 or day9")],
+    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown source")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file")] = None,
+    profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+    device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
+) -> None:
+    """Grade, then write up the checkpoint: the dated results table (number, topic, rating,
+    notes), the verdict, the weakest areas and a re-study plan."""
+    the_day = _day(day)
+    _check_workspace(the_day, workspace)
+    if output and not output.resolve().parent.is_dir():
+        raise usage_error(f"cannot write {output}: the folder {output.parent} does not exist")
+    from .report import markdown as md
+
+    started = datetime.now(UTC)
+    result = _grade(the_day, workspace, None, profile, seed, device)
+    _record_report(workspace, result, started)
+    text = md.render(result)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}: {result.verdict.summary if result.verdict else ''}")
+    elif markdown:
+        print(text, end="")
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+
+
+def _record(workspace: Path, session) -> None:
+    """Add a run to the workspace's history; a history that cannot be written costs a warning,
+    never the run."""
+    from .history import History, HistoryError, resolve_path
+
+    path = resolve_path(workspace)
+    if path is None:
+        return
+    try:
+        with History(path) as history:
+            history.record(session)
+    except (HistoryError, OSError) as e:
+        err.print(f"[yellow]warning:[/] this run was not added to the history: {escape(str(e))}")
+
+
+def _record_report(workspace: Path, report, started: datetime) -> None:
+    from .history import Session
+
+    _record(workspace, Session.from_report(report, started))
+
+
+EXPORTS = (".svg", ".html", ".txt")
+
+
+def _export(renderable, path: Path, title: str) -> None:
+    """Save a renderable as Rich draws it, at a fixed width so the file does not depend on the
+    terminal it was made in."""
+    import io
+
+    recorder = Console(record=True, width=110, file=io.StringIO(), highlight=False, force_terminal=True)
+    recorder.print(renderable)
+    if path.suffix == ".svg":
+        recorder.save_svg(str(path), title=title)
+    elif path.suffix == ".html":
+        recorder.save_html(str(path))
+    else:
+        recorder.save_text(str(path))
+
+
+def _check_workspace(the_day, workspace: Path) -> None:
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
+    answers = workspace / "answers" / f"{the_day.id}.toml"
+    if not the_day.exercises and not answers.is_file():
+        raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
+                          f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
 
 
 def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device):
@@ -230,6 +315,7 @@ def answer(
     else:
         console.print(f"every checkable question{' of these rows' if row else ''} is answered right in {path}; "
                       "--all asks them again. On to the self-ratings.")
+    started = datetime.now(UTC)
     session = run(console, the_day, bank, previous, questions, rows)   # Ctrl-C keeps what was answered
     if session.given or session.ratings:
         try:
@@ -240,12 +326,64 @@ def answer(
             raise typer.Exit(1) from None
         kept = f" (the previous version is in {backup})" if backup else ""
         console.print(f"saved {len(session.given)} answer(s) and {len(session.ratings)} rating(s) to {path}{kept}")
+        from .history import Session
+        from .rubric import rate
+
+        _record(workspace, Session.answered(the_day.id, started, session.results,
+                                            rate(the_day, [], session.results, session.ratings)))
     right = sum(r.outcome is Answer.CORRECT for r in session.results)
     console.print(f"{right}/{len(session.results)} right this session"
                   + (" (stopped early)" if session.stopped else "")
                   + f". `quiz grade {the_day.id}` gives the verdict with your code's evidence.")
     if session.interrupted:
         raise typer.Exit(130)
+
+
+@app.command()
+def progress(
+    day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None,
+    workspace: Annotated[Path, typer.Option(help="The workspace whose history to read")] = Path("exercises"),
+) -> None:
+    """Each rubric row's trend over your attempts, and what is due again: a row below the best
+    rating comes back the next day, one at the best after 2, 4, 8 ... days."""
+    from rich.table import Table
+
+    from .history import History, HistoryError, progress, resolve_path, trend_marks
+
+    days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    path = resolve_path(workspace)
+    if path is None:
+        raise usage_error("the history is turned off (QUIZ_HISTORY=off)")
+    if not path.is_file():
+        console.print(f"No history yet in {path}: `quiz grade DAY` and `quiz answer DAY` add to it.")
+        return
+    try:
+        with History(path) as history:
+            sessions = history.sessions()
+    except HistoryError as e:
+        raise usage_error(str(e)) from None
+    today = date.today()
+    for d in days:
+        runs = [s for s in sessions if s.day == d.id]
+        rows = progress(runs, d, today)
+        table = Table(title=f"{d.id}: {len(runs)} run(s) recorded", title_justify="left")
+        for name in ("#", "area", "trend (oldest first)", "now", "due"):
+            table.add_column(name, no_wrap=name in ("#", "now", "due"))
+        due_rows = []
+        for r in rows:
+            if r.due is None:
+                when = "[dim]not started[/]"
+            elif r.is_due(today):
+                when = "[bold]due now[/]"
+                due_rows.append(r.row)
+            else:
+                days_away = (r.due - today).days
+                when = f"{'tomorrow' if days_away == 1 else f'in {days_away} days'}, {r.due.isoformat()}"
+            table.add_row(str(r.row), r.area, trend_marks(r, d.scale), r.last or "–", when)
+        console.print(table)
+        if due_rows:
+            console.print(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
+                          + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -84,6 +85,7 @@ class QuestionResult:
     outcome: Answer
     feedback: str = ""
     known_mistake: bool = False
+    given: Any = None            # the learner's answer, as the answers file holds it
 
 
 @dataclass
@@ -158,7 +160,7 @@ class GradeReport:
             "answers_file": self.answers_file,
             "answers_error": self.answers_error,
             "questions": [{"id": q.id, "row": q.row, "outcome": q.outcome, "feedback": q.feedback,
-                           "known_mistake": q.known_mistake} for q in self.questions],
+                           "known_mistake": q.known_mistake, "given": q.given} for q in self.questions],
             "verdict": self.verdict.to_dict() if self.verdict else None,
         }
 

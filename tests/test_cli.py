@@ -17,7 +17,7 @@ STATUSES = {"pass", "fail", "error", "timeout", "not_attempted", "blocked", "ski
 
 def quiz(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=cwd, env=env, check=False,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -91,14 +91,14 @@ FORBIDDEN_STUBS = [
     # through an import alias, which only the source scan resolves
     ("scaled_dot_product_attention", "attention.py",
      "    return weights @ V, weights",
-     "    from torch.nn import functional as Fn\n"
-     "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights"),
+     ("    from torch.nn import functional as Fn\n"
+     "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights")),
     # through getattr, which no source scan sees: the runtime trap does
     ("MultiHeadAttention", "multihead.py",
      "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
-     "        import torch\n"
+     ("        import torch\n"
      "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
-     "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)"),
+     "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)")),
     # a block that does the attention of its Pre-LN branch with the library kernel
     ("TransformerBlock", "block.py",
      "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",

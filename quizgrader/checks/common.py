@@ -19,11 +19,12 @@ def expect_inputs_unchanged(outcome: Outcome, sent: dict[str, Any]) -> None:
     """`sent` maps argument names to what was passed, positional first, in order."""
     after = list(outcome.args_after or []) + list((outcome.kwargs_after or {}).values())
     for (name, before), now in zip(sent.items(), after):
-        if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor):
-            if before.shape != now.shape or not torch.equal(torch.nan_to_num(before), torch.nan_to_num(now)):
-                raise Mismatch(f"your code modified its input `{name}` in place (an in-place op such as "
-                               f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
-                               "work on a new tensor instead", "inputs")
+        changed = isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and (
+            before.shape != now.shape or not torch.equal(torch.nan_to_num(before), torch.nan_to_num(now)))
+        if changed:
+            raise Mismatch(f"your code modified its input `{name}` in place (an in-place op such as "
+                           f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
+                           "work on a new tensor instead", "inputs")
 
 
 def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> None:

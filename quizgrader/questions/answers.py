@@ -77,10 +77,10 @@ def judge_all(bank: Bank, answers: Answers) -> list[QuestionResult]:
         try:
             verdict = judge(q, given)
         except AnswerError as e:
-            results.append(QuestionResult(q.id, q.row, Answer.UNREADABLE, str(e)))
+            results.append(QuestionResult(q.id, q.row, Answer.UNREADABLE, str(e), given=given))
             continue
         results.append(QuestionResult(q.id, q.row, Answer.CORRECT if verdict.correct else Answer.WRONG,
-                                      "" if verdict.correct else verdict.feedback, verdict.known_mistake))
+                                      "" if verdict.correct else verdict.feedback, verdict.known_mistake, given))
     return results
 
 

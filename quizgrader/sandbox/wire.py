@@ -93,7 +93,7 @@ def decode(data: bytes) -> Any:
         return _dec(header, blobs)
     except WireError:
         raise
-    except Exception as e:  # any malformed message is one kind of error
+    except Exception as e:  # noqa: BLE001 - any malformed message is one kind of error
         raise WireError(f"malformed message: {e}") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 from hypothesis import strategies as st
@@ -53,7 +54,7 @@ def noam_peak(case, you, ref):
                        "linear warmup and the step^-0.5 decay meet at step = warmup_steps")
     before = [v for s, v in zip(steps, values) if s <= warmup]
     after = [v for s, v in zip(steps, values) if s >= warmup]
-    if any(a >= b for a, b in zip(before, before[1:])) or any(a <= b for a, b in zip(after, after[1:])):
+    if any(a >= b for a, b in pairwise(before)) or any(a <= b for a, b in pairwise(after)):
         raise Mismatch(f"the rate must rise strictly up to step {warmup} and fall strictly after it ({shown})")
 
 
@@ -64,8 +65,11 @@ def noam_step_zero(step, you, ref):
 
 
 # -- label-smoothed cross-entropy ------------------------------------------------------------------
+LOGIT_SCALES = st.sampled_from([1.0, 3.0])
+
+
 @st.composite
-def smoothing_case(draw, ignored: bool = True, scale=st.sampled_from([1.0, 3.0])) -> Case:
+def smoothing_case(draw, ignored: bool = True, scale=LOGIT_SCALES) -> Case:
     N, V, seed = draw(st.integers(1, 8)), draw(st.integers(2, 10)), draw(seeds)
     g = torch.Generator().manual_seed(seed + 1)
     targets = torch.randint(0, V, (N,), generator=g)
