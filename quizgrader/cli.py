@@ -101,7 +101,7 @@ def grade(
     _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if export:
         _export(render(report), export, f"quiz grade {the_day.id}")
     raise typer.Exit(0 if report.passed else 1)
@@ -322,7 +322,12 @@ def answer(
             backup = save_answers(path, bank, the_day.scale, session.given, session.ratings,
                                   workspace / ".quiz" / "backups")
         except (AnswersFileError, OSError) as e:
-            err.print(f"[bold red]error:[/] could not save the answers: {escape(str(e))}")
+            import tomlkit
+
+            err.print(f"[bold red]error:[/] could not save the answers: {escape(str(e))}. So that nothing "
+                      f"is lost, here they are to paste into {path}:")
+            err.print(escape(tomlkit.dumps({"answers": session.given,
+                                            "ratings": {str(k): v for k, v in session.ratings.items()}})))
             raise typer.Exit(1) from None
         kept = f" (the previous version is in {backup})" if backup else ""
         console.print(f"saved {len(session.given)} answer(s) and {len(session.ratings)} rating(s) to {path}{kept}")

@@ -100,7 +100,7 @@ def verdict(day: Day, ratings: list[RubricRating]) -> Verdict:
         return Verdict("extra_day", f"Spend an extra day on review before {rule.next} ({tally}; more than "
                        f"{rule.max_worst} weak): {rows(weak + shaky)}.", weak + shaky, checklist)
     if solid >= rule.min_best:
-        again = f" Review the rest and retry it tomorrow: {rows(weak + shaky)}." if weak or shaky else ""
+        again = f" Review these and try them again tomorrow: {rows(weak + shaky)}." if weak or shaky else ""
         return Verdict("ready", f"Ready for {rule.next} ({tally}; {rule.min_best} needed).{again}",
                        weak + shaky, checklist)
     if solid + len(unrated) >= rule.min_best:
