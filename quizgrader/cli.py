@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -206,10 +208,13 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved)
         with console.status("grading…") as status:
             def progress(ex_id: str, result) -> None:
+                _stop_if_interrupted()
                 if result is None:
                     status.update(f"grading {ex_id.split('.', 1)[1]}…")
 
-            return run(the_day.id, options, progress, zygote)
+            report = run(the_day.id, options, progress, zygote)
+    _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
+    return report
 
 
 @app.command("list")
@@ -407,8 +412,26 @@ def hint(
         console.print(f"[dim](more: quiz hint {ex.short} --level {level + 1})[/]")
 
 
+_interrupted = threading.Event()
+
+
+def _on_sigint(signum, frame) -> None:
+    """Ctrl-C. Also remembered, because a KeyboardInterrupt that lands in a garbage-collector
+    callback or a __del__ is dropped by the interpreter; the grading checks the flag after each
+    exercise, so no Ctrl-C is lost."""
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _stop_if_interrupted() -> None:
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
+
+
 def main() -> None:
     code: int = 0
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         app()
     except SystemExit as e:

@@ -135,3 +135,31 @@ def test_stub_printing_a_lot_does_not_flood_the_report(tmp_path, zygote):
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR
     assert result.output and len(result.output) < 10_000
+
+
+def test_a_stub_raising_keyboard_interrupt_is_its_own_error_not_the_graders(tmp_path, zygote):
+    """In the learner's process a KeyboardInterrupt can only be the code's own (Ctrl-C is
+    ignored there): it is that exercise's error, and the run goes on."""
+    result = grade_softmax(workspace_with_softmax(tmp_path, "    raise KeyboardInterrupt\n"), zygote)
+    assert result.status is Status.ERROR and "KeyboardInterrupt" in result.reason
+
+
+def test_ctrl_c_while_the_reference_runs_in_the_grader_stops_the_run():
+    """The reference runs in the grader's own process: a Ctrl-C that lands there must stop the
+    grading, not be reported as the reference's failure (it was, and the run went on)."""
+    import torch
+
+    from quizgrader.sandbox.child import Server
+
+    server = Server({"workspace": str(ROOT / "reference")}, package="_quiz_reference", install=False)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    original = torch.manual_seed
+    torch.manual_seed = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            server.handle({"op": "new", "target": "day16.multihead.MultiHeadAttention", "args": [8, 2], "kwargs": {}})
+    finally:
+        torch.manual_seed = original

@@ -38,6 +38,7 @@ class Server:
         self.soft_timeout = float(config.get("soft_timeout", 0))
         self.handles: dict[int, Any] = {}
         self.forbidden_seen: list[dict] = []
+        self.in_grader = not install   # the reference (or a mutant) run in the grader's own process
         if install:
             self._install_traps(config.get("forbidden", []))
             sys.path.insert(0, str(self.root))
@@ -125,6 +126,8 @@ class Server:
                     raise ValueError(f"unknown op {op!r}")
             response = {"ok": True, "value": value, **extra}
         except BaseException as e:  # noqa: BLE001 - every failure is reported, never raised
+            if isinstance(e, KeyboardInterrupt) and self.in_grader:
+                raise    # Ctrl-C (the learner's process ignores it; there it is the code's own)
             response = {"ok": False, "error": self._describe(e)}
         if self.forbidden_seen:
             response["forbidden"] = list(self.forbidden_seen)
