@@ -98,10 +98,16 @@ def test_end_of_input_keeps_what_was_answered(tmp_path):
     assert list(saved(tmp_path)["answers"]) == [ROW3[0].id]
 
 
+# `python -m quizgrader` with Python's own Ctrl-C handler, even where these tests run with SIGINT
+# ignored (a job started in the background inherits SIG_IGN, and Python keeps it).
+CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
+
+
 def test_ctrl_c_keeps_what_was_answered_and_exits_130(tmp_path):
     log = tmp_path / "out.txt"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "quizgrader", "answer", "day16", "--workspace",
+        proc = subprocess.Popen([sys.executable, *CTRL_C_REACHES, "answer", "day16", "--workspace",
                                  str(tmp_path), "--row", "3"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
                                 stdout=out, stderr=subprocess.STDOUT, text=True)
         proc.stdin.write(typed(ROW3[0]) + "\n")

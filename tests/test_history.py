@@ -335,7 +335,7 @@ def test_progress_as_of_a_day_and_local_dates(ahead_of_utc):
 
 def _quiz(*args: str, history: Path, **popen) -> subprocess.Popen:
     env = {**os.environ, "QUIZ_HISTORY": str(history), "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.Popen([sys.executable, "-m", "quizgrader", *args], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, *CTRL_C_REACHES, *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **popen)
 
 
@@ -361,6 +361,12 @@ def test_two_quiz_grade_runs_at_once_both_land(workspace, tmp_path):
         assert s.kind == "grade" and s.passed
         assert [(e.exercise_id, e.status) for e in s.exercises] == [("day16.attention.softmax", "pass")]
         assert {r.row: r.rating for r in s.rows}[2] == "Confident"
+
+
+# `python -m quizgrader` with Python's own Ctrl-C handler, even where these tests run with SIGINT
+# ignored (a job started in the background inherits SIG_IGN, and Python keeps it).
+CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
 
 
 def test_an_interrupted_quiz_grade_leaves_the_history_intact(workspace, tmp_path):
