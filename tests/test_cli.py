@@ -71,7 +71,7 @@ def test_a_named_mistake_reaches_the_report(tmp_path):
     (["grade", "day16", "--workspace", "no-such-folder"], ["no-such-folder", "not a folder"]),
     (["grade", "day16", "--profile", "fast"], ["fast"]),
     (["grade", "day16", "--json", "no-such-folder/r.json"], ["cannot write"]),
-    (["grade", "day9"], ["no exercises to grade yet"]),
+    (["grade", "day9", "--only", "entropi"], ["unknown day09 exercise 'entropi'", "information.entropy"]),
     (["show", "rubric", "day10"], ["unknown day 'day10'"]),
     (["show", "exercise", "softmx"], ["did you mean attention.softmax"]),
     (["hint", "causal"], ["did you mean masks.causal_mask"]),
@@ -120,15 +120,15 @@ def test_list_hint_and_show_exercise():
     assert "attention.py" in shown.stdout and "batch elements are independent" in shown.stdout
 
 
-def test_day9_grades_its_answers_file_alone_with_a_verdict_and_checklist(tmp_path):
+def test_day9_answers_and_ratings_decide_rows_no_exercise_has_evidence_for_yet(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "day09.toml").write_text(
         '[answers]\nd09-ce-uniform-10 = "ln(10)"\n[ratings]\n1 = "✅ Solid"\n2 = "❌ Weak"\n3 = "❌ Weak"\n4 = "❌ Weak"\n')
     out = tmp_path / "r.json"
-    run = quiz("grade", "day9", "--workspace", str(tmp_path), "--json", str(out))
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = quiz("grade", "day9", "--workspace", str(tmp_path), "--profile", "quick", "--json", str(out))
+    assert run.returncode == 1, run.stdout + run.stderr      # no exercise attempted yet
     assert "verdict: extra day of review" in run.stdout and "[x] Draw a computation graph" in run.stdout
     data = json.loads(out.read_text())
-    assert data["exercises"] == [] and data["verdict"]["decision"] == "extra_day"
-    assert data["verdict"]["rows"][:3] == [2, 3, 4]
+    assert {e["status"] for e in data["exercises"]} == {"not_attempted"}
+    assert data["verdict"]["decision"] == "extra_day" and data["verdict"]["rows"][:3] == [2, 3, 4]
     assert [c["met"] for c in data["verdict"]["checklist"]][:5] == [True, False, False, False, True]

@@ -16,26 +16,44 @@ from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = load_day("day16")
-MISTAKES = diagnosis.mistakes("day16")
+DAYS = ("day16", "day09")
+MISTAKES = [m for d in DAYS for m in diagnosis.mistakes(d)]
+
+
+_REFERENCE: dict = {}
+
+
+def _reference(day: str, zygote):
+    """The reference graded once per day for the whole module."""
+    if day not in _REFERENCE:
+        _REFERENCE[day] = grade(day, Options(workspace=ROOT / "reference"), zygote=zygote)
+    return _REFERENCE[day]
+
+
+@pytest.fixture(scope="module", params=DAYS)
+def day_report(request, zygote):
+    return load_day(request.param), _reference(request.param, zygote)
 
 
 @pytest.fixture(scope="module")
 def reference_report(zygote):
-    return grade("day16", Options(workspace=ROOT / "reference"), zygote=zygote)
+    return _reference("day16", zygote)
 
 
-def test_reference_passes_every_check(reference_report):
-    assert [e.id for e in reference_report.exercises] == [e.id for e in DAY.ordered()]
-    for e in reference_report.exercises:
+def test_reference_passes_every_check(day_report):
+    day, report = day_report
+    assert [e.id for e in report.exercises] == [e.id for e in day.ordered()]
+    for e in report.exercises:
         failing = [(c.name, c.message) for c in e.checks if c.status is not Status.PASS]
         assert e.status is Status.PASS and not failing, (e.id, failing)
-        assert len(e.checks) == len(all_checks(DAY.exercise(e.id)))
-    assert reference_report.passed
-    assert all(r.rating == "Confident" for r in reference_report.rubric if r.row <= 4)
+        assert len(e.checks) == len(all_checks(day.exercise(e.id)))
+    assert report.passed
+    assert all(r.rating == day.scale[0] for r in report.rubric), report.rubric
 
 
-def test_untouched_stubs_are_not_attempted(zygote):
-    report = grade("day16", Options(workspace=ROOT / "exercises", profile="quick"), zygote=zygote)
+@pytest.mark.parametrize("day", DAYS)
+def test_untouched_stubs_are_not_attempted(day, zygote):
+    report = grade(day, Options(workspace=ROOT / "exercises", profile="quick"), zygote=zygote)
     assert {e.status for e in report.exercises} == {Status.NOT_ATTEMPTED}
     assert all("NotImplementedError" in e.reason for e in report.exercises)
     assert not report.passed
@@ -45,11 +63,14 @@ def test_untouched_stubs_are_not_attempted(zygote):
 @pytest.fixture(scope="module")
 def mutant_results(tmp_path_factory, zygote):
     """Each known mistake applied to a copy of the reference and graded on its own."""
+    assert len({m.id for m in MISTAKES}) == len(MISTAKES), "mistake ids must be unique"
     out = {}
     for m in MISTAKES:
         ws = diagnosis.materialize(m, tmp_path_factory.mktemp(m.id) / "ws")
         profile = QUICK.get(m.exercise, "default")
-        out[m.id] = grade("day16", Options(workspace=ws, only=[m.exercise], profile=profile), zygote=zygote).exercises[0]
+        day = m.exercise.split(".")[0]
+        out[m.id] = grade(day, Options(workspace=ws, only=[m.exercise], profile=profile), zygote=zygote).exercises[-1]
+        assert out[m.id].id == m.exercise
     return out
 
 
@@ -57,6 +78,14 @@ def mutant_results(tmp_path_factory, zygote):
 # are graded in the quick profile, which trains once and draws fewer examples, and still has to
 # catch and name every one of them.
 QUICK = {"day16.lm.DecoderLM": "quick"}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
+def test_every_mistake_is_an_edit_of_the_reference_that_compiles(mistake):
+    source = (ROOT / "reference" / mistake.file).read_text()
+    mutant = diagnosis.mutate(source, mistake)   # raises unless each `old` occurs exactly once
+    assert mutant != source and mistake.summary and mistake.why
+    compile(mutant, mistake.file, "exec")
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
@@ -75,32 +104,33 @@ def test_every_mistake_fails_and_is_named(mistake, mutant_results):
 NOT_YET = {"written from scratch (no forbidden library calls)"}
 
 
-def test_every_check_fails_on_some_mistake(mutant_results):
+@pytest.mark.parametrize("day", DAYS)
+def test_every_check_fails_on_some_mistake(day, mutant_results):
     caught = {(r.id, c.name) for r in mutant_results.values() for c in r.checks
               if c.status in (Status.FAIL, Status.ERROR)}
-    never = [(e.id, c.name) for e in DAY.exercises for c in all_checks(e)
+    never = [(e.id, c.name) for e in load_day(day).exercises for c in all_checks(e)
              if (e.id, c.name) not in caught and c.name not in NOT_YET]
     assert not never, f"checks no known mistake fails: {never}"
 
 
 FORBIDDEN_STUBS = [
     # (exercise, file, old, new): the reference, made to call the routine it should implement
-    ("softmax", "attention.py",
+    ("day16", "softmax", "attention.py",
      "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
      "    return torch.softmax(shifted, dim=dim)"),
     # through an import alias, which only the source scan resolves
-    ("scaled_dot_product_attention", "attention.py",
+    ("day16", "scaled_dot_product_attention", "attention.py",
      "    return weights @ V, weights",
      ("    from torch.nn import functional as Fn\n"
      "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights")),
     # through getattr, which no source scan sees: the runtime trap does
-    ("MultiHeadAttention", "multihead.py",
+    ("day16", "MultiHeadAttention", "multihead.py",
      "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
      ("        import torch\n"
      "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
      "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)")),
     # a block that does the attention of its Pre-LN branch with the library kernel
-    ("TransformerBlock", "block.py",
+    ("day16", "TransformerBlock", "block.py",
      "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
      ("            import torch.nn.functional as F\n"
       "            a, h = self.attn, self.ln1(x)\n"
@@ -108,7 +138,7 @@ FORBIDDEN_STUBS = [
       "            q, k, v = (W(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_q, a.W_k, a.W_v))\n"
       "            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n"
       "            x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
-    ("DecoderBlock", "block.py",
+    ("day16", "DecoderBlock", "block.py",
      "        x = x + self.cross_attn(self.ln2(x), context=memory, mask=memory_mask)[0]\n",
      ("        import torch\n"
       "        a, h = self.cross_attn, self.ln2(x)\n"
@@ -117,24 +147,38 @@ FORBIDDEN_STUBS = [
       "        k, v = (W(memory).view(B, S, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_k, a.W_v))\n"
       "        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask)\n"
       "        x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
-    ("label_smoothed_cross_entropy", "recipe.py",
+    ("day16", "label_smoothed_cross_entropy", "recipe.py",
      "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
      "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')"),
+    # Day 9: by the source scan, through an alias, and through getattr (the run-time trap)
+    ("day09", "layer_norm", "stability.py",
+     "    x_hat = (x - mean) / torch.sqrt(var + eps)",
+     "    x_hat = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)"),
+    ("day09", "clip_grad_norm_", "stability.py",
+     "    total_norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))",
+     "    total_norm = torch.nn.utils.get_total_norm(grads)"),
+    ("day09", "one_hot", "embeddings.py",
+     "    return (indices[..., None] == classes).to(torch.get_default_dtype())",
+     ("    from torch.nn import functional as Fn\n"
+      "    return Fn.one_hot(indices, num_classes).to(torch.get_default_dtype())")),
+    ("day09", "entropy", "information.py",
+     "    return -(p * torch.log(p_safe)).sum(dim=dim)",
+     "    return getattr(torch.special, 'en' + 'tr')(p).sum(dim=dim)"),
 ]
 
 
-@pytest.mark.parametrize("name, file, old, new", FORBIDDEN_STUBS, ids=[s[0] for s in FORBIDDEN_STUBS])
-def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, name, file, old, new):
+@pytest.mark.parametrize("day, name, file, old, new", FORBIDDEN_STUBS, ids=[f"{s[0]}-{s[1]}" for s in FORBIDDEN_STUBS])
+def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file, old, new):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
-    path = ws / "day16" / file
+    path = ws / day / file
     assert path.read_text().count(old) == 1
     path.write_text(path.read_text().replace(old, new))
-    result = grade("day16", Options(workspace=ws, only=[name], profile="quick"), zygote=zygote).exercises[0]
+    result = grade(day, Options(workspace=ws, only=[name], profile="quick"), zygote=zygote).exercises[-1]
     scratch = next(c for c in result.checks if c.name.startswith("written from scratch"))
     assert result.status is Status.FAIL and scratch.status is Status.FAIL, scratch.message
     assert [c.name for c in result.checks if c.status is Status.FAIL] == [scratch.name], "only that check fails"
-    called = DAY.exercise(name).forbidden
+    called = load_day(day).exercise(name).forbidden
     assert any(f in scratch.message for f in called) and "line" in scratch.message, scratch.message
 
 

@@ -94,3 +94,15 @@ def test_an_unknown_verdict_rule_is_a_catalog_error():
             "verdict": {"rule": "majority"}}
     with pytest.raises(CatalogError, match="unknown verdict rule 'majority'"):
         parse_day(data)
+
+
+def test_a_figure_an_exercise_measures_for_its_own_row_is_that_rows_evidence():
+    from quizgrader.results import CheckResult, ExerciseResult, Status
+    from quizgrader.rubric import rate
+
+    check = CheckResult("deep stacks", Status.PASS, figures={"summary": "plain 4e-08, residual 3.1"})
+    declared = CheckResult("learns", Status.PASS, figures={"summary": "elsewhere"}, rows=(6,))
+    ex = ExerciseResult("day09.residual.layer_gradient_norms", "t", Status.PASS, checks=[check, declared])
+    row2 = next(r for r in rate(D09, [ex]) if r.row == 2)
+    assert "residual.layer_gradient_norms, measured: plain 4e-08, residual 3.1: pass" in row2.evidence
+    assert not any("elsewhere" in line for line in row2.evidence)   # shown on the row it declares

@@ -7,7 +7,8 @@ the expected numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -32,6 +33,17 @@ class Mismatch(AssertionError):
     def __init__(self, message: str, stage: str = "values") -> None:
         super().__init__(message)
         self.stage = stage
+
+
+@contextmanager
+def advice(text: str) -> Iterator[None]:
+    """Add `text` to a failing comparison of values (a wrong shape or dtype says enough itself)."""
+    try:
+        yield
+    except Mismatch as e:
+        if e.stage != "values":
+            raise
+        raise Mismatch(f"{e}\n  {text}", e.stage) from None
 
 
 def tolerance(dtype: torch.dtype) -> tuple[float, float]:

@@ -39,7 +39,9 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
     n = 0
     for call in calls:
         module, _, obj = call.target.rpartition(".")
+        method = None
         if call.op == "method":
+            method = obj
             module, _, obj = module.rpartition(".")
         imports.setdefault(module, set()).add(obj)
         if call.op == "new":
@@ -61,10 +63,14 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
             n += 1
             params = names.get(call.target, [])
             args = _arguments(call, params, body)
-            fn = handles[call.handle] if call.op == "method" else obj
+            fn = obj
+            if call.op == "method":
+                fn = handles[call.handle] + (f".{method}" if method not in ("forward", "__call__") else "")
             body.append(f"result{n} = {fn}({args})")
             body.append(f"print(result{n})")
-    head = ["# Run this from your workspace folder (the one holding day16/).", "import torch"]
+    days = sorted({m.split(".")[0] for m in imports if m.startswith("day")}) or ["dayNN"]
+    head = [f"# Run this from your workspace folder (the one holding {', '.join(d + '/' for d in days)}).",
+            "import torch"]
     if any("random_state(" in line for line in body):
         imports.setdefault("quizgrader.checks.strategies", set()).add("random_state")
     head += [f"from {m} import {', '.join(sorted(objs))}" for m, objs in imports.items()]

@@ -64,7 +64,7 @@ def context() -> Context:
 
 
 def checks_for(exercise: str) -> list[Check]:
-    from . import day16  # noqa: F401 - registers the Day 16 checks
+    from . import day09, day16  # noqa: F401 - registers the checks
 
     return REGISTRY.get(exercise, [])
 

@@ -27,6 +27,10 @@ def rate(day: Day, results: list[ExerciseResult], questions: list[QuestionResult
         attempted = [r for r in graded if r.status not in UNGRADED]
         evidence = [f"{r.id.split('.', 1)[1]}: {r.status.label}"
                     + (f" ({r.passed_checks}/{len(r.checks)} checks)" if r.checks else "") for r in graded]
+        # What an exercise's own checks measured for its row (a check measuring for other rows
+        # declares them, and shows there).
+        evidence += [f"{r.id.split('.', 1)[1]}, measured: {c.figures['summary']}: {c.status.label}"
+                     for r in graded for c in r.checks if c.figures.get("summary") and not c.rows]
         # Checks of other exercises that measure something this row is about (e.g. the trained
         # model without positions, for the positional-encoding row).
         measured = [(r, c) for r in results for c in r.checks

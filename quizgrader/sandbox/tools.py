@@ -196,5 +196,84 @@ def time_attention(fn, *, lengths: list[int], d: int, batch: int, repeats: int, 
     return rows
 
 
-TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops,
-         "time_attention": time_attention}
+# -- calling a function on parameters that carry gradients ------------------------------------
+def call_on_parameters(fn, *, params: list[dict], args: list | None = None, container: str = "list") -> dict:
+    """Build parameters with `.grad` set here (a grad cannot cross the wire), call
+    `fn(parameters, *args)`, and return what it returned with every parameter's value and grad
+    after the call (the function may change them in place, as a gradient clipper must).
+
+    `params`: one dict per parameter, {"data": tensor, "grad": tensor or None, "requires_grad":
+    bool}. `container`: how they are passed: "list", "generator" (as model.parameters() gives
+    them: iterable once) or "single" (the one tensor itself, not wrapped)."""
+    built = []
+    for spec in params:
+        p = torch.nn.Parameter(spec["data"].clone(), requires_grad=spec.get("requires_grad", True))
+        if spec.get("grad") is not None:
+            p.grad = spec["grad"].clone()
+        built.append(p)
+    if container == "single":
+        if len(built) != 1:
+            raise ValueError("container='single' takes exactly one parameter")
+        passed = built[0]
+    elif container == "generator":
+        passed = (p for p in built)
+    else:
+        passed = list(built)
+    value = fn(passed, *(args or []))
+    return {"value": value,
+            "grads": [None if p.grad is None else p.grad.detach().clone() for p in built],
+            "weights": [p.detach().clone() for p in built]}
+
+
+# -- gradient norms through a stack of layers -------------------------------------------------
+def _stack_layer(spec: dict, block: Any) -> torch.nn.Module:
+    """One layer from its description: {"kind": "linear", "d_in", "d_out"}, {"kind": "tanh"},
+    {"kind": "relu"}, {"kind": "block", "d", "zero_init"} (the workspace's block class) or
+    {"kind": "sequential", "layers": [...]}; "state" (optional) is loaded into it."""
+    kind = spec["kind"]
+    if kind == "tanh":
+        return torch.nn.Tanh()
+    if kind == "relu":
+        return torch.nn.ReLU()
+    if kind == "linear":
+        layer = torch.nn.Linear(spec["d_in"], spec["d_out"])
+    elif kind == "block":
+        layer = block(spec["d"], zero_init=spec["zero_init"])
+    elif kind == "sequential":
+        layer = torch.nn.Sequential(*(_stack_layer(s, block) for s in spec["layers"]))
+    else:
+        raise ValueError(f"unknown layer kind {kind!r}")
+    if spec.get("state") is not None:
+        layer.load_state_dict(spec["state"])
+    return layer
+
+
+def stack_gradient_norms(fn, *, layers: list[dict], x: torch.Tensor, container: str = "list", seed: int = 0,
+                         block: str = "ResidualBlock") -> Any:
+    """What `fn(stack, x)` returns for a stack of layers built here from their descriptions (see
+    _stack_layer; a module cannot cross the wire). Layers without a "state" get their own default
+    init, drawn from `seed`; a "block" layer is the class named `block` in fn's own module (the
+    workspace's, or the reference's where it stands in). `container`: "list", "sequential" or
+    "modulelist". The stack is in x's dtype, on x's device."""
+    import sys
+
+    cls = None
+    if any(_has_block(s) for s in layers):
+        cls = getattr(sys.modules[fn.__module__], block, None)
+        if cls is None:
+            raise AttributeError(f"{fn.__module__.split('.')[-1]}.py defines no `{block}`")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        built = [_stack_layer(s, cls).to(device=x.device, dtype=x.dtype) for s in layers]
+    stack = {"list": list, "sequential": lambda m: torch.nn.Sequential(*m),
+             "modulelist": torch.nn.ModuleList}[container](built)
+    return fn(stack, x)
+
+
+def _has_block(spec: dict) -> bool:
+    return spec["kind"] == "block" or any(_has_block(s) for s in spec.get("layers", []))
+
+
+
+TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops, "time_attention": time_attention,
+         "call_on_parameters": call_on_parameters, "stack_gradient_norms": stack_gradient_norms}

@@ -1,0 +1,1 @@
+"""Day 9 reference solutions: the Phase I foundations."""
