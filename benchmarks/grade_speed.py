@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,9 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Each run writes its history, as a learner's does, but into a file of its own rather than the
+# workspace's (the reference's) .quiz folder.
+HISTORY = Path(tempfile.mkdtemp(prefix="quiz-bench-")) / "history.sqlite3"
+
+
 def timed(cmd: list[str]) -> float:
     t0 = time.perf_counter()
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
+                         env={**os.environ, "QUIZ_HISTORY": str(HISTORY)})
     elapsed = time.perf_counter() - t0
     if run.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed ({run.returncode}):\n{run.stderr[-2000:]}")

@@ -44,9 +44,9 @@ def main() -> None:
                                   "forbidden": [], "soft_timeout": 600}, hard_timeout=620)
             try:
                 you = remote(child, "day16")
-                for positional in rows:
+                for positional, runs in rows.items():
                     accuracy, run = lm.train_copy(you, cfg, positional)
-                    rows[positional].append((run["seconds"], run["tokens"] / run["seconds"], len(run["losses"]),
+                    runs.append((run["seconds"], run["tokens"] / run["seconds"], len(run["losses"]),
                                              accuracy))
             finally:
                 child.end()
