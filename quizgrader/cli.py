@@ -78,13 +78,19 @@ def grade(
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
     export: Annotated[Path | None, typer.Option(help="Also save the report as it prints: .svg, .html or .txt")] = None,
+    ci: Annotated[bool, typer.Option("--ci", help="For autograding: plain text, no history; GitHub annotations "
+                                     "and step summary when run by GitHub Actions")] = False,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a testcase per check)")] = None,
+    gradescope: Annotated[Path | None, typer.Option(help="Also write Gradescope's results.json")] = None,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
     _check_workspace(the_day, workspace)
     if only and not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
-    for out in (json_out, export):
+    if ci:
+        console.no_color, console.soft_wrap = True, True   # a CI log: no colours, lines not folded
+    for out in (json_out, export, junit, gradescope):
         if out and not out.resolve().parent.is_dir():
             raise usage_error(f"cannot write {out}: the folder {out.parent} does not exist")
     if export and export.suffix not in EXPORTS:
@@ -100,12 +106,27 @@ def grade(
 
     started = datetime.now(UTC)
     report = _grade(the_day, workspace, ids, profile, seed, device)
-    _record_report(workspace, report, started)
+    if not ci:                      # a CI run starts from a fresh checkout: nothing to remember
+        _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
         json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if export:
         _export(render(report), export, f"quiz grade {the_day.id}")
+    if junit or gradescope or ci:
+        from .report import ci as ci_formats
+
+        if junit:
+            junit.write_text(ci_formats.junit_xml(report), encoding="utf-8")
+        if gradescope:
+            points = {e.id: e.points for e in the_day.exercises}
+            gradescope.write_text(json.dumps(ci_formats.gradescope_json(report, points), indent=2) + "\n")
+        if ci and os.environ.get("GITHUB_ACTIONS") == "true":
+            for line in ci_formats.github_annotations(report, os.path.relpath(workspace)):
+                print(line)
+        if ci and (summary_file := os.environ.get("GITHUB_STEP_SUMMARY")):
+            with open(summary_file, "a", encoding="utf-8") as f:
+                f.write(ci_formats.step_summary(report))
     raise typer.Exit(0 if report.passed else 1)
 
 

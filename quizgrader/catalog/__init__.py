@@ -42,6 +42,7 @@ class Exercise:
     hints: tuple[str, ...] = ()
     timeout: float = 10.0        # seconds per call
     measures: tuple[int, ...] = ()  # rubric rows one of its checks measures something for (a figure)
+    points: float = 1.0          # its weight in a CI score (Gradescope), shared out over its checks
 
     @property
     def day(self) -> str:
@@ -155,8 +156,10 @@ def parse_day(data: dict) -> Day:
             id=raw["id"], title=raw["title"], rubric=tuple(raw["rubric"]),
             depends_on=tuple(raw.get("depends_on", ())), forbidden=tuple(raw.get("forbidden", ())),
             hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
-            measures=tuple(raw.get("measures", ())),
+            measures=tuple(raw.get("measures", ())), points=float(raw.get("points", 1.0)),
         )
+        if ex.points <= 0:
+            raise CatalogError(f"{ex.id}: points must be positive, not {ex.points}")
         if ex.day != data["id"]:
             raise CatalogError(f"{ex.id} is listed under {data['id']}")
         if bad := (set(ex.rubric) | set(ex.measures)) - numbers:

@@ -1,0 +1,263 @@
+"""The grade report in the formats CI systems read: JUnit XML, Gradescope's results.json, GitHub
+Actions annotations and a step summary. Pure functions of the result model; only
+`github_annotations` reads anything (the learner's stub files, to point at the right line)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..checks.forbidden import line_range
+from ..results import Answer, CheckResult, ExerciseResult, GradeReport, Status
+
+QUESTIONS_SUITE = "checkpoint questions"
+_FAILED = (Status.FAIL,)
+_ERRORED = (Status.ERROR, Status.TIMEOUT)
+_SKIPPED = (Status.SKIPPED, Status.NOT_ATTEMPTED, Status.BLOCKED)
+# Characters XML 1.0 cannot carry at all (a learner's program may print terminal escapes).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _short(exercise_id: str) -> str:
+    return exercise_id.split(".", 1)[1] if "." in exercise_id else exercise_id
+
+
+def _outcome(e: ExerciseResult) -> list[tuple[str, Status, str, str]]:
+    """(name, status, message, details) per testcase: one per check, or one for the exercise when
+    it has no checks, or when it does not pass although none of its checks says why."""
+    cases = []
+    for c in e.checks:
+        cases.append((c.name, c.status, _first_line(c.message) or e.reason, _check_details(c)))
+    if not e.checks or (e.status is not Status.PASS and all(c.status is Status.PASS for c in e.checks)):
+        details = "\n\n".join(p for p in (e.reason, "\n".join(e.diagnosis), e.output.strip()) if p)
+        cases.append((e.id, e.status, _first_line(e.reason) or e.status.label, details))
+    return cases
+
+
+def _check_details(c: CheckResult) -> str:
+    parts = [c.message.strip()]
+    if c.diagnosis:
+        parts.append("diagnosis: " + c.diagnosis)
+    if c.repro:
+        parts.append("smallest failing example:\n" + c.repro)
+    return "\n\n".join(p for p in parts if p)
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _testcase(suite: ET.Element, classname: str, name: str, status: Status | None, message: str,
+              details: str, seconds: float = 0.0) -> str | None:
+    """Adds one <testcase>; returns the kind of its outcome element ("failure", "error",
+    "skipped"), or None when it passes."""
+    case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name),
+                         time=f"{seconds:.3f}")
+    if status in _FAILED:
+        kind = "failure"
+    elif status in _ERRORED:
+        kind = "error"
+    elif status in _SKIPPED:
+        kind = "skipped"
+    else:
+        return None
+    child = ET.SubElement(case, kind, message=_xml_text(message))
+    if status is not None and kind != "skipped":
+        child.set("type", status.value)
+    if details and kind != "skipped":
+        child.text = _xml_text(details)
+    return kind
+
+
+def _suite(parent: ET.Element, name: str) -> tuple[ET.Element, dict[str, int]]:
+    suite = ET.SubElement(parent, "testsuite", name=_xml_text(name))
+    return suite, {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+
+
+def _close(suite: ET.Element, counts: dict[str, int], seconds: float) -> None:
+    for key, n in counts.items():
+        suite.set(key, str(n))
+    suite.set("time", f"{seconds:.3f}")
+
+
+_COUNT = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+
+
+def junit_xml(report: GradeReport) -> str:
+    """JUnit XML: a <testsuite> per exercise with a <testcase> per check, and one for the
+    checkpoint questions that were judged."""
+    root = ET.Element("testsuites", name=f"quiz grade {report.day}")
+    total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for e in report.exercises:
+        suite, counts = _suite(root, e.id)
+        for name, status, message, details in _outcome(e):
+            seconds = e.seconds if not e.checks else 0.0
+            kind = _testcase(suite, e.id, name, status, message, details, seconds)
+            counts["tests"] += 1
+            if kind:
+                counts[_COUNT[kind]] += 1
+        if e.output.strip():
+            ET.SubElement(suite, "system-out").text = _xml_text(e.output)
+        _close(suite, counts, e.seconds)
+        for key in total:
+            total[key] += counts[key]
+    judged = [q for q in report.questions if q.outcome.judged]
+    if judged or report.answers_error:
+        suite, counts = _suite(root, QUESTIONS_SUITE)
+        if report.answers_error:
+            cases = [("answers file", Status.ERROR, report.answers_error)]
+        else:
+            status_of = {Answer.CORRECT: Status.PASS, Answer.WRONG: Status.FAIL, Answer.UNREADABLE: Status.ERROR}
+            cases = [(q.id, status_of[q.outcome], q.feedback) for q in judged]
+        for name, status, feedback in cases:
+            kind = _testcase(suite, QUESTIONS_SUITE, name, status,
+                             _first_line(feedback) or status.label, feedback.strip())
+            counts["tests"] += 1
+            if kind:
+                counts[_COUNT[kind]] += 1
+        _close(suite, counts, 0.0)
+        for key in total:
+            total[key] += counts[key]
+    _close(root, total, report.seconds)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _score(e: ExerciseResult, max_score: float) -> float:
+    """max_score × passed checks / checks; an exercise that does not pass although all its checks
+    do (a forbidden call, say) counts its own failure as one more check."""
+    n, passed = len(e.checks), e.passed_checks
+    if not n:
+        return max_score if e.status is Status.PASS else 0.0
+    if e.status is not Status.PASS and passed == n:
+        n += 1
+    return min(max_score, round(max_score * passed / n, 4))
+
+
+def _failures(e: ExerciseResult) -> list[str]:
+    """Why an exercise does not pass, in lines: its reason, each failing check's first message
+    line, the diagnosis."""
+    lines = [f"{e.status.label}: {e.reason}" if e.reason else e.status.label]
+    for c in e.checks:
+        if c.status is not Status.PASS and c.status not in _SKIPPED:
+            lines.append(f"- {c.name}: {_first_line(c.message) or c.status.label}")
+    diagnoses = [c.diagnosis for c in e.checks if c.diagnosis and c.status is not Status.PASS] or e.diagnosis
+    lines += [f"diagnosis: {d}" for d in diagnoses]
+    return lines
+
+
+def _summary_line(report: GradeReport) -> str:
+    counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.counts().items())
+    line = f"quiz grade {report.day}: " + (f"{len(report.exercises)} exercises ({counts})" if report.exercises
+                                           else "no exercises graded")
+    judged = [q for q in report.questions if q.outcome.judged]
+    if judged:
+        right = sum(q.outcome is Answer.CORRECT for q in judged)
+        line += f"; {right}/{len(judged)} checkpoint questions right"
+    return line + (" - passed" if report.passed else " - not everything passes yet")
+
+
+def gradescope_json(report: GradeReport, points: dict[str, float] | None = None) -> dict:
+    """Gradescope's results.json as a dict: one test per exercise, worth `points[id]` (1 by
+    default), with partial credit for the checks that pass."""
+    points = points or {}
+    tests = []
+    for i, e in enumerate(report.exercises, 1):
+        max_score = round(float(points.get(e.id, 1.0)), 4)
+        checks = f"{e.passed_checks}/{len(e.checks)} checks pass" if e.checks else ""
+        if e.status is Status.PASS:
+            output = checks or "pass"
+        else:
+            output = "\n".join(_failures(e) + ([checks] if checks else []))
+        tests.append({
+            "score": _score(e, max_score),
+            "max_score": max_score,
+            "name": f"{e.id}: {e.title}" if e.title else e.id,
+            "number": str(i),
+            "output": output,
+            "status": "passed" if e.status is Status.PASS else "failed",
+            "visibility": "visible",
+        })
+    max_total = round(sum(t["max_score"] for t in tests), 4)
+    output = _summary_line(report)
+    if report.verdict:
+        output += "\n" + report.verdict.summary
+    return {
+        "score": min(max_total, round(sum(t["score"] for t in tests), 4)),
+        "max_score": max_total,
+        "execution_time": round(report.seconds, 4),
+        "output": output,
+        "visibility": "visible",
+        "stdout_visibility": "visible",
+        "tests": tests,
+    }
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def exercise_file(exercise_id: str) -> str:
+    """"day16.attention.softmax" -> "day16/attention.py"."""
+    return exercise_id.rsplit(".", 1)[0].replace(".", "/") + ".py"
+
+
+def _line(workspace_root: str, exercise_id: str) -> int:
+    try:
+        source = (Path(workspace_root) / exercise_file(exercise_id)).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 1
+    found = line_range(source, exercise_id.rsplit(".", 1)[1])
+    return found[0] if found else 1
+
+
+def github_annotations(report: GradeReport, workspace_root: str) -> list[str]:
+    """GitHub Actions workflow commands, one per exercise that does not pass: an error for a
+    failure, error or timeout, a warning for one not attempted or blocked, a notice for one
+    skipped. Each points at the line where the exercise starts in the learner's stub."""
+    out = []
+    for e in report.exercises:
+        if e.status is Status.PASS:
+            continue
+        level = ("error" if e.status in _FAILED + _ERRORED
+                 else "notice" if e.status is Status.SKIPPED else "warning")
+        path = posixpath.normpath(posixpath.join(workspace_root.replace("\\", "/"), exercise_file(e.id)))
+        title = f"{_short(e.id)}: {e.status.label}"
+        props = (f"file={_escape_property(path)},line={_line(workspace_root, e.id)},"
+                 f"title={_escape_property(title)}")
+        out.append(f"::{level} {props}::{_escape_data(chr(10).join(_failures(e)))}")
+    return out
+
+
+def step_summary(report: GradeReport) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the day and whether it passes, a table of the
+    exercises, the verdict."""
+    mark = "✅ passed" if report.passed else "❌ not passing yet"
+    lines = [f"## quiz grade {report.day}: {mark}", ""]
+    if report.title:
+        lines += [f"*{report.title}*", ""]
+    if report.exercises:
+        lines += ["| exercise | status | checks passed |", "|---|---|---|"]
+        for e in report.exercises:
+            checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
+            lines.append(f"| `{_short(e.id)}` | {e.status.label} | {checks} |")
+        lines.append("")
+    judged = [q for q in report.questions if q.outcome.judged]
+    if judged:
+        right = sum(q.outcome is Answer.CORRECT for q in judged)
+        lines += [f"Checkpoint questions: {right}/{len(judged)} right.", ""]
+    if report.answers_error:
+        lines += [f"Answers file not used: {report.answers_error}", ""]
+    if report.verdict:
+        lines.append(f"**Verdict: {report.verdict.decision.replace('_', ' ')}.** {report.verdict.summary}")
+    return "\n".join(lines).rstrip() + "\n"
