@@ -417,6 +417,30 @@ def progress(
                           + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
 
 
+class CI(str, Enum):
+    github = "github"
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to make the workspace (new or empty)")],
+    ci: Annotated[CI | None, typer.Option(help="Also add a workflow that grades every push")] = None,
+    grader: Annotated[str | None, typer.Option(help="What the workflow pip-installs (default: this version)")] = None,
+) -> None:
+    """Make a fresh workspace: the stubs of both days, an answers template per day, a .gitignore,
+    and with --ci github a GitHub Actions workflow. Never overwrites a file."""
+    from .init import InitError
+    from .init import init as make
+
+    try:
+        written = make(folder, ci.value if ci else None, grader)
+    except InitError as e:
+        raise usage_error(str(e)) from None
+    console.print(f"made {folder} ({len(written)} files). Next: fill in {folder}/day16/attention.py, then "
+                  f"`quiz grade day16 --workspace {folder}`; answer the questions with `quiz answer day16 "
+                  f"--workspace {folder}`.")
+
+
 @app.command()
 def hint(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
