@@ -417,6 +417,46 @@ def progress(
                           + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
 
 
+@app.command()
+def verify(
+    results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
+    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
+    device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
+) -> None:
+    """Check a result: the workspace's files are the ones graded, and grading them again with the
+    same seed and profile gives the same status for every exercise and check. Exit 0 when it does."""
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise usage_error(f"cannot read {results}: {e}") from None
+    if not isinstance(data, dict) or "day" not in data:
+        raise usage_error(f"{results} is not a result of `quiz grade --json`")
+    the_day = _day(str(data["day"]))
+    workspace = workspace or Path(str(data.get("workspace", ".")))
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder (pass --workspace)")
+    from .grade import resolve_device
+    from .sandbox.process import Zygote
+    from .verify import ResultsFileError
+    from .verify import verify as check
+
+    try:
+        resolved = resolve_device(device.value)
+        with Zygote() as zygote, console.status("grading again…"):
+            outcome = check(data, workspace, resolved, zygote)
+    except (ResultsFileError, ValueError) as e:
+        raise usage_error(f"{results}: {e}") from None
+    for note in outcome.notes:
+        console.print(f"[dim]note: {escape(note)}[/]")
+    for line in outcome.differences:
+        console.print(f"[red]✘[/] {escape(line)}")
+    if outcome.ok:
+        console.print(f"[green]✔[/] {results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
+                      f"({the_day.id}, seed {data['seed']}, {data['profile']} profile) give the same results, and "
+                      f"{len(data.get('files', {}))} file(s) are the ones graded.")
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
 class CI(str, Enum):
     github = "github"
 

@@ -85,7 +85,16 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        profile=options.profile, device=options.device, scale=day.scale,
                        exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
                        version=__version__, questions=questions, answers_file=answers_file,
-                       answers_error=answers_error, verdict=verdict(day, rubric))
+                       answers_error=answers_error, verdict=verdict(day, rubric),
+                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [f"answers/{day.id}.toml"]))
+
+
+def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
+    """SHA-256 of each graded file that exists, so a result can be tied to exactly what was graded."""
+    import hashlib
+
+    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest()
+            for f in sorted(set(files)) if (workspace / f).is_file()}
 
 
 def _answers(day: Day, workspace: Path):

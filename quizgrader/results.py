@@ -125,6 +125,7 @@ class GradeReport:
     answers_file: str | None = None      # the answers file graded, when there is one
     answers_error: str | None = None     # why it could not be used
     verdict: Verdict | None = None
+    files: dict[str, str] = field(default_factory=dict)   # graded file (workspace-relative) -> SHA-256
 
     @property
     def questions_ok(self) -> bool:
@@ -162,6 +163,7 @@ class GradeReport:
             "questions": [{"id": q.id, "row": q.row, "outcome": q.outcome, "feedback": q.feedback,
                            "known_mistake": q.known_mistake, "given": q.given} for q in self.questions],
             "verdict": self.verdict.to_dict() if self.verdict else None,
+            "files": self.files,
         }
 
 
