@@ -92,7 +92,8 @@ class Day:
         return next(r for r in self.rubric if r.number == number)
 
     def ordered(self, ids: list[str] | None = None) -> list[Exercise]:
-        """The exercises to grade (all, or `ids` with what they depend on) in dependency order."""
+        """The exercises to grade, all or just `ids`, in dependency order (what they depend on comes
+        first when it is graded too; it is not added)."""
         wanted = {e.id for e in self.exercises} if ids is None else set(ids)
         done: list[Exercise] = []
 
