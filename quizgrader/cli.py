@@ -140,8 +140,10 @@ def report(
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
 ) -> None:
-    """Grade, then write up the checkpoint: the dated results table (number, topic, rating,
-    notes), the verdict, the weakest areas and a re-study plan."""
+    """Grade, then write up the checkpoint as Markdown.
+
+    The dated results table (number, topic, rating, notes), the verdict, the weakest areas and a
+    re-study plan."""
     the_day = _day(day)
     _check_workspace(the_day, workspace)
     if output and not output.resolve().parent.is_dir():
@@ -315,8 +317,10 @@ def answer(
     row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Ask again the questions already answered right")] = False,
 ) -> None:
-    """Answer the checkpoint questions one at a time; each is judged at once, then you rate
-    yourself per rubric row. Answers and ratings go into answers/DAY.toml (kept for `quiz grade`)."""
+    """Answer the checkpoint questions one at a time, each judged at once.
+
+    Then you rate yourself per rubric row. Answers and ratings go into answers/DAY.toml in the
+    workspace, where `quiz grade` judges them too."""
     from .ask import pick, run
     from .questions import load_bank
     from .questions.answers import Answers, AnswersFileError, read_answers, save_answers
@@ -375,8 +379,9 @@ def progress(
     day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None,
     workspace: Annotated[Path, typer.Option(help="The workspace whose history to read")] = Path("exercises"),
 ) -> None:
-    """Each rubric row's trend over your attempts, and what is due again: a row below the best
-    rating comes back the next day, one at the best after 2, 4, 8 ... days."""
+    """Each rubric row's trend over your attempts, and what is due again.
+
+    A row below the best rating comes back the next day, one at the best after 2, 4, 8 ... days."""
     from rich.table import Table
 
     from .history import History, HistoryError, progress, resolve_path, trend_marks
@@ -423,8 +428,10 @@ def verify(
     workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
 ) -> None:
-    """Check a result: the workspace's files are the ones graded, and grading them again with the
-    same seed and profile gives the same status for every exercise and check. Exit 0 when it does."""
+    """Check a result of `quiz grade --json` by grading again.
+
+    The workspace's files must be the ones graded, and grading them again with the same seed and
+    profile must give the same status for every exercise and check. Exit 0 when it does."""
     try:
         data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -467,8 +474,10 @@ def init(
     ci: Annotated[CI | None, typer.Option(help="Also add a workflow that grades every push")] = None,
     grader: Annotated[str | None, typer.Option(help="What the workflow pip-installs (default: this version)")] = None,
 ) -> None:
-    """Make a fresh workspace: the stubs of both days, an answers template per day, a .gitignore,
-    and with --ci github a GitHub Actions workflow. Never overwrites a file."""
+    """Make a fresh workspace for a learner; never overwrites a file.
+
+    The stubs of both days, an answers template per day, a .gitignore, and with --ci github a
+    GitHub Actions workflow that grades every push."""
     from .init import InitError
     from .init import init as make
 
