@@ -163,3 +163,15 @@ def test_ctrl_c_while_the_reference_runs_in_the_grader_stops_the_run():
             server.handle({"op": "new", "target": "day16.multihead.MultiHeadAttention", "args": [8, 2], "kwargs": {}})
     finally:
         torch.manual_seed = original
+
+
+def test_printing_100_mb_stops_at_the_output_limit_and_fills_no_disk(tmp_path, zygote):
+    from quizgrader.sandbox.child import OUTPUT_LIMIT
+
+    ws = workspace_with_softmax(tmp_path, "    for _ in range(100):\n        print('x' * 2**20)\n")
+    result = grade_softmax(ws, zygote)
+    assert result.status is Status.ERROR, (result.status, result.reason)
+    assert "File too large" in result.reason or "OSError" in result.reason, result.reason
+    assert result.output and len(result.output) < 10_000
+    logs = list(Path(zygote.tmp.name).glob("*.log"))        # what the learner's processes printed
+    assert logs and max(p.stat().st_size for p in logs) <= OUTPUT_LIMIT

@@ -23,6 +23,9 @@ from . import framing, grad, loader, wire
 PACKAGE = "_quiz_ws"
 
 
+OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to any file)
+
+
 class CallTimedOut(BaseException):
     """Raised inside the learner's code when a call runs past its time (BaseException, so a
     bare `except Exception` in a stub cannot swallow it)."""
@@ -265,6 +268,11 @@ def serve(sock, config: dict) -> None:
     """Run in the forked child: answer requests until the grader hangs up."""
     os.setsid()  # own process group: the grader can end it with everything it started
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # What the code prints goes to a log file capped at OUTPUT_LIMIT: past it a write fails with
+    # EFBIG (an OSError in the code that printed) instead of filling the disk. SIGXFSZ, which
+    # would kill the process outright, is ignored so the failure is the code's own error.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
     log = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
