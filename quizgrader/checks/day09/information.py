@@ -314,26 +314,31 @@ def expect_inf_where_ruled_out(got: torch.Tensor, case: Case, name: str) -> None
                        "(p comes first and weights the terms; q is inside the log)")
 
 
-@check(CROSS, "0 ln q = 0 where p = 0 (even q = 0); +inf where q = 0 < p", inf_case())
-def cross_zero_terms(case, you, ref):
-    got = expect_tensor(call(you, "cross_entropy", case, "p", "q").value, "cross_entropy(p, q)")
-    expect_inf_where_ruled_out(got, case, "cross_entropy(p, q)")
-    want = call(ref, "cross_entropy", case, "p", "q", f64=True).value
-    expect_reduced(got, want, f"cross_entropy(p, q, dim={case['dim']})", case)
+def pair_checks(exercise: str, fn: str, zero_terms: str) -> None:
+    """The checks cross-entropy and KL share, registered for `exercise` (function `fn`): its terms
+    at zeros of p and q, inputs left alone, gradients on the simplex."""
+    def zero_terms_check(case, you, ref):
+        got = expect_tensor(call(you, fn, case, "p", "q").value, f"{fn}(p, q)")
+        expect_inf_where_ruled_out(got, case, f"{fn}(p, q)")
+        want = call(ref, fn, case, "p", "q", f64=True).value
+        expect_reduced(got, want, f"{fn}(p, q, dim={case['dim']})", case)
+
+    def inputs_check(case, you, ref):
+        p, q = case.as_dtype("p"), case.as_dtype("q")
+        expect_inputs_unchanged(you.call(f"information.{fn}", p, q, dim=case["dim"], keep_args=True),
+                                {"p": p, "q": q})
+
+    def grads_check(case, you, ref):
+        yours = call(you, fn, case, "p", "q", grad_seed=GRAD_SEED)
+        want = call(ref, fn, case, "p", "q", f64=True, grad_seed=GRAD_SEED)
+        expect_grads_on_simplex(yours, want, ["p", "q"], case.dtype, case["dim"])
+
+    check(exercise, zero_terms, inf_case())(zero_terms_check)
+    check(exercise, "leaves p and q unchanged", two_case("where p is 0"), weight=0.5)(inputs_check)
+    check(exercise, "passes gradients back to p and q (p, q > 0)", two_case("none"), weight=0.5)(grads_check)
 
 
-@check(CROSS, "leaves p and q unchanged", two_case("where p is 0"), weight=0.5)
-def cross_inputs(case, you, ref):
-    p, q = case.as_dtype("p"), case.as_dtype("q")
-    expect_inputs_unchanged(you.call("information.cross_entropy", p, q, dim=case["dim"], keep_args=True),
-                            {"p": p, "q": q})
-
-
-@check(CROSS, "passes gradients back to p and q (p, q > 0)", two_case("none"), weight=0.5)
-def cross_grads(case, you, ref):
-    yours = call(you, "cross_entropy", case, "p", "q", grad_seed=GRAD_SEED)
-    want = call(ref, "cross_entropy", case, "p", "q", f64=True, grad_seed=GRAD_SEED)
-    expect_grads_on_simplex(yours, want, ["p", "q"], case.dtype, case["dim"])
+pair_checks(CROSS, "cross_entropy", "0 ln q = 0 where p = 0 (even q = 0); +inf where q = 0 < p")
 
 
 # -- KL divergence -----------------------------------------------------------------------------
@@ -380,26 +385,7 @@ def kl_nonnegative(case, you, ref):
                    "kl_divergence(p, p) (a distribution is 0 nats from itself)", same)
 
 
-@check(KL, "+inf where q = 0 < p; terms with p = 0 add nothing (no NaN)", inf_case())
-def kl_zero_terms(case, you, ref):
-    got = expect_tensor(call(you, "kl_divergence", case, "p", "q").value, "kl_divergence(p, q)")
-    expect_inf_where_ruled_out(got, case, "kl_divergence(p, q)")
-    want = call(ref, "kl_divergence", case, "p", "q", f64=True).value
-    expect_reduced(got, want, f"kl_divergence(p, q, dim={case['dim']})", case)
-
-
-@check(KL, "leaves p and q unchanged", two_case("where p is 0"), weight=0.5)
-def kl_inputs(case, you, ref):
-    p, q = case.as_dtype("p"), case.as_dtype("q")
-    expect_inputs_unchanged(you.call("information.kl_divergence", p, q, dim=case["dim"], keep_args=True),
-                            {"p": p, "q": q})
-
-
-@check(KL, "passes gradients back to p and q (p, q > 0)", two_case("none"), weight=0.5)
-def kl_grads(case, you, ref):
-    yours = call(you, "kl_divergence", case, "p", "q", grad_seed=GRAD_SEED)
-    want = call(ref, "kl_divergence", case, "p", "q", f64=True, grad_seed=GRAD_SEED)
-    expect_grads_on_simplex(yours, want, ["p", "q"], case.dtype, case["dim"])
+pair_checks(KL, "kl_divergence", "+inf where q = 0 < p; terms with p = 0 add nothing (no NaN)")
 
 
 # -- code length in bits -----------------------------------------------------------------------
