@@ -82,6 +82,11 @@ def grade(
                                      "and step summary when run by GitHub Actions")] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a testcase per check)")] = None,
     gradescope: Annotated[Path | None, typer.Option(help="Also write Gradescope's results.json")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds each call of the learner's code may "
+                                                  "take (default: each exercise's own)")] = None,
+    memory_limit: Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
+                                                "(CPU runs)")] = 4.0,
+    cpu_limit: Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")] = 300.0,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
@@ -105,7 +110,8 @@ def grade(
     from .report.terminal import render
 
     started = datetime.now(UTC)
-    report = _grade(the_day, workspace, ids, profile, seed, device)
+    report = _grade(the_day, workspace, ids, profile, seed, device,
+                    timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
     if not ci:                      # a CI run starts from a fresh checkout: nothing to remember
         _record_report(workspace, report, started)
     console.print(render(report))
@@ -213,8 +219,10 @@ def _check_workspace(the_day, workspace: Path) -> None:
                           f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
 
 
-def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device):
-    """Run the grading with a status line; a day with no exercises yet grades its answers only."""
+def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device,
+           **limits):
+    """Run the grading with a status line; a day with no exercises yet grades its answers only.
+    `limits`: Options' timeout, memory_gib and cpu_seconds."""
     from contextlib import nullcontext
 
     from .sandbox.process import Zygote
@@ -228,7 +236,8 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
             resolved = resolve_device(device.value)
         except ValueError as e:
             raise usage_error(str(e)) from None
-        options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved)
+        options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
+                          **limits)
         with console.status("grading…") as status:
             def progress(ex_id: str, result) -> None:
                 _stop_if_interrupted()

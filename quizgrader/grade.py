@@ -32,6 +32,8 @@ class Options:
     seed: int = 0
     device: str = "cpu"          # resolved: "cpu" or "cuda"
     timeout: float | None = None # seconds per call; None: each exercise's own
+    memory_gib: float = 4.0      # address space the learner's process may add (CPU runs)
+    cpu_seconds: float = 300.0   # CPU time per exercise's process
 
 
 def resolve_device(wanted: str) -> str:
@@ -86,7 +88,8 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
                        version=__version__, questions=questions, answers_file=answers_file,
                        answers_error=answers_error, verdict=verdict(day, rubric),
-                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [f"answers/{day.id}.toml"]))
+                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [f"answers/{day.id}.toml"]),
+                       sandbox=(zygote.confinement or {}) if zygote else {})
 
 
 def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
@@ -139,7 +142,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     try:
         child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
                               "forbidden": list(ex.forbidden), "soft_timeout": timeout,
-                              "substitute": substitute or []},
+                              "substitute": substitute or [], "cpu_seconds": options.cpu_seconds,
+                              "memory_bytes": int(options.memory_gib * 2**30)},
                              hard_timeout=timeout + 5)
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason

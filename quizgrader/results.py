@@ -126,6 +126,7 @@ class GradeReport:
     answers_error: str | None = None     # why it could not be used
     verdict: Verdict | None = None
     files: dict[str, str] = field(default_factory=dict)   # graded file (workspace-relative) -> SHA-256
+    sandbox: dict[str, list[str]] = field(default_factory=dict)  # limits "applied" and "missing"
 
     @property
     def questions_ok(self) -> bool:
@@ -164,6 +165,7 @@ class GradeReport:
                            "known_mistake": q.known_mistake, "given": q.given} for q in self.questions],
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "files": self.files,
+            "sandbox": self.sandbox,
         }
 
 

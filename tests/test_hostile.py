@@ -75,7 +75,9 @@ def test_killing_the_parent_process_loses_nothing_else(tmp_path, zygote):
             "        os.kill(parent, signal.SIGKILL)\n"
             "    raise RuntimeError('after the kill')\n")
     result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)
-    assert result.status is Status.ERROR and "after the kill" in result.reason
+    assert result.status is Status.ERROR
+    # Where Landlock scopes signals the kill is refused; elsewhere it lands and a new zygote serves.
+    assert "after the kill" in result.reason or "may not start processes or signal" in result.reason, result.reason
 
 
 def test_sys_exit_is_caught_as_an_error_and_the_process_goes_on(tmp_path, zygote):
@@ -175,3 +177,178 @@ def test_printing_100_mb_stops_at_the_output_limit_and_fills_no_disk(tmp_path, z
     assert result.output and len(result.output) < 10_000
     logs = list(Path(zygote.tmp.name).glob("*.log"))        # what the learner's processes printed
     assert logs and max(p.stat().st_size for p in logs) <= OUTPUT_LIMIT
+
+
+# -- the learner's process under limits (sandbox/confine.py) -----------------------------------------
+
+@pytest.fixture(scope="module")
+def enforced(zygote) -> list[str]:
+    """The limits this machine's kernel enforces on the learner's process. Tests of a limit the
+    kernel does not offer are skipped: running a fork bomb unconfined would harm the machine."""
+    grade("day16", Options(workspace=ROOT / "reference", only=["softmax"], profile="quick"), zygote=zygote)
+    return zygote.confinement["applied"]
+
+
+def needs(enforced: list[str], what: str) -> None:
+    if not any(what in a for a in enforced):
+        pytest.skip(f"this kernel does not enforce: {what}")
+
+
+def grader_files() -> dict[str, str]:
+    """SHA-256 of every file of the installed grader and of reference/."""
+    import hashlib
+
+    import quizgrader
+
+    roots = [Path(quizgrader.__file__).parent, ROOT / "reference"]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for root in roots for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_a_50_gb_allocation_is_an_error_naming_the_memory_limit(tmp_path, zygote, enforced):
+    ws = workspace_with_softmax(tmp_path, "    torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n    return x\n")
+    result = grade_softmax(ws, zygote)
+    assert result.status is Status.ERROR
+    assert "4 GiB" in result.reason and "allocate" in result.reason, result.reason
+
+
+def test_the_memory_limit_holds_below_the_machines_memory(tmp_path, zygote, enforced):
+    """6 GiB fits this machine (and torch.empty would not even touch it): only the limit refuses it."""
+    needs(enforced, "memory")
+    ws = workspace_with_softmax(tmp_path, "    torch.empty(6 * 2**30, dtype=torch.uint8)\n" + SOFTMAX_BODY)
+    result = grade_softmax(ws, zygote)
+    assert result.status is Status.ERROR and "GiB of memory" in result.reason, result.reason
+    roomy = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick", memory_gib=8), zygote=zygote)
+    assert roomy.exercises[0].status is Status.PASS, "--memory-limit raises the limit"
+
+
+def test_the_cpu_limit_ends_a_process_that_spins_past_it(tmp_path, zygote):
+    ws = workspace_with_softmax(tmp_path, "    while True:\n        pass\n")
+    report = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick", timeout=60, cpu_seconds=1),
+                   zygote=zygote)
+    result = report.exercises[0]
+    assert result.status is Status.TIMEOUT
+    assert "CPU-time limit" in result.reason and "SIGXCPU" in result.reason, result.reason
+
+
+def test_a_fork_bomb_stops_at_its_first_fork(tmp_path, zygote, enforced):
+    needs(enforced, "no new processes")
+    ws = workspace_with_softmax(tmp_path, "    import os\n    while True:\n        os.fork()\n")
+    result = grade_softmax(ws, zygote)
+    assert result.status is Status.ERROR
+    assert "PermissionError" in result.reason and "may not start processes" in result.reason, result.reason
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and token.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="looks for processes in /proc")
+def test_no_process_outlives_its_exercise(tmp_path, zygote, enforced):
+    """A background process (through subprocess and through libc directly), and a thread still
+    running when the answer is returned: after the exercise nothing of it is left."""
+    needs(enforced, "no new processes")
+    token = f"3600.{abs(hash(tmp_path)) % 10**6}"
+    body = ("    import ctypes, os, subprocess, threading, time\n"
+            "    (pathlib.Path(__file__).parent / 'pid').write_text(str(os.getpid()))\n"
+            "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+            "    problems = []\n"
+            "    try:\n"
+            f"        subprocess.Popen(['sleep', '{token}'], start_new_session=True)\n"
+            "    except OSError as e:\n"
+            "        problems.append(f'Popen: {e}')\n"
+            "    pid = ctypes.CDLL(None, use_errno=True).fork()\n"
+            "    if pid == 0:\n"
+            "        os.execvp('sleep', ['sleep', " + repr(token) + "])\n"
+            "    problems.append(f'fork returned {pid}')\n"
+            "    raise RuntimeError('; '.join(problems))\n")
+    ws = workspace_with_softmax(tmp_path, body, header="import pathlib\n")
+    result = grade_softmax(ws, zygote)
+    assert result.status is Status.ERROR
+    assert "Popen: [Errno 1]" in result.reason and "fork returned -1" in result.reason, result.reason
+    assert _processes_with(token) == []
+    child = int((ws / "day16" / "pid").read_text())
+    assert not Path(f"/proc/{child}").exists(), "the learner's process (and its thread) outlived the exercise"
+
+
+def test_writes_outside_the_workspace_are_refused_and_change_nothing(tmp_path, zygote, enforced):
+    """Into the installed grader, reference/, and elsewhere on the machine; the workspace itself
+    stays writable."""
+    needs(enforced, "writes inside the workspace only")
+    outside = tmp_path / "outside.txt"
+    planted = ROOT / "reference" / "day16" / "planted.py"
+    body = ("    import quizgrader, quizgrader.checks.compare as compare\n"
+            "    results = []\n"
+            f"    for path in [quizgrader.__file__, compare.__file__, {str(ROOT / 'reference' / 'day16' / 'attention.py')!r},\n"
+            f"                 {str(planted)!r}, {str(outside)!r}, pathlib.Path(__file__).parent / 'mine.txt']:\n"
+            "        try:\n"
+            "            open(path, 'a').close()\n"
+            "            results.append(f'{path}: opened')\n"
+            "        except OSError as e:\n"
+            "            results.append(f'{path}: {e.strerror}')\n"
+            "    raise PermissionError(13, ' | '.join(results))\n")
+    before = grader_files()
+    ws = workspace_with_softmax(tmp_path, body, header="import pathlib\n")
+    try:
+        result = grade_softmax(ws, zygote)
+    finally:
+        stray = planted.exists()
+        planted.unlink(missing_ok=True)
+    assert not stray and not outside.exists()
+    assert grader_files() == before
+    assert result.status is Status.ERROR
+    reason = result.reason
+    assert reason.count("Permission denied") == 5 and "mine.txt: opened" in reason, reason
+    assert "may write only inside the workspace" in reason
+
+
+def test_signals_to_the_grader_are_refused(tmp_path, zygote, enforced):
+    needs(enforced, "signals to itself only")
+    import os
+
+    body = f"    import os, signal\n    os.kill({os.getpid()}, signal.SIGKILL)\n" + SOFTMAX_BODY
+    result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)   # this test's process survives
+    assert result.status is Status.ERROR and "may not start processes or signal" in result.reason
+
+
+def test_monkeypatching_torch_and_hypothesis_at_import_changes_nothing(tmp_path, zygote):
+    """Patches made when the learner's module is imported stay in the learner's process; the
+    examples are drawn and judged in the grader's."""
+    header = ("import hypothesis, torch, torch.testing\n"
+              "hypothesis.given = lambda *a, **k: (lambda f: f)\n"
+              "hypothesis.settings.register_profile('ci', max_examples=1)\n"
+              "hypothesis.settings.load_profile('ci')\n"
+              "torch.testing.assert_close = lambda *a, **k: None\n"
+              "torch.allclose = lambda *a, **k: True\n"
+              "torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)\n"
+              "torch.Tensor.__eq__ = lambda *a, **k: True\n")
+    result = grade_softmax(workspace_with_softmax(tmp_path, "    return torch.ones_like(x)\n", header=header), zygote)
+    assert result.status is Status.FAIL
+
+
+LIAR = ("class Liar(torch.Tensor):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def allclose(self, *a, **k):\n        return True\n"
+        "    def __repr__(self):\n        return 'tensor(correct)'\n")
+
+
+@pytest.mark.parametrize("body, status", [
+    ("    return torch.zeros_like(x).as_subclass(Liar)\n", Status.FAIL),
+    (("    class Raiser(Liar):\n"
+      "        @classmethod\n"
+      "        def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+      "            raise RuntimeError('no')\n"
+      "    return torch.zeros_like(x).as_subclass(Raiser)\n"), Status.ERROR),
+], ids=["lies-in-comparisons", "raises-when-read"])
+def test_a_tensor_subclass_that_lies_never_passes(tmp_path, zygote, body, status):
+    """The value crosses as bytes and arrives as a plain tensor: its methods never run in the grader."""
+    result = grade_softmax(workspace_with_softmax(tmp_path, body, header=LIAR.replace("class", "import torch\nclass", 1)),
+                           zygote)
+    assert result.status is status, (result.status, result.reason)

@@ -143,7 +143,9 @@ def summary(report: GradeReport) -> Text:
     return Text.assemble(
         (f"{report.day}: ", "bold"), graded,
         (verdict, "bold green" if report.passed else "bold red"),
-        (f"  [{report.profile} profile, seed {report.seed}, {report.device}, {report.seconds:.1f} s]", "dim"))
+        (f"  [{report.profile} profile, seed {report.seed}, {report.device}, {report.seconds:.1f} s]", "dim"),
+        *([(f"\n  not enforced on this machine: {'; '.join(missing)}", "dim")]
+          if (missing := report.sandbox.get("missing")) else []))
 
 
 def render(report: GradeReport) -> Group:

@@ -6,12 +6,13 @@ of what went wrong; it never judges anything.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import os
-import resource
 import signal
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ PACKAGE = "_quiz_ws"
 
 
 OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to any file)
+CPU_LIMIT = 300.0          # CPU seconds per exercise's process
 
 
 class CallTimedOut(BaseException):
@@ -39,6 +41,7 @@ class Server:
         self.package = package
         self.device = torch.device(config.get("device", "cpu"))
         self.soft_timeout = float(config.get("soft_timeout", 0))
+        self.memory_bytes = config.get("memory_bytes")
         self.handles: dict[int, Any] = {}
         self.forbidden_seen: list[dict] = []
         self.in_grader = not install   # the reference (or a mutant) run in the grader's own process
@@ -223,6 +226,8 @@ class Server:
         message = str(e)
         if isinstance(e, SystemExit):
             message = f"the code called sys.exit({e.code!r})"
+        elif not self.in_grader and (note := self._limit_note(e, message)):
+            message = f"{message} ({note})" if message else note
         elif isinstance(e, CallTimedOut):
             kind, message = "Timeout", f"a call ran past its time limit of {self.soft_timeout:g} s"
         elif isinstance(e, SyntaxError) and e.filename:
@@ -240,6 +245,19 @@ class Server:
                         "function": origin.name} if origin else None),
             "not_implemented": isinstance(e, NotImplementedError),
         }
+
+
+    def _limit_note(self, e: BaseException, message: str) -> str | None:
+        """Why the learner's process met one of its limits (sandbox/confine.py), in their words."""
+        if isinstance(e, MemoryError) or "can't allocate memory" in message:
+            gib = (self.memory_bytes or 0) / 2**30
+            return (f"the learner's process may use {gib:g} GiB of memory; the exercises need far less"
+                    if gib else "out of memory")
+        if isinstance(e, PermissionError) and e.errno == errno.EPERM:
+            return "the learner's process may not start processes or signal other processes"
+        if isinstance(e, PermissionError) and e.errno == errno.EACCES:
+            return "the learner's process may write only inside the workspace"
+        return None
 
 
 def _raise_timeout(signum, frame):
@@ -266,19 +284,24 @@ def _resolve_owner(name: str) -> tuple[Any, str]:
 
 def serve(sock, config: dict) -> None:
     """Run in the forked child: answer requests until the grader hangs up."""
+    from . import confine
+
     os.setsid()  # own process group: the grader can end it with everything it started
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # What the code prints goes to a log file capped at OUTPUT_LIMIT: past it a write fails with
-    # EFBIG (an OSError in the code that printed) instead of filling the disk. SIGXFSZ, which
-    # would kill the process outright, is ignored so the failure is the code's own error.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+    # What the code prints goes to a log file; confine() caps its size at OUTPUT_LIMIT.
     log = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(log)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    scratch = Path(config["log"]).with_suffix(".tmp")
+    scratch.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    confinement = confine.confine(
+        workspace=Path(config["workspace"]), scratch=scratch, output_bytes=OUTPUT_LIMIT,
+        cpu_seconds=float(config.get("cpu_seconds", CPU_LIMIT)), memory_bytes=config.get("memory_bytes"),
+        cuda=str(config.get("device", "cpu")).startswith("cuda"))
     # The exercises' tensors are small: threads would only wait for each other (badly so on a
     # busy machine). One thread also makes every run of a check do the same arithmetic.
     torch.set_num_threads(1)
@@ -290,10 +313,13 @@ def serve(sock, config: dict) -> None:
             break
         if req.get("op") == "bye":
             break
-        response = server.handle(req)
+        if req.get("op") == "confinement":
+            response = {"ok": True, "value": {"applied": confinement.applied, "missing": confinement.missing}}
+        else:
+            response = server.handle(req)
         try:
             payload = wire.encode(response)
-        except wire.WireError as e:
+        except Exception as e:  # noqa: BLE001 - also a tensor subclass whose methods raise
             payload = wire.encode({"ok": False, "error": {
                 "type": "UnsupportedResult", "message": f"the result cannot be checked: {e}",
                 "traceback": "", "origin": None, "not_implemented": False}})

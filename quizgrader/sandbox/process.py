@@ -49,7 +49,8 @@ def describe_status(status: int) -> str:
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         what = {"SIGSEGV": "a segmentation fault", "SIGKILL": "a kill signal (often: out of memory)",
-                "SIGABRT": "an abort", "SIGBUS": "a bus error"}.get(name, name)
+                "SIGABRT": "an abort", "SIGBUS": "a bus error",
+                "SIGXCPU": "its CPU-time limit"}.get(name, name)
         return f"the process was ended by {what} ({name})"
     if os.WIFEXITED(status):
         return f"the process exited with code {os.WEXITSTATUS(status)} (sys.exit / os._exit in the code?)"
@@ -132,7 +133,7 @@ class Child:
         except (framing.ConnectionClosed, ConnectionError, BrokenPipeError):
             how = self.end()
             self.ended = f"the learner's process ended during the call: {how}"
-            raise ChildDied(self.ended, self.log_tail()) from None
+            raise (ChildTimeout if "SIGXCPU" in how else ChildDied)(self.ended, self.log_tail()) from None
         except framing.MessageTooLarge as e:
             self.end()
             self.ended = f"the answer was too large to check: {e}"
@@ -180,6 +181,7 @@ class Zygote:
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
         self._count = 0
+        self.confinement: dict[str, list[str]] | None = None   # what the kernel enforced on a child
         self._start()
 
     def _start(self) -> None:
@@ -216,8 +218,14 @@ class Zygote:
                 info = json.loads(msg)
             except (OSError, framing.ConnectionClosed, ValueError):
                 continue
-            return Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
-                         hard_timeout=hard_timeout, root=config["workspace"])
+            child = Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
+                          hard_timeout=hard_timeout, root=config["workspace"])
+            if self.confinement is None:
+                try:
+                    self.confinement = child.request({"op": "confinement"})["value"]
+                except SandboxError:
+                    pass     # the learner's code ended it already: the checks will say how
+            return child
         raise ChildDied("could not start a process for the learner's code (the zygote did not answer)")
 
     def end(self, pid: int) -> int | None:
