@@ -136,6 +136,83 @@ def grade(
     raise typer.Exit(0 if report.passed else 1)
 
 
+@app.command("grade-batch")
+def grade_batch(
+    submissions: Annotated[Path, typer.Argument(help="A folder with a folder (or .zip) per submission")],
+    day: Annotated[str, typer.Option(help="day16 or day9")],
+    jobs: Annotated[int, typer.Option(min=1, help="Submissions graded at once")] = 2,
+    out: Annotated[Path, typer.Option(help="Where the gradebook and each submission's results go")] = Path("grades"),
+    only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids")] = None,
+    profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+    device: Annotated[Device, typer.Option(help="Where the learners' code runs")] = Device.auto,
+    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds each call may take")] = None,
+    memory_limit: Annotated[float, typer.Option(min=0.1, help="GiB per learner process (CPU runs)")] = 4.0,
+    cpu_limit: Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")] = 300.0,
+    submission_timeout: Annotated[float, typer.Option(min=1, help="Seconds for a whole submission")] = 900.0,
+) -> None:
+    """Grade every submission in a folder, in parallel: a CSV gradebook and each one's results.
+
+    Each submission is copied and graded by its own grader process; one that hangs, crashes or
+    misbehaves is recorded as such and the others are graded all the same."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import batch
+
+    the_day = _day(day)
+    if not submissions.is_dir():
+        raise usage_error(f"{submissions} is not a folder of submissions")
+    ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    try:
+        exercise_ids = [the_day.exercise(i).id for i in ids] if ids else [e.id for e in the_day.exercises]
+    except CatalogError as e:
+        raise usage_error(str(e)) from None
+    found = [s for s in batch.find_submissions(submissions) if s.path.resolve() != out.resolve()]
+    if not found:
+        raise usage_error(f"{submissions} holds no submission (a folder or .zip file per learner)")
+    out.mkdir(parents=True, exist_ok=True)
+    grade_args = ["--memory-limit", str(memory_limit), "--cpu-limit", str(cpu_limit)]
+    if timeout:
+        grade_args += ["--timeout", str(timeout)]
+    options = batch.BatchOptions(day=the_day, out=out, jobs=jobs, only=ids, profile=profile.value, seed=seed,
+                                 device=device.value, submission_timeout=submission_timeout,
+                                 grade_args=grade_args)
+    started = time.perf_counter()
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("submissions", total=len(found))
+        count = iter(range(1, len(found) + 1))
+
+        def done(o: batch.Outcome) -> None:
+            line = f"[{next(count)}/{len(found)}] {o.submission.name}: "
+            if o.state == batch.GRADED:
+                ex = o.results["exercises"]
+                line += (f"{sum(e['status'] == 'pass' for e in ex)}/{len(ex)} exercises pass, "
+                         f"{o.scores['score']:g}/{o.scores['max_score']:g} points")
+            else:
+                line += f"{o.state}: {o.problem}"
+            bar.console.print(escape(line + f" ({o.seconds:.1f} s)"), soft_wrap=True)
+            bar.advance(task)
+
+        runner = batch.Batch(options, on_done=done, interrupt=_interrupted)
+        outcomes = runner.run(found)
+    batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
+    elapsed = time.perf_counter() - started
+    graded = sum(o.state == batch.GRADED for o in outcomes)
+    rate = len(outcomes) / elapsed * 60 if elapsed else 0.0
+    console.print(f"{graded} of {len(found)} submissions graded in {elapsed:.0f} s "
+                  f"({rate:.1f} per minute, {jobs} at a time); gradebook: {escape(str(out / 'gradebook.csv'))}")
+    for o in outcomes:
+        if o.state != batch.GRADED:
+            console.print(f"  not graded: {escape(o.submission.name)} ({o.state}: {escape(o.problem)})", soft_wrap=True)
+    if runner.interrupted:
+        err.print(f"interrupted: the gradebook lists the {len(outcomes)} submissions finished before Ctrl-C")
+        raise typer.Exit(130)
+    raise typer.Exit(0 if graded == len(found) else 1)
+
+
 @app.command()
 def report(
     day: Annotated[str, typer.Argument(help="day16 or day9")],

@@ -1,0 +1,183 @@
+"""`quiz grade-batch`: a class graded in parallel, each submission in isolation, a CSV gradebook
+and each submission's results; no submission, however broken, stops the batch or changes the
+instructor's copy."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from quizgrader import batch, diagnosis
+from quizgrader.catalog import load_day
+
+ROOT = Path(__file__).resolve().parents[1]
+ONLY = "attention.softmax,masks.causal_mask"
+ENV = {**os.environ, "COLUMNS": "120"}
+CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def make_class(root: Path) -> Path:
+    """Seven submissions: right, untouched stubs, a known mistake, a hang, code that writes into
+    its own folder and tries the grader's, a syntax error, and nothing at all; one of them zipped."""
+    subs = root / "submissions"
+    subs.mkdir()
+    day16 = ROOT / "reference" / "day16"
+    shutil.copytree(day16, subs / "right" / "day16")
+    shutil.copytree(ROOT / "exercises" / "day16", subs / "stubs" / "exercises" / "day16")
+    mistake = next(m for m in diagnosis.mistakes("day16") if m.id.startswith("softmax-"))
+    diagnosis.materialize(mistake, root / "mutant")
+    shutil.copytree(root / "mutant" / "day16", subs / "mistake" / "day16")
+    for name, body in {
+        "hang": "    while True:\n        pass\n",
+        "vandal": ("    import pathlib, quizgrader\n"
+                   "    pathlib.Path(__file__).write_text('# gone')\n"
+                   "    open(quizgrader.__file__, 'a').close()\n"),
+        "typo": "    return x +\n",
+    }.items():
+        shutil.copytree(day16, subs / name / "day16")
+        path = subs / name / "day16" / "attention.py"
+        text = path.read_text()
+        start = text.index("    shifted = x - x.amax")
+        end = text.index("\n\n", start)
+        path.write_text(text[:start] + body + text[end:])
+    (subs / "empty").mkdir()
+    with zipfile.ZipFile(subs / "zipped.zip", "w") as z:
+        for p in day16.rglob("*.py"):
+            z.write(p, f"zipped/day16/{p.relative_to(day16)}")
+    return subs
+
+
+def test_a_class_is_graded_in_isolation_with_a_gradebook_and_results_per_submission(tmp_path):
+    subs = make_class(tmp_path)
+    before = tree_digest(subs)
+    out = tmp_path / "grades"
+    run = subprocess.run([sys.executable, "-m", "quizgrader", "grade-batch", str(subs), "--day", "day16",
+                          "--only", ONLY, "--profile", "quick", "--jobs", "2", "--timeout", "2", "--out", str(out)],
+                         env=ENV, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr        # one submission could not be graded
+    assert tree_digest(subs) == before, "the instructor's copies are never changed"
+    rows = {r["submission"]: r for r in csv.DictReader((out / "gradebook.csv").open(encoding="utf-8"))}
+    assert sorted(rows) == ["empty", "hang", "mistake", "right", "stubs", "typo", "vandal", "zipped"]
+    state = {name: (r["state"], r["attention.softmax"], r["masks.causal_mask"]) for name, r in rows.items()}
+    assert state["right"] == state["zipped"] == ("graded", "1.0", "1.0")
+    assert state["stubs"] == ("graded", "0.0", "0.0")
+    for name in ("mistake", "hang", "vandal", "typo"):      # the broken exercise loses points, the other keeps them
+        assert state[name][0] == "graded" and float(state[name][1]) < 1 and state[name][2] == "1.0", (name, state[name])
+    assert state["empty"] == ("no workspace", "", "")
+    assert "no day16/ folder" in rows["empty"]["problem"]
+    assert rows["right"]["score"] == "2.0" and rows["right"]["percent"] == "100.0" and rows["right"]["passed"] == "yes"
+
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert sorted(results) == ["hang", "mistake", "right", "stubs", "typo", "vandal", "zipped"]
+    softmax = {name: r["exercises"][0] for name, r in results.items()}
+    assert softmax["hang"]["status"] == "timeout"
+    assert softmax["typo"]["status"] == "error" and "SyntaxError" in softmax["typo"]["reason"]
+    assert softmax["vandal"]["status"] == "error" and "Permission denied" in softmax["vandal"]["reason"]
+    assert mistake_named(softmax["mistake"])
+    assert results["right"]["workspace"] == str(subs / "right") and results["right"]["submission"] == "right"
+    assert "day16/attention.py" in results["right"]["files"]
+    assert "attention.softmax" in (out / "typo.txt").read_text()      # the report to hand back
+    assert "[8/8]" in run.stdout and "7 of 8 submissions graded" in run.stdout
+    assert "not graded: empty" in run.stdout
+
+
+def mistake_named(softmax: dict) -> bool:
+    return softmax["status"] == "fail" and bool(softmax["diagnosis"])
+
+
+def test_a_submission_past_its_time_and_a_grader_that_fails_are_rows_not_crashes(tmp_path):
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "reference" / "day16", subs / "slow" / "day16")
+    day = load_day("day16")
+    seen = []
+    slow = batch.Batch(batch.BatchOptions(day=day, out=tmp_path, only=["softmax"], submission_timeout=0.5),
+                       on_done=seen.append)
+    [outcome] = slow.run(batch.find_submissions(subs))
+    assert outcome.state == batch.TIMED_OUT and "0.5 s" in outcome.problem and seen == [outcome]
+    broken = batch.Batch(batch.BatchOptions(day=day, out=tmp_path, grade_args=["--no-such-option"]))
+    [outcome] = broken.run(batch.find_submissions(subs))
+    assert outcome.state == batch.GRADER_ERROR and "exited with code 2" in outcome.problem
+    assert "no-such-option" in outcome.problem
+
+
+def test_zip_submissions_are_unpacked_safely(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("day16/attention.py", b"\0" * (batch.ZIP_LIMIT + 1))
+    with pytest.raises(ValueError, match="more than"):
+        batch._unpack(bomb, tmp_path / "bomb")
+    sneaky = tmp_path / "sneaky.zip"
+    with zipfile.ZipFile(sneaky, "w") as z:
+        z.writestr("../../escaped.py", "x = 1\n")
+        z.writestr("/abs/escaped.py", "x = 1\n")
+    batch._unpack(sneaky, tmp_path / "inside")
+    assert not (tmp_path.parent / "escaped.py").exists() and not Path("/abs/escaped.py").exists()
+    assert {p.name for p in (tmp_path / "inside").rglob("escaped.py")} == {"escaped.py"}
+
+
+def test_output_names_are_safe_and_unique():
+    taken: set[str] = set()
+    assert [batch.file_stem(n, taken) for n in ["Ann Lee", "ann lee", "../x", "gradebook", ""]] == \
+        ["Ann_Lee", "ann_lee-2", "x", "gradebook-2", "submission"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["grade-batch", "nowhere", "--day", "day16"], "not a folder"),
+    (["grade-batch", ".", "--day", "day99"], "day99"),
+    (["grade-batch", "{empty}", "--day", "day16"], "holds no submission"),
+    (["grade-batch", ".", "--day", "day16", "--only", "nope"], "nope"),
+])
+def test_usage_errors_say_what_is_wrong(tmp_path, args, words):
+    (tmp_path / "empty").mkdir()
+    args = [a.replace("{empty}", str(tmp_path / "empty")) for a in args]
+    run = subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=tmp_path, env=ENV, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 2 and words in run.stderr, run.stderr
+
+
+def test_ctrl_c_stops_every_grader_and_keeps_what_finished(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("a", "b", "c", "d"):
+        shutil.copytree(ROOT / "reference" / "day16", subs / name / "day16")
+    out = tmp_path / "grades"
+    proc = subprocess.Popen([sys.executable, *CTRL_C_REACHES, "grade-batch", str(subs), "--day", "day16",
+                             "--profile", "quick", "--jobs", "2", "--only", "softmax", "--out", str(out)],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = proc.stdout.readline()                  # the first submission has finished
+    assert first.startswith("[1/4]"), first
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, first + rest
+    assert "interrupted" in rest
+    rows = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8")))
+    assert 1 <= len(rows) < 4 and all(r["state"] == "graded" for r in rows)
+    time.sleep(0.5)
+    assert not [p for p in Path("/proc").glob("[0-9]*") if _is_grader_of(p, subs)], "a grader outlived the batch"
+
+
+def _is_grader_of(proc: Path, subs: Path) -> bool:
+    try:
+        return b"quiz-batch-" in (proc / "cmdline").read_bytes() and (proc / "stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
