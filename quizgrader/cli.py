@@ -203,7 +203,8 @@ def grade_batch(
     graded = sum(o.state == batch.GRADED for o in outcomes)
     rate = len(outcomes) / elapsed * 60 if elapsed else 0.0
     console.print(f"{graded} of {len(found)} submissions graded in {elapsed:.0f} s "
-                  f"({rate:.1f} per minute, {jobs} at a time); gradebook: {escape(str(out / 'gradebook.csv'))}")
+                  f"({rate:.1f} per minute, {jobs} at a time); gradebook: {escape(str(out / 'gradebook.csv'))}",
+                  soft_wrap=True)
     for o in outcomes:
         if o.state != batch.GRADED:
             console.print(f"  not graded: {escape(o.submission.name)} ({o.state}: {escape(o.problem)})", soft_wrap=True)

@@ -118,6 +118,10 @@ FORBIDDEN_STUBS = [
     ("day16", "softmax", "attention.py",
      "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
      "    return torch.softmax(shifted, dim=dim)"),
+    # through a helper outside the exercise, found by name at run time: the trap follows the stack
+    ("day16", "softmax", "attention.py",
+     "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
+     "    return _normalise(shifted, dim)\n\n\ndef _normalise(z, dim):\n    return getattr(torch, 'soft' + 'max')(z, dim=dim)"),
     # through an import alias, which only the source scan resolves
     ("day16", "scaled_dot_product_attention", "attention.py",
      "    return weights @ V, weights",
@@ -167,7 +171,8 @@ FORBIDDEN_STUBS = [
 ]
 
 
-@pytest.mark.parametrize("day, name, file, old, new", FORBIDDEN_STUBS, ids=[f"{s[0]}-{s[1]}" for s in FORBIDDEN_STUBS])
+@pytest.mark.parametrize("day, name, file, old, new", FORBIDDEN_STUBS,
+                         ids=[f"{s[0]}-{s[1]}-{i}" for i, s in enumerate(FORBIDDEN_STUBS)])
 def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file, old, new):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
@@ -180,6 +185,8 @@ def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file
     assert [c.name for c in result.checks if c.status is Status.FAIL] == [scratch.name], "only that check fails"
     called = load_day(day).exercise(name).forbidden
     assert any(f in scratch.message for f in called) and "line" in scratch.message, scratch.message
+    if "def _normalise" in new:
+        assert "through `_normalise`" in scratch.message, scratch.message
 
 
 def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):

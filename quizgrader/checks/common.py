@@ -88,8 +88,12 @@ def from_scratch(ex: Exercise):
         uses = [(u.name, u.line, u.how) for u in forbidden.scan(source, ex.name, ex.forbidden)]
         span = forbidden.line_range(source, ex.name)
         for r in you.forbidden:
-            if r["file"] == ex.file and span and span[0] <= r["line"] <= span[1]:
-                uses.append((r["name"], r["line"], "at run time"))
+            inside = [line for file, line, _ in r.get("stack", [(r["file"], r["line"], r["function"])])
+                      if file == ex.file and span and span[0] <= line <= span[1]]
+            if inside:
+                helper = r["line"] != inside[0]
+                uses.append((r["name"] + (f" through `{r['function']}` in {r['file']}" if helper else ""),
+                             inside[0], "at run time"))
         if uses:
             seen = sorted({(name, line) for name, line, _ in uses}, key=lambda u: u[1])
             where = "; ".join(f"{name} (line {line})" for name, line in seen)

@@ -80,10 +80,16 @@ class Server:
         root, seen = str(self.root), self.forbidden_seen
 
         def record() -> None:
-            frame = sys._getframe(2)
-            if frame.f_code.co_filename.startswith(root):
-                seen.append({"name": name, "file": _rel(frame.f_code.co_filename, self.root),
-                             "line": frame.f_lineno, "function": frame.f_code.co_name})
+            # Every workspace frame on the way to the call, innermost first: a call made through a
+            # helper function (or through a library routine) still comes from the exercise.
+            stack, frame = [], sys._getframe(2)
+            while frame is not None:
+                if frame.f_code.co_filename.startswith(root):
+                    stack.append([_rel(frame.f_code.co_filename, self.root), frame.f_lineno, frame.f_code.co_name])
+                frame = frame.f_back
+            if stack:
+                file, line, function = stack[0]
+                seen.append({"name": name, "file": file, "line": line, "function": function, "stack": stack})
 
         if isinstance(original, type):
             def __init__(inner, *args, **kwargs):
@@ -245,7 +251,6 @@ class Server:
                         "function": origin.name} if origin else None),
             "not_implemented": isinstance(e, NotImplementedError),
         }
-
 
     def _limit_note(self, e: BaseException, message: str) -> str | None:
         """Why the learner's process met one of its limits (sandbox/confine.py), in their words."""

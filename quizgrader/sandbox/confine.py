@@ -22,6 +22,7 @@ import platform
 import resource
 import signal
 import struct
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,23 +65,32 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
-def limit_resources(cpu_seconds: float, memory_bytes: int | None, output_bytes: int) -> list[str]:
-    """Resource limits for this process (and anything it could start)."""
-    applied = []
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def limit_resources(cpu_seconds: float, memory_bytes: int | None, output_bytes: int) -> tuple[list[str], list[str]]:
+    """Resource limits for this process (and anything it could start): (applied, missing)."""
+    applied, missing = [], []
+
+    def limit(what: str, which: int, soft: int, hard: int) -> None:
+        try:
+            resource.setrlimit(which, (soft, hard))
+            applied.append(what)
+        except (ValueError, OSError):
+            missing.append(what)
+
+    limit("no core dumps", resource.RLIMIT_CORE, 0, 0)
     # Past the output limit a write fails with EFBIG (an OSError in the code that wrote) instead
     # of filling the disk; SIGXFSZ, which would kill the process outright, is ignored.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
-    applied.append(f"output {output_bytes // 2**20} MiB")
+    limit(f"output {output_bytes // 2**20} MiB", resource.RLIMIT_FSIZE, output_bytes, output_bytes)
     cpu = max(1, int(cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))   # SIGXCPU at the soft limit
-    applied.append(f"CPU {cpu} s")
+    limit(f"CPU {cpu} s", resource.RLIMIT_CPU, cpu, cpu + 5)     # SIGXCPU at the soft limit
     if memory_bytes:
-        limit = _address_space() + memory_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        applied.append(f"memory {memory_bytes / 2**30:g} GiB")
-    return applied
+        what = f"memory {memory_bytes / 2**30:g} GiB"
+        if sys.platform == "linux":     # elsewhere the address space is no measure of memory
+            total = _address_space() + memory_bytes
+            limit(what, resource.RLIMIT_AS, total, total)
+        else:
+            missing.append(what)
+    return applied, missing
 
 
 def _address_space() -> int:
@@ -98,7 +108,7 @@ def deny_processes() -> bool:
     """Install a seccomp filter: fork, vfork, exec and non-thread clone fail with EPERM; clone3
     fails with ENOSYS, so that threads fall back to clone, whose flags the filter can read."""
     arch = platform.machine()
-    if arch not in _SYSCALLS or not hasattr(os, "fork"):
+    if sys.platform != "linux" or arch not in _SYSCALLS:
         return False
     forks, clone, clone3, execs = _SYSCALLS[arch]
     deny, nosys, allow = ("deny",), ("nosys",), ("allow",)
@@ -140,7 +150,7 @@ def deny_processes() -> bool:
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 where there is none."""
     arch = platform.machine()
-    if arch not in _SYS_LANDLOCK:
+    if sys.platform != "linux" or arch not in _SYS_LANDLOCK:
         return 0
     version = _libc().syscall(_SYS_LANDLOCK[arch][0], None, ctypes.c_size_t(0),
                               ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
@@ -189,7 +199,7 @@ def restrict_writes(writable: list[Path], writable_files: list[Path]) -> list[st
 def confine(*, workspace: Path, scratch: Path, cpu_seconds: float, memory_bytes: int | None,
             output_bytes: int, cuda: bool) -> Confinement:
     """Everything above, in the order that keeps each layer able to set up the next."""
-    result = Confinement(applied=limit_resources(cpu_seconds, None if cuda else memory_bytes, output_bytes))
+    result = Confinement(*limit_resources(cpu_seconds, None if cuda else memory_bytes, output_bytes))
     if cuda:
         os.environ["CUDA_CACHE_DISABLE"] = "1"    # the JIT cache lives outside the workspace
     # /dev is writable for CUDA runs: the driver opens its device files for writing.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
 from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
 from ..runner import check
-from ..strategies import Case, causal, dtypes, model_dtypes, randn, random_mask, seeds
+from ..strategies import Case, causal, dtypes, model_dtypes, randn, random_mask, seeds, untiered
 from .multihead import weights_for
 
 FF = "day16.block.FeedForward"
@@ -256,7 +256,7 @@ def ff_position_wise(case, you, ref):
                        "its own, with no mixing along the sequence or batch axes")
 
 
-@check(FF, "passes gradients to x and to fc1, fc2", ff_case(), weight=0.3)
+@check(FF, "passes gradients to x and to fc1, fc2", ff_case().map(untiered), weight=0.3)
 def ff_grads(case, you, ref):
     expect_grads(you, ref, case, ["x"])
 
@@ -310,7 +310,7 @@ def block_causal(case, you, ref):
                        "positions: pass the mask on to the self-attention (attn(..., mask=mask))")
 
 
-@check(BLOCK, "passes gradients to x and every parameter", block_case(), weight=0.3)
+@check(BLOCK, "passes gradients to x and every parameter", block_case().map(untiered), weight=0.3)
 def block_grads(case, you, ref):
     expect_grads(you, ref, case, ["x"])
 
@@ -365,6 +365,6 @@ def decoder_causal(case, you, ref):
                        "and let the cross-attention read memory only (context=memory), never x")
 
 
-@check(DECODER, "passes gradients to x, memory and every parameter", decoder_case(), weight=0.3)
+@check(DECODER, "passes gradients to x, memory and every parameter", decoder_case().map(untiered), weight=0.3)
 def decoder_grads(case, you, ref):
     expect_grads(you, ref, case, ["x", "memory"])
