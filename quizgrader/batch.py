@@ -190,7 +190,9 @@ class Batch:
         if opts.only:
             command += ["--only", ",".join(opts.only)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-        env.update(QUIZ_HISTORY="off", NO_COLOR="1", COLUMNS="100", TMPDIR=str(tmp))
+        package_parent = str(Path(__file__).resolve().parents[1])   # this grader, installed or not
+        env.update(QUIZ_HISTORY="off", NO_COLOR="1", COLUMNS="100", TMPDIR=str(tmp),
+                   PYTHONPATH=os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p))
         report_txt = opts.out / f"{stem}.txt"
         with open(report_txt, "wb") as log:
             with self._lock:
