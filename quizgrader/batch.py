@@ -36,6 +36,7 @@ GRADED = "graded"
 NO_WORKSPACE = "no workspace"
 TIMED_OUT = "timed out"
 GRADER_ERROR = "grader error"
+SUBMISSION_SECONDS = 900.0  # wall clock for a whole submission
 ZIP_LIMIT = 200 * 2**20     # bytes a zipped submission may unpack to
 _IGNORE = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
 
@@ -56,7 +57,6 @@ class Outcome:
     seconds: float = 0.0
     results: dict | None = None      # `quiz grade --json` with this run's paths
     scores: dict | None = None       # Gradescope results.json: score, max_score, a test per exercise
-    files: list[str] = field(default_factory=list)   # what was written for it, in the output folder
 
 
 @dataclass
@@ -68,15 +68,14 @@ class BatchOptions:
     profile: str = "default"
     seed: int = 0
     device: str = "auto"
-    submission_timeout: float = 900.0
+    submission_timeout: float = SUBMISSION_SECONDS
     grade_args: list[str] = field(default_factory=list)    # limits passed on to `quiz grade`
 
 
 def find_submissions(root: Path) -> list[Submission]:
     """Every folder and .zip file directly in `root`, by name; hidden ones are skipped."""
-    found = [Submission(p.stem if p.suffix == ".zip" else p.name, p) for p in sorted(root.iterdir())
-             if not p.name.startswith(".") and (p.is_dir() or (p.is_file() and p.suffix == ".zip"))]
-    return found
+    return [Submission(p.stem if p.suffix == ".zip" else p.name, p) for p in sorted(root.iterdir())
+            if not p.name.startswith(".") and (p.is_dir() or (p.is_file() and p.suffix == ".zip"))]
 
 
 def file_stem(name: str, taken: set[str]) -> str:
@@ -208,13 +207,11 @@ class Batch:
                 _, stderr = proc.communicate()
                 outcome.state = TIMED_OUT
                 outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
-                outcome.files.append(report_txt.name)
                 return
             finally:
                 with self._lock:
                     self._running.pop(proc.pid, None)
                 _kill_group(proc)      # anything the grader left behind
-        outcome.files.append(report_txt.name)
         if proc.returncode not in (0, 1) or not results.is_file():
             tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
             outcome.problem = (f"the grader exited with code {proc.returncode}"
@@ -226,7 +223,6 @@ class Batch:
         outcome.results = data
         outcome.scores = json.loads(scores.read_text(encoding="utf-8"))
         (opts.out / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        outcome.files.append(f"{stem}.json")
         outcome.state = GRADED
 
 

@@ -17,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .batch import SUBMISSION_SECONDS
 from .catalog import CatalogError, load_day, normalise_day
+from .sandbox.confine import CPU_SECONDS, MEMORY_GIB
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Self-assessment quizzes and a grader for people learning transformers.")
@@ -68,6 +70,25 @@ def _exercise(ref: str):
         raise usage_error(str(e)) from None
 
 
+def _only(the_day, only: str | None) -> list[str] | None:
+    """--only's comma-separated exercise ids, each checked against the day's catalog."""
+    ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    try:
+        for i in ids or []:
+            the_day.exercise(i)
+    except CatalogError as e:
+        raise usage_error(str(e)) from None
+    return ids
+
+
+# The learner's process's limits, shared by `grade` and `grade-batch`.
+TimeoutOption = Annotated[float | None, typer.Option(min=0.1, help="Seconds each call of the learner's code may "
+                                                     "take (default: each exercise's own)")]
+MemoryOption = Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
+                                             "(CPU runs)")]
+CpuOption = Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")]
+
+
 @app.command()
 def grade(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
@@ -82,11 +103,9 @@ def grade(
                                      "and step summary when run by GitHub Actions")] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a testcase per check)")] = None,
     gradescope: Annotated[Path | None, typer.Option(help="Also write Gradescope's results.json")] = None,
-    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds each call of the learner's code may "
-                                                  "take (default: each exercise's own)")] = None,
-    memory_limit: Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
-                                                "(CPU runs)")] = 4.0,
-    cpu_limit: Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")] = 300.0,
+    timeout: TimeoutOption = None,
+    memory_limit: MemoryOption = MEMORY_GIB,
+    cpu_limit: CpuOption = CPU_SECONDS,
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
@@ -100,12 +119,7 @@ def grade(
             raise usage_error(f"cannot write {out}: the folder {out.parent} does not exist")
     if export and export.suffix not in EXPORTS:
         raise usage_error(f"--export {export}: the file must end in {', '.join(EXPORTS)}")
-    ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
-    try:
-        for i in ids or []:
-            the_day.exercise(i)
-    except CatalogError as e:
-        raise usage_error(str(e)) from None
+    ids = _only(the_day, only)
 
     from .report.terminal import render
 
@@ -146,10 +160,10 @@ def grade_batch(
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learners' code runs")] = Device.auto,
-    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds each call may take")] = None,
-    memory_limit: Annotated[float, typer.Option(min=0.1, help="GiB per learner process (CPU runs)")] = 4.0,
-    cpu_limit: Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")] = 300.0,
-    submission_timeout: Annotated[float, typer.Option(min=1, help="Seconds for a whole submission")] = 900.0,
+    timeout: TimeoutOption = None,
+    memory_limit: MemoryOption = MEMORY_GIB,
+    cpu_limit: CpuOption = CPU_SECONDS,
+    submission_timeout: Annotated[float, typer.Option(min=1, help="Seconds for a whole submission")] = SUBMISSION_SECONDS,
 ) -> None:
     """Grade every submission in a folder, in parallel: a CSV gradebook and each one's results.
 
@@ -164,11 +178,8 @@ def grade_batch(
     the_day = _day(day)
     if not submissions.is_dir():
         raise usage_error(f"{submissions} is not a folder of submissions")
-    ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
-    try:
-        exercise_ids = [the_day.exercise(i).id for i in ids] if ids else [e.id for e in the_day.exercises]
-    except CatalogError as e:
-        raise usage_error(str(e)) from None
+    ids = _only(the_day, only)
+    exercise_ids = [the_day.exercise(i).id for i in ids] if ids else [e.id for e in the_day.exercises]
     found = [s for s in batch.find_submissions(submissions) if s.path.resolve() != out.resolve()]
     if not found:
         raise usage_error(f"{submissions} holds no submission (a folder or .zip file per learner)")

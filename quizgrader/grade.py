@@ -20,6 +20,7 @@ from .checks.runner import Check, Failure, checks_for, run_check
 from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
+from .sandbox import confine
 from .sandbox.process import ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
 
@@ -32,8 +33,8 @@ class Options:
     seed: int = 0
     device: str = "cpu"          # resolved: "cpu" or "cuda"
     timeout: float | None = None # seconds per call; None: each exercise's own
-    memory_gib: float = 4.0      # address space the learner's process may add (CPU runs)
-    cpu_seconds: float = 300.0   # CPU time per exercise's process
+    memory_gib: float = confine.MEMORY_GIB    # address space the learner's process may add (CPU runs)
+    cpu_seconds: float = confine.CPU_SECONDS  # CPU time per exercise's process
 
 
 def resolve_device(wanted: str) -> str:

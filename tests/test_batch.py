@@ -94,16 +94,12 @@ def test_a_class_is_graded_in_isolation_with_a_gradebook_and_results_per_submiss
     assert softmax["hang"]["status"] == "timeout"
     assert softmax["typo"]["status"] == "error" and "SyntaxError" in softmax["typo"]["reason"]
     assert softmax["vandal"]["status"] == "error" and "Permission denied" in softmax["vandal"]["reason"]
-    assert mistake_named(softmax["mistake"])
+    assert softmax["mistake"]["status"] == "fail" and softmax["mistake"]["diagnosis"]      # the mistake is named
     assert results["right"]["workspace"] == str(subs / "right") and results["right"]["submission"] == "right"
     assert "day16/attention.py" in results["right"]["files"]
     assert "attention.softmax" in (out / "typo.txt").read_text()      # the report to hand back
     assert "[8/8]" in run.stdout and "7 of 8 submissions graded" in run.stdout
     assert "not graded: empty" in run.stdout
-
-
-def mistake_named(softmax: dict) -> bool:
-    return softmax["status"] == "fail" and bool(softmax["diagnosis"])
 
 
 def test_a_submission_past_its_time_and_a_grader_that_fails_are_rows_not_crashes(tmp_path):

@@ -25,7 +25,6 @@ PACKAGE = "_quiz_ws"
 
 
 OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to any file)
-CPU_LIMIT = 300.0          # CPU seconds per exercise's process
 
 
 class CallTimedOut(BaseException):
@@ -305,7 +304,7 @@ def serve(sock, config: dict) -> None:
     os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
     confinement = confine.confine(
         workspace=Path(config["workspace"]), scratch=scratch, output_bytes=OUTPUT_LIMIT,
-        cpu_seconds=float(config.get("cpu_seconds", CPU_LIMIT)), memory_bytes=config.get("memory_bytes"),
+        cpu_seconds=float(config.get("cpu_seconds", confine.CPU_SECONDS)), memory_bytes=config.get("memory_bytes"),
         cuda=str(config.get("device", "cpu")).startswith("cuda"))
     # The exercises' tensors are small: threads would only wait for each other (badly so on a
     # busy machine). One thread also makes every run of a check do the same arithmetic.

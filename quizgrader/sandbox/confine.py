@@ -26,6 +26,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Defaults (quiz grade --memory-limit, --cpu-limit): far above what any exercise needs.
+MEMORY_GIB = 4.0          # address space the learner's process may add (CPU runs)
+CPU_SECONDS = 300.0       # CPU time per exercise's process
+
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
