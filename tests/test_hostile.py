@@ -206,6 +206,7 @@ def grader_files() -> dict[str, str]:
 
 
 def test_a_50_gb_allocation_is_an_error_naming_the_memory_limit(tmp_path, zygote, enforced):
+    needs(enforced, "memory")
     ws = workspace_with_softmax(tmp_path, "    torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n    return x\n")
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR
