@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -327,15 +329,98 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
             raise usage_error(str(e)) from None
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
                           **limits)
-        with console.status("grading…") as status:
-            def progress(ex_id: str, result) -> None:
-                _stop_if_interrupted()
-                if result is None:
-                    status.update(f"grading {ex_id.split('.', 1)[1]}…")
-
+        with _progress_bar(len(the_day.ordered(ids))) as progress:
             report = run(the_day.id, options, progress, zygote)
     _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
     return report
+
+
+@contextmanager
+def _progress_bar(total: int, doing: str = "grading") -> Iterator[Callable[[str, object], None]]:
+    """A bar over the exercises, naming the one being graded, gone once the report prints; the
+    grading's progress callback, which also stops it at Ctrl-C."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(doing, total=total)
+
+        def progress(ex_id: str, result: object) -> None:
+            _stop_if_interrupted()
+            if result is None:
+                bar.update(task, description=f"{doing} {ex_id.split('.', 1)[1]}")
+            else:
+                bar.advance(task)
+        yield progress
+
+
+@app.command()
+def watch(
+    day: Annotated[str, typer.Argument(help="day16 or day9")],
+    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.quick,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+    device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
+    poll: Annotated[bool, typer.Option("--poll", help="Look at the files every --every seconds instead of "
+                                       "waiting for file events (network drives, some containers)")] = False,
+    every: Annotated[float, typer.Option(min=0.05, help="Seconds between looks at the files when no file "
+                                         "event comes")] = 0.5,
+    debounce: Annotated[int, typer.Option(min=0, help="Milliseconds of quiet after a file event before "
+                                          "grading (an editor's save is often several writes)")] = 50,
+    timeout: TimeoutOption = None,
+    memory_limit: MemoryOption = MEMORY_GIB,
+    cpu_limit: CpuOption = CPU_SECONDS,
+) -> None:
+    """Grade the day, then regrade each exercise whose code changes, on every save, until Ctrl-C.
+
+    One process stays warm (torch and the checks imported once); every grading still runs in a
+    fresh process of its own. The history is not written: run `quiz grade` for a run to keep."""
+    the_day = _day(day)
+    _check_workspace(the_day, workspace)
+    if not the_day.exercises:
+        raise usage_error(f"{the_day.id} has no exercises yet: nothing to watch")
+
+    from .report.terminal import exercise_table, watch_round, watching
+    from .sandbox.process import Zygote
+    from .watch import Loop, changes
+
+    with Zygote() as zygote:
+        from .grade import Options, resolve_device
+
+        try:
+            resolved = resolve_device(device.value)
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+        options = Options(workspace=workspace, profile=profile.value, seed=seed, device=resolved,
+                          timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
+        stop = threading.Event()
+        try:
+            with Loop(the_day, options, zygote) as loop:
+                with _progress_bar(len(the_day.exercises)) as progress:
+                    console.print(exercise_table(loop.grade(None, progress)))
+                console.print(watching(the_day, loop.totals(), workspace))
+
+                def missed() -> None:
+                    console.print(f"[yellow]no file events arrive from {escape(str(workspace))}; looking at the "
+                                  f"files every {every:g} s instead[/]")
+                for ids in changes(the_day, workspace, stop, poll=every, step_ms=debounce, force_polling=poll,
+                                   on_missed_events=missed):
+                    files = sorted({the_day.exercise(i).file for i in ids})
+                    console.rule(f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed",
+                                 align="left")
+                    report = loop.grade(ids)
+                    console.print(watch_round(report, loop.stale(ids)))
+                    console.print(watching(the_day, loop.totals(), workspace))
+        except KeyboardInterrupt:
+            stop.set()
+            console.print("stopped watching")
 
 
 @app.command("list")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__, diagnosis
 from .catalog import Day, Exercise, load_day
-from .checks import forbidden, repro
+from .checks import forbidden, repro, weights
 from .checks.api import LearnerError, local, remote
 from .checks.common import from_scratch
 from .checks.runner import Check, Failure, checks_for, run_check
@@ -51,16 +51,19 @@ def resolve_device(wanted: str) -> str:
 
 
 def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None,
-          zygote: Zygote | None = None) -> GradeReport:
+          zygote: Zygote | None = None, doctor: diagnosis.Diagnoser | None = None,
+          earlier: dict[str, ExerciseResult] | None = None) -> GradeReport:
     """Grade a day. Pass a `zygote` started before this process imported torch to overlap the two
-    imports; one made here is closed here."""
+    imports, and a `doctor` to keep its mutants across runs; those made here are closed here.
+    `earlier`: results of exercises not graded this time, that the ones graded may depend on."""
     day = load_day(day_name)
     plan = day.ordered([day.exercise(i).id for i in options.only] if options.only else None)
     own = zygote is None and bool(plan)
     zygote = zygote or (Zygote() if plan else None)
     started = time.perf_counter()
     ref = local(reference_root(), day.id, package="_quiz_reference")
-    doctor = diagnosis.Diagnoser()
+    own_doctor = doctor is None
+    doctor = doctor or diagnosis.Diagnoser()
 
     results: dict[str, ExerciseResult] = {}
     try:
@@ -69,18 +72,19 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                 if progress:
                     progress(ex.id, None)
                 result = results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
-                if stand_ins := _stand_ins(result, ex, results):
+                if stand_ins := _stand_ins(result, ex, {**(earlier or {}), **results}):
                     result.with_reference = grade_exercise(ex, day, options, zygote, ref, doctor,
                                                            substitute=stand_ins)
                     result.with_reference.substituted = stand_ins
                 if progress:
                     progress(ex.id, results[ex.id])
     finally:
-        doctor.close()
+        if own_doctor:
+            doctor.close()
         if own and zygote is not None:
             zygote.close()
     for ex in plan:
-        _blocked_by_dependencies(results[ex.id], ex, results)
+        _blocked_by_dependencies(results[ex.id], ex, {**(earlier or {}), **results})
     exercises = list(results.values())
     answers_file, answers_error, questions, ratings = _answers(day, options.workspace)
     rubric = rate(day, exercises, questions, ratings)
@@ -167,6 +171,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
             if failure:
                 failures.append(failure)
                 check_result.repro = repro.render(failure.calls, _param_names(failure.calls))
+                if not any(r.heatmap for r in result.checks):
+                    check_result.heatmap = _heatmap(ex, failure, you, ref)
             result.checks.append(check_result)
         ran = {r.name for r in result.checks}
         for c in all_checks(ex):
@@ -183,11 +189,22 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
             _attach(result, named)
         if result.status is not Status.PASS:
             result.output = result.output or child.log_tail()
-            result.hint = _hint(ex, result)
+            result.hint, result.hint_next = _hint(ex, result)
     finally:
         child.end()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _heatmap(ex: Exercise, failure: Failure, you, ref) -> dict | None:
+    """A failing example's attention weights, yours and expected: the first one found, which is
+    larger than the shrunk one and so says more as a picture, else the shrunk one. A picture never
+    costs the report: anything that stops it means no picture."""
+    try:
+        return (weights.heatmap(ex.id, failure.first_calls, you, ref)
+                or weights.heatmap(ex.id, failure.calls, you, ref))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _param_names(calls) -> dict[str, list[str]]:
@@ -285,11 +302,14 @@ def _attach(result: ExerciseResult, named: list[diagnosis.Mistake]) -> None:
             c.diagnosis = sentence
 
 
-def _hint(ex: Exercise, result: ExerciseResult) -> str | None:
+def _hint(ex: Exercise, result: ExerciseResult) -> tuple[str | None, int | None]:
+    """The hint for where the learner is, and the level to ask for next: the idea when nothing
+    works yet, the invariant once some checks pass (the worked example is theirs to ask for)."""
     if not ex.hints:
-        return None
-    level = 1 if result.status in (Status.NOT_ATTEMPTED, Status.BLOCKED) or not result.passed_checks else 2
-    return f"[{level}/{len(ex.hints)}] {ex.hints[min(level, len(ex.hints)) - 1]}"
+        return None, None
+    level = min(1 if result.status in (Status.NOT_ATTEMPTED, Status.BLOCKED) or not result.passed_checks else 2,
+                len(ex.hints))
+    return f"[{level}/{len(ex.hints)}] {ex.hints[level - 1]}", (level + 1 if level < len(ex.hints) else None)
 
 
 __all__ = ["Options", "grade", "resolve_device"]

@@ -32,6 +32,7 @@ class CheckResult:
     examples: int = 0            # inputs tried
     figures: dict = field(default_factory=dict)   # what a measuring check measured
     rows: tuple[int, ...] = ()   # rubric rows it is evidence for, beyond its exercise's
+    heatmap: dict | None = None  # attention weights of the failing example, yours and expected
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ExerciseResult:
     checks: list[CheckResult] = field(default_factory=list)
     diagnosis: list[str] = field(default_factory=list)   # named known mistakes
     hint: str | None = None      # what to read next, when not passing
+    hint_next: int | None = None # the level `quiz hint` shows next; None: that was the last
     output: str = ""             # what the learner's code printed, when it failed
     seconds: float = 0.0
     # Graded again with the reference's version of the dependencies that fail (`substituted`), so
@@ -172,9 +174,11 @@ class GradeReport:
 
 def _exercise_dict(e: ExerciseResult) -> dict:
     out = {"id": e.id, "status": e.status.value, "reason": e.reason, "diagnosis": e.diagnosis, "hint": e.hint,
+           "hint_next": e.hint_next,
            "seconds": round(e.seconds, 3),
            "checks": [{"name": c.name, "status": c.status.value, "message": c.message, "diagnosis": c.diagnosis,
-                       "repro": c.repro, "examples": c.examples, **({"figures": c.figures} if c.figures else {})}
+                       "repro": c.repro, "examples": c.examples, **({"figures": c.figures} if c.figures else {}),
+                       **({"heatmap": c.heatmap} if c.heatmap else {})}
                       for c in e.checks]}
     if e.with_reference is not None:
         out["with_reference"] = {"substituted": e.with_reference.substituted,

@@ -13,6 +13,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # a test names a history file of its own.
 os.environ["QUIZ_HISTORY"] = "off"
 
+# `python -m quizgrader` as a child that Ctrl-C reaches: a process started in the background
+# inherits SIGINT ignored, and the command only installs its own handler over the default one.
+CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                         "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
+
 
 @pytest.fixture(scope="session")
 def zygote():

@@ -12,6 +12,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from conftest import CTRL_C_REACHES
+
 from quizgrader.questions import load_bank
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +102,6 @@ def test_end_of_input_keeps_what_was_answered(tmp_path):
 
 # `python -m quizgrader` with Python's own Ctrl-C handler, even where these tests run with SIGINT
 # ignored (a job started in the background inherits SIG_IGN, and Python keeps it).
-CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
 
 
 def test_ctrl_c_keeps_what_was_answered_and_exits_130(tmp_path):

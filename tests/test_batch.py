@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import CTRL_C_REACHES
 
 from quizgrader import batch, diagnosis
 from quizgrader.catalog import load_day
@@ -24,8 +25,6 @@ from quizgrader.catalog import load_day
 ROOT = Path(__file__).resolve().parents[1]
 ONLY = "attention.softmax,masks.causal_mask"
 ENV = {**os.environ, "COLUMNS": "120"}
-CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
 
 
 def tree_digest(root: Path) -> str:

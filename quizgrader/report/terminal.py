@@ -18,6 +18,7 @@ STYLE = {
     Status.TIMEOUT: ("⧗ timeout", "red"), Status.NOT_ATTEMPTED: ("· not attempted", "dim"),
     Status.BLOCKED: ("⊘ blocked", "yellow"), Status.SKIPPED: ("– skipped", "dim"),
 }
+FAILING = (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)   # shown in full
 
 
 def status_text(status: Status) -> Text:
@@ -56,6 +57,8 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
             parts.append(Text(f"  all {len(other.checks)} checks pass: what is left to fix is in {names}"))
         else:
             parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + other.reason)]
+    if (picture := next((c.heatmap for c in e.checks if c.heatmap), None)) is not None:
+        parts.append(heatmap(picture))
     if e.diagnosis:
         first = next((c.diagnosis for c in e.checks if c.diagnosis), None)
         if first:
@@ -68,9 +71,44 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
         parts.append(Text("your code printed (last lines):", style="bold"))
         parts.append(Text("    " + e.output.strip()[-800:].replace("\n", "\n    "), style="dim"))
     if e.hint:
-        parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, ("  (more: quiz hint " + e.id.split(".", 1)[1] + " --level 3)", "dim")))
+        more = f"  (more: quiz hint {e.id.split('.', 1)[1]} --level {e.hint_next})" if e.hint_next else ""
+        parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, (more, "dim")))
     return Panel(Group(*parts), title=Text.assemble(e.id.split(".", 1)[1], " ", status_text(e.status)),
                  title_align="left", border_style=STYLE[e.status][1])
+
+
+OFF = 0.01     # a weight this far from the expected one is marked
+
+
+def _shade(value: float) -> str:
+    """A grey from black (0) to white (1), with text that stays readable on it."""
+    level = 232 + round(min(max(value, 0.0), 1.0) * 23)
+    return f"{'black' if level > 243 else 'white'} on color({level})"
+
+
+def _grid(title: str, rows: list[list[float]], other: list[list[float]] | None) -> Table:
+    table = Table(title=title, title_justify="left", show_header=True, box=None, padding=(0, 1))
+    table.add_column("q\\k", style="dim", justify="right")
+    for j in range(len(rows[0])):
+        table.add_column(str(j), justify="right")
+    for i, row in enumerate(rows):
+        cells = []
+        for j, v in enumerate(row):
+            off = other is not None and abs(v - other[i][j]) > OFF
+            cells.append(Text(f"{v:.2f}" + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
+        table.add_row(str(i), *cells)
+    return table
+
+
+def heatmap(picture: dict) -> RenderableType:
+    """Yours beside the expected, each weight written out and shaded; a * marks a weight more than
+    OFF away from the expected one, so the picture does not rest on colour."""
+    from rich.columns import Columns
+
+    return Group(Text(picture["title"], style="bold"),
+                 Columns([_grid("yours", picture["yours"], picture["expected"]),
+                          _grid("expected", picture["expected"], None)], padding=(0, 4)),
+                 Text(f"* more than {OFF:g} away from the expected weight", style="dim"))
 
 
 def rubric_table(report: GradeReport) -> Table:
@@ -150,8 +188,7 @@ def summary(report: GradeReport) -> Text:
 
 def render(report: GradeReport) -> Group:
     parts: list[RenderableType] = [exercise_table(report)] if report.exercises else []
-    parts += [failure_panel(e) for e in report.exercises
-              if e.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)]
+    parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
     if (answers := questions_panel(report)) is not None:
         parts.append(answers)
     parts.append(rubric_table(report))
@@ -159,6 +196,28 @@ def render(report: GradeReport) -> Group:
         parts.append(decision)
     parts.append(summary(report))
     return Group(*parts)
+
+
+def watch_round(report: GradeReport, stale: list[str]) -> Group:
+    """What one save changed: a line per regraded exercise, the failures in full, and the
+    exercises whose last result may be out of date because they call what changed."""
+    parts: list[RenderableType] = []
+    for e in report.exercises:
+        checks = f"  {e.passed_checks}/{len(e.checks)} checks" if e.checks else ""
+        parts.append(Text.assemble(status_text(e.status), "  ", (e.id.split(".", 1)[1], "bold"), checks,
+                                   (f"  {e.seconds:.2f} s", "dim"),
+                                   *([f"  {e.reason}"] if e.status is not Status.PASS and not e.checks else [])))
+    parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
+    if stale:
+        parts.append(Text("may be out of date, as they call what changed: " +
+                          ", ".join(s.split(".", 1)[1] for s in stale), style="dim"))
+    return Group(*parts)
+
+
+def watching(day: Day, totals: dict[Status, int], workspace: object) -> Text:
+    counts = ", ".join(f"{n} {s.label}" for s, n in totals.items())
+    return Text.assemble((f"{day.id}: ", "bold"), counts,
+                         (f"  · watching {workspace} for saves (Ctrl-C to stop)", "dim"))
 
 
 def rubric_only(day: Day) -> Table:

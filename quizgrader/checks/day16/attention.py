@@ -377,7 +377,7 @@ def additive_grads(case, you, ref):
 
 
 # -- why attention beats a recurrence (rubric row 8) -----------------------------------------------
-SCALING = {"quick": ([64, 256, 1024], 3), "default": ([64, 128, 256, 512, 1024], 5),
+SCALING = {"quick": ([32, 128, 512], 3), "default": ([64, 128, 256, 512, 1024], 5),
            "thorough": ([64, 128, 256, 512, 1024, 2048], 9)}
 
 

@@ -1,0 +1,172 @@
+"""`quiz watch`: regrade what changed on every save, from one warm process.
+
+The grader's process and its zygote import torch, Hypothesis and the reference once; each grading
+still runs in a fresh child forked from the zygote, so a save never sees a module imported by an
+earlier one. What to regrade comes from the files' contents, not from the file events: an event
+only says "look now". A save that leaves an exercise's own code unchanged does not regrade it; a
+change outside every exercise (an import, a helper) regrades the whole file. When no event arrives
+for `poll` seconds the files are looked at anyway, so a mount or an editor that sends no events
+still gets its saves graded.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from .catalog import Day
+from .results import ExerciseResult, GradeReport, Status
+
+if TYPE_CHECKING:
+    from .grade import Options
+    from .sandbox.process import Zygote
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a workspace file holds, as far as grading is concerned."""
+    digest: str                        # of the whole file
+    parts: dict[str, str] | None       # top-level def/class name -> digest of its source; None: does not parse
+    rest: str = ""                     # digest of everything outside those definitions
+
+    @classmethod
+    def read(cls, path: Path) -> FileState | None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        source = data.decode("utf-8", errors="replace")
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return cls(digest, None)
+        lines = source.splitlines(keepends=True)
+        parts: dict[str, str] = {}
+        outside = list(lines)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+                last = node.end_lineno or node.lineno
+                parts[node.name] = _digest("".join(lines[first:last]))
+                outside[first:last] = [""] * (last - first)
+        return cls(digest, parts, _digest("".join(outside)))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+Snapshot = dict[str, FileState | None]
+
+
+def snapshot(day: Day, workspace: Path) -> Snapshot:
+    """The state of every file that holds one of the day's exercises."""
+    return {f: FileState.read(workspace / f) for f in sorted({ex.file for ex in day.exercises})}
+
+
+def changed_exercises(day: Day, before: Snapshot, after: Snapshot) -> list[str]:
+    """The exercises whose code differs between two snapshots, in the day's order. An exercise
+    changes with its own definition; every exercise of a file changes when the file appears,
+    disappears, stops or starts parsing, or changes outside the definitions."""
+    out = []
+    for ex in day.ordered():
+        old, new = before.get(ex.file), after.get(ex.file)
+        if old == new or (old is not None and new is not None and old.digest == new.digest):
+            continue
+        whole = (old is None or new is None or old.parts is None or new.parts is None or old.rest != new.rest)
+        if whole or old.parts.get(ex.name) != new.parts.get(ex.name):
+            out.append(ex.id)
+    return out
+
+
+def dependents(day: Day, ids: Iterable[str]) -> list[str]:
+    """Exercises that call one of `ids`, directly or not (their results may be out of date)."""
+    found: set[str] = set()
+    frontier = set(ids)
+    while frontier:
+        frontier = {ex.id for ex in day.exercises if set(ex.depends_on) & frontier} - found - set(ids)
+        found |= frontier
+    return [ex.id for ex in day.ordered() if ex.id in found]
+
+
+def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
+    files = {str((workspace / ex.file).resolve()) for ex in day.exercises}
+
+    def keep(change: object, path: str) -> bool:
+        return str(Path(path).resolve()) in files
+    return keep
+
+
+def changes(day: Day, workspace: Path, stop: threading.Event, *, poll: float = 0.5, step_ms: int = 50,
+            force_polling: bool = False, on_missed_events: Callable[[], None] | None = None) -> Iterator[list[str]]:
+    """Yield the ids of the exercises that changed, as each save settles: `step_ms` after the last
+    file event of a burst (an editor's save is often several), or on the next look every `poll`
+    seconds when no event came. Ends when `stop` is set. `on_missed_events` is called once if a
+    change is found that no event announced."""
+    from watchfiles import watch
+
+    seen = snapshot(day, workspace)
+    told = False
+    for events in watch(workspace, watch_filter=_relevant(workspace, day), step=step_ms, debounce=1600,
+                        rust_timeout=int(poll * 1000), yield_on_timeout=True, force_polling=force_polling,
+                        poll_delay_ms=int(poll * 1000), stop_event=stop, raise_interrupt=True):
+        now = snapshot(day, workspace)
+        ids = changed_exercises(day, seen, now)
+        seen = now
+        if ids and not events and not told and not force_polling and on_missed_events:
+            told = True
+            on_missed_events()
+        if ids:
+            yield ids
+
+
+class Loop:
+    """The latest result of every exercise, kept across saves, and the grading of what changed."""
+
+    def __init__(self, day: Day, options: Options, zygote: Zygote) -> None:
+        from .diagnosis import Diagnoser
+
+        self.day, self.options, self.zygote = day, options, zygote
+        self.doctor = Diagnoser()      # its mutants are built once, on the first failure that needs them
+        self.results: dict[str, ExerciseResult] = {}
+
+    def grade(self, ids: list[str] | None = None,
+              progress: Callable[[str, ExerciseResult | None], None] | None = None) -> GradeReport:
+        """Grade `ids` (all: None), each in a fresh child, against what the others last did."""
+        from .grade import grade
+
+        earlier = {k: v for k, v in self.results.items() if ids is None or k not in ids}
+        report = grade(self.day.id, replace(self.options, only=ids), progress, self.zygote, self.doctor, earlier)
+        self.results.update((e.id, e) for e in report.exercises)
+        return report
+
+    def stale(self, ids: list[str]) -> list[str]:
+        """The exercises, tried already, whose last result may be out of date now that `ids`
+        changed: those that call them."""
+        return [d for d in dependents(self.day, ids)
+                if (r := self.results.get(d)) is not None and r.status is not Status.NOT_ATTEMPTED]
+
+    def totals(self) -> dict[Status, int]:
+        counts: dict[Status, int] = {}
+        for ex in self.day.ordered():
+            if (r := self.results.get(ex.id)) is not None:
+                counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    def close(self) -> None:
+        self.doctor.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["FileState", "Loop", "changed_exercises", "changes", "dependents", "snapshot"]

@@ -1,0 +1,106 @@
+"""The attention heatmap of a failing case: drawn for mistakes that change the weights, with the
+learner's weights beside the reference's; absent when the weights are right or cannot be drawn;
+and shown with the numbers written out, so it does not rest on colour."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from quizgrader import diagnosis
+from quizgrader.grade import Options, grade
+from quizgrader.report.terminal import OFF, heatmap
+from quizgrader.results import Status
+
+ROOT = Path(__file__).resolve().parents[1]
+MISTAKES = {m.id: m for m in diagnosis.mistakes("day16")}
+
+
+def graded(mistake_id: str, tmp_path: Path, zygote):
+    m = MISTAKES[mistake_id]
+    ws = diagnosis.materialize(m, tmp_path / "ws")
+    report = grade("day16", Options(ws, only=[m.exercise], profile="quick"), zygote=zygote)
+    return report.exercises[0]
+
+
+def picture_of(result):
+    pictures = [c.heatmap for c in result.checks if c.heatmap]
+    assert len(pictures) <= 1, "one picture per exercise"
+    return pictures[0] if pictures else None
+
+
+@pytest.mark.parametrize("mistake_id", ["sdpa-no-scaling", "sdpa-softmax-over-queries", "additive-no-tanh",
+                                        "mha-keys-use-wq"])
+def test_a_mistake_in_the_weights_is_drawn_beside_the_expected_weights(mistake_id, tmp_path, zygote):
+    result = graded(mistake_id, tmp_path, zygote)
+    assert result.status is Status.FAIL
+    pic = picture_of(result)
+    assert pic is not None, f"{mistake_id}: no heatmap"
+    yours, expected = torch.tensor(pic["yours"]), torch.tensor(pic["expected"])
+    assert yours.shape == expected.shape and yours.dim() == 2 and max(yours.shape) <= 8
+    assert (yours - expected).abs().max() > 1e-4, "the picture shows a difference"
+    if mistake_id != "sdpa-softmax-over-queries":   # that one's rows are the drawn rows: rows sum to 1 on one side only
+        assert torch.allclose(expected.sum(-1), torch.ones(expected.shape[0]), atol=1e-6)
+    lead = ", ".join("0" * (len(pic["shape"]) - 2))
+    assert str(tuple(pic["shape"])) in pic["title"] and (not lead or f"weights[{lead}]" in pic["title"])
+    if mistake_id.startswith("mha"):
+        assert "head 0" in pic["title"]
+
+
+def test_the_expected_weights_are_those_of_torch_for_the_same_inputs(tmp_path, zygote):
+    """The expected side is the reference's answer to the learner's failing example, which is
+    softmax(QK^T / sqrt(d_k)) as torch computes it: scaling the learner's unscaled scores back
+    (log yours = s + c per row, expected = softmax(s / sqrt(d)))."""
+    pic = picture_of(graded("sdpa-no-scaling", tmp_path, zygote))
+    yours = torch.tensor(pic["yours"], dtype=torch.float64)
+    expected = torch.tensor(pic["expected"], dtype=torch.float64)
+    shown = (yours > 1e-12).all(-1)                      # rows whose scores log() can recover
+    scores = yours[shown].log()
+    for d in range(1, 65):
+        if torch.allclose(torch.softmax(scores / math.sqrt(d), -1), expected[shown], atol=1e-4):
+            break
+    else:
+        pytest.fail("the expected weights are not the scaled softmax of the learner's scores")
+
+
+@pytest.mark.parametrize("mistake_id", ["additive-context-from-keys", "mha-no-output-projection"])
+def test_no_picture_when_the_weights_are_right(mistake_id, tmp_path, zygote):
+    result = graded(mistake_id, tmp_path, zygote)
+    assert result.status is Status.FAIL and picture_of(result) is None
+
+
+def test_no_picture_and_no_crash_when_the_weights_cannot_be_drawn(tmp_path, zygote):
+    """Weights of the wrong shape: the check's message is about that; the run goes on."""
+    m = MISTAKES["sdpa-no-scaling"]
+    ws = diagnosis.materialize(m, tmp_path / "ws")
+    path = ws / "day16" / "attention.py"
+    source = path.read_text()
+    old = "return weights @ V, weights  #"
+    assert source.count(old) == 1
+    path.write_text(source.replace(old, "return weights @ V, weights.unsqueeze(0)  #"))
+    report = grade("day16", Options(ws, only=[m.exercise], profile="quick"), zygote=zygote)
+    assert report.exercises[0].status is Status.FAIL and picture_of(report.exercises[0]) is None
+
+
+def test_the_reference_passes_with_no_picture(zygote):
+    report = grade("day16", Options(ROOT / "reference", only=["attention.scaled_dot_product_attention",
+                                                              "multihead.MultiHeadAttention"], profile="quick"),
+                   zygote=zygote)
+    assert all(e.status is Status.PASS and picture_of(e) is None for e in report.exercises)
+
+
+def test_the_heatmap_prints_every_weight_and_marks_the_wrong_ones_without_colour():
+    pic = {"title": "attention weights: a row per query, a column per key (of shape (2, 2))",
+           "shape": [2, 2], "yours": [[1.0, 0.0], [0.5, 0.5]], "expected": [[1.0, 0.0], [0.25, 0.75]]}
+    out = io.StringIO()
+    Console(file=out, width=100, no_color=True).print(heatmap(pic))
+    text = out.getvalue()
+    assert "yours" in text and "expected" in text and pic["title"] in text
+    yours_rows = [line.split("expected")[0] for line in text.splitlines()]
+    assert any("0.50*" in row for row in yours_rows) and "1.00*" not in text   # only the wrong ones marked
+    assert "0.25 " in text and "0.75 " in text and f"more than {OFF:g}" in text
