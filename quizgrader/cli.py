@@ -579,6 +579,7 @@ def progress(
     try:
         with History(path) as history:
             sessions = history.sessions()
+            forced = sorted({r.exercise_id for r in history.reveals() if r.forced})
     except HistoryError as e:
         raise usage_error(str(e)) from None
     today = date.today()
@@ -603,6 +604,8 @@ def progress(
         if due_rows:
             console.print(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
                           + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
+        if shown := [i.split(".", 1)[1] for i in forced if i.startswith(d.id + ".")]:
+            console.print(f"solutions shown with --force before passing: {', '.join(shown)}")
 
 
 @app.command()
@@ -687,6 +690,216 @@ def hint(
         console.print(f"[bold yellow]hint {i}/{len(ex.hints)}[/] {escape(text)}")
     if level < len(ex.hints):
         console.print(f"[dim](more: quiz hint {ex.short} --level {level + 1})[/]")
+
+
+def _interactive() -> bool:
+    """Whether a question can be put to the learner (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _in(workspace: Path) -> str:
+    """The --workspace to repeat in a suggested command; none for the default."""
+    return "" if workspace == Path("exercises") else f" --workspace {workspace}"
+
+
+@app.command()
+def reset(
+    exercise: Annotated[str | None, typer.Argument(help="The exercise to reset, e.g. attention.softmax")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every stub file that differs (of --day, or of "
+                                             "each day folder in the workspace)")] = False,
+    day: Annotated[str | None, typer.Option(help="With --all: only this day")] = None,
+    whole_file: Annotated[bool, typer.Option("--file", help="Reset the whole file the exercise is in")] = False,
+    undo: Annotated[bool, typer.Option("--undo", help="Bring back what the last reset replaced")] = False,
+    redo: Annotated[bool, typer.Option("--redo", help="Take back the last --undo")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first")] = False,
+    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+) -> None:
+    """Put an exercise back to its stub, your version backed up first; --undo brings it back.
+
+    `quiz reset attention.softmax` replaces only that function in your file: the other exercises,
+    your imports and helpers stay. --file resets the exercise's whole file, --all every stub file.
+    What a reset replaces is kept in .quiz/backups/ in the workspace; --undo restores it (and backs
+    up what it overwrites, so --redo can take the undo back). Nothing is ever lost."""
+    from . import restore
+
+    if whole_file and exercise is None:
+        raise usage_error("--file resets the file of an exercise: give its id, e.g. "
+                          "`quiz reset attention.softmax --file`")
+    modes = [name for name, on in (("an exercise id", exercise is not None), ("--all", everything),
+                                   ("--undo", undo), ("--redo", redo)) if on]
+    if len(modes) != 1:
+        raise usage_error("say what to reset: an exercise id (`quiz reset attention.softmax`), --all, --undo or "
+                          "--redo" + (f", not {' and '.join(modes)} at once" if modes else ""))
+    if day and not everything:
+        raise usage_error("--day picks the day for --all; an exercise id names its day itself")
+    ex = _exercise(exercise) if exercise is not None else None
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder")
+    try:
+        if undo or redo:
+            _said_taken_back((restore.undo if undo else restore.redo)(workspace), workspace)
+            return
+        restore.check_workspace(workspace)
+        if ex is None:
+            outcome = _reset_all(workspace, day, yes)
+        elif whole_file:
+            outcome = restore.reset_files(workspace, [ex.file], f"the whole of {ex.file}")
+        else:
+            outcome = restore.reset_exercise(workspace, ex)
+    except restore.Unparsable as e:
+        assert ex is not None
+        raise usage_error(f"{workspace / e.file} is not valid Python ({e.problem}"
+                          + (f", line {e.line}" if e.line else "") + f"), so where `{ex.name}` begins and ends "
+                          "cannot be told; nothing was changed. Fix that line, or reset the whole file with "
+                          f"`quiz reset {ex.short} --file{_in(workspace)}` (or every file with `quiz reset "
+                          f"--all{_in(workspace)}`): your version is backed up first either way") from None
+    except restore.NothingToTakeBack as e:
+        err.print(escape(str(e)))
+        raise typer.Exit(1) from None
+    except restore.RestoreError as e:
+        raise usage_error(str(e)) from None
+    except OSError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}. Whatever was replaced is backed up in "
+                  f"{escape(str(restore.backups_dir(workspace)))}")
+        raise typer.Exit(1) from None
+    _said_reset(outcome, workspace, ex, whole_file)
+
+
+def _reset_all(workspace: Path, day: str | None, yes: bool):
+    """--all: the stub files that differ, after asking (unless --yes)."""
+    from . import restore
+    from .catalog import DAYS
+
+    days = [_day(day).id] if day else [d for d in DAYS if (workspace / d).is_dir()]
+    if not days:
+        raise usage_error(f"{workspace} has no day folder ({', '.join(DAYS)}); --day DAY restores one")
+    rels = restore.stub_files(days)
+    todo = restore.differing(workspace, rels)
+    if todo and not yes:
+        listed = ", ".join(todo)
+        if not _interactive():
+            raise usage_error(f"--all would reset {len(todo)} file(s) in {workspace} ({listed}); nothing was "
+                              "changed. Run it in a terminal to be asked, or add --yes")
+        console.print(f"These {len(todo)} file(s) in {escape(str(workspace))} differ from the stubs:")
+        for rel in todo:
+            console.print(f"  {escape(rel)}" + ("" if (workspace / rel).exists() else " (missing)"))
+        if not typer.confirm("Reset them to the stubs? Each is backed up first"):
+            console.print("nothing was reset")
+            raise typer.Exit(1)
+    return restore.reset_files(workspace, rels, f"all of {', '.join(days)}")
+
+
+def _said_reset(outcome, workspace: Path, ex, whole_file: bool) -> None:
+    """What a reset changed, where the old version is, and how to take it back."""
+    if outcome.backup is None:
+        what = (f"`{ex.name}` in {workspace / ex.file} is" if ex is not None and not whole_file else
+                f"{workspace / ex.file} is" if ex is not None else
+                f"every stub file of {outcome.what.removeprefix('all of ')} in {workspace} is")
+        console.print(escape(f"{what} already the stub's: nothing to reset (no backup made)."), soft_wrap=True)
+        return
+    for change in outcome.changes:
+        path = workspace / change.path
+        if change.before is None:
+            line = f"restored {path} from the stub (it was missing)"
+        elif ex is not None and not whole_file and outcome.inserted:
+            line = f"added the stub's `{ex.name}` to {path} (it had none); the rest of the file is unchanged"
+        elif ex is not None and not whole_file and outcome.lines:
+            first, last = outcome.lines
+            line = (f"reset `{ex.name}` in {path}: your lines {first}-{last} are replaced by the stub's; the rest "
+                    "of the file (other exercises, imports, helpers) is unchanged")
+        else:
+            line = f"restored {path} from the stub"
+        console.print(escape(line), soft_wrap=True)
+    kept = [c for c in outcome.changes if c.before is not None]
+    if kept:
+        console.print(escape(f"your version{'s are' if len(kept) > 1 else ' is'} backed up in {outcome.backup.path}"
+                             + (f" ({kept[0].path})" if len(kept) == 1 else "")), soft_wrap=True)
+    console.print(escape(f"to take this back: quiz reset --undo{_in(workspace)}"), soft_wrap=True)
+
+
+def _said_taken_back(outcome, workspace: Path) -> None:
+    """What an undo or redo restored, and where the files it overwrote went."""
+    done, back = outcome.backup, outcome.taken_back
+    when = back.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    verb = "undid" if done.kind == "undo" else "took back"
+    console.print(escape(f"{verb} the {back.kind} of {back.what} ({back.name}, {when}):"), soft_wrap=True)
+    for change in outcome.changes:
+        path = workspace / change.path
+        if change.after is None:
+            console.print(escape(f"  removed {path}: it did not exist before that {back.kind}"), soft_wrap=True)
+        else:
+            console.print(escape(f"  {path} is back as it was before that {back.kind}"), soft_wrap=True)
+        if change.edited and change.before is not None:
+            console.print(escape(f"  {path} had changed since that {back.kind}: the changed version is kept in "
+                                 f"{done.copy_of(change.path)}"), soft_wrap=True)
+    console.print(escape(f"what this {done.kind} replaced is backed up in {done.path}; "
+                         + (f"`quiz reset --redo{_in(workspace)}` takes the undo back" if done.kind == "undo" else
+                            f"`quiz reset --undo{_in(workspace)}` undoes it again")), soft_wrap=True)
+
+
+@app.command()
+def solution(
+    exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
+    force: Annotated[bool, typer.Option("--force", help="Show it although yours does not pass (recorded in "
+                                        "the history)")] = False,
+    workspace: Annotated[Path, typer.Option(help="The workspace whose exercise must pass")] = Path("exercises"),
+) -> None:
+    """Show the reference solution of an exercise, once yours passes.
+
+    Your exercise is graded first (quick profile). --force shows the solution without grading, and
+    the workspace's history records that it was shown before passing."""
+    from rich.syntax import Syntax
+
+    from . import restore
+    from .results import Status
+
+    ex = _exercise(exercise)
+    the_day = _day(ex.day)
+    if not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder (it should hold {ex.file})")
+    status = ""
+    if not force:
+        result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto).exercises[0]
+        status = str(result.status)
+        if result.status is not Status.PASS:
+            err.print(escape(f"{ex.short} in {workspace}: {result.status.label}"
+                             + (f": {result.reason}" if result.reason else "")))
+            err.print(escape(f"The solution is shown once your `{ex.name}` passes: `quiz grade {the_day.id} "
+                             f"--only {ex.short}{_in(workspace)}` says what is wrong, `quiz hint {ex.short}` "
+                             "helps. `--force` shows it now, and your history records that it was forced."))
+            raise typer.Exit(1)
+    try:
+        found, helpers = restore.solution(ex)
+    except restore.RestoreError as e:
+        raise usage_error(str(e)) from None
+    problem = _record_reveal(workspace, ex.id, force, status)
+    console.print(f"[bold]{ex.id}[/] — the reference solution ({ex.file}, lines {found.start}-{found.end})")
+    for h in helpers:
+        console.print(Syntax(h.text.rstrip("\n"), "python", line_numbers=True, start_line=h.start, word_wrap=True))
+        console.print("[dim]   …[/]")
+    console.print(Syntax(found.text.rstrip("\n"), "python", line_numbers=True, start_line=found.start,
+                         word_wrap=True))
+    if force and problem:
+        err.print(f"[yellow]note:[/] this forced reveal could not be recorded: {escape(problem)}")
+    elif force:
+        console.print("[dim]shown with --force before it passed; recorded in the history[/]")
+    elif problem and "QUIZ_HISTORY=off" not in problem:
+        err.print(f"[yellow]warning:[/] this reveal was not added to the history: {escape(problem)}")
+
+
+def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str) -> str | None:
+    """Add a solution shown to the history; why it could not be, or None."""
+    from .history import History, HistoryError, Reveal, resolve_path
+
+    path = resolve_path(workspace)
+    if path is None:
+        return "the history is off (QUIZ_HISTORY=off)"
+    try:
+        with History(path) as history:
+            history.record_reveal(Reveal(exercise_id, datetime.now(UTC), forced, status))
+    except (HistoryError, OSError) as e:
+        return str(e)
+    return None
 
 
 _interrupted = threading.Event()

@@ -1,5 +1,6 @@
-"""The learner's history: every grading and answering run of a workspace, kept in one SQLite file,
-and the progress per rubric row computed from it (what `quiz progress` shows).
+"""The learner's history: every grading and answering run of a workspace and every reference
+solution shown, kept in one SQLite file, and the progress per rubric row computed from it (what
+`quiz progress` shows).
 
 The file lives at WORKSPACE/.quiz/history.sqlite3 unless QUIZ_HISTORY names another file, or is
 `off`. Several runs may write at once (two terminals, an editor's test task): the file is in WAL
@@ -68,6 +69,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rating TEXT,
             self_rating TEXT,
             PRIMARY KEY (session_id, "row"))""",
+    ),
+    (   # 2: a reference solution shown (`quiz solution`), forced: before the exercise passed
+        """CREATE TABLE reveal (
+            id INTEGER PRIMARY KEY,
+            exercise_id TEXT NOT NULL,
+            at TEXT NOT NULL,                     -- ISO-8601, UTC
+            forced INTEGER NOT NULL CHECK (forced IN (0, 1)),
+            status TEXT NOT NULL DEFAULT '')      -- the exercise's status then; '' when not graded""",
+        "CREATE INDEX reveal_exercise ON reveal (exercise_id)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -166,6 +176,19 @@ class Session:
         return cls(kind="answer", day=day, started=started, finished=finished or datetime.now(UTC),
                    passed=all(q.outcome not in (Answer.WRONG, Answer.UNREADABLE) for q in questions),
                    questions=_question_rows(questions, answers), rows=_rating_rows(rubric))
+
+
+@dataclass
+class Reveal:
+    """A reference solution shown to the learner; `forced` when their code did not pass first."""
+    exercise_id: str
+    at: datetime
+    forced: bool
+    status: str = ""             # the exercise's status when shown; "" when it was not graded
+    id: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        self.at = _utc(self.at)
 
 
 def _question_rows(questions: Iterable[QuestionResult], answers: dict[str, object] | None) -> list[QuestionRow]:
@@ -327,6 +350,22 @@ class History:
         for r in children["row_rating"]:
             out[r["session_id"]].rows.append(RowRating(r["row"], r["area"], r["rating"], r["self_rating"]))
         return list(out.values())
+
+    def record_reveal(self, reveal: Reveal) -> int:
+        """Store a reveal; its id."""
+        with self._errors("could not be written"), self._transaction():
+            reveal.id = self._db.execute(
+                "INSERT INTO reveal (exercise_id, at, forced, status) VALUES (?, ?, ?, ?)",
+                (reveal.exercise_id, _iso(reveal.at), int(reveal.forced), reveal.status)).lastrowid
+        return reveal.id
+
+    def reveals(self, exercise_id: str | None = None) -> list[Reveal]:
+        """Every reveal (of `exercise_id`, when given), oldest first."""
+        where, args = ("WHERE exercise_id = ?", (exercise_id,)) if exercise_id is not None else ("", ())
+        with self._errors("could not be read"):
+            rows = self._db.execute(f"SELECT * FROM reveal {where} ORDER BY at, id", args).fetchall()
+        return [Reveal(r["exercise_id"], datetime.fromisoformat(r["at"]), bool(r["forced"]), r["status"], id=r["id"])
+                for r in rows]
 
     def integrity(self) -> str:
         """SQLite's own check of the file: "ok", or what is wrong."""
