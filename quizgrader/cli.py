@@ -902,6 +902,75 @@ def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str)
     return None
 
 
+@app.command()
+def lab(
+    day: Annotated[str, typer.Argument(help="day16 (the day with a lab)")],
+    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    out: Annotated[Path, typer.Option(help="Where the PNGs and results.json go")] = Path("lab"),
+    device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
+    reference: Annotated[bool, typer.Option("--reference", help="Run the reference solutions in place of "
+                                            "yours, to compare")] = False,
+    text: Annotated[bool, typer.Option("--text", help="Show the results as text instead of PNGs")] = False,
+    only: Annotated[str | None, typer.Option(help="Comma-separated experiments: attention_maps, positional, "
+                                             "throughput, pre_post_ln")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps of the LM and of each Pre-/Post-LN stack")] = 150,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+) -> None:
+    """Run experiments on your Day 16 code and draw what it does.
+
+    Attention maps per head of your DecoderLM trained on a copy task, your sinusoidal encoding, your
+    attention's time against the library's, Pre-LN against Post-LN training. PNGs with matplotlib
+    (the `lab` extra), text without it; every number also goes to results.json. Each experiment runs
+    in its own sandboxed process: one that fails leaves the others running."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import lab as experiments
+    from .lab import text as lab_text
+    from .sandbox.process import Zygote
+
+    the_day = _day(day)
+    if the_day.id not in experiments.DAYS:
+        raise usage_error(f"{the_day.id} has no lab; only {', '.join(experiments.DAYS)} has one")
+    try:
+        names = experiments.pick(only)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+    if not reference and not workspace.is_dir():
+        raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
+    if out.exists() and not out.is_dir():
+        raise usage_error(f"--out {out} is a file, not a folder")
+    whose = "the reference's" if reference else "your"
+    with Zygote() as zygote:    # imports torch in its own interpreter while this one does the same
+        from .grade import resolve_device
+
+        try:
+            resolved = resolve_device(device.value)
+        except ValueError as e:
+            raise usage_error(str(e)) from None
+        options = experiments.LabOptions(workspace=workspace, settings=experiments.Settings(seed=seed, steps=steps),
+                                         reference=reference, device=resolved, only=names)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("lab", total=len(names or experiments.EXPERIMENTS))
+
+            def progress(exp, outcome) -> None:
+                _stop_if_interrupted()
+                if outcome is None:
+                    bar.update(task, description=f"running {exp.name}")
+                else:
+                    bar.console.print(lab_text.outcome_line(outcome, whose), soft_wrap=True)
+                    bar.advance(task)
+
+            report = experiments.run(options, progress, zygote)
+    saved = experiments.save(report, out, images=not text)
+    if saved.no_images:
+        console.print(f"[yellow]note:[/] {escape(saved.no_images)}; the results as text:")
+    if text or saved.no_images:
+        console.print(lab_text.details(report))
+    console.print(f"wrote {', '.join(escape(str(f)) for f in saved.files)} in {report.seconds:.0f} s", soft_wrap=True)
+    raise typer.Exit(1 if report.failed else 0)
+
+
 _interrupted = threading.Event()
 
 

@@ -277,3 +277,114 @@ def _has_block(spec: dict) -> bool:
 
 TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops, "time_attention": time_attention,
          "call_on_parameters": call_on_parameters, "stack_gradient_norms": stack_gradient_norms}
+
+
+# -- the lab: what `quiz lab` draws ------------------------------------------------------------------
+def attention_maps(model: torch.nn.Module, *, tokens: torch.Tensor) -> dict:
+    """One forward pass of a decoder LM on `tokens`, with the attention weights of every block
+    caught as they leave its `attn` submodule (a forward hook: the model's code runs unchanged).
+    Returns {"weights": one (B, h, T, T) tensor per block, "predicted": (B, T) argmax tokens}."""
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, torch.nn.ModuleList) or not len(blocks) or not all(
+            isinstance(getattr(b, "attn", None), torch.nn.Module) for b in blocks):
+        raise TypeError("the model needs `blocks`, an nn.ModuleList of TransformerBlocks that each have an "
+                        "`attn` submodule (MultiHeadAttention), for its attention weights to be read")
+    caught: list[list[Any]] = [[] for _ in blocks]
+
+    def watch(i: int):
+        def hook(module, args, output):
+            caught[i].append(output[1] if isinstance(output, tuple) and len(output) == 2 else output)
+        return hook
+
+    handles = [b.attn.register_forward_hook(watch(i)) for i, b in enumerate(blocks)]
+    device = next(model.parameters()).device
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(tokens.to(device))
+    finally:
+        for h in handles:
+            h.remove()
+    B, T = tokens.shape
+    weights = []
+    for i, got in enumerate(caught):
+        if len(got) != 1:
+            raise TypeError(f"blocks[{i}].attn ran {len(got)} times in one forward pass; expected once")
+        w = got[0]
+        if not isinstance(w, torch.Tensor) or w.dim() != 4 or w.shape[0] != B or w.shape[2:] != (T, T):
+            shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+            raise TypeError(f"blocks[{i}].attn returned weights {shape} for {T} tokens; expected (out, weights) "
+                            f"with weights (B, h, T, T) = ({B}, h, {T}, {T})")
+        weights.append(w.float())
+    predicted = logits.argmax(-1) if isinstance(logits, torch.Tensor) and logits.dim() == 3 else None
+    return {"weights": weights, "predicted": predicted}
+
+
+def time_attention_against_library(fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int,
+                                   device: str = "cpu") -> list[dict]:
+    """For each T: the median time of one call of the attention `fn` over T positions and of
+    torch's F.scaled_dot_product_attention on the same Q = K = V (batch, T, d), and the largest
+    difference between their outputs (a slow answer is only worth timing if it is the answer)."""
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    with torch.no_grad(), one_thread():
+        for T in lengths:
+            x = torch.randn(batch, T, d, generator=g).to(dev)
+            got = fn(x, x, x)
+            out = got[0] if isinstance(got, tuple) else got
+            want = F.scaled_dot_product_attention(x, x, x)
+            if not isinstance(out, torch.Tensor) or out.shape != want.shape:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise TypeError(f"the attention returned out {shape} for Q = K = V of shape {tuple(x.shape)}; "
+                                f"expected {tuple(want.shape)}")
+            rows.append({"T": T,
+                         "yours": _median_seconds(lambda x=x: fn(x, x, x), repeats, dev),
+                         "library": _median_seconds(lambda x=x: F.scaled_dot_product_attention(x, x, x), repeats, dev),
+                         "max_abs_difference": (out.float() - want.float()).abs().max().item()})
+    return rows
+
+
+class _BlockStack(torch.nn.Module):
+    """A small LM around a stack of the workspace's blocks. Embeddings, causal mask and head are
+    the grader's, so that two stacks differ only in their blocks."""
+
+    def __init__(self, block: type, *, pre_ln: bool, depth: int, d_model: int, num_heads: int, vocab: int,
+                 max_len: int) -> None:
+        super().__init__()
+        self.tok_emb = torch.nn.Embedding(vocab, d_model)
+        self.pos_emb = torch.nn.Embedding(max_len, d_model)
+        self.blocks = torch.nn.ModuleList(block(d_model, num_heads, pre_ln=pre_ln) for _ in range(depth))
+        # A Pre-LN stream is never normalised inside the blocks; Post-LN blocks end in a LayerNorm.
+        self.ln_f = torch.nn.LayerNorm(d_model) if pre_ln else torch.nn.Identity()
+        self.head = torch.nn.Linear(d_model, vocab, bias=False)
+        self.register_buffer("mask", torch.ones(max_len, max_len, dtype=torch.bool).tril(), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        T = tokens.shape[1]
+        x = self.tok_emb(tokens) + self.pos_emb.weight[:T]              # (B, T, d_model)
+        for block in self.blocks:
+            y = block(x, mask=self.mask[:T, :T])
+            if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+                shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+                raise TypeError(f"TransformerBlock.forward returned {shape} for x of shape {tuple(x.shape)}; "
+                                "expected x (B, T, d_model)")
+            x = y
+        return self.head(self.ln_f(x))                                  # (B, T, vocab)
+
+
+def train_block_stack(block: type, *, pre_ln: bool, depth: int, d_model: int, num_heads: int, n: int, vocab: int,
+                      batch: int, steps: int, lr: float, seed: int, device: str = "cpu") -> dict:
+    """Train `depth` blocks of the class `block` (Pre-LN or Post-LN), with weights drawn from
+    `seed`, on the copy task with no warmup: what train_copy returns. The same seed gives a
+    Pre-LN and a Post-LN stack the same initial weights and the same batches."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _BlockStack(block, pre_ln=pre_ln, depth=depth, d_model=d_model, num_heads=num_heads, vocab=vocab,
+                            max_len=2 * n)
+    model.to(torch.device(device))
+    return train_copy(model, n=n, vocab=vocab, batch=batch, steps=steps, lr=lr, warmup=0, seed=seed)
+
+
+TOOLS.update({"attention_maps": attention_maps, "time_attention_against_library": time_attention_against_library,
+              "train_block_stack": train_block_stack})

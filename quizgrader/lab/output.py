@@ -1,0 +1,48 @@
+"""Writing a lab run to its folder: a PNG per experiment that ran (when matplotlib is here and
+images are wanted) and results.json with every number, in both modes."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import plots
+from .runner import LabReport
+
+RESULTS = "results.json"
+
+
+@dataclass
+class Saved:
+    files: list[Path] = field(default_factory=list)
+    no_images: str | None = None     # why there are no PNGs, when images were wanted
+
+
+def save(report: LabReport, out: Path, images: bool = True) -> Saved:
+    out.mkdir(parents=True, exist_ok=True)
+    saved = Saved(no_images=plots.missing() if images else None)
+    if images and saved.no_images is None:
+        for o in report.outcomes:
+            if o.ok and o.data is not None:
+                path = out / f"{o.name}.png"
+                plots.draw(o.name, o.data, path, "the reference's" if report.reference else "your")
+                o.files.append(str(path))
+                saved.files.append(path)
+    results = out / RESULTS
+    results.write_text(json.dumps(_rounded(report.to_dict()), separators=(",", ":")) + "\n", encoding="utf-8")
+    saved.files.append(results)
+    return saved
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 6 significant digits: the file stays small, and no plot or table needs more."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
