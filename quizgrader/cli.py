@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.markup import escape
 from .batch import SUBMISSION_SECONDS
 from .catalog import CatalogError, load_day, normalise_day
 from .sandbox.confine import CPU_SECONDS, MEMORY_GIB
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Self-assessment quizzes and a grader for people learning transformers.")
@@ -329,16 +332,17 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
             raise usage_error(str(e)) from None
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
                           **limits)
-        with _progress_bar(len(the_day.ordered(ids))) as progress:
-            report = run(the_day.id, options, progress, zygote)
+        with _progress_bar(len(the_day.ordered(ids))) as (_, step):
+            report = run(the_day.id, options, _grading_steps(step), zygote)
     _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
     return report
 
 
 @contextmanager
-def _progress_bar(total: int, doing: str = "grading") -> Iterator[Callable[[str, object], None]]:
-    """A bar over the exercises, naming the one being graded, gone once the report prints; the
-    grading's progress callback, which also stops it at Ctrl-C."""
+def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress, Callable[[str | None], None]]]:
+    """A bar over `total` steps, gone once the report prints, with the step under way named and,
+    while the learner's process trains, its training step. Yields the bar and `step(name)`:
+    a name starts that step, None ends it. Ctrl-C is honoured at each."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -348,17 +352,33 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[Callable[[str,
         TimeElapsedColumn,
     )
 
+    from .sandbox.process import ON_PROGRESS
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task(doing, total=total)
+        now = [doing]
 
-        def progress(ex_id: str, result: object) -> None:
+        def step(name: str | None) -> None:
             _stop_if_interrupted()
-            if result is None:
-                bar.update(task, description=f"{doing} {ex_id.split('.', 1)[1]}")
-            else:
+            if name is None:
                 bar.advance(task)
-        yield progress
+            else:
+                now[0] = f"{doing} {name}"
+                bar.update(task, description=now[0])
+
+        def training(done: int, of: int) -> None:
+            bar.update(task, description=f"{now[0]}: training step {done}/{of}")
+        token = ON_PROGRESS.set(training)
+        try:
+            yield bar, step
+        finally:
+            ON_PROGRESS.reset(token)
+
+
+def _grading_steps(step: Callable[[str | None], None]) -> Callable[[str, object], None]:
+    """grade()'s progress callback (exercise id, result or None) as steps of the bar."""
+    return lambda ex_id, result: step(ex_id.split(".", 1)[1] if result is None else None)
 
 
 @app.command()
@@ -403,8 +423,8 @@ def watch(
         stop = threading.Event()
         try:
             with Loop(the_day, options, zygote) as loop:
-                with _progress_bar(len(the_day.exercises)) as progress:
-                    console.print(exercise_table(loop.grade(None, progress)))
+                with _progress_bar(len(the_day.exercises)) as (_, step):
+                    console.print(exercise_table(loop.grade(None, _grading_steps(step))))
                 console.print(watching(the_day, loop.totals(), workspace))
 
                 def missed() -> None:
@@ -922,8 +942,6 @@ def lab(
     attention's time against the library's, Pre-LN against Post-LN training. PNGs with matplotlib
     (the `lab` extra), text without it; every number also goes to results.json. Each experiment runs
     in its own sandboxed process: one that fails leaves the others running."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from . import lab as experiments
     from .lab import text as lab_text
     from .sandbox.process import Zygote
@@ -949,17 +967,11 @@ def lab(
             raise usage_error(str(e)) from None
         options = experiments.LabOptions(workspace=workspace, settings=experiments.Settings(seed=seed, steps=steps),
                                          reference=reference, device=resolved, only=names)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("lab", total=len(names or experiments.EXPERIMENTS))
-
+        with _progress_bar(len(names or experiments.EXPERIMENTS), "running") as (bar, step):
             def progress(exp, outcome) -> None:
-                _stop_if_interrupted()
-                if outcome is None:
-                    bar.update(task, description=f"running {exp.name}")
-                else:
+                if outcome is not None:
                     bar.console.print(lab_text.outcome_line(outcome, whose), soft_wrap=True)
-                    bar.advance(task)
+                step(exp.name if outcome is None else None)
 
             report = experiments.run(options, progress, zygote)
     saved = experiments.save(report, out, images=not text)

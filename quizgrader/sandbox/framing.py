@@ -6,6 +6,9 @@ import socket
 import struct
 
 MAX_MESSAGE = 512 * 1024 * 1024
+# A progress message ("PROGRESS" + b"done/total") from the learner's process, sent before a long
+# call's answer. No wire message starts so: theirs begins with a header length that is never 0.
+PROGRESS = b"\0\0\0\0progress:"
 
 
 class ConnectionClosed(EOFError):

@@ -16,6 +16,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -25,6 +28,11 @@ from . import framing
 # Importing this module must not import torch: the grader starts the zygote first, so that the
 # two interpreters import torch at the same time. Only learner calls use the tensor wire format;
 # the zygote's control channel carries small JSON messages.
+
+
+# Long work in the learner's process (training) sends ("progress", done, total) messages before its
+# answer; whoever shows progress sets a hook here. They count against the call's time limit.
+ON_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("on_progress", default=None)
 
 
 class SandboxError(Exception):
@@ -55,6 +63,16 @@ def describe_status(status: int) -> str:
     if os.WIFEXITED(status):
         return f"the process exited with code {os.WEXITSTATUS(status)} (sys.exit / os._exit in the code?)"
     return f"the process ended (status {status})"
+
+
+def _progress(payload: bytes) -> None:
+    hook = ON_PROGRESS.get()
+    try:
+        done, total = (int(x) for x in payload[len(framing.PROGRESS):].split(b"/", 1))
+    except ValueError:
+        return                   # not ours to judge: progress is only ever shown
+    if hook is not None:
+        hook(done, total)
 
 
 def _zygote_loop(control: socket.socket) -> None:
@@ -122,10 +140,15 @@ class Child:
         if self.ended:
             raise ChildDied(self.ended, self.log_tail())
         limit = self.hard_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         try:
             framing.send(self.sock, wire.encode(message))
-            self.sock.settimeout(limit)
-            payload = framing.recv(self.sock)
+            while True:
+                self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                payload = framing.recv(self.sock)
+                if not payload.startswith(framing.PROGRESS):
+                    break
+                _progress(payload)
         except TimeoutError:
             self.end()
             self.ended = f"the call did not finish within {limit:g} s and was stopped"
