@@ -4,6 +4,7 @@ the rest of the run still completes."""
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -277,6 +278,37 @@ def test_no_process_outlives_its_exercise(tmp_path, zygote, enforced):
     assert _processes_with(token) == []
     child = int((ws / "day16" / "pid").read_text())
     assert not Path(f"/proc/{child}").exists(), "the learner's process (and its thread) outlived the exercise"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a parent-death signal is Linux's")
+def test_a_learner_process_ends_with_its_zygote_however_the_zygote_ends(tmp_path):
+    """The zygote killed outright (it can clean up nothing): its learner's process, idle and
+    waiting for the grader, goes with it instead of living on until the grader ends."""
+    import os
+    import signal
+    import time
+
+    from quizgrader.sandbox.process import Zygote
+
+    with Zygote() as z:
+        child = z.spawn({"workspace": str(ROOT / "reference"), "device": "cpu", "soft_timeout": 10},
+                        hard_timeout=15)
+        assert child.request({"op": "confinement"})["ok"]          # it is up and answering
+        os.kill(z.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        gone = not _alive(child.pid)
+        child.end()
+    assert gone, "the learner's process outlived its zygote"
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_writes_outside_the_workspace_are_refused_and_change_nothing(tmp_path, zygote, enforced):

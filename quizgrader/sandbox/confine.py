@@ -200,6 +200,18 @@ def restrict_writes(writable: list[Path], writable_files: list[Path]) -> list[st
     return ["writes inside the workspace only"] + (["signals to itself only"] if scoped else [])
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent: int) -> None:
+    """SIGKILL this process as soon as `parent`, the process that forked it, ends, however it ends
+    (Linux): a learner's process never outlives its zygote, even one that is killed."""
+    if sys.platform == "linux":
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:     # it ended before the line above took effect
+        os._exit(0)
+
+
 def confine(*, workspace: Path, scratch: Path, cpu_seconds: float, memory_bytes: int | None,
             output_bytes: int, cuda: bool) -> Confinement:
     """Everything above, in the order that keeps each layer able to set up the next."""

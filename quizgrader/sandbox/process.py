@@ -85,13 +85,16 @@ def _zygote_loop(control: socket.socket) -> None:
             break
         if req["op"] == "spawn":
             ours, theirs = socket.socketpair()
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
                 control.close()
                 ours.close()
                 code = 0
                 try:
-                    from . import child
+                    from . import child, confine
+
+                    confine.die_with(zygote)
                     child.serve(theirs, req["config"])
                 except BaseException:  # noqa: BLE001
                     code = 70
