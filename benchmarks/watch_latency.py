@@ -7,11 +7,11 @@ the stubs), waits for the first report, then saves attention.py again and again,
 exercise's code changed, and times each save until the round's report has printed (the "watching"
 line that ends it). The saves cycle through:
 
-  pass        a comment added inside softmax, then inside scaled_dot_product_attention: the
-              regraded exercise passes;
+  softmax     a comment added inside softmax: softmax is regraded and passes;
+  sdpa        a comment added inside scaled_dot_product_attention: it is regraded and passes;
   fail        scaled_dot_product_attention with a known mistake (the scores not divided by
-              sqrt(d_k)): the report carries the failing checks, the diagnosis, the repro and the
-              heatmap;
+              sqrt(d_k)): the report carries the failing checks, the diagnosis, the shrunk
+              example and the heatmap (the first one also builds the mistakes' workspaces);
   fixed       the mistake undone: passes again.
 
 The figure is the median and the worst per kind. Each save is written whole and atomically, as an
@@ -97,14 +97,14 @@ def main() -> None:
         t0 = time.perf_counter()
         ready, _ = until_watching(600)
         print(f"first report (the whole day graded) after {ready - t0:.1f} s")
-        kinds: dict[str, list[float]] = {"pass": [], "fail": [], "fixed": []}
+        kinds: dict[str, list[float]] = {"softmax": [], "sdpa": [], "fail": [], "fixed": []}
         try:
             for n in range(args.rounds):
                 step = n % 4
                 if step == 0:
-                    kind, text = "pass", with_comment(pristine, "softmax", n)
+                    kind, text = "softmax", with_comment(pristine, "softmax", n)
                 elif step == 1:
-                    kind, text = "pass", with_comment(pristine, "scaled_dot_product_attention", n)
+                    kind, text = "sdpa", with_comment(pristine, "scaled_dot_product_attention", n)
                 elif step == 2:
                     kind, text = "fail", mutate(pristine, unscaled)
                 else:
@@ -116,7 +116,7 @@ def main() -> None:
                 if kind == "fail" and not any("fail" in line for line in out):
                     sys.exit("the failing save did not report a failure:\n" + "".join(out))
                 kinds[kind].append(done - start)
-                print(f"  save {n + 1:2d} ({kind:5s}): {done - start:.3f} s")
+                print(f"  save {n + 1:2d} ({kind:7s}): {done - start:.3f} s")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -125,9 +125,9 @@ def main() -> None:
           "seconds from save to report")
     for kind, times in kinds.items():
         if times:
-            print(f"  {kind:5s}  median {statistics.median(times):.3f}   worst {max(times):.3f}   ({len(times)} saves)")
+            print(f"  {kind:7s}  median {statistics.median(times):.3f}   worst {max(times):.3f}   ({len(times)} saves)")
     every = [t for times in kinds.values() for t in times]
-    print(f"  all    median {statistics.median(every):.3f}   worst {max(every):.3f}")
+    print(f"  all      median {statistics.median(every):.3f}   worst {max(every):.3f}")
 
 
 if __name__ == "__main__":

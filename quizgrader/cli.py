@@ -418,8 +418,9 @@ def watch(
             resolved = resolve_device(device.value)
         except ValueError as e:
             raise usage_error(str(e)) from None
+        # Each save gets its verdicts at once; timings are for `quiz grade`.
         options = Options(workspace=workspace, profile=profile.value, seed=seed, device=resolved,
-                          timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
+                          timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit, measure=False)
         stop = threading.Event()
         try:
             with Loop(the_day, options, zygote) as loop:

@@ -35,6 +35,7 @@ class Options:
     timeout: float | None = None # seconds per call; None: each exercise's own
     memory_gib: float = confine.MEMORY_GIB    # address space the learner's process may add (CPU runs)
     cpu_seconds: float = confine.CPU_SECONDS  # CPU time per exercise's process
+    measure: bool = True         # False: no timings (quiz watch), every verdict still reached
 
 
 def resolve_device(wanted: str) -> str:
@@ -158,7 +159,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     try:
         for c in all_checks(ex):
             try:
-                check_result, failure = run_check(c, you, ref, options.profile, options.seed, options.device)
+                check_result, failure = run_check(c, you, ref, options.profile, options.seed, options.device,
+                                                  options.measure)
             except SandboxError as e:
                 result.status = Status.TIMEOUT if isinstance(e, ChildTimeout) else Status.ERROR
                 result.reason = e.reason

@@ -193,3 +193,21 @@ def test_quiz_watch_refuses_a_day_or_workspace_it_cannot_watch(tmp_path):
     run = subprocess.run([sys.executable, "-m", "quizgrader", "watch", "day16", "--workspace",
                           str(tmp_path / "nowhere")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2 and "is not a folder" in run.stderr
+
+
+def test_without_timings_every_verdict_is_still_reached(ws, zygote):
+    """quiz watch skips the timing of attention (evidence for `quiz grade`), not the check that a
+    loop over positions fails."""
+    from quizgrader.grade import grade
+
+    def parallel_check(options: Options):
+        e = grade("day16", options, zygote=zygote).exercises[0]
+        return next(c for c in e.checks if "all T positions" in c.name)
+
+    fast = parallel_check(Options(ws, only=[SDPA], profile="quick", measure=False))
+    assert fast.status is Status.PASS and fast.figures["ops"] > 0 and "growth_exponent" not in fast.figures
+    timed = parallel_check(Options(ws, only=[SDPA], profile="quick"))
+    assert timed.status is Status.PASS and timed.figures["growth_exponent"] > 1
+    path = ws / "day16/attention.py"
+    path.write_text(mutate(path.read_text(), next(m for m in for_exercise(SDPA) if m.id == "sdpa-loop-over-queries")))
+    assert parallel_check(Options(ws, only=[SDPA], profile="quick", measure=False)).status is Status.FAIL

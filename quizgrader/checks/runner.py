@@ -54,6 +54,7 @@ class Context:
     profile: str = "default"
     device: str = "cpu"
     seed: int = 0
+    measure: bool = True      # False: skip what only measures (timings), keep every verdict
 
 
 _context: ContextVar[Context | None] = ContextVar("check_context", default=None)
@@ -79,9 +80,9 @@ class Failure:
 
 
 def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int = 0,
-              device: str = "cpu") -> tuple[CheckResult, Failure | None]:
+              device: str = "cpu", measure: bool = True) -> tuple[CheckResult, Failure | None]:
     """Run one check; SandboxError (the learner's process hung or died) propagates."""
-    token = _context.set(Context(profile, device, seed))
+    token = _context.set(Context(profile, device, seed, measure))
     try:
         result, failure = _run(c, you, ref)
     finally:
