@@ -401,15 +401,16 @@ def watch(
     """Grade the day, then regrade each exercise whose code changes, on every save, until Ctrl-C.
 
     One process stays warm (torch and the checks imported once); every grading still runs in a
-    fresh process of its own. The history is not written: run `quiz grade` for a run to keep."""
+    fresh process of its own. Saving answers/DAY.toml judges the answers again. The history is not
+    written: run `quiz grade` for a run to keep."""
     the_day = _day(day)
     _check_workspace(the_day, workspace)
     if not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet: nothing to watch")
 
-    from .report.terminal import exercise_table, watch_round, watching
+    from .report.terminal import answers_panel, exercise_table, questions_panel, watch_round, watching
     from .sandbox.process import Zygote
-    from .watch import Loop, changes
+    from .watch import Loop, answers_file, changes
 
     with Zygote() as zygote:
         from .grade import Options, resolve_device
@@ -425,19 +426,27 @@ def watch(
         try:
             with Loop(the_day, options, zygote) as loop:
                 with _progress_bar(len(the_day.exercises)) as (_, step):
-                    console.print(exercise_table(loop.grade(None, _grading_steps(step))))
+                    first = loop.grade(None, _grading_steps(step))
+                console.print(exercise_table(first))
+                if (answers := questions_panel(first)) is not None:
+                    console.print(answers)
                 console.print(watching(the_day, loop.totals(), workspace))
 
                 def missed() -> None:
                     console.print(f"[yellow]no file events arrive from {escape(str(workspace))}; looking at the "
                                   f"files every {every:g} s instead[/]")
-                for ids in changes(the_day, workspace, stop, poll=every, step_ms=debounce, force_polling=poll,
-                                   on_missed_events=missed):
-                    files = sorted({the_day.exercise(i).file for i in ids})
+                for saved in changes(the_day, workspace, stop, poll=every, step_ms=debounce, force_polling=poll,
+                                     on_missed_events=missed):
+                    files = sorted({the_day.exercise(i).file for i in saved.exercises})
+                    files += [answers_file(the_day)] if saved.answers else []
                     console.rule(f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed",
                                  align="left")
-                    report = loop.grade(ids)
-                    console.print(watch_round(report, loop.stale(ids)))
+                    if saved.exercises:
+                        report = loop.grade(saved.exercises)
+                        console.print(watch_round(report, loop.stale(saved.exercises)))
+                    if saved.answers:
+                        console.print(answers_panel(*loop.answers()) or
+                                      f"no answers in {escape(str(workspace / answers_file(the_day)))}")
                     console.print(watching(the_day, loop.totals(), workspace))
         except KeyboardInterrupt:
             stop.set()

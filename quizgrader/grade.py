@@ -87,7 +87,7 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     for ex in plan:
         _blocked_by_dependencies(results[ex.id], ex, {**(earlier or {}), **results})
     exercises = list(results.values())
-    answers_file, answers_error, questions, ratings = _answers(day, options.workspace)
+    answers_file, answers_error, questions, ratings = judge_answers(day, options.workspace)
     rubric = rate(day, exercises, questions, ratings)
     return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
                        profile=options.profile, device=options.device, scale=day.scale,
@@ -106,7 +106,7 @@ def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
             for f in sorted(set(files)) if (workspace / f).is_file()}
 
 
-def _answers(day: Day, workspace: Path):
+def judge_answers(day: Day, workspace: Path):
     """The workspace's answers/DAY.toml, judged: (file, error, question results, self-ratings).
     A file that cannot be used is reported; the exercises are graded all the same."""
     from .questions import load_bank

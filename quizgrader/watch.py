@@ -65,9 +65,21 @@ def _digest(text: str) -> str:
 Snapshot = dict[str, FileState | None]
 
 
+def answers_file(day: Day) -> str:
+    return f"answers/{day.id}.toml"
+
+
 def snapshot(day: Day, workspace: Path) -> Snapshot:
-    """The state of every file that holds one of the day's exercises."""
-    return {f: FileState.read(workspace / f) for f in sorted({ex.file for ex in day.exercises})}
+    """The state of every file that holds one of the day's exercises, and of its answers file."""
+    files = sorted({ex.file for ex in day.exercises}) + [answers_file(day)]
+    return {f: FileState.read(workspace / f) for f in files}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a save changed: exercises to regrade (the day's order), and whether the answers did."""
+    exercises: list[str]
+    answers: bool = False
 
 
 def changed_exercises(day: Day, before: Snapshot, after: Snapshot) -> list[str]:
@@ -96,7 +108,7 @@ def dependents(day: Day, ids: Iterable[str]) -> list[str]:
 
 
 def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
-    files = {str((workspace / ex.file).resolve()) for ex in day.exercises}
+    files = {str((workspace / f).resolve()) for f in snapshot(day, workspace)}
 
     def keep(change: object, path: str) -> bool:
         return str(Path(path).resolve()) in files
@@ -104,11 +116,11 @@ def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
 
 
 def changes(day: Day, workspace: Path, stop: threading.Event, *, poll: float = 0.5, step_ms: int = 50,
-            force_polling: bool = False, on_missed_events: Callable[[], None] | None = None) -> Iterator[list[str]]:
-    """Yield the ids of the exercises that changed, as each save settles: `step_ms` after the last
-    file event of a burst (an editor's save is often several), or on the next look every `poll`
-    seconds when no event came. Ends when `stop` is set. `on_missed_events` is called once if a
-    change is found that no event announced."""
+            force_polling: bool = False, on_missed_events: Callable[[], None] | None = None) -> Iterator[Saved]:
+    """Yield what each save changed, once it settles: `step_ms` after the last file event of a
+    burst (an editor's save is often several), or on the next look every `poll` seconds when no
+    event came. Ends when `stop` is set. `on_missed_events` is called once if a change is found
+    that no event announced."""
     from watchfiles import watch
 
     seen = snapshot(day, workspace)
@@ -117,13 +129,19 @@ def changes(day: Day, workspace: Path, stop: threading.Event, *, poll: float = 0
                         rust_timeout=int(poll * 1000), yield_on_timeout=True, force_polling=force_polling,
                         poll_delay_ms=int(poll * 1000), stop_event=stop, raise_interrupt=True):
         now = snapshot(day, workspace)
-        ids = changed_exercises(day, seen, now)
+        answers = answers_file(day)
+        saved = Saved(changed_exercises(day, seen, now), _digest_of(seen, answers) != _digest_of(now, answers))
         seen = now
-        if ids and not events and not told and not force_polling and on_missed_events:
+        if not (saved.exercises or saved.answers):
+            continue
+        if not events and not told and not force_polling and on_missed_events:
             told = True
             on_missed_events()
-        if ids:
-            yield ids
+        yield saved
+
+
+def _digest_of(state: Snapshot, file: str) -> str | None:
+    return s.digest if (s := state.get(file)) is not None else None
 
 
 class Loop:
@@ -145,6 +163,13 @@ class Loop:
         report = grade(self.day.id, replace(self.options, only=ids), progress, self.zygote, self.doctor, earlier)
         self.results.update((e.id, e) for e in report.exercises)
         return report
+
+    def answers(self) -> tuple[str | None, str | None, list]:
+        """The answers file judged as it is now: (its path, why it cannot be used, the questions)."""
+        from .grade import judge_answers
+
+        file, error, questions, _ = judge_answers(self.day, self.options.workspace)
+        return file, error, questions
 
     def stale(self, ids: list[str]) -> list[str]:
         """The exercises, tried already, whose last result may be out of date now that `ids`
@@ -169,4 +194,4 @@ class Loop:
         self.close()
 
 
-__all__ = ["FileState", "Loop", "changed_exercises", "changes", "dependents", "snapshot"]
+__all__ = ["FileState", "Loop", "Saved", "changed_exercises", "changes", "dependents", "snapshot"]

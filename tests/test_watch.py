@@ -101,7 +101,7 @@ def test_the_loop_regrades_against_what_the_others_last_did(ws, zygote):
 
 
 # -- file events, and the fallback when none come ---------------------------------------------
-def _first_change(ws: Path, save, **kw) -> tuple[list[str], list[str], float]:
+def _first_change(ws: Path, save, **kw) -> tuple[watch.Saved, list[str], float]:
     """Start watching, make the save once the watcher is running; what it yields first, whether it
     said file events were missing, and the seconds from the save to the yield."""
     stop = threading.Event()
@@ -109,8 +109,8 @@ def _first_change(ws: Path, save, **kw) -> tuple[list[str], list[str], float]:
     got: list[list[str]] = []
 
     def run() -> None:
-        for ids in watch.changes(DAY, ws, stop, on_missed_events=lambda: said.append("missed"), **kw):
-            got.append((ids, time.perf_counter()))
+        for saved in watch.changes(DAY, ws, stop, on_missed_events=lambda: said.append("missed"), **kw):
+            got.append((saved, time.perf_counter()))
             stop.set()
 
     t = threading.Thread(target=run, daemon=True)
@@ -125,15 +125,15 @@ def _first_change(ws: Path, save, **kw) -> tuple[list[str], list[str], float]:
 
 
 def test_a_save_is_seen_through_file_events(ws):
-    ids, said, seconds = _first_change(ws, lambda: edit(ws / "day16/attention.py", "def softmax(",
-                                                        "def softmax(  "), poll=10.0)
-    assert ids == [SOFTMAX] and said == [] and seconds < 5    # an event came: no waiting for the 10 s look
+    saved, said, seconds = _first_change(ws, lambda: edit(ws / "day16/attention.py", "def softmax(",
+                                                          "def softmax(  "), poll=10.0)
+    assert saved == watch.Saved([SOFTMAX]) and said == [] and seconds < 5   # an event came: no 10 s wait
 
 
 def test_forced_polling_sees_a_save(ws):
-    ids, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
-                                 poll=0.2, force_polling=True)
-    assert ids == [SOFTMAX] and said == []
+    saved, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
+                                   poll=0.2, force_polling=True)
+    assert saved == watch.Saved([SOFTMAX]) and said == []
 
 
 def test_a_save_without_any_file_event_is_still_graded_and_said(ws, monkeypatch):
@@ -147,9 +147,17 @@ def test_a_save_without_any_file_event_is_still_graded_and_said(ws, monkeypatch)
             yield set()
 
     monkeypatch.setattr(watchfiles, "watch", silent)
-    ids, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
-                                 poll=0.1)
-    assert ids == [SOFTMAX] and said == ["missed"]
+    saved, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
+                                   poll=0.1)
+    assert saved == watch.Saved([SOFTMAX]) and said == ["missed"]
+
+
+def test_saving_the_answers_file_is_seen_apart_from_the_exercises(ws):
+    def answer() -> None:
+        (ws / "answers").mkdir(exist_ok=True)
+        (ws / "answers" / "day16.toml").write_text('[answers]\nd16-mha-dk-per-head = 64\n')
+    saved, _, _ = _first_change(ws, answer, poll=10.0)
+    assert saved == watch.Saved([], answers=True)
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -179,6 +187,13 @@ def test_quiz_watch_grades_each_save_and_stops_cleanly_on_ctrl_c(ws, tmp_path):
             assert "not divided by sqrt(d_k)" in round_          # the diagnosis, in the round's report
             assert "attention.softmax" not in round_.split("╭")[0]   # softmax's code did not change
             assert "2 pass, 1 fail, 14 not attempted" in round_
+            (ws / "answers").mkdir(exist_ok=True)
+            (ws / "answers" / "day16.toml").write_text('[answers]\nd16-mha-dk-per-head = 32\n')
+            wait_for("watching", 3)
+            answers = log.read_text()[len(first) + len(round_):]
+            assert "answers/day16.toml changed" in answers and "checkpoint answers" in answers
+            assert "✘ wrong d16-mha-dk-per-head" in answers                  # judged, with its feedback
+            assert "attention.scaled_dot_product_attention" not in answers   # no code was regraded
         finally:
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=30)

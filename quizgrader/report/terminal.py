@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..catalog import Day
-from ..results import Answer, ExerciseResult, GradeReport, Status
+from ..results import Answer, ExerciseResult, GradeReport, QuestionResult, Status
 
 STYLE = {
     Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
@@ -134,19 +134,22 @@ def rubric_table(report: GradeReport) -> Table:
 
 def questions_panel(report: GradeReport) -> RenderableType | None:
     """The checkpoint answers: counts, and each wrong or unreadable answer with its feedback."""
-    if report.answers_error:
-        return Panel(Text(report.answers_error), title="checkpoint answers: not used", border_style="red",
-                     title_align="left")
-    if not report.questions:
+    return answers_panel(report.answers_file, report.answers_error, report.questions)
+
+
+def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult]) -> RenderableType | None:
+    if error:
+        return Panel(Text(error), title="checkpoint answers: not used", border_style="red", title_align="left")
+    if not questions:
         return None
-    counts = Counter(q.outcome for q in report.questions)
+    counts = Counter(q.outcome for q in questions)
     parts: list[RenderableType] = [Text(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))]
-    for q in report.questions:
-        if q.outcome in (Answer.WRONG, Answer.UNREADABLE):
-            label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
-            parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
-    return Panel(Group(*parts), title=f"checkpoint answers ({report.answers_file})", title_align="left",
-                 border_style="green" if report.questions_ok else "red")
+    bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
+    for q in bad:
+        label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
+        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
+    return Panel(Group(*parts), title=f"checkpoint answers ({file})", title_align="left",
+                 border_style="red" if bad else "green")
 
 
 DECISION = {"ready": ("ready", "green"), "go_back": ("go back", "red"), "extra_day": ("extra day of review", "red"),
