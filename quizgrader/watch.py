@@ -35,12 +35,15 @@ class FileState:
     rest: str = ""                     # digest of everything outside those definitions
 
     @classmethod
-    def read(cls, path: Path) -> FileState | None:
+    def read(cls, path: Path, before: FileState | None = None) -> FileState | None:
+        """The file's state; `before`, unparsed again, when the bytes are the same."""
         try:
             data = path.read_bytes()
         except OSError:
             return None
         digest = hashlib.sha256(data).hexdigest()
+        if before is not None and before.digest == digest:
+            return before
         source = data.decode("utf-8", errors="replace")
         try:
             tree = ast.parse(source)
@@ -69,10 +72,11 @@ def answers_file(day: Day) -> str:
     return f"answers/{day.id}.toml"
 
 
-def snapshot(day: Day, workspace: Path) -> Snapshot:
-    """The state of every file that holds one of the day's exercises, and of its answers file."""
+def snapshot(day: Day, workspace: Path, before: Snapshot | None = None) -> Snapshot:
+    """The state of every file that holds one of the day's exercises, and of its answers file.
+    Files unchanged since `before` are not parsed again (the watcher looks twice a second)."""
     files = sorted({ex.file for ex in day.exercises}) + [answers_file(day)]
-    return {f: FileState.read(workspace / f) for f in files}
+    return {f: FileState.read(workspace / f, (before or {}).get(f)) for f in files}
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def changes(day: Day, workspace: Path, stop: threading.Event, *, poll: float = 0
     for events in watch(workspace, watch_filter=_relevant(workspace, day), step=step_ms, debounce=1600,
                         rust_timeout=int(poll * 1000), yield_on_timeout=True, force_polling=force_polling,
                         poll_delay_ms=int(poll * 1000), stop_event=stop, raise_interrupt=True):
-        now = snapshot(day, workspace)
+        now = snapshot(day, workspace, seen)
         answers = answers_file(day)
         saved = Saved(changed_exercises(day, seen, now), _digest_of(seen, answers) != _digest_of(now, answers))
         seen = now
