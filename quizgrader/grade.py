@@ -199,11 +199,13 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
 
 
 def _heatmap(ex: Exercise, failure: Failure, you, ref) -> dict | None:
-    """A failing example's attention weights, yours and expected: the first one found, which is
-    larger than the shrunk one and so says more as a picture, else the shrunk one. A picture never
-    costs the report: anything that stops it means no picture."""
+    """Attention weights, yours and expected, where they differ: on the fixed example made to be
+    read at a glance, else on the first failing example found (larger than the shrunk one, so it
+    says more as a picture), else on the shrunk one. A picture never costs the report: anything
+    that stops it means no picture."""
     try:
-        return (weights.heatmap(ex.id, failure.first_calls, you, ref)
+        return (weights.heatmap(ex.id, weights.showcase(ex.id), you, ref)
+                or weights.heatmap(ex.id, failure.first_calls, you, ref)
                 or weights.heatmap(ex.id, failure.calls, you, ref))
     except Exception:  # noqa: BLE001
         return None

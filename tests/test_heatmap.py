@@ -50,6 +50,8 @@ def test_a_mistake_in_the_weights_is_drawn_beside_the_expected_weights(mistake_i
     assert str(tuple(pic["shape"])) in pic["title"] and (not lead or f"weights[{lead}]" in pic["title"])
     if mistake_id.startswith("mha"):
         assert "head 0" in pic["title"]
+    if mistake_id.startswith("sdpa"):          # the fixed example: six causal queries over six keys
+        assert pic["shape"] == [1, 6, 6] and torch.equal(expected.triu(1), torch.zeros(6, 6, dtype=expected.dtype))
 
 
 def test_the_expected_weights_are_those_of_torch_for_the_same_inputs(tmp_path, zygote):

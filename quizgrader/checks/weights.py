@@ -1,8 +1,11 @@
 """The attention weights of a failing example, the learner's beside the reference's, for the
 report's heatmap: where a number says "0.0624 off", a grid shows which keys got too much weight.
 
-The failing example's calls are made again on both sides (the learner's in their process), and
-the weights are cut to one matrix: the first batch element and head, at most MAX rows and columns.
+A fixed example is tried first, chosen to be read at a glance (six causal queries over six keys;
+four batch rows of six keys); when the learner's weights are right there, the failing example's
+calls are made again instead. Either way both sides answer the same calls (the learner's in their
+process), and the weights are cut to one matrix: the first batch element and head, at most MAX
+rows and columns.
 """
 
 from __future__ import annotations
@@ -45,6 +48,23 @@ def heatmap(exercise: str, calls: list[Call], you: Api, ref: Api) -> dict[str, A
         return {"title": _title(exercise, full), "shape": list(full),
                 "yours": _rows(yours), "expected": _rows(expected)}
     return None
+
+
+def showcase(exercise: str) -> list[Call]:
+    """The fixed example's calls for `exercise`; none where the weights come from a module."""
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return torch.randn(*shape, generator=g) * scale
+
+    if exercise == "day16.attention.scaled_dot_product_attention":
+        Q, K, V = randn(1, 6, 16), randn(1, 6, 16), randn(1, 6, 16)
+        return [Call("call", exercise, (Q, K, V), {"mask": torch.ones(6, 6, dtype=torch.bool).tril()})]
+    if exercise == "day16.attention.additive_attention":
+        args = (randn(4, 8), randn(4, 6, 8), randn(4, 6, 8), randn(8, 8, scale=0.5), randn(8, 8, scale=0.5),
+                randn(8))
+        return [Call("call", exercise, args, {})]
+    return []
 
 
 def _weights(answer: Any) -> torch.Tensor | None:
