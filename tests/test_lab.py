@@ -94,9 +94,12 @@ def test_results_json_holds_every_number(reference_run):
 
 
 def test_the_fitted_slope_of_a_quadratic_is_two():
-    from quizgrader.lab.experiments import fitted_slope
+    from quizgrader.checks.day16.attention import growth_exponent
 
-    assert fitted_slope([64, 128, 256, 512], [1e-6 * t * t for t in (64, 128, 256, 512)]) == pytest.approx(2.0)
+    T = [64, 128, 256, 512]
+    assert growth_exponent(T, [1e-6 * t * t for t in T]) == pytest.approx(2.0)
+    assert growth_exponent(T[:2], [1e-6 * t * t for t in T[:2]]) == pytest.approx(2.0)   # two lengths: both used
+    assert math.isnan(growth_exponent(T[:1], [1e-3]))
 
 
 def test_without_matplotlib_the_results_are_printed_as_numbers(monkeypatch, tmp_path):

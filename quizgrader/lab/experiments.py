@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks.api import Api
+from ..checks.day16.attention import growth_exponent
 from ..sandbox import tools
 
 
@@ -111,17 +112,6 @@ def positional(api: Api, s: Settings) -> dict:
 
 
 # -- 3. time per call against the library's attention -----------------------------------------------
-def fitted_slope(lengths: list[int], seconds: list[float]) -> float:
-    """The least-squares slope of log(time) against log(T) over the longer half of the lengths,
-    where the work, not the fixed cost of a call, dominates."""
-    half = len(lengths) // 2 if len(lengths) > 2 else 0
-    xs = [math.log(t) for t in lengths[half:]]
-    ys = [math.log(max(x, 1e-9)) for x in seconds[half:]]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else math.nan
-
-
 def throughput(api: Api, s: Settings) -> dict:
     lengths = list(s.lengths)
     rows = api.tool("time_attention_against_library", "attention.scaled_dot_product_attention", lengths=lengths,
@@ -133,7 +123,7 @@ def throughput(api: Api, s: Settings) -> dict:
             "yours_tokens_per_s": [s.attn_batch * T / max(t, 1e-12) for T, t in zip(lengths, yours)],
             "library_tokens_per_s": [s.attn_batch * T / max(t, 1e-12) for T, t in zip(lengths, library)],
             "max_abs_difference": max(float(r["max_abs_difference"]) for r in rows),
-            "slope_yours": fitted_slope(lengths, yours), "slope_library": fitted_slope(lengths, library),
+            "slope_yours": growth_exponent(lengths, yours), "slope_library": growth_exponent(lengths, library),
             "fitted_from": lengths[len(lengths) // 2 if len(lengths) > 2 else 0]}
 
 

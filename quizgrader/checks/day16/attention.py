@@ -382,12 +382,15 @@ SCALING = {"quick": ([32, 128, 512], 3), "default": ([64, 128, 256, 512, 1024], 
 
 
 def growth_exponent(lengths: list[int], seconds: list[float]) -> float:
-    """The slope of log(time) against log(T), fitted over the longer half of the lengths (where
-    the work, not the fixed cost of a call, dominates)."""
-    xs = [math.log(t) for t in lengths[len(lengths) // 2 :]]
-    ys = [math.log(max(s, 1e-9)) for s in seconds[len(seconds) // 2 :]]
+    """The least-squares slope of log(time) against log(T), fitted over the longer half of the
+    lengths (where the work, not the fixed cost of a call, dominates), or over all of them when
+    there are only two; NaN for a single length."""
+    half = len(lengths) // 2 if len(lengths) > 2 else 0
+    xs = [math.log(t) for t in lengths[half:]]
+    ys = [math.log(max(s, 1e-9)) for s in seconds[half:]]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else math.nan
 
 
 @check(SDPA, "attends to all T positions at once: its number of tensor ops does not grow with T "
