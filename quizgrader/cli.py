@@ -410,7 +410,7 @@ def watch(
 
     from .report.terminal import answers_panel, exercise_table, questions_panel, watch_round, watching
     from .sandbox.process import Zygote
-    from .watch import Loop, answers_file, changes
+    from .watch import Loop, answers_file, changes, snapshot
 
     with Zygote() as zygote:
         from .grade import Options, resolve_device
@@ -425,6 +425,7 @@ def watch(
         stop = threading.Event()
         try:
             with Loop(the_day, options, zygote) as loop:
+                before = snapshot(the_day, workspace)      # a save during the first grading is not lost
                 with _progress_bar(len(the_day.exercises)) as (_, step):
                     first = loop.grade(None, _grading_steps(step))
                 console.print(exercise_table(first))
@@ -435,8 +436,8 @@ def watch(
                 def missed() -> None:
                     console.print(f"[yellow]no file events arrive from {escape(str(workspace))}; looking at the "
                                   f"files every {every:g} s instead[/]")
-                for saved in changes(the_day, workspace, stop, poll=every, step_ms=debounce, force_polling=poll,
-                                     on_missed_events=missed):
+                for saved in changes(the_day, workspace, stop, since=before, poll=every, step_ms=debounce,
+                                     force_polling=poll, on_missed_events=missed):
                     files = sorted({the_day.exercise(i).file for i in saved.exercises})
                     files += [answers_file(the_day)] if saved.answers else []
                     console.rule(f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed",

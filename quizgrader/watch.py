@@ -119,29 +119,42 @@ def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
     return keep
 
 
-def changes(day: Day, workspace: Path, stop: threading.Event, *, poll: float = 0.5, step_ms: int = 50,
-            force_polling: bool = False, on_missed_events: Callable[[], None] | None = None) -> Iterator[Saved]:
+def changes(day: Day, workspace: Path, stop: threading.Event, *, since: Snapshot | None = None,
+            poll: float = 0.5, step_ms: int = 50, force_polling: bool = False,
+            on_missed_events: Callable[[], None] | None = None) -> Iterator[Saved]:
     """Yield what each save changed, once it settles: `step_ms` after the last file event of a
     burst (an editor's save is often several), or on the next look every `poll` seconds when no
-    event came. Ends when `stop` is set. `on_missed_events` is called once if a change is found
-    that no event announced."""
+    event came. Saves made since the snapshot `since` (taken before the first grading, say) come
+    first. Ends when `stop` is set. `on_missed_events` is called once if a change is found that no
+    event announced."""
     from watchfiles import watch
 
-    seen = snapshot(day, workspace)
+    seen = since if since is not None else snapshot(day, workspace)
     told = False
+    settling = True           # the first look also covers the moment before the watcher started
+    now = snapshot(day, workspace, seen)
+    if (saved := _saved(day, seen, now)) is not None:
+        yield saved
+    seen = now
     for events in watch(workspace, watch_filter=_relevant(workspace, day), step=step_ms, debounce=1600,
                         rust_timeout=int(poll * 1000), yield_on_timeout=True, force_polling=force_polling,
                         poll_delay_ms=int(poll * 1000), stop_event=stop, raise_interrupt=True):
         now = snapshot(day, workspace, seen)
-        answers = answers_file(day)
-        saved = Saved(changed_exercises(day, seen, now), _digest_of(seen, answers) != _digest_of(now, answers))
-        seen = now
-        if not (saved.exercises or saved.answers):
+        saved, seen = _saved(day, seen, now), now
+        missed = saved is not None and not events and not settling
+        settling = False
+        if saved is None:
             continue
-        if not events and not told and not force_polling and on_missed_events:
+        if missed and not told and not force_polling and on_missed_events:
             told = True
             on_missed_events()
         yield saved
+
+
+def _saved(day: Day, before: Snapshot, after: Snapshot) -> Saved | None:
+    answers = answers_file(day)
+    saved = Saved(changed_exercises(day, before, after), _digest_of(before, answers) != _digest_of(after, answers))
+    return saved if saved.exercises or saved.answers else None
 
 
 def _digest_of(state: Snapshot, file: str) -> str | None:

@@ -152,6 +152,23 @@ def test_a_save_without_any_file_event_is_still_graded_and_said(ws, monkeypatch)
     assert saved == watch.Saved([SOFTMAX]) and said == ["missed"]
 
 
+def test_a_save_made_before_the_watcher_starts_is_not_lost(ws):
+    """quiz watch takes its snapshot before the first grading: a save made during it (seconds,
+    before any watcher runs) is the first thing yielded, and is no sign of missing events."""
+    before = watch.snapshot(DAY, ws)
+    edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -")
+    stop = threading.Event()
+    said: list[str] = []
+    got: list[watch.Saved] = []
+    saves = watch.changes(DAY, ws, stop, since=before, poll=0.5, on_missed_events=lambda: said.append("missed"))
+    first = threading.Thread(target=lambda: got.append(next(saves)), daemon=True)
+    first.start()
+    first.join(timeout=5)
+    stop.set()
+    assert got == [watch.Saved([SOFTMAX])], "the save made before the watcher started was lost"
+    assert said == []
+
+
 def test_saving_the_answers_file_is_seen_apart_from_the_exercises(ws):
     def answer() -> None:
         (ws / "answers").mkdir(exist_ok=True)
