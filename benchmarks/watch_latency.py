@@ -1,6 +1,6 @@
 """Seconds from a save to its report under `quiz watch`, as a learner sees them.
 
-    python benchmarks/watch_latency.py [--rounds 10] [--profile quick] [--poll]
+    python benchmarks/watch_latency.py [--rounds 12] [--profile quick] [--poll] [--verbose]
 
 Starts `quiz watch day16` on a workspace holding the reference's attention.py (the other files are
 the stubs), waits for the first report, then saves attention.py again and again, each time with one
@@ -51,6 +51,14 @@ def with_comment(source: str, function: str, n: int) -> str:
     return "".join(lines)
 
 
+def unmutate(source: str, mistake) -> str:
+    """`source` with a known mistake's edits taken back."""
+    for old, new in reversed(mistake.edits):
+        assert source.count(new) == 1, new
+        source = source.replace(new, old)
+    return source
+
+
 def save(path: Path, text: str) -> None:
     tmp = path.with_suffix(".swp")
     tmp.write_text(text)
@@ -62,6 +70,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="saves in all (a multiple of 4 is fair to each kind)")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--poll", action="store_true", help="watch by looking at the files, not file events")
+    parser.add_argument("--verbose", action="store_true", help="print each save's report lines")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="quiz-watch-") as tmp:
@@ -94,6 +103,7 @@ def main() -> None:
                 if "watching" in line:
                     return at, seen
 
+        text = pristine
         t0 = time.perf_counter()
         ready, _ = until_watching(600)
         print(f"first report (the whole day graded) after {ready - t0:.1f} s")
@@ -101,14 +111,15 @@ def main() -> None:
         try:
             for n in range(args.rounds):
                 step = n % 4
+                # Each save changes one exercise's code only, as a learner's does: the edits pile up.
                 if step == 0:
-                    kind, text = "softmax", with_comment(pristine, "softmax", n)
+                    kind, text = "softmax", with_comment(text, "softmax", n)
                 elif step == 1:
-                    kind, text = "sdpa", with_comment(pristine, "scaled_dot_product_attention", n)
+                    kind, text = "sdpa", with_comment(text, "scaled_dot_product_attention", n)
                 elif step == 2:
-                    kind, text = "fail", mutate(pristine, unscaled)
+                    kind, text = "fail", mutate(text, unscaled)
                 else:
-                    kind, text = "fixed", pristine
+                    kind, text = "fixed", unmutate(text, unscaled)
                 time.sleep(0.3)                      # a learner saves after a pause, not mid-report
                 start = time.perf_counter()
                 save(target, text)
@@ -116,6 +127,8 @@ def main() -> None:
                 if kind == "fail" and not any("fail" in line for line in out):
                     sys.exit("the failing save did not report a failure:\n" + "".join(out))
                 kinds[kind].append(done - start)
+                if args.verbose:             # what was regraded, and the grading's own time
+                    print("".join(line for line in out if "checks" in line or "changed" in line), end="")
                 print(f"  save {n + 1:2d} ({kind:7s}): {done - start:.3f} s")
         finally:
             proc.terminate()
