@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from .catalog import Day
+from .restore import span
 from .results import ExerciseResult, GradeReport, Status
 
 if TYPE_CHECKING:
@@ -54,10 +55,9 @@ class FileState:
         outside = list(lines)
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-                last = node.end_lineno or node.lineno
-                parts[node.name] = _digest("".join(lines[first:last]))
-                outside[first:last] = [""] * (last - first)
+                first, last = span(node)
+                parts[node.name] = _digest("".join(lines[first - 1:last]))
+                outside[first - 1:last] = [""] * (last - first + 1)
         return cls(digest, parts, _digest("".join(outside)))
 
 
@@ -72,11 +72,15 @@ def answers_file(day: Day) -> str:
     return f"answers/{day.id}.toml"
 
 
+def watched(day: Day) -> list[str]:
+    """The files a save of which matters: those holding the day's exercises, and its answers."""
+    return sorted({ex.file for ex in day.exercises}) + [answers_file(day)]
+
+
 def snapshot(day: Day, workspace: Path, before: Snapshot | None = None) -> Snapshot:
-    """The state of every file that holds one of the day's exercises, and of its answers file.
-    Files unchanged since `before` are not parsed again (the watcher looks twice a second)."""
-    files = sorted({ex.file for ex in day.exercises}) + [answers_file(day)]
-    return {f: FileState.read(workspace / f, (before or {}).get(f)) for f in files}
+    """The state of every watched file. Files unchanged since `before` are not parsed again (the
+    watcher looks twice a second)."""
+    return {f: FileState.read(workspace / f, (before or {}).get(f)) for f in watched(day)}
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def dependents(day: Day, ids: Iterable[str]) -> list[str]:
 
 
 def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
-    files = {str((workspace / f).resolve()) for f in snapshot(day, workspace)}
+    files = {str((workspace / f).resolve()) for f in watched(day)}
 
     def keep(change: object, path: str) -> bool:
         return str(Path(path).resolve()) in files
