@@ -155,7 +155,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         result.status, result.reason = Status.ERROR, e.reason
         return result
     you = remote(child, day.id)
-    failures: list[Failure] = []
+    failed: list[tuple[CheckResult, Failure]] = []
     try:
         for c in all_checks(ex):
             try:
@@ -171,10 +171,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
                 _not_implemented(result, ex, failure.error, source)
                 break
             if failure:
-                failures.append(failure)
+                failed.append((check_result, failure))
                 check_result.repro = repro.render(failure.calls, _param_names(failure.calls))
-                if not any(r.heatmap for r in result.checks):
-                    check_result.heatmap = _heatmap(ex, failure, you, ref)
             result.checks.append(check_result)
         ran = {r.name for r in result.checks}
         for c in all_checks(ex):
@@ -182,8 +180,9 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
                 result.checks.append(CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended"))
         if result.status is Status.PASS:
             _settle(result)
-        if failures and result.status in (Status.FAIL, Status.ERROR):
-            probes = [f.calls for f in failures] + [f.first_calls for f in failures]
+        if failed and result.status in (Status.FAIL, Status.ERROR):
+            _draw(ex, failed, you, ref)
+            probes = [f.calls for _, f in failed] + [f.first_calls for _, f in failed]
             try:
                 named = doctor.diagnose(ex.id, probes, you, ref)
             except SandboxError:
@@ -198,17 +197,24 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     return result
 
 
-def _heatmap(ex: Exercise, failure: Failure, you, ref) -> dict | None:
-    """Attention weights, yours and expected, where they differ: on the fixed example made to be
-    read at a glance, else on the first failing example found (larger than the shrunk one, so it
-    says more as a picture), else on the shrunk one. A picture never costs the report: anything
-    that stops it means no picture."""
+def _draw(ex: Exercise, failed: list[tuple[CheckResult, Failure]], you, ref) -> None:
+    """One picture of attention weights per exercise, yours and expected, where they differ: on the
+    fixed example made to be read at a glance (given to the first failing check), else on a failing
+    check's first example found (larger than the shrunk one, so it says more as a picture), else on
+    its shrunk one. A picture never costs the report: anything that stops it means no picture."""
+    if ex.id not in weights.SOURCES:
+        return
     try:
-        return (weights.heatmap(ex.id, weights.showcase(ex.id), you, ref)
-                or weights.heatmap(ex.id, failure.first_calls, you, ref)
-                or weights.heatmap(ex.id, failure.calls, you, ref))
+        if (picture := weights.heatmap(ex.id, weights.showcase(ex.id), you, ref)) is not None:
+            failed[0][0].heatmap = picture
+            return
+        for check, f in failed:
+            picture = weights.heatmap(ex.id, f.first_calls, you, ref) or weights.heatmap(ex.id, f.calls, you, ref)
+            if picture is not None:
+                check.heatmap = picture
+                return
     except Exception:  # noqa: BLE001
-        return None
+        return
 
 
 def _param_names(calls) -> dict[str, list[str]]:
