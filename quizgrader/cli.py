@@ -304,6 +304,17 @@ def _export(renderable, path: Path, title: str) -> None:
         recorder.save_text(str(path))
 
 
+def _resolved(device: Device) -> str:
+    """--device as "cpu" or "cuda"; a usage error when CUDA is asked for and missing. Call it
+    inside the zygote's block: it imports torch, which the zygote imports at the same time."""
+    from .grade import resolve_device
+
+    try:
+        return resolve_device(device.value)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+
+
 def _check_workspace(the_day, workspace: Path) -> None:
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
@@ -323,13 +334,10 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
 
     # The zygote imports torch in its own interpreter while this one does the same.
     with Zygote() if the_day.exercises else nullcontext() as zygote:
-        from .grade import Options, resolve_device
+        from .grade import Options
         from .grade import grade as run
 
-        try:
-            resolved = resolve_device(device.value)
-        except ValueError as e:
-            raise usage_error(str(e)) from None
+        resolved = _resolved(device)
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
                           **limits)
         with _progress_bar(len(the_day.ordered(ids))) as (_, step):
@@ -413,12 +421,9 @@ def watch(
     from .watch import Loop, answers_file, changes, snapshot
 
     with Zygote() as zygote:
-        from .grade import Options, resolve_device
+        from .grade import Options
 
-        try:
-            resolved = resolve_device(device.value)
-        except ValueError as e:
-            raise usage_error(str(e)) from None
+        resolved = _resolved(device)
         # Each save gets its verdicts at once; timings are for `quiz grade`.
         options = Options(workspace=workspace, profile=profile.value, seed=seed, device=resolved,
                           timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit, measure=False)
@@ -968,14 +973,9 @@ def lab(
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
     if out.exists() and not out.is_dir():
         raise usage_error(f"--out {out} is a file, not a folder")
-    whose = "the reference's" if reference else "your"
+    whose = experiments.whose(reference)
     with Zygote() as zygote:    # imports torch in its own interpreter while this one does the same
-        from .grade import resolve_device
-
-        try:
-            resolved = resolve_device(device.value)
-        except ValueError as e:
-            raise usage_error(str(e)) from None
+        resolved = _resolved(device)
         options = experiments.LabOptions(workspace=workspace, settings=experiments.Settings(seed=seed, steps=steps),
                                          reference=reference, device=resolved, only=names)
         with _progress_bar(len(names or experiments.EXPERIMENTS), "running") as (bar, step):

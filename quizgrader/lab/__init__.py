@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .experiments import EXPERIMENTS, Experiment, Settings
 from .output import RESULTS, Saved, save
-from .runner import DAYS, LabOptions, LabReport, Outcome, pick, run
+from .runner import DAYS, LabOptions, LabReport, Outcome, pick, run, whose
 
 __all__ = ["DAYS", "EXPERIMENTS", "RESULTS", "Experiment", "LabOptions", "LabReport", "Outcome", "Saved", "Settings",
-           "pick", "run", "save"]
+           "pick", "run", "save", "whose"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks.api import Api
-from ..checks.day16.attention import growth_exponent
+from ..checks.day16.attention import fit_start, growth_exponent
 from ..sandbox import tools
 
 
@@ -124,7 +124,7 @@ def throughput(api: Api, s: Settings) -> dict:
             "library_tokens_per_s": [s.attn_batch * T / max(t, 1e-12) for T, t in zip(lengths, library)],
             "max_abs_difference": max(float(r["max_abs_difference"]) for r in rows),
             "slope_yours": growth_exponent(lengths, yours), "slope_library": growth_exponent(lengths, library),
-            "fitted_from": lengths[len(lengths) // 2 if len(lengths) > 2 else 0]}
+            "fitted_from": lengths[fit_start(lengths)]}
 
 
 # -- 4. Pre-LN against Post-LN ------------------------------------------------------------------------

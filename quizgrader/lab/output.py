@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plots
-from .runner import LabReport
+from .runner import LabReport, whose
 
 RESULTS = "results.json"
 
@@ -28,7 +28,7 @@ def save(report: LabReport, out: Path, images: bool = True) -> Saved:
         for o in report.outcomes:
             if o.ok and o.data is not None:
                 path = out / f"{o.name}.png"
-                plots.draw(o.name, o.data, path, "the reference's" if report.reference else "your")
+                plots.draw(o.name, o.data, path, whose(report.reference))
                 o.files.append(str(path))
                 saved.files.append(path)
     results = out / RESULTS

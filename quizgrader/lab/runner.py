@@ -72,6 +72,11 @@ class LabOptions:
     memory_gib: float = confine.MEMORY_GIB
 
 
+def whose(reference: bool) -> str:
+    """Whose code a lab run ran, as its figures and lines name it."""
+    return "the reference's" if reference else "your"
+
+
 def pick(only: str | None) -> list[str] | None:
     """--only's comma-separated experiment names, each checked."""
     if not only:

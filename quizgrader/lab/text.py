@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .runner import LabReport, Outcome
+from .runner import LabReport, Outcome, whose
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -41,8 +41,6 @@ def outcome_line(o: Outcome, whose: str = "your") -> Text:
     return Text.assemble(("✘ ", "red"), (o.name, "bold"), " failed: ", (o.error or "", "red"))
 
 
-def whose(report: LabReport) -> str:
-    return "the reference's" if report.reference else "your"
 
 
 def details(report: LabReport) -> Group:
@@ -50,7 +48,7 @@ def details(report: LabReport) -> Group:
     parts: list[RenderableType] = []
     for o in report.outcomes:
         if o.ok and o.data is not None:
-            parts += [Text(f"\n{o.title}", style="bold underline"), DETAILS[o.name](o.data, whose(report))]
+            parts += [Text(f"\n{o.title}", style="bold underline"), DETAILS[o.name](o.data, whose(report.reference))]
     return Group(*parts)
 
 

@@ -381,13 +381,18 @@ SCALING = {"quick": ([32, 128, 512], 3), "default": ([64, 128, 256, 512, 1024], 
            "thorough": ([64, 128, 256, 512, 1024, 2048], 9)}
 
 
+def fit_start(lengths: list[int]) -> int:
+    """Where a growth exponent's fit starts: the longer half of the lengths (where the work, not
+    the fixed cost of a call, dominates), or all of them when there are only two."""
+    return len(lengths) // 2 if len(lengths) > 2 else 0
+
+
 def growth_exponent(lengths: list[int], seconds: list[float]) -> float:
-    """The least-squares slope of log(time) against log(T), fitted over the longer half of the
-    lengths (where the work, not the fixed cost of a call, dominates), or over all of them when
-    there are only two; NaN for a single length."""
-    half = len(lengths) // 2 if len(lengths) > 2 else 0
-    xs = [math.log(t) for t in lengths[half:]]
-    ys = [math.log(max(s, 1e-9)) for s in seconds[half:]]
+    """The least-squares slope of log(time) against log(T) from fit_start on; NaN for a single
+    length."""
+    start = fit_start(lengths)
+    xs = [math.log(t) for t in lengths[start:]]
+    ys = [math.log(max(s, 1e-9)) for s in seconds[start:]]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else math.nan
