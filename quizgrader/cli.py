@@ -318,7 +318,7 @@ def _resolved(device: Device) -> str:
 def _check_workspace(the_day, workspace: Path) -> None:
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
-    answers = workspace / "answers" / f"{the_day.id}.toml"
+    answers = workspace / the_day.answers_file
     if not the_day.exercises and not answers.is_file():
         raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
                           f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
@@ -418,7 +418,7 @@ def watch(
 
     from .report.terminal import answers_panel, exercise_table, questions_panel, watch_round, watching
     from .sandbox.process import Zygote
-    from .watch import Loop, answers_file, changes, snapshot
+    from .watch import Loop, changes, snapshot
 
     with Zygote() as zygote:
         from .grade import Options
@@ -444,7 +444,7 @@ def watch(
                 for saved in changes(the_day, workspace, stop, since=before, poll=every, step_ms=debounce,
                                      force_polling=poll, on_missed_events=missed):
                     files = sorted({the_day.exercise(i).file for i in saved.exercises})
-                    files += [answers_file(the_day)] if saved.answers else []
+                    files += [the_day.answers_file] if saved.answers else []
                     console.rule(f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed",
                                  align="left")
                     if saved.exercises:
@@ -452,7 +452,7 @@ def watch(
                         console.print(watch_round(report, loop.stale(saved.exercises)))
                     if saved.answers:
                         console.print(answers_panel(*loop.answers()) or
-                                      f"no answers in {escape(str(workspace / answers_file(the_day)))}")
+                                      f"no answers in {escape(str(workspace / the_day.answers_file))}")
                     console.print(watching(the_day, loop.totals(), workspace))
         except KeyboardInterrupt:
             stop.set()
@@ -551,7 +551,7 @@ def answer(
         raise usage_error(f"workspace {workspace} is not a folder")
     if bad := sorted(set(row or ()) - {r.number for r in the_day.rubric}):
         raise usage_error(f"{the_day.id} has no rubric row {bad[0]} (rows 1-{len(the_day.rubric)})")
-    path = workspace / "answers" / f"{the_day.id}.toml"
+    path = workspace / the_day.answers_file
     try:
         previous = read_answers(path, bank, the_day.scale) if path.is_file() else Answers({}, {})
     except AnswersFileError as e:

@@ -94,7 +94,7 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
                        version=__version__, questions=questions, answers_file=answers_file,
                        answers_error=answers_error, verdict=verdict(day, rubric),
-                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [f"answers/{day.id}.toml"]),
+                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [day.answers_file]),
                        sandbox=(zygote.confinement or {}) if zygote else {})
 
 
@@ -112,7 +112,7 @@ def judge_answers(day: Day, workspace: Path):
     from .questions import load_bank
     from .questions.answers import AnswersFileError, judge_all, read_answers
 
-    path = workspace / "answers" / f"{day.id}.toml"
+    path = workspace / day.answers_file
     if not path.is_file():
         return None, None, [], {}
     bank = load_bank(day.id)

@@ -68,13 +68,9 @@ def _digest(text: str) -> str:
 Snapshot = dict[str, FileState | None]
 
 
-def answers_file(day: Day) -> str:
-    return f"answers/{day.id}.toml"
-
-
 def watched(day: Day) -> list[str]:
     """The files a save of which matters: those holding the day's exercises, and its answers."""
-    return sorted({ex.file for ex in day.exercises}) + [answers_file(day)]
+    return sorted({ex.file for ex in day.exercises}) + [day.answers_file]
 
 
 def snapshot(day: Day, workspace: Path, before: Snapshot | None = None) -> Snapshot:
@@ -156,7 +152,7 @@ def changes(day: Day, workspace: Path, stop: threading.Event, *, since: Snapshot
 
 
 def _saved(day: Day, before: Snapshot, after: Snapshot) -> Saved | None:
-    answers = answers_file(day)
+    answers = day.answers_file
     saved = Saved(changed_exercises(day, before, after), _digest_of(before, answers) != _digest_of(after, answers))
     return saved if saved.exercises or saved.answers else None
 

@@ -74,6 +74,10 @@ class Day:
     exercises: tuple[Exercise, ...] = field(default=())
     verdict: VerdictRule = VerdictRule()
 
+    @property
+    def answers_file(self) -> str:   # "answers/day16.toml", in a workspace
+        return f"answers/{self.id}.toml"
+
     def exercise(self, ref: str) -> Exercise:
         """Find an exercise by id, by id without the day, or by its bare name when unique."""
         by_key: dict[str, list[Exercise]] = {}
