@@ -272,3 +272,23 @@ def test_a_model_that_keeps_positions_under_none_fails_the_contrast(tmp_path):
     learns = next(c for c in checks_for("day16.lm.DecoderLM") if c.name.startswith("learns to copy"))
     result, _ = run_check(learns, you, ref, "default")
     assert result.status is Status.FAIL and "positional='none'" in result.message, result.message
+
+
+def test_from_scratch_names_a_helper_in_another_file_on_the_same_line_number():
+    """The forbidden call is made in a helper module whose line number happens to equal the
+    exercise's calling line: still reported as made through the helper."""
+    from types import SimpleNamespace
+
+    from quizgrader.checks import forbidden
+    from quizgrader.checks.common import from_scratch
+    from quizgrader.checks.compare import Mismatch
+
+    ex = load_day("day16").exercise("attention.softmax")
+    source = (ROOT / "reference" / "day16" / "attention.py").read_text()
+    line = forbidden.line_range(source, ex.name)[0] + 3          # inside softmax
+    record = {"name": "torch.softmax", "file": "day16/helpers.py", "line": line, "function": "_norm",
+              "stack": [["day16/helpers.py", line, "_norm"], [ex.file, line, ex.name]]}
+    you = SimpleNamespace(forbidden=[record], source=lambda file: source)
+    with pytest.raises(Mismatch) as e:
+        from_scratch(ex)(None, you, None)
+    assert f"torch.softmax through `_norm` in day16/helpers.py (line {line})" in str(e.value)

@@ -88,10 +88,10 @@ def from_scratch(ex: Exercise):
         uses = [(u.name, u.line, u.how) for u in forbidden.scan(source, ex.name, ex.forbidden)]
         span = forbidden.line_range(source, ex.name)
         for r in you.forbidden:
-            inside = [line for file, line, _ in r.get("stack", [(r["file"], r["line"], r["function"])])
-                      if file == ex.file and span and span[0] <= line <= span[1]]
+            frames = [(file, line) for file, line, _ in r["stack"]]     # innermost first, workspace only
+            inside = [line for file, line in frames if file == ex.file and span and span[0] <= line <= span[1]]
             if inside:
-                helper = r["line"] != inside[0]
+                helper = frames[0] != (ex.file, inside[0])      # made further in, from the exercise's line
                 uses.append((r["name"] + (f" through `{r['function']}` in {r['file']}" if helper else ""),
                              inside[0], "at run time"))
         if uses:
