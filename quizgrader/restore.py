@@ -29,7 +29,6 @@ from .catalog import Exercise, load_day
 from .paths import exercises_root, reference_root
 
 MANIFEST = "manifest.json"
-KINDS = ("reset", "undo", "redo")
 _SET_NAME = re.compile(r"^(reset|undo|redo)-(\d{8}-\d{6})-(\d+)$")
 _DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
