@@ -265,19 +265,31 @@ def report(
         console.print(Markdown(text))
 
 
-def _record(workspace: Path, session) -> None:
-    """Add a run to the workspace's history; a history that cannot be written costs a warning,
-    never the run."""
+HISTORY_OFF = "the history is off (QUIZ_HISTORY=off)"
+
+
+def _write_history(workspace: Path, write: Callable) -> str | None:
+    """Apply `write` to the workspace's history; None when done, else why not (HISTORY_OFF when
+    the history is off)."""
     from .history import History, HistoryError, resolve_path
 
     path = resolve_path(workspace)
     if path is None:
-        return
+        return HISTORY_OFF
     try:
         with History(path) as history:
-            history.record(session)
+            write(history)
     except (HistoryError, OSError) as e:
-        err.print(f"[yellow]warning:[/] this run was not added to the history: {escape(str(e))}")
+        return str(e)
+    return None
+
+
+def _record(workspace: Path, session) -> None:
+    """Add a run to the workspace's history; a history that cannot be written costs a warning,
+    never the run."""
+    problem = _write_history(workspace, lambda history: history.record(session))
+    if problem not in (None, HISTORY_OFF):
+        err.print(f"[yellow]warning:[/] this run was not added to the history: {escape(problem)}")
 
 
 def _record_report(workspace: Path, report, started: datetime) -> None:
@@ -919,23 +931,16 @@ def solution(
         err.print(f"[yellow]note:[/] this forced reveal could not be recorded: {escape(problem)}")
     elif force:
         console.print("[dim]shown with --force before it passed; recorded in the history[/]")
-    elif problem and "QUIZ_HISTORY=off" not in problem:
+    elif problem not in (None, HISTORY_OFF):
         err.print(f"[yellow]warning:[/] this reveal was not added to the history: {escape(problem)}")
 
 
 def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str) -> str | None:
     """Add a solution shown to the history; why it could not be, or None."""
-    from .history import History, HistoryError, Reveal, resolve_path
+    from .history import Reveal
 
-    path = resolve_path(workspace)
-    if path is None:
-        return "the history is off (QUIZ_HISTORY=off)"
-    try:
-        with History(path) as history:
-            history.record_reveal(Reveal(exercise_id, datetime.now(UTC), forced, status))
-    except (HistoryError, OSError) as e:
-        return str(e)
-    return None
+    return _write_history(workspace, lambda history: history.record_reveal(
+        Reveal(exercise_id, datetime.now(UTC), forced, status)))
 
 
 @app.command()
