@@ -834,7 +834,7 @@ def _reset_all(workspace: Path, day: str | None, yes: bool):
         if not typer.confirm("Reset them to the stubs? Each is backed up first"):
             console.print("nothing was reset")
             raise typer.Exit(1)
-    return restore.reset_files(workspace, rels, f"all of {', '.join(days)}")
+    return restore.reset_all(workspace, days)
 
 
 def _said_reset(outcome, workspace: Path, ex, whole_file: bool) -> None:
