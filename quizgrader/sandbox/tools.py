@@ -286,10 +286,6 @@ def _has_block(spec: dict) -> bool:
 
 
 
-TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops, "time_attention": time_attention,
-         "call_on_parameters": call_on_parameters, "stack_gradient_norms": stack_gradient_norms}
-
-
 # -- the lab: what `quiz lab` draws ------------------------------------------------------------------
 def attention_maps(model: torch.nn.Module, *, tokens: torch.Tensor) -> dict:
     """One forward pass of a decoder LM on `tokens`, with the attention weights of every block
@@ -397,5 +393,7 @@ def train_block_stack(block: type, *, pre_ln: bool, depth: int, d_model: int, nu
     return train_copy(model, n=n, vocab=vocab, batch=batch, steps=steps, lr=lr, warmup=0, seed=seed)
 
 
-TOOLS.update({"attention_maps": attention_maps, "time_attention_against_library": time_attention_against_library,
-              "train_block_stack": train_block_stack})
+TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops, "time_attention": time_attention,
+         "call_on_parameters": call_on_parameters, "stack_gradient_norms": stack_gradient_norms,
+         "attention_maps": attention_maps, "time_attention_against_library": time_attention_against_library,
+         "train_block_stack": train_block_stack}
