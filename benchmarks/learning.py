@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--workspace", default=str(ROOT / "reference"))
     args = parser.parse_args()
 
-    from quizgrader.sandbox.process import Zygote
+    from quizgrader.sandbox.process import ChildConfig, Zygote
 
     with Zygote() as zygote:
         from quizgrader.checks.api import remote
@@ -40,8 +40,7 @@ def main() -> None:
         print(f"device {device}; task and model: {cfg}")
         rows = {"learned": [], "none": []}
         for _ in range(args.repeat):
-            child = zygote.spawn({"workspace": str(Path(args.workspace).resolve()), "device": device,
-                                  "forbidden": [], "soft_timeout": 600}, hard_timeout=620)
+            child = zygote.spawn(ChildConfig(Path(args.workspace), device, soft_timeout=600), hard_timeout=620)
             try:
                 you = remote(child, "day16")
                 for positional, runs in rows.items():

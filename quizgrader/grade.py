@@ -21,7 +21,7 @@ from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
 from .sandbox import confine
-from .sandbox.process import ChildTimeout, SandboxError, Zygote
+from .sandbox.process import ChildConfig, ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
 
 
@@ -146,10 +146,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         return result
     timeout = options.timeout or ex.timeout
     try:
-        child = zygote.spawn({"workspace": str(options.workspace.resolve()), "device": options.device,
-                              "forbidden": list(ex.forbidden), "soft_timeout": timeout,
-                              "substitute": substitute or [], "cpu_seconds": options.cpu_seconds,
-                              "memory_bytes": int(options.memory_gib * 2**30)},
+        child = zygote.spawn(ChildConfig(options.workspace, options.device, timeout, ex.forbidden,
+                                         tuple(substitute or ()), options.cpu_seconds, options.memory_gib),
                              hard_timeout=timeout + 5)
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason

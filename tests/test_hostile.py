@@ -288,11 +288,10 @@ def test_a_learner_process_ends_with_its_zygote_however_the_zygote_ends(tmp_path
     import signal
     import time
 
-    from quizgrader.sandbox.process import Zygote
+    from quizgrader.sandbox.process import ChildConfig, Zygote
 
     with Zygote() as z:
-        child = z.spawn({"workspace": str(ROOT / "reference"), "device": "cpu", "soft_timeout": 10},
-                        hard_timeout=15)
+        child = z.spawn(ChildConfig(ROOT / "reference", soft_timeout=10), hard_timeout=15)
         assert child.request({"op": "confinement"})["ok"]          # it is up and answering
         os.kill(z.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10

@@ -10,15 +10,14 @@ from pathlib import Path
 from quizgrader.checks.api import remote
 from quizgrader.grade import Options, grade
 from quizgrader.results import Status
-from quizgrader.sandbox.process import ON_PROGRESS
+from quizgrader.sandbox.process import ON_PROGRESS, ChildConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_training_steps_reach_the_grader_during_the_call(zygote):
     seen: list[tuple[int, int]] = []
-    child = zygote.spawn({"workspace": str(ROOT / "reference"), "device": "cpu", "soft_timeout": 120},
-                         hard_timeout=125)
+    child = zygote.spawn(ChildConfig(ROOT / "reference", soft_timeout=120), hard_timeout=125)
     token = ON_PROGRESS.set(lambda done, total: seen.append((done, total)))
     try:
         api = remote(child, "day16")

@@ -16,7 +16,7 @@ from ..checks import forbidden
 from ..checks.api import LearnerError, remote
 from ..paths import reference_root
 from ..sandbox import confine
-from ..sandbox.process import SandboxError, Zygote
+from ..sandbox.process import ChildConfig, SandboxError, Zygote
 from .experiments import EXPERIMENTS, Experiment, LabError, Settings
 
 DAYS = ("day16",)
@@ -127,11 +127,10 @@ def run_experiment(exp: Experiment, options: LabOptions, zygote: Zygote) -> Outc
     call_seconds = 120.0 + 1.0 * options.settings.steps
     outcome = Outcome(exp.name, exp.title, ok=False)
     try:
-        child = zygote.spawn({"workspace": str(root), "device": options.device, "forbidden": [],
-                              "soft_timeout": call_seconds,
-                              "substitute": list(exp.uses) if options.reference else [],
-                              "cpu_seconds": max(confine.CPU_SECONDS, 3 * call_seconds),
-                              "memory_bytes": int(options.memory_gib * 2**30)},
+        child = zygote.spawn(ChildConfig(root, options.device, call_seconds,
+                                         substitute=exp.uses if options.reference else (),
+                                         cpu_seconds=max(confine.CPU_SECONDS, 3 * call_seconds),
+                                         memory_gib=options.memory_gib),
                              hard_timeout=call_seconds + 5)
     except SandboxError as e:
         outcome.exercise, outcome.error = exp.uses[0], e.reason

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from . import framing
+from . import confine, framing
 
 # Importing this module must not import torch: the grader starts the zygote first, so that the
 # two interpreters import torch at the same time. Only learner calls use the tensor wire format;
@@ -33,6 +33,25 @@ from . import framing
 # Long work in the learner's process (training) sends ("progress", done, total) messages before its
 # answer; whoever shows progress sets a hook here. They count against the call's time limit.
 ON_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("on_progress", default=None)
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    """What a learner's process is told: the workspace, the device, and its limits. The defaults
+    are the grader's; every process gets all of them."""
+    workspace: Path
+    device: str = "cpu"
+    soft_timeout: float = 0.0               # seconds per call, enforced inside the process; 0: none
+    forbidden: tuple[str, ...] = ()         # library routines to trap ("from scratch")
+    substitute: tuple[str, ...] = ()        # exercises whose reference replaces the learner's
+    cpu_seconds: float = confine.CPU_SECONDS
+    memory_gib: float = confine.MEMORY_GIB   # address space it may add (CPU runs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workspace": str(Path(self.workspace).resolve()), "device": self.device,
+                "soft_timeout": self.soft_timeout, "forbidden": list(self.forbidden),
+                "substitute": list(self.substitute), "cpu_seconds": self.cpu_seconds,
+                "memory_bytes": int(self.memory_gib * 2**30)}
 
 
 class SandboxError(Exception):
@@ -231,10 +250,11 @@ class Zygote:
             pass
         self._start()
 
-    def spawn(self, config: dict[str, Any], hard_timeout: float) -> Child:
+    def spawn(self, config: ChildConfig, hard_timeout: float) -> Child:
         self._count += 1
         log = Path(self.tmp.name) / f"child-{self._count}.log"
-        request = json.dumps({"op": "spawn", "config": {**config, "log": str(log)}}).encode()
+        wire = config.to_json()
+        request = json.dumps({"op": "spawn", "config": {**wire, "log": str(log)}}).encode()
         for attempt in range(2):
             if attempt or self.proc.poll() is not None:
                 self._restart()
@@ -245,7 +265,7 @@ class Zygote:
             except (OSError, framing.ConnectionClosed, ValueError):
                 continue
             child = Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
-                          hard_timeout=hard_timeout, root=config["workspace"])
+                          hard_timeout=hard_timeout, root=wire["workspace"])
             if self.confinement is None:
                 try:
                     self.confinement = child.request({"op": "confinement"})["value"]
