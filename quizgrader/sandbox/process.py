@@ -155,6 +155,7 @@ class Child:
     hard_timeout: float
     root: str = ""
     ended: str | None = None
+    status: int | None = None    # its wait status once ended (None: unknown)
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
         from . import wire
@@ -178,7 +179,9 @@ class Child:
         except (framing.ConnectionClosed, ConnectionError, BrokenPipeError):
             how = self.end()
             self.ended = f"the learner's process ended during the call: {how}"
-            raise (ChildTimeout if "SIGXCPU" in how else ChildDied)(self.ended, self.log_tail()) from None
+            past_cpu_limit = (self.status is not None and os.WIFSIGNALED(self.status)
+                              and os.WTERMSIG(self.status) == signal.SIGXCPU)
+            raise (ChildTimeout if past_cpu_limit else ChildDied)(self.ended, self.log_tail()) from None
         except framing.MessageTooLarge as e:
             self.end()
             self.ended = f"the answer was too large to check: {e}"
@@ -198,9 +201,9 @@ class Child:
             self.sock.close()
         except OSError:
             pass
-        status = self.zygote.end(self.pid)
+        self.status = self.zygote.end(self.pid)
         self.pid = -1
-        return describe_status(status) if status is not None else "unknown"
+        return describe_status(self.status) if self.status is not None else "unknown"
 
     def log_tail(self, limit: int = 2000) -> str:
         try:
