@@ -384,3 +384,14 @@ def test_a_tensor_subclass_that_lies_never_passes(tmp_path, zygote, body, status
     result = grade_softmax(workspace_with_softmax(tmp_path, body, header=LIAR.replace("class", "import torch\nclass", 1)),
                            zygote)
     assert result.status is status, (result.status, result.reason)
+
+
+@pytest.mark.parametrize("device, note", [("cpu", "may use 4 GiB of memory"), ("cuda", "out of memory")])
+def test_running_out_of_memory_names_the_limit_only_where_it_applies(device, note):
+    """CUDA runs get no address-space limit (the driver maps far more than it uses), so running out
+    of memory there is not blamed on one."""
+    from quizgrader.sandbox.child import Server
+    from quizgrader.sandbox.process import ChildConfig
+
+    server = Server({**ChildConfig(ROOT / "reference", device).to_json(), "log": ""}, install=False)
+    assert note in server._limit_note(MemoryError(), "")

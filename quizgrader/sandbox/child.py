@@ -40,7 +40,8 @@ class Server:
         self.package = package
         self.device = torch.device(config.get("device", "cpu"))
         self.soft_timeout = float(config.get("soft_timeout", 0))
-        self.memory_bytes = config.get("memory_bytes")
+        # the memory limit binds CPU runs only (confine.confine): a CUDA run's note must not name it
+        self.memory_bytes = config.get("memory_bytes") if self.device.type != "cuda" else None
         self.handles: dict[int, Any] = {}
         self.forbidden_seen: list[dict] = []
         self.in_grader = not install   # the reference (or a mutant) run in the grader's own process
