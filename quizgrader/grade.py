@@ -15,12 +15,12 @@ from . import __version__, diagnosis
 from .catalog import Day, Exercise, load_day
 from .checks import forbidden, repro, weights
 from .checks.api import LearnerError, local, remote
-from .checks.common import from_scratch
+from .checks.common import from_scratch, keeps_to_itself
 from .checks.runner import Check, Failure, checks_for, run_check
 from .paths import reference_root
 from .results import CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
-from .sandbox import confine
+from .sandbox import confine, snapshot
 from .sandbox.process import ChildConfig, ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
 
@@ -65,6 +65,9 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     ref = local(reference_root(), day.id, package="_quiz_reference")
     own_doctor = doctor is None
     doctor = doctor or diagnosis.Diagnoser()
+    # The learner's processes read this copy, never the workspace itself (sandbox/snapshot.py).
+    snap = snapshot.take(options.workspace, sorted({ex.file.split("/")[0] for ex in plan}), reference_root())
+    copy = Options(**{**vars(options), "workspace": snap.root})
 
     results: dict[str, ExerciseResult] = {}
     try:
@@ -72,14 +75,16 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
             for ex in plan:
                 if progress:
                     progress(ex.id, None)
-                result = results[ex.id] = grade_exercise(ex, day, options, zygote, ref, doctor)
+                result = results[ex.id] = grade_exercise(ex, day, copy, zygote, ref, doctor, refused=snap.problem)
                 if stand_ins := _stand_ins(result, ex, {**(earlier or {}), **results}):
-                    result.with_reference = grade_exercise(ex, day, options, zygote, ref, doctor,
-                                                           substitute=stand_ins)
+                    result.with_reference = grade_exercise(ex, day, copy, zygote, ref, doctor,
+                                                           substitute=stand_ins, refused=snap.problem)
                     result.with_reference.substituted = stand_ins
                 if progress:
                     progress(ex.id, results[ex.id])
+        graded = fingerprints(snap.root, [ex.file for ex in plan])
     finally:
+        snap.remove()
         if own_doctor:
             doctor.close()
         if own and zygote is not None:
@@ -94,7 +99,7 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
                        version=__version__, questions=questions, answers_file=answers_file,
                        answers_error=answers_error, verdict=verdict(day, rubric),
-                       files=fingerprints(options.workspace, [ex.file for ex in plan] + [day.answers_file]),
+                       files={**graded, **fingerprints(options.workspace, [day.answers_file])},
                        sandbox=(zygote.confinement or {}) if zygote else {})
 
 
@@ -123,20 +128,29 @@ def judge_answers(day: Day, workspace: Path):
     return str(path), None, judge_all(bank, answers), answers.ratings
 
 
+KEEPS_TO_ITSELF = "reaches nothing but its inputs (no files, frames, threads or grader internals)"
+
+
 def all_checks(ex: Exercise) -> list[Check]:
     checks = list(checks_for(ex.id))
-    if ex.forbidden:
+    if ex.forbidden or ex.forbidden_ops:
         checks.append(Check(ex.id, "written from scratch (no forbidden library calls)", from_scratch(ex)))
+    checks.append(Check(ex.id, KEEPS_TO_ITSELF, keeps_to_itself(ex)))
     return checks
 
 
 def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser,
-                   substitute: list[str] | None = None) -> ExerciseResult:
+                   substitute: list[str] | None = None, refused=lambda file: None) -> ExerciseResult:
     """Grade one exercise in a fresh child; `substitute` lists exercises whose reference version
-    replaces the learner's there."""
+    replaces the learner's there. `refused(file)` says why a file was left out of the workspace's
+    copy (a link to outside it), or None."""
     t0 = time.perf_counter()
     result = ExerciseResult(ex.id, ex.title, Status.PASS)
     path = options.workspace / ex.file
+    if (why := refused(ex.file)) is not None:
+        result.status = Status.ERROR
+        result.reason = f"{why}: the grader grades only files that are in the workspace; copy the file in instead"
+        return result
     if not path.is_file():
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"
         return result
@@ -146,8 +160,9 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         return result
     timeout = options.timeout or ex.timeout
     try:
-        child = zygote.spawn(ChildConfig(options.workspace, options.device, timeout, ex.forbidden,
-                                         tuple(substitute or ()), options.cpu_seconds, options.memory_gib),
+        child = zygote.spawn(ChildConfig(options.workspace, options.device, timeout, ex.forbidden_routines,
+                                         tuple(substitute or ()), options.cpu_seconds, options.memory_gib,
+                                         ex.forbidden_ops, ex.id),
                              hard_timeout=timeout + 5)
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason
@@ -178,7 +193,10 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
                 result.checks.append(CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended"))
         if result.status is Status.PASS:
             _settle(result)
-        if failed and result.status in (Status.FAIL, Status.ERROR):
+            if forbidden_call := next((c for c in result.checks if c.status is Status.FAIL and _ran_forbidden(c)), None):
+                result.reason = f"not written from scratch: {forbidden_call.message.splitlines()[0]}"
+        ran_forbidden = any(isinstance(f.error, LearnerError) and f.error.forbidden for _, f in failed)
+        if failed and result.status in (Status.FAIL, Status.ERROR) and not ran_forbidden:
             _draw(ex, failed, you, ref)
             probes = [f.calls for _, f in failed] + [f.first_calls for _, f in failed]
             try:
@@ -193,6 +211,10 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         child.end()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _ran_forbidden(check: CheckResult) -> bool:
+    return "asks you to write yourself" in check.message
 
 
 def _draw(ex: Exercise, failed: list[tuple[CheckResult, Failure]], you, ref) -> None:

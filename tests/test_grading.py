@@ -11,7 +11,7 @@ import pytest
 
 from quizgrader import diagnosis
 from quizgrader.catalog import load_day
-from quizgrader.grade import Options, all_checks, grade
+from quizgrader.grade import KEEPS_TO_ITSELF, Options, all_checks, grade
 from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +100,10 @@ def test_every_mistake_fails_and_is_named(mistake, mutant_results):
 
 
 # "From scratch" is proven by stubs that call the library routine (test_from_scratch_*): a mutant
-# of the reference cannot both be written from scratch and call it.
-NOT_YET = {"written from scratch (no forbidden library calls)"}
+# of the reference cannot both be written from scratch and call it. What reaches around the exercise
+# (files, frames, the grader) is no mistake of the maths: the hostile stubs prove that check
+# (tests/test_hostile.py, tests/test_integrity.py).
+NOT_YET = {"written from scratch (no forbidden library calls)", KEEPS_TO_ITSELF}
 
 
 @pytest.mark.parametrize("day", DAYS)
@@ -118,7 +120,8 @@ FORBIDDEN_STUBS = [
     ("day16", "softmax", "attention.py",
      "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
      "    return torch.softmax(shifted, dim=dim)"),
-    # through a helper outside the exercise, found by name at run time: the trap follows the stack
+    # through a helper outside the exercise, reached by a name put together at run time: the routine is
+    # disabled in the learner's process, and the record of its call names the helper
     ("day16", "softmax", "attention.py",
      "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
      "    return _normalise(shifted, dim)\n\n\ndef _normalise(z, dim):\n    return getattr(torch, 'soft' + 'max')(z, dim=dim)"),
@@ -127,7 +130,7 @@ FORBIDDEN_STUBS = [
      "    return weights @ V, weights",
      ("    from torch.nn import functional as Fn\n"
      "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights")),
-    # through getattr, which no source scan sees: the runtime trap does
+    # through getattr, which no source scan sees: the disabled routine raises all the same
     ("day16", "MultiHeadAttention", "multihead.py",
      "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
      ("        import torch\n"
@@ -154,7 +157,7 @@ FORBIDDEN_STUBS = [
     ("day16", "label_smoothed_cross_entropy", "recipe.py",
      "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
      "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')"),
-    # Day 9: by the source scan, through an alias, and through getattr (the run-time trap)
+    # Day 9: by the source scan, through an alias, and through getattr (the disabled routine)
     ("day09", "layer_norm", "stability.py",
      "    x_hat = (x - mean) / torch.sqrt(var + eps)",
      "    x_hat = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)"),
@@ -182,9 +185,13 @@ def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file
     result = grade(day, Options(workspace=ws, only=[name], profile="quick"), zygote=zygote).exercises[-1]
     scratch = next(c for c in result.checks if c.name.startswith("written from scratch"))
     assert result.status is Status.FAIL and scratch.status is Status.FAIL, scratch.message
-    assert [c.name for c in result.checks if c.status is Status.FAIL] == [scratch.name], "only that check fails"
-    called = load_day(day).exercise(name).forbidden
-    assert any(f in scratch.message for f in called) and "line" in scratch.message, scratch.message
+    ex = load_day(day).exercise(name)
+    assert any(f in scratch.message for f in ex.forbidden + ex.forbidden_ops) and "line" in scratch.message, \
+        scratch.message
+    # The routine is disabled in the learner's process: every check that called it fails, naming it.
+    for c in result.checks:
+        assert c.status is Status.PASS or c is scratch or "asks you to write yourself" in c.message, (c.name, c.message)
+    assert "not written from scratch" in result.reason, result.reason
     if "def _normalise" in new:
         assert "through `_normalise`" in scratch.message, scratch.message
 
@@ -286,9 +293,9 @@ def test_from_scratch_names_a_helper_in_another_file_on_the_same_line_number():
     ex = load_day("day16").exercise("attention.softmax")
     source = (ROOT / "reference" / "day16" / "attention.py").read_text()
     line = forbidden.line_range(source, ex.name)[0] + 3          # inside softmax
-    record = {"name": "torch.softmax", "file": "day16/helpers.py", "line": line, "function": "_norm",
+    record = {"kind": "forbidden", "name": "torch.softmax", "message": "forbidden: ...",
               "stack": [["day16/helpers.py", line, "_norm"], [ex.file, line, ex.name]]}
-    you = SimpleNamespace(forbidden=[record], source=lambda file: source)
+    you = SimpleNamespace(records=[record], source=lambda file: source)
     with pytest.raises(Mismatch) as e:
         from_scratch(ex)(None, you, None)
     assert f"torch.softmax through `_norm` in day16/helpers.py (line {line})" in str(e.value)

@@ -40,16 +40,24 @@ def test_a_process_that_only_sends_progress_still_times_out(tmp_path, zygote):
     source = path.read_text()
     head = source.index("def softmax(")
     body = source.index("raise NotImplementedError", head)
-    path.write_text(source[:body] + (
-        "import time\n"
-        "    from quizgrader.sandbox import tools\n"
+    path.write_text(source[:body] + (      # progress frames written straight onto the grader's socket
+        "import os, stat, struct, time\n"
+        "    frame = b'\\0\\0\\0\\0progress:0/1'\n"
+        "    sockets = [fd for fd in range(3, 64) if _is_socket(fd)]\n"
         "    while True:\n"
         "        try:\n"
-        "            tools.report_progress(0, 1)\n"
+        "            for fd in sockets:\n"
+        "                os.write(fd, struct.pack('<Q', len(frame)) + frame)\n"
         "            time.sleep(0.25)\n"
         "        except BaseException:\n"
         "            pass\n"
-        "    ") + source[body:])
+        "    ") + source[body:] + (
+        "\n\ndef _is_socket(fd):\n"
+        "    import os, stat\n"
+        "    try:\n"
+        "        return stat.S_ISSOCK(os.fstat(fd).st_mode)\n"
+        "    except OSError:\n"
+        "        return False\n"))
     done: list = []
     run = threading.Thread(target=lambda: done.append(grade(
         "day16", Options(ws, only=["attention.softmax", "masks.causal_mask"], profile="quick", timeout=1.0),

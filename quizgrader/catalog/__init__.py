@@ -38,7 +38,9 @@ class Exercise:
     title: str
     rubric: tuple[int, ...]
     depends_on: tuple[str, ...] = ()
-    forbidden: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()   # routines it may not call, by name (the source scan; catalog/operators.toml)
+    forbidden_ops: tuple[str, ...] = ()       # ATen operators disabled while it is graded
+    forbidden_routines: tuple[str, ...] = ()  # torch's Python routines disabled while it is graded
     hints: tuple[str, ...] = ()
     timeout: float = 10.0        # seconds per call
     measures: tuple[int, ...] = ()  # rubric rows one of its checks measures something for (a figure)
@@ -139,6 +141,14 @@ def _unknown(kind: str, name: str, aliases: dict[str, str]) -> str:
 
 
 @cache
+def operator_families() -> dict[str, dict[str, tuple[str, ...]]]:
+    """catalog/operators.toml: family -> {"ops": ATen operators, "routines": Python routines}."""
+    data = tomllib.loads(resources.files(__package__).joinpath("operators.toml").read_text())
+    return {name: {"ops": tuple(f.get("ops", ())), "routines": tuple(f.get("routines", ()))}
+            for name, f in data.items()}
+
+
+@cache
 def load_day(name: str) -> Day:
     day_id = normalise_day(name)
     try:
@@ -156,10 +166,17 @@ def parse_day(data: dict) -> Day:
         raise CatalogError(f"{data['id']}: unknown verdict rule {rule.rule!r}")
     numbers = {r.number for r in rubric}
     exercises = []
+    families = operator_families()
     for raw in data.get("exercise", []):
+        if unknown := [f for f in raw.get("forbidden_ops", ()) if f not in families]:
+            raise CatalogError(f"{raw['id']}: unknown operator families {unknown} (see operators.toml)")
+        named = [families[f] for f in raw.get("forbidden_ops", ())]
         ex = Exercise(
             id=raw["id"], title=raw["title"], rubric=tuple(raw["rubric"]),
             depends_on=tuple(raw.get("depends_on", ())), forbidden=tuple(raw.get("forbidden", ())),
+            forbidden_ops=tuple(dict.fromkeys(op for f in named for op in f["ops"])),
+            forbidden_routines=tuple(dict.fromkeys([*raw.get("forbidden", ()),
+                                                    *(r for f in named for r in f["routines"])])),
             hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
             measures=tuple(raw.get("measures", ())), points=float(raw.get("points", 1.0)),
         )

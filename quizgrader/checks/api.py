@@ -29,6 +29,12 @@ class LearnerError(Exception):
     def not_implemented(self) -> bool:
         return bool(self.info.get("not_implemented"))
 
+    @property
+    def forbidden(self) -> bool:
+        """It raised because it ran a routine the exercise asks the learner to write (disabled in
+        the learner's process: sandbox/guard.py)."""
+        return bool(self.info.get("forbidden"))
+
 
 @dataclass
 class Outcome:
@@ -56,7 +62,9 @@ class Api:
     day: str
     root: Path | None = None      # the workspace folder (read as text, never imported here)
     log: list[Call] = field(default_factory=list)
-    forbidden: list[dict] = field(default_factory=list)
+    # What the learner's process stopped or refused (sandbox/guard.py): {"kind": "forbidden" |
+    # "refused", "name", "message", "stack": [[file, line, function], ...] innermost first}
+    records: list[dict] = field(default_factory=list)
     _handles: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def source(self, file: str) -> str:
@@ -68,7 +76,7 @@ class Api:
 
     def _request(self, req: dict, target: str) -> dict:
         response = self.send(req)
-        self.forbidden.extend(response.get("forbidden", []))
+        self.records.extend(response.get("records", []))
         if not response["ok"]:
             raise LearnerError(response["error"], target)
         return response

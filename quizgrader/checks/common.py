@@ -81,23 +81,68 @@ def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: to
 
 
 def from_scratch(ex: Exercise):
-    """A check that the exercise calls none of the routines it asks the learner to write."""
+    """A check that the exercise calls none of the routines it asks the learner to write: the names
+    in its source, and what its process stopped (the routines are disabled there: sandbox/guard.py),
+    however they were reached."""
 
     def fn(case: Any, you, ref) -> None:
         source = you.source(ex.file)
-        uses = [(u.name, u.line, u.how) for u in forbidden.scan(source, ex.name, ex.forbidden)]
+        if not forbidden.parses(source):
+            raise Mismatch(f"{ex.file} does not parse, so it cannot be checked", "forbidden")
+        uses = [(u.name, u.line) for u in forbidden.scan(source, ex.name, ex.forbidden)]
         span = forbidden.line_range(source, ex.name)
-        for r in you.forbidden:
-            frames = [(file, line) for file, line, _ in r["stack"]]     # innermost first, workspace only
-            inside = [line for file, line in frames if file == ex.file and span and span[0] <= line <= span[1]]
-            if inside:
-                helper = frames[0] != (ex.file, inside[0])      # made further in, from the exercise's line
-                uses.append((r["name"] + (f" through `{r['function']}` in {r['file']}" if helper else ""),
-                             inside[0], "at run time"))
+        for r in you.records:
+            if r.get("kind") == "forbidden":
+                uses.append(_where(r, ex, span))
         if uses:
-            seen = sorted({(name, line) for name, line, _ in uses}, key=lambda u: u[1])
-            where = "; ".join(f"{name} (line {line})" for name, line in seen)
+            seen = sorted(dict.fromkeys(uses), key=lambda u: u[1])
+            where = "; ".join(f"{name} (line {line})" if line else name for name, line in seen)
             raise Mismatch(f"`{ex.name}` must be written from scratch, but it calls {where}. "
                            f"Build it from basic tensor operations.", "forbidden")
+
+    return fn
+
+
+def _where(record: dict, ex: Exercise, span: tuple[int, int] | None) -> tuple[str, int]:
+    """(what was called, and through what, the line of the exercise it came from or 0)."""
+    name = str(record.get("name", "?"))
+    frames = [(str(f[0]), int(f[1]), str(f[2])) for f in record.get("stack", []) if len(f) == 3]  # innermost first
+    inside = [line for file, line, _ in frames if file == ex.file and span and span[0] <= line <= span[1]]
+    if not frames:
+        return name, 0
+    file, line, function = frames[0]
+    if inside:
+        helper = (file, line) != (ex.file, inside[0])      # made further in, from the exercise's line
+        return name + (f" through `{function}` in {file}" if helper else ""), inside[0]
+    return f"{name} in `{function}` ({file}, line {line})", 0
+
+
+def keeps_to_itself(ex: Exercise):
+    """A check that the exercise's code (its file and the workspace files that file imports) does
+    not reach around the exercise: the grader, the reference, files, frames, the interpreter's
+    objects, threads, the network (checks/forbidden.py's escape scan), and that its process
+    refused nothing it tried (sandbox/guard.py)."""
+
+    def fn(case: Any, you, ref) -> None:
+        findings = []
+        files, seen = [ex.file], set()
+        while files:
+            file = files.pop()
+            if file in seen:
+                continue
+            seen.add(file)
+            source = you.source(file)
+            findings += [f"{file}, line {line}: {what} ({why})" for line, what, why in forbidden.escapes(source)]
+            files += [f for f in forbidden.workspace_imports(source, file) if you.source(f)]
+        for r in you.records:
+            if r.get("kind") == "refused":
+                frames = r.get("stack") or []
+                at = f"{frames[0][0]}, line {frames[0][1]}: " if frames and len(frames[0]) == 3 else ""
+                findings.append(f"{at}{r.get('message', 'refused')}")
+        if findings:
+            shown = "; ".join(dict.fromkeys(findings[:8])) + (f"; and {len(findings) - 8} more" if len(findings) > 8
+                                                              else "")
+            raise Mismatch(f"`{ex.name}` reaches outside the exercise: {shown}. An exercise needs only its "
+                           "inputs and tensor operations", "integrity")
 
     return fn

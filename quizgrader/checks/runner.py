@@ -124,7 +124,11 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
         failure = seen["last"]
         failure.first_calls = seen.get("first", [])
         e = failure.error
-        if isinstance(e, LearnerError):
+        if isinstance(e, LearnerError) and e.forbidden:     # a disabled library routine: not from scratch
+            where = e.info.get("origin")
+            at = f" (at {where['file']}:{where['line']})" if where else ""
+            status, message = Status.FAIL, f"{e.info['message'].removeprefix('forbidden: ')}{at}"
+        elif isinstance(e, LearnerError):
             status = Status.ERROR
             message = _raised(e)
         else:

@@ -7,19 +7,20 @@ of what went wrong; it never judges anything.
 from __future__ import annotations
 
 import errno
-import importlib
+import functools
 import inspect
 import os
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import framing, grad, loader, wire
+from . import framing, grad, guard, loader, tools, wire
 
 PACKAGE = "_quiz_ws"
 
@@ -33,9 +34,12 @@ class CallTimedOut(BaseException):
 
 
 class Server:
-    def __init__(self, config: dict, package: str = PACKAGE, install: bool = True) -> None:
-        """`install` is for the learner's process only: it sets traps on torch and puts the
-        workspace on sys.path, neither of which the grader's own process may do."""
+    def __init__(self, config: dict, package: str = PACKAGE, install: bool = True,
+                 substitutes: dict[str, Any] | None = None) -> None:
+        """`install` is for the learner's process only: it puts the workspace on sys.path and the
+        reference's versions of `substitutes` (exercise id -> the reference's module, loaded before
+        the process was confined) in place of the learner's, neither of which the grader's own
+        process may do."""
         self.root = Path(config["workspace"]).resolve()
         self.package = package
         self.device = torch.device(config.get("device", "cpu"))
@@ -43,65 +47,24 @@ class Server:
         # the memory limit binds CPU runs only (confine.confine): a CUDA run's note must not name it
         self.memory_bytes = config.get("memory_bytes") if self.device.type != "cuda" else None
         self.handles: dict[int, Any] = {}
-        self.forbidden_seen: list[dict] = []
         self.in_grader = not install   # the reference (or a mutant) run in the grader's own process
         if install:
-            self._install_traps(config.get("forbidden", []))
             sys.path.insert(0, str(self.root))
-            self._substitute(config.get("substitute", []))
+            self._substitute(substitutes or {})
 
     # -- the reference in place of a learner's dependency ---------------------------------------
-    def _substitute(self, ids: list[str]) -> None:
+    def _substitute(self, substitutes: dict[str, Any]) -> None:
         """Put the reference's version of each exercise ("day16.multihead.MultiHeadAttention") in
         place of the learner's, before any workspace module that imports it is loaded, so that an
         exercise can be graded on its own merits while something it builds on is still wrong."""
-        from ..paths import reference_root
-
-        for ex_id in ids:
+        for ex_id, theirs in substitutes.items():
             module, _, name = ex_id.rpartition(".")
-            theirs = loader.import_from(reference_root(), "_quiz_substitute", module)
             try:
                 mine = loader.import_from(self.root, self.package, module)
             except BaseException:  # noqa: BLE001 - the learner's module does not even import: use the reference's
                 sys.modules[f"{self.package}.{module}"] = theirs
                 continue
             setattr(mine, name, getattr(theirs, name))
-
-    # -- forbidden calls -------------------------------------------------------------------
-    def _install_traps(self, names: list[str]) -> None:
-        for name in names:
-            owner, attr = _resolve_owner(name)
-            if owner is None or not hasattr(owner, attr):
-                continue
-            original = getattr(owner, attr)
-            setattr(owner, attr, self._trap(name, original))
-
-    def _trap(self, name: str, original: Any) -> Any:
-        root, seen = str(self.root), self.forbidden_seen
-
-        def record() -> None:
-            # Every workspace frame on the way to the call, innermost first: a call made through a
-            # helper function (or through a library routine) still comes from the exercise.
-            stack, frame = [], sys._getframe(2)
-            while frame is not None:
-                if frame.f_code.co_filename.startswith(root):
-                    stack.append([_rel(frame.f_code.co_filename, self.root), frame.f_lineno, frame.f_code.co_name])
-                frame = frame.f_back
-            if stack:
-                file, line, function = stack[0]
-                seen.append({"name": name, "file": file, "line": line, "function": function, "stack": stack})
-
-        if isinstance(original, type):
-            def __init__(inner, *args, **kwargs):
-                record()
-                original.__init__(inner, *args, **kwargs)
-            return type(original.__name__, (original,), {"__init__": __init__})
-
-        def trapped(*args, **kwargs):
-            record()
-            return original(*args, **kwargs)
-        trapped.__wrapped__ = original
-        return trapped
 
     # -- requests ------------------------------------------------------------------------
     def handle(self, req: dict) -> dict:
@@ -141,9 +104,8 @@ class Server:
             if isinstance(e, KeyboardInterrupt) and self.in_grader:
                 raise    # Ctrl-C (the learner's process ignores it; there it is the code's own)
             response = {"ok": False, "error": self._describe(e)}
-        if self.forbidden_seen:
-            response["forbidden"] = list(self.forbidden_seen)
-            self.forbidden_seen.clear()
+        if not self.in_grader and (records := guard.take_records()):
+            response["records"] = records
         return response
 
     def _call(self, req: dict) -> tuple[Any, dict]:
@@ -167,7 +129,7 @@ class Server:
                 value = fn(*args, **kwargs)
                 loss = grad.pullback_loss(value, seed)
                 if loss is not None:
-                    loss.backward()
+                    grad.backward(loss)
             extra["grads"] = {
                 "args": list(grad.grads_of(args)),
                 "kwargs": grad.grads_of(kwargs),
@@ -181,8 +143,6 @@ class Server:
 
     def _tool(self, req: dict) -> Any:
         """One of the grader's own routines (sandbox/tools.py), applied to a learner's object."""
-        from . import tools
-
         subject = self.handles[req["handle"]] if req.get("handle") is not None else self._resolve(req["target"])
         tool = tools.TOOLS[req["tool"]]
         kwargs = self._to_device(req["kwargs"])
@@ -250,6 +210,7 @@ class Server:
             "origin": ({"file": _rel(origin.filename, self.root), "line": origin.lineno,
                         "function": origin.name} if origin else None),
             "not_implemented": isinstance(e, NotImplementedError),
+            "forbidden": isinstance(e, RuntimeError) and message.startswith("forbidden: "),
         }
 
     def _limit_note(self, e: BaseException, message: str) -> str | None:
@@ -276,21 +237,8 @@ def _rel(path: str, root: Path) -> str:
         return path
 
 
-def _resolve_owner(name: str) -> tuple[Any, str]:
-    """"torch.nn.functional.softmax" -> (torch.nn.functional, "softmax")."""
-    parts = name.split(".")
-    obj: Any = importlib.import_module(parts[0])
-    for part in parts[1:-1]:
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None, parts[-1]
-    return obj, parts[-1]
-
-
 def _reporter(sock, every: float = 0.2):
     """Progress messages to the grader, at most one per `every` seconds, and always the last."""
-    import time
-
     last = 0.0
 
     def report(done: int, total: int) -> None:
@@ -304,7 +252,7 @@ def _reporter(sock, every: float = 0.2):
 
 
 def serve(sock, config: dict) -> None:
-    """Run in the forked child: answer requests until the grader hangs up."""
+    """Run in the forked child: set up, confine, then answer requests until the grader hangs up."""
     from . import confine
 
     os.setsid()  # own process group: the grader can end it with everything it started
@@ -319,32 +267,81 @@ def serve(sock, config: dict) -> None:
     scratch = Path(config["log"]).with_suffix(".tmp")
     scratch.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    os.chdir(scratch)
+    workspace = Path(config["workspace"]).resolve()
+    cuda = str(config.get("device", "cpu")).startswith("cuda")
+    substitutes = _load_substitutes(config.get("substitute", []))
+    access = confine.Access(
+        read=(workspace, *library_roots(), *confine.system_roots(cuda)),
+        write=(scratch,), devices=(Path(os.devnull), *([Path("/dev")] if cuda else [])))
     confinement = confine.confine(
-        workspace=Path(config["workspace"]), scratch=scratch, output_bytes=OUTPUT_LIMIT,
-        cpu_seconds=float(config.get("cpu_seconds", confine.CPU_SECONDS)), memory_bytes=config.get("memory_bytes"),
-        cuda=str(config.get("device", "cpu")).startswith("cuda"))
+        access=access, output_bytes=OUTPUT_LIMIT, cuda=cuda, memory_bytes=config.get("memory_bytes"),
+        cpu_seconds=float(config.get("cpu_seconds", confine.CPU_SECONDS)))
     # The exercises' tensors are small: threads would only wait for each other (badly so on a
     # busy machine). One thread also makes every run of a check do the same arithmetic.
     torch.set_num_threads(1)
-    from . import tools
-
+    exercise = str(config.get("exercise", "")).rpartition(".")[2] or "this exercise"
+    disabled = guard.disable_operators(config.get("forbidden_ops", []), exercise)
+    disabled += guard.disable_routines(config.get("forbidden", []), exercise)
+    guard.install(workspace=str(workspace), package=PACKAGE, read=[*access.read, *access.write, *access.devices],
+                  write=[*access.write, *access.devices])
+    confinement.applied.append("file, frame and code access checked by an audit hook")
     tools.report_progress = _reporter(sock)
-    server = Server(config)
+    server = Server(config, substitutes=substitutes)
     while True:
         try:
             req = wire.decode(framing.recv(sock))
         except (framing.ConnectionClosed, OSError):
             break
+        if not isinstance(req, dict):
+            break
         if req.get("op") == "bye":
             break
         if req.get("op") == "confinement":
-            response = {"ok": True, "value": {"applied": confinement.applied, "missing": confinement.missing}}
+            response = {"ok": True, "value": {"applied": confinement.applied, "missing": confinement.missing,
+                                              "disabled": disabled}}
         else:
             response = server.handle(req)
+        response["nonce"] = req.get("nonce")
         try:
             payload = wire.encode(response)
         except Exception as e:  # noqa: BLE001 - also a tensor subclass whose methods raise
-            payload = wire.encode({"ok": False, "error": {
+            payload = wire.encode({"ok": False, "nonce": req.get("nonce"), "error": {
                 "type": "UnsupportedResult", "message": f"the result cannot be checked: {e}",
                 "traceback": "", "origin": None, "not_implemented": False}})
         framing.send(sock, payload)
+
+
+@functools.cache
+def library_roots() -> tuple[Path, ...]:
+    """What the learner's process may read of the Python libraries (confine.library_roots). The
+    same for every learner's process: the zygote works it out once, before it forks any."""
+    from . import confine
+
+    return tuple(confine.library_roots(*_grader_paths()))
+
+
+def _grader_paths() -> tuple[list[Path], list[Path]]:
+    """What the learner's process may not read: the grader's package (with the reference and the
+    stubs it bundles), every other copy of it on sys.path, and the reference; and the entries of
+    sys.path not to open up: a checkout's own root (it holds the reference, the tests, .git)."""
+    from ..paths import reference_root
+
+    package = Path(__file__).resolve().parents[1]
+    denied = [package, reference_root()]
+    for entry in sys.path:
+        if entry and os.path.isdir(os.path.join(entry, package.name)):
+            denied.append(Path(entry, package.name))
+    checkout = package.parent.name not in ("site-packages", "dist-packages")
+    return denied, [package.parent] if checkout else []
+
+
+def _load_substitutes(ids: list[str]) -> dict[str, Any]:
+    """The reference's modules for the exercises that stand in for the learner's, loaded while the
+    reference can still be read. Only a grading that is not scored (the second one of a blocked
+    exercise) asks for them."""
+    if not ids:
+        return {}
+    from ..paths import reference_root
+
+    return {ex_id: loader.import_from(reference_root(), "_quiz_substitute", ex_id.rpartition(".")[0]) for ex_id in ids}

@@ -2,12 +2,16 @@
 
 - Resource limits: CPU seconds, address space (CPU runs only: CUDA reserves far more address
   space than it uses), file size (what the code may print), no core dumps.
-- No new processes: a seccomp filter makes fork, vfork, clone (except for threads) and exec
-  fail with EPERM, so a fork bomb stops at its first fork and nothing can be left running after
-  the exercise. Exercises are tensor code; none needs a process of its own.
-- Writes only inside the workspace and a scratch folder, and signals only to itself: a Landlock
-  ruleset. The grader's files, the reference, other submissions and the rest of the machine stay
-  as they were, and the grader's processes cannot be signalled.
+- No new processes, no network, no reaching into other processes: a seccomp filter makes fork,
+  vfork, clone (except for threads) and exec fail, refuses every socket but a local (AF_UNIX) one,
+  io_uring (which can open sockets without the socket call), ptrace and the cross-process memory
+  calls. Exercises are tensor code; none needs a process, a socket or another process's memory.
+- Files: a Landlock ruleset. The process may read the workspace it grades and the Python
+  libraries it runs on (the standard library, site-packages without the grader's own package) and
+  nothing else: not the reference, not the grader's data, not other submissions, not the rest of
+  the machine. It may write only to its own scratch folder. Where the kernel has them, TCP
+  binds and connects are refused (network rules) and signals reach only the process itself.
+- No capabilities: a grader run as root (a CI container) does not lend its powers to the code.
 
 The kernel enforces all of it, so code that goes around Python (ctypes, a C extension) meets the
 same walls. Each layer is applied where the kernel offers it and reported by `Confinement`;
@@ -33,26 +37,40 @@ CPU_SECONDS = 300.0       # CPU time per exercise's process
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+AF_UNIX = 1
 
-# seccomp: the syscalls that create or replace a process, per architecture.
+# seccomp: syscall numbers per architecture.
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_SYSCALLS = {   # (fork-like: always denied, clone, clone3, exec-like)
-    "x86_64": ((57, 58), 56, 435, (59, 322)),     # fork, vfork; clone; clone3; execve, execveat
-    "aarch64": ((), 220, 435, (221, 281)),
+_SYSCALLS = {
+    # always refused: fork, vfork (x86_64 only), exec, execveat, ptrace, process_vm_readv/writev,
+    # io_uring_setup
+    "x86_64": {"deny": (57, 58, 59, 322, 101, 310, 311, 425), "clone": 56, "clone3": 435, "socket": 41},
+    "aarch64": {"deny": (221, 281, 117, 270, 271, 425), "clone": 220, "clone3": 435, "socket": 198},
 }
 CLONE_THREAD = 0x00010000
 _RET_ALLOW = 0x7FFF0000
 _RET_ERRNO = 0x00050000
-EPERM, ENOSYS = 1, 38
+EPERM, EACCES, ENOSYS = 1, 13, 38
 
 # Landlock (include/uapi/linux/landlock.h)
 _SYS_LANDLOCK = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
-FS_WRITE_FILE = 1 << 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _FS_WRITE_ABI1 = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))   # write, remove, make
 FS_REFER, FS_TRUNCATE = 1 << 13, 1 << 14
+NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
+
+# What each layer is called in a report (`sandbox.applied` / `sandbox.missing`).
+READS = "reads only the workspace and the Python libraries"
+WRITES = "writes only to a scratch folder"
+SIGNALS = "signals to itself only"
+TCP = "no TCP (Landlock)"
+SOCKETS = "no network sockets"
+PROCESSES = "no new processes"
+CAPABILITIES = "no capabilities"
 
 
 @dataclass
@@ -61,6 +79,16 @@ class Confinement:
 
     applied: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the learner's process may open: `read` (folders and files, read only), `write`
+    (folders it may read and write), `devices` (files it may read and write)."""
+
+    read: tuple[Path, ...]
+    write: tuple[Path, ...]
+    devices: tuple[Path, ...]
 
 
 def _libc() -> ctypes.CDLL:
@@ -108,32 +136,51 @@ def _address_space() -> int:
     return 2 * 2**30
 
 
-def deny_processes() -> bool:
-    """Install a seccomp filter: fork, vfork, exec and non-thread clone fail with EPERM; clone3
-    fails with ENOSYS, so that threads fall back to clone, whose flags the filter can read."""
+def deny_syscalls(local_sockets: bool = False) -> bool:
+    """Install a seccomp filter: fork, vfork, exec, non-thread clone, ptrace, the cross-process
+    memory calls, io_uring and every new socket (but AF_UNIX ones when `local_sockets`, which
+    CUDA's driver may use) fail with EPERM; clone3 fails with ENOSYS, so that threads fall back
+    to clone, whose flags the filter can read. A syscall made through another architecture's ABI
+    (32-bit calls from a 64-bit process) is refused outright. The grader's own socket to this
+    process was made before the filter, so it is not affected."""
     arch = platform.machine()
     if sys.platform != "linux" or arch not in _SYSCALLS:
         return False
-    forks, clone, clone3, execs = _SYSCALLS[arch]
+    nr = _SYSCALLS[arch]
     deny, nosys, allow = ("deny",), ("nosys",), ("allow",)
-    # (code, jt, jf, k) with jumps to labels resolved below; "ld" loads a 32-bit word of seccomp_data.
-    program: list[tuple] = [("ld", 4), ("jeq", _AUDIT_ARCH[arch], None, allow), ("ld", 0)]
+    # (code, k, jt, jf) with jumps to labels resolved below; "ld" loads a 32-bit word of seccomp_data.
+    program: list[tuple] = [("ld", 4), ("jeq", _AUDIT_ARCH[arch], None, deny), ("ld", 0)]
     if arch == "x86_64":
         program.append(("jge", 0x40000000, deny, None))      # the x32 ABI's syscall numbers
-    for nr in (*forks, *execs):
-        program.append(("jeq", nr, deny, None))
-    program += [("jeq", clone3, nosys, None), ("jeq", clone, None, allow),
-                ("ld", 16), ("jset", CLONE_THREAD, allow, deny)]   # clone's flags (low word of args[0])
+    for number in nr["deny"]:
+        program.append(("jeq", number, deny, None))
+    program.append(("jeq", nr["clone3"], nosys, None))
+    if local_sockets:       # socket(domain, ...): let AF_UNIX through (args[0])
+        program += [("jeq", nr["socket"], None, "clone"), ("ld", 16), ("jeq", AF_UNIX, allow, deny),
+                    ("label", "clone")]
+    else:
+        program.append(("jeq", nr["socket"], deny, None))
+    program += [("jeq", nr["clone"], None, allow),
+                ("ld", 16), ("jset", CLONE_THREAD, allow, deny)]    # clone's flags (low word of args[0])
+    labels, code = {}, []
+    for ins in program:
+        if ins[0] == "label":
+            labels[ins[1]] = len(code)
+        else:
+            code.append(ins)
     returns = {allow: _RET_ALLOW, deny: _RET_ERRNO | EPERM, nosys: _RET_ERRNO | ENOSYS}
     tail = list(returns)
-    total = len(program) + len(tail)
+    total = len(code) + len(tail)
 
     def offset(i: int, label) -> int:
-        return 0 if label is None else len(program) + tail.index(label) - i - 1
+        if label is None:
+            return 0
+        target = labels[label] if isinstance(label, str) else len(code) + tail.index(label)
+        return target - i - 1
 
     ops = {"ld": 0x20, "jeq": 0x15, "jge": 0x35, "jset": 0x45}
     raw = b""
-    for i, (op, k, *jumps) in enumerate(program):
+    for i, (op, k, *jumps) in enumerate(code):
         jt, jf = (offset(i, j) for j in jumps) if jumps else (0, 0)
         raw += struct.pack("<HBBI", ops[op], jt, jf, k)
     for label in tail:
@@ -161,29 +208,88 @@ def landlock_abi() -> int:
     return max(0, int(version))
 
 
-def restrict_writes(writable: list[Path], writable_files: list[Path]) -> list[str]:
-    """Landlock: writes only beneath `writable` (folders) and to `writable_files`; signals only
-    within this process (ABI 6+). Returns what was applied, empty where Landlock is missing."""
+def library_roots(denied: list[Path], skipped: list[Path] = ()) -> list[Path]:
+    """The folders and files the Python in this process imports from (sys.path), less every
+    `denied` path: a folder that holds one is opened up child by child, leaving the denied ones
+    out. A `skipped` entry of sys.path (a checkout's own root, which holds the reference, the tests
+    and .git) is not opened up at all; what lies in it is granted only as an entry of its own (a
+    virtual environment's site-packages)."""
+    denied = [os.path.realpath(p) for p in denied]
+    skipped = {os.path.realpath(p) for p in skipped}
+    found: list[str] = []
+
+    def holds(folder: str, path: str) -> bool:
+        return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+    def add(path: str) -> None:
+        if any(holds(d, path) for d in denied):
+            return
+        if not any(holds(path, d) for d in denied):
+            found.append(path)
+            return
+        try:
+            children = sorted(os.listdir(path))
+        except OSError:
+            return
+        for child in children:
+            add(os.path.join(path, child))
+
+    for entry in sys.path:
+        if not entry or not os.path.isabs(entry) or not os.path.exists(entry):
+            continue        # "" is the current folder: nothing the learner's code needs
+        if (real := os.path.realpath(entry)) not in skipped:
+            add(real)
+    found.sort()
+    unique: list[str] = []
+    for p in found:                          # sorted: a folder comes right before what it holds
+        if not unique or not holds(unique[-1], p):
+            unique.append(p)
+    return [Path(p) for p in unique]
+
+
+def system_roots(cuda: bool) -> list[Path]:
+    """What the libraries read at run time beyond their own files: shared libraries, the dynamic
+    loader's cache, time zones, this process's own /proc entry, the CPU topology; CUDA's driver
+    reads /proc and /sys more widely (other processes' secrets in /proc stay out of reach: a
+    Landlock-confined process may not inspect a process outside its domain)."""
+    roots = ["/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", f"/proc/{os.getpid()}", "/proc/cpuinfo",
+             "/sys/devices/system/cpu", "/dev/urandom", "/dev/random", "/dev/zero"]
+    if cuda:
+        roots += ["/proc", "/sys", "/etc/nvidia", "/dev"]
+    return [Path(r) for r in roots if os.path.exists(r)]
+
+
+def restrict_files(access: Access) -> list[str]:
+    """Landlock: reads only beneath `access.read`, writes only beneath `access.write` (and to
+    `access.devices`), no TCP binds or connects (ABI 4+), signals only within this process (ABI
+    6+). Returns what was applied, empty where Landlock is missing."""
     abi = landlock_abi()
     if abi < 1:
         return []
     create, add, restrict = _SYS_LANDLOCK[platform.machine()]
-    handled = _FS_WRITE_ABI1 | (FS_REFER if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0)
+    reads = FS_READ_FILE | FS_READ_DIR | FS_EXECUTE
+    handled = reads | _FS_WRITE_ABI1 | (FS_REFER if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0)
+    net = (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0
     scoped = (SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET) if abi >= 6 else 0
     # struct landlock_ruleset_attr { u64 handled_access_fs, handled_access_net, scoped; }
-    attr = struct.pack("<QQQ", handled, 0, scoped) if scoped else struct.pack("<Q", handled)
+    attr = struct.pack("<QQQ", handled, net, scoped) if scoped else (
+        struct.pack("<QQ", handled, net) if net else struct.pack("<Q", handled))
     libc = _libc()
     ruleset = libc.syscall(create, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if ruleset < 0:
         return []
+    file_reads = FS_READ_FILE | FS_EXECUTE
+    file_writes = FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
+    rules = ([(p, reads, file_reads) for p in access.read] + [(p, handled, handled) for p in access.write]
+             + [(p, handled, file_reads | file_writes) for p in access.devices])
     try:
-        file_rights = FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
-        for path, rights in [*((p, handled) for p in writable), *((f, file_rights) for f in writable_files)]:
+        for path, folder_rights, file_rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue
             try:
+                rights = folder_rights if os.path.isdir(path) else file_rights
                 # struct landlock_path_beneath_attr { u64 allowed_access; s32 parent_fd; } (packed)
                 rule = struct.pack("<Qi", rights, fd)
                 if libc.syscall(add, ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
@@ -197,7 +303,33 @@ def restrict_writes(writable: list[Path], writable_files: list[Path]) -> list[st
             return []
     finally:
         os.close(ruleset)
-    return ["writes inside the workspace only"] + (["signals to itself only"] if scoped else [])
+    return [READS, WRITES] + ([TCP] if net else []) + ([SIGNALS] if scoped else [])
+
+
+def drop_capabilities() -> bool:
+    """No capabilities in any set, and none to regain: root's powers (reading any file, mounting,
+    tracing) are not the learner's code's."""
+    if sys.platform != "linux":
+        return False
+    libc = _libc()
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)     # EINVAL past the last capability: ignored
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = struct.pack("<Ii", 0x20080522, 0)           # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)                                     # effective, permitted, inheritable: 0 (x2)
+    return libc.capset(ctypes.c_char_p(header), ctypes.c_char_p(data)) == 0
+
+
+def reduced_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The variables a learner's process keeps: locale, time zone, the search path, and what
+    torch, its thread pools and CUDA read. Everything else (tokens, CI variables, the grader's
+    own settings) stays with the grader."""
+    keep = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "LD_LIBRARY_PATH", "PYTHONHASHSEED", "SYSTEMROOT"}
+    prefixes = ("LC_", "CUDA_", "NVIDIA_", "PYTORCH_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "CUBLAS_", "CUDNN_",
+                "NCCL_", "GOMP_")
+    secret = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "KEY")
+    return {k: v for k, v in environ.items()
+            if (k in keep or k.startswith(prefixes)) and not any(s in k.upper() for s in secret)}
 
 
 PR_SET_PDEATHSIG = 1
@@ -212,17 +344,18 @@ def die_with(parent: int) -> None:
         os._exit(0)
 
 
-def confine(*, workspace: Path, scratch: Path, cpu_seconds: float, memory_bytes: int | None,
-            output_bytes: int, cuda: bool) -> Confinement:
+def confine(*, access: Access, cpu_seconds: float, memory_bytes: int | None, output_bytes: int,
+            cuda: bool) -> Confinement:
     """Everything above, in the order that keeps each layer able to set up the next."""
     result = Confinement(*limit_resources(cpu_seconds, None if cuda else memory_bytes, output_bytes))
     if cuda:
         os.environ["CUDA_CACHE_DISABLE"] = "1"    # the JIT cache lives outside the workspace
-    # /dev is writable for CUDA runs: the driver opens its device files for writing.
-    writes = restrict_writes([workspace, scratch, *([Path("/dev")] if cuda else [])], [Path(os.devnull)])
-    (result.applied if writes else result.missing).extend(writes or ["writes outside the workspace (no Landlock)"])
-    if deny_processes():
-        result.applied.append("no new processes")
+    files = restrict_files(access)
+    (result.applied if files else result.missing).extend(
+        files or [f"{READS} (no Landlock)", f"{WRITES} (no Landlock)"])
+    if deny_syscalls(local_sockets=cuda):
+        result.applied += [PROCESSES, SOCKETS]
     else:
-        result.missing.append("no new processes (no seccomp)")
+        result.missing += [f"{PROCESSES} (no seccomp)", f"{SOCKETS} (no seccomp)"]
+    (result.applied if drop_capabilities() else result.missing).append(CAPABILITIES)
     return result

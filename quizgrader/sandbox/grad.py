@@ -6,6 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.autograd.variable import Variable
+
+# The autograd engine itself: in a learner's process graded on not using autograd, every Python
+# road into it (Tensor.backward, torch.autograd.backward, ...) raises, but the grader's own
+# gradient checks still need it.
+_ENGINE = Variable._execution_engine
+
+
+def backward(loss: torch.Tensor) -> None:
+    """loss.backward(), straight through the engine."""
+    _ENGINE.run_backward((loss,), (torch.ones_like(loss),), False, False, (), allow_unreachable=True,
+                         accumulate_grad=True)
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:

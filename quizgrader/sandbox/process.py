@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -42,14 +43,17 @@ class ChildConfig:
     workspace: Path
     device: str = "cpu"
     soft_timeout: float = 0.0               # seconds per call, enforced inside the process; 0: none
-    forbidden: tuple[str, ...] = ()         # library routines to trap ("from scratch")
+    forbidden: tuple[str, ...] = ()         # torch's Python routines disabled ("from scratch")
     substitute: tuple[str, ...] = ()        # exercises whose reference replaces the learner's
     cpu_seconds: float = confine.CPU_SECONDS
     memory_gib: float = confine.MEMORY_GIB   # address space it may add (CPU runs)
+    forbidden_ops: tuple[str, ...] = ()     # ATen operators disabled ("from scratch")
+    exercise: str = ""                      # the exercise graded, for the messages of what is disabled
 
     def to_json(self) -> dict[str, Any]:
         return {"workspace": str(Path(self.workspace).resolve()), "device": self.device,
                 "soft_timeout": self.soft_timeout, "forbidden": list(self.forbidden),
+                "forbidden_ops": list(self.forbidden_ops), "exercise": self.exercise,
                 "substitute": list(self.substitute), "cpu_seconds": self.cpu_seconds,
                 "memory_bytes": int(self.memory_gib * 2**30)}
 
@@ -115,7 +119,10 @@ def _zygote_loop(control: socket.socket) -> None:
 
                     confine.die_with(zygote)
                     child.serve(theirs, req["config"])
-                except BaseException:  # noqa: BLE001
+                except BaseException:  # noqa: BLE001 - the grader's own failure: into the process's log
+                    import traceback
+
+                    traceback.print_exc()
                     code = 70
                 os._exit(code)
             theirs.close()
@@ -158,14 +165,18 @@ class Child:
     status: int | None = None    # its wait status once ended (None: unknown)
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
+        """Send a request and return the learner's process's answer. Every request carries a fresh
+        nonce that the answer must repeat: an answer written by the learner's code onto the
+        socket, not the grader's server's, is told apart and ends the process."""
         from . import wire
 
         if self.ended:
             raise ChildDied(self.ended, self.log_tail())
         limit = self.hard_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
+        nonce = secrets.token_hex(16)
         try:
-            framing.send(self.sock, wire.encode(message))
+            framing.send(self.sock, wire.encode({**message, "nonce": nonce}))
             while True:
                 self.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
                 payload = framing.recv(self.sock)
@@ -187,11 +198,15 @@ class Child:
             self.ended = f"the answer was too large to check: {e}"
             raise ChildDied(self.ended, self.log_tail()) from None
         try:
-            return wire.decode(payload)
+            response = wire.decode(payload)
+            problem = _malformed(response, nonce)
         except wire.WireError as e:
+            problem = f"an unreadable answer ({e})"
+        if problem:
             self.end()
-            self.ended = f"the learner's process sent an unreadable answer ({e})"
+            self.ended = f"the learner's process sent {problem}: was something other than the grader writing to it?"
             raise ChildDied(self.ended, self.log_tail()) from None
+        return response
 
     def end(self) -> str:
         """Stop the process and everything it started; say how it had ended."""
@@ -216,9 +231,31 @@ class Child:
             return ""
 
 
+def _malformed(response: Any, nonce: str) -> str | None:
+    """What is wrong with an answer from the learner's process, or None. Nothing it sends is
+    trusted: the shape of the answer is checked before anything reads it."""
+    if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
+        return "an answer that is not one"
+    if response.get("nonce") != nonce:
+        return "an answer to a request it was not sent"
+    if not response["ok"]:
+        error = response.get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)):
+            return "an error without a description"
+    records = response.get("records", [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                                                and isinstance(r.get("stack", []), list) for r in records):
+        return "a malformed record of what it did"
+    return None
+
+
 def _zygote_main(fd: int) -> None:
     """Entry point of the zygote interpreter."""
     import torch  # noqa: F401 - warm: every child inherits the imported module
+
+    from . import child
+
+    child.library_roots()      # worked out once, inherited by every learner's process
 
     _zygote_loop(socket.socket(fileno=fd))
 
@@ -235,11 +272,14 @@ class Zygote:
     def _start(self) -> None:
         self.control, theirs = socket.socketpair()
         package_parent = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+        # The learner's processes are forks of this one: they get a reduced environment (no
+        # tokens, no CI variables), and write no bytecode next to the workspace.
+        env = {**confine.reduced_environment(dict(os.environ)), "HOME": self.tmp.name,
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
+                   p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", f"from quizgrader.sandbox.process import _zygote_main; _zygote_main({theirs.fileno()})"],
-            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd=self.tmp.name)
         self.pid = self.proc.pid
         theirs.close()
 
