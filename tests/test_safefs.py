@@ -1,0 +1,148 @@
+"""The grader's own writes: atomic, and never through a link planted in the workspace (safefs),
+for every file `quiz grade` writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from quizgrader import safefs
+from quizgrader.safefs import LinkError
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under `root` (links not followed) with its SHA-256: what must not change."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = Path(folder, n)
+            out[str(p.relative_to(root))] = ("-> " + os.readlink(p)) if p.is_symlink() else (
+                sha(p) if p.is_file() else "dir")
+    return out
+
+
+@pytest.fixture
+def places(tmp_path):
+    """A workspace and, outside it, a folder with a file the learner's links point at."""
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    ws.mkdir()
+    outside.mkdir()
+    (outside / "precious.txt").write_text("the learner must not overwrite this\n")
+    return ws, outside
+
+
+def new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def test_a_linked_folder_in_the_workspace_is_refused_naming_the_link_and_its_target(places):
+    ws, outside = places
+    (ws / "out").symlink_to(outside)
+    before = tree(outside)
+    with pytest.raises(LinkError) as caught:
+        safefs.write_atomic(ws / "out" / "precious.txt", "overwritten", ws)
+    message = str(caught.value)
+    assert message == (f"refused to write {ws / 'out' / 'precious.txt'}: {ws / 'out'} is a link to {outside}, and "
+                       "the grader never writes through a link in the workspace (remove the link, then run again)")
+    assert isinstance(caught.value, OSError)
+    assert tree(outside) == before                      # nothing written there, not even a temporary file
+
+
+def test_a_link_deeper_down_and_a_missing_folder_made_on_the_way(places):
+    ws, outside = places
+    (ws / "a").mkdir()
+    (ws / "a" / "b").symlink_to(outside)
+    before = tree(outside)
+    with pytest.raises(LinkError, match=r"/a/b is a link to "):
+        safefs.write_atomic(ws / "a" / "b" / "c" / "new.txt", b"x", ws)
+    with pytest.raises(LinkError, match=r"/a/b is a link to "):
+        safefs.make_dirs(ws / "a" / "b" / "c", ws)
+    assert tree(outside) == before
+    safefs.write_atomic(ws / "a" / "fresh" / "deep" / "new.txt", "made", ws)
+    assert (ws / "a" / "fresh" / "deep" / "new.txt").read_text() == "made"
+
+
+def test_a_link_at_the_final_name_is_replaced_never_followed(places):
+    ws, outside = places
+    (ws / "result.json").symlink_to(outside / "precious.txt")
+    before = tree(outside)
+    safefs.write_atomic(ws / "result.json", '{"passed": true}\n', ws)
+    assert not (ws / "result.json").is_symlink() and (ws / "result.json").read_text() == '{"passed": true}\n'
+    assert tree(outside) == before
+    assert stat.S_IMODE((ws / "result.json").stat().st_mode) == new_file_mode()
+    assert sorted(p.name for p in ws.iterdir()) == ["result.json"]      # no temporary file left
+
+
+def test_permissions_are_a_new_files_or_those_of_the_file_replaced(places):
+    ws, _ = places
+    safefs.write_atomic(ws / "new.txt", "a", ws)
+    assert stat.S_IMODE((ws / "new.txt").stat().st_mode) == new_file_mode()
+    (ws / "private.txt").write_text("old")
+    os.chmod(ws / "private.txt", 0o4600)             # a set-id bit is never carried over
+    safefs.write_atomic(ws / "private.txt", "new", ws)
+    assert stat.S_IMODE((ws / "private.txt").stat().st_mode) == 0o600
+    assert (ws / "private.txt").read_text() == "new"
+
+
+def test_folders_outside_the_workspace_are_followed_as_the_system_resolves_them(places, tmp_path):
+    ws, outside = places
+    (tmp_path / "grades").symlink_to(outside)          # the instructor's own link, outside the workspace
+    safefs.write_atomic(tmp_path / "grades" / "r.json", "{}", ws)
+    assert (outside / "r.json").read_text() == "{}"
+    (outside / "into").symlink_to(ws)                   # a way into the workspace from outside ...
+    (ws / "sub").symlink_to(outside)                    # ... meets a link inside it: refused
+    with pytest.raises(LinkError, match="/sub is a link to"):
+        safefs.write_atomic(outside / "into" / "sub" / "precious.txt", "x", ws)
+    assert (outside / "precious.txt").read_text() == "the learner must not overwrite this\n"
+
+
+def test_append_keeps_its_meaning_but_never_through_a_link_in_the_workspace(places, tmp_path):
+    ws, outside = places
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    safefs.append(summary, "| a | b |\n", ws)
+    assert summary.read_text() == "# earlier step\n| a | b |\n"
+    (ws / "summary.md").symlink_to(outside / "precious.txt")
+    (ws / "folder").symlink_to(outside)
+    before = tree(outside)
+    with pytest.raises(LinkError, match="it is a link to"):
+        safefs.append(ws / "summary.md", "x", ws)
+    with pytest.raises(LinkError, match="/folder is a link to"):
+        safefs.append(ws / "folder" / "new.md", "x", ws)
+    assert tree(outside) == before
+
+
+def test_refuse_links_names_a_linked_file_or_folder_and_accepts_what_is_not_there(places):
+    ws, outside = places
+    safefs.refuse_links(ws / "nothing" / "here.sqlite3", ws)
+    (ws / "db-wal").symlink_to(outside / "precious.txt")
+    with pytest.raises(LinkError, match="db-wal: it is a link to .*precious.txt"):
+        safefs.refuse_links(ws / "db-wal", ws)
+
+
+def test_unlink_removes_a_link_itself_and_refuses_a_linked_folder(places):
+    ws, outside = places
+    (ws / "l").symlink_to(outside / "precious.txt")
+    safefs.unlink(ws / "l", ws)
+    assert not (ws / "l").is_symlink() and (outside / "precious.txt").exists()
+    (ws / "d").symlink_to(outside)
+    with pytest.raises(LinkError):
+        safefs.unlink(ws / "d" / "precious.txt", ws)
+    assert (outside / "precious.txt").exists()
+    safefs.unlink(ws / "missing" / "file", ws)          # nothing there: nothing to do
+
+
+def test_shown_escapes_what_a_terminal_or_a_csv_would_act_on():
+    assert safefs.shown("day16/\x1b[31mred\n\x07.py") == "day16/\\x1b[31mred\\n\\x07.py"
+    assert safefs.shown("naïve ok.py") == "naïve ok.py"
+
