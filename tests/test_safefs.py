@@ -146,3 +146,61 @@ def test_shown_escapes_what_a_terminal_or_a_csv_would_act_on():
     assert safefs.shown("day16/\x1b[31mred\n\x07.py") == "day16/\\x1b[31mred\\n\\x07.py"
     assert safefs.shown("naïve ok.py") == "naïve ok.py"
 
+
+# -- every file `quiz grade` writes -------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quiz(*args: str, **env: str):
+    from typer.testing import CliRunner
+
+    from quizgrader import cli
+
+    return CliRunner().invoke(cli.app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1", **env})
+
+
+@pytest.fixture
+def planted(places):
+    """A workspace whose learner's code planted links to the outside for each of the grader's writes."""
+    ws, outside = places
+    (ws / "day16").mkdir()
+    (ws / "day16" / "masks.py").write_bytes((ROOT / "reference" / "day16" / "masks.py").read_bytes())
+    (outside / "history").mkdir()
+    (ws / ".quiz").symlink_to(outside / "history")               # the history's folder
+    (ws / "out").symlink_to(outside)                             # an output folder
+    (ws / "junit.xml").symlink_to(outside / "precious.txt")      # an output file
+    (ws / "summary.md").symlink_to(outside / "precious.txt")     # the CI step summary
+    return ws, outside
+
+
+def test_quiz_grade_writes_nothing_through_a_planted_link_and_still_reports(planted):
+    ws, outside = planted
+    before = tree(outside)
+    run = quiz("grade", "day16", "--workspace", str(ws), "--only", "masks.causal_mask", "--profile", "quick",
+               "--json", str(ws / "out" / "result.json"), "--export", str(ws / "out" / "report.txt"),
+               "--junit", str(ws / "junit.xml"), "--gradescope", str(ws / "gradescope.json"), QUIZ_HISTORY="")
+    assert tree(outside) == before, "a file outside the workspace changed"
+    assert run.exit_code == 1, run.output                    # the exercise passes: 1 for the refused writes
+    assert "causal_mask" in run.stdout and "pass" in run.stdout   # the report is printed all the same
+    for refused, link in ((".quiz/history.sqlite3", ".quiz"), ("out/result.json", "out"),
+                          ("out/report.txt", "out")):
+        assert (f"refused to write {ws / refused}: {ws / link} is a link to {outside}"
+                in " ".join(run.stderr.split())), (refused, run.stderr)
+    assert not (ws / "junit.xml").is_symlink() and "<testsuites" in (ws / "junit.xml").read_text()
+    assert '"score"' in (ws / "gradescope.json").read_text()
+
+
+def test_the_ci_step_summary_is_appended_to_but_never_through_a_link_in_the_workspace(planted, tmp_path):
+    ws, outside = planted
+    before = tree(outside)
+    args = ("grade", "day16", "--workspace", str(ws), "--only", "masks.causal_mask", "--profile", "quick", "--ci")
+    run = quiz(*args, GITHUB_STEP_SUMMARY=str(ws / "summary.md"))
+    assert tree(outside) == before
+    assert run.exit_code == 1 and "causal_mask" in run.stdout
+    assert f"refused to write {ws / 'summary.md'}: it is a link to {outside / 'precious.txt'}" in \
+        " ".join(run.stderr.split())
+    summary = tmp_path / "step-summary.md"                   # where GitHub puts it: appended to as before
+    summary.write_text("earlier step\n")
+    run = quiz(*args, GITHUB_STEP_SUMMARY=str(summary))
+    assert run.exit_code == 0, run.output
+    assert summary.read_text().startswith("earlier step\n") and "causal_mask" in summary.read_text()
