@@ -14,6 +14,7 @@ to hand back to the learner).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import safefs
 from .catalog import Day
 
 GRADED = "graded"
@@ -192,26 +194,29 @@ class Batch:
         package_parent = str(Path(__file__).resolve().parents[1])   # this grader, installed or not
         env.update(QUIZ_HISTORY="off", NO_COLOR="1", COLUMNS="100", TMPDIR=str(tmp),
                    PYTHONPATH=os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p))
-        report_txt = opts.out / f"{stem}.txt"
-        with open(report_txt, "wb") as log:
-            with self._lock:
-                if self.interrupt.is_set():
-                    return
-                proc = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.PIPE, start_new_session=True)
-                self._running[proc.pid] = proc
-            try:
-                _, stderr = proc.communicate(timeout=opts.submission_timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                _, stderr = proc.communicate()
-                outcome.state = TIMED_OUT
-                outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
-                return
-            finally:
+        report_txt = tmp / "report.txt"     # NAME.txt once the grader has ended, whatever its end
+        try:
+            with open(report_txt, "wb") as log:
                 with self._lock:
-                    self._running.pop(proc.pid, None)
-                _kill_group(proc)      # anything the grader left behind
+                    if self.interrupt.is_set():
+                        return
+                    proc = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.PIPE, start_new_session=True)
+                    self._running[proc.pid] = proc
+                try:
+                    _, stderr = proc.communicate(timeout=opts.submission_timeout)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    _, stderr = proc.communicate()
+                    outcome.state = TIMED_OUT
+                    outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
+                    return
+                finally:
+                    with self._lock:
+                        self._running.pop(proc.pid, None)
+                    _kill_group(proc)      # anything the grader left behind
+        finally:
+            safefs.write_atomic(opts.out / f"{stem}.txt", report_txt.read_bytes(), opts.out)
         if proc.returncode not in (0, 1) or not results.is_file():
             tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
             outcome.problem = (f"the grader exited with code {proc.returncode}"
@@ -222,7 +227,7 @@ class Batch:
         data["submission"] = submission.name
         outcome.results = data
         outcome.scores = json.loads(scores.read_text(encoding="utf-8"))
-        (opts.out / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        safefs.write_atomic(opts.out / f"{stem}.json", json.dumps(data, indent=2) + "\n", opts.out)
         outcome.state = GRADED
 
 
@@ -267,9 +272,8 @@ def write_gradebook(path: Path, outcomes: list[Outcome], exercise_ids: list[str]
     fields = ["submission", "state", "score", "max_score", "percent", "exercises_passed", "exercises",
               "questions_right", "questions_judged", "verdict", "passed", "seconds", "problem",
               *map(_column, exercise_ids)]
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    safefs.write_atomic(path, text.getvalue(), path.parent)

@@ -217,7 +217,12 @@ def grade_batch(
 
         runner = batch.Batch(options, on_done=done, interrupt=_interrupted)
         outcomes = runner.run(found)
-    batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
+    try:
+        batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
+        written = True
+    except OSError as e:            # each submission's line and the summary are printed all the same
+        _not_written(out / "gradebook.csv", e)
+        written = False
     elapsed = time.perf_counter() - started
     graded = sum(o.state == batch.GRADED for o in outcomes)
     rate = len(outcomes) / elapsed * 60 if elapsed else 0.0
@@ -230,7 +235,7 @@ def grade_batch(
     if runner.interrupted:
         err.print(f"interrupted: the gradebook lists the {len(outcomes)} submissions finished before Ctrl-C")
         raise typer.Exit(130)
-    raise typer.Exit(0 if graded == len(found) else 1)
+    raise typer.Exit(0 if graded == len(found) and written else 1)
 
 
 @app.command()
@@ -611,7 +616,7 @@ def answer(
     if session.given or session.ratings:
         try:
             backup = save_answers(path, bank, the_day.scale, session.given, session.ratings,
-                                  workspace / ".quiz" / "backups")
+                                  workspace / ".quiz" / "backups", workspace)
         except (AnswersFileError, OSError) as e:
             import tomlkit
 
@@ -838,6 +843,9 @@ def reset(
         raise typer.Exit(1) from None
     except restore.RestoreError as e:
         raise usage_error(str(e)) from None
+    except LinkError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}. Nothing was changed.", soft_wrap=True)
+        raise typer.Exit(1) from None
     except OSError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}. Whatever was replaced is backed up in "
                   f"{escape(str(restore.backups_dir(workspace)))}")
@@ -1027,7 +1035,12 @@ def lab(
                 step(exp.name if outcome is None else None)
 
             report = experiments.run(options, progress, zygote)
-    saved = experiments.save(report, out, images=not text)
+    try:
+        saved = experiments.save(report, out, images=not text)
+    except OSError as e:            # the results are shown all the same
+        _not_written(out, e)
+        console.print(lab_text.details(report))
+        raise typer.Exit(1) from None
     if saved.no_images:
         console.print(f"[yellow]note:[/] {escape(saved.no_images)}; the results as text:")
     if text or saved.no_images:

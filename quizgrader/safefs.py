@@ -211,16 +211,18 @@ def unlink(path: Path, workspace: Path) -> None:
         os.close(fd)
 
 
-def refuse_links(path: Path, workspace: Path) -> None:
+def refuse_links(path: Path, workspace: Path, writing: Path | None = None) -> None:
     """Raise LinkError when `path`, or a folder on the way to it, is a link inside `workspace`:
-    for files another library opens by name (SQLite). Nothing there yet is nothing to refuse."""
+    for files another library opens by name (SQLite), and to check before a change of several
+    files. Nothing there yet is nothing to refuse. The refusal names `writing` when given."""
     parent, name = _split(path)
+    writing = Path(os.path.abspath(writing)) if writing is not None else parent / name
     try:
-        fd, inside = _open_folder(parent, workspace, False, parent / name)
+        fd, inside = _open_folder(parent, workspace, False, writing)
     except FileNotFoundError:
         return
     try:
         if inside:
-            _refuse_link(fd, name, parent / name, parent / name)
+            _refuse_link(fd, name, parent / name, writing)
     finally:
         os.close(fd)

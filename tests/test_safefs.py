@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -204,3 +205,66 @@ def test_the_ci_step_summary_is_appended_to_but_never_through_a_link_in_the_work
     run = quiz(*args, GITHUB_STEP_SUMMARY=str(summary))
     assert run.exit_code == 0, run.output
     assert summary.read_text().startswith("earlier step\n") and "causal_mask" in summary.read_text()
+
+
+# -- the other writes: answers, quiz init, the lab, a class's gradebook ---------------------------
+def test_saved_answers_never_go_through_a_planted_link(places):
+    from quizgrader.catalog import load_day
+    from quizgrader.questions import load_bank
+    from quizgrader.questions.answers import save_answers
+
+    ws, outside = places
+    day = load_day("day16")
+    bank = load_bank("day16")
+    (outside / "day16.toml").write_text('[ratings]\n1 = "Confident"\n')
+    (ws / "answers").symlink_to(outside)                       # the answers folder itself
+    before = tree(outside)
+    with pytest.raises(LinkError, match=f"{ws / 'answers'} is a link to {outside}"):
+        save_answers(ws / day.answers_file, bank, day.scale, {}, {2: "Shaky"}, ws / ".quiz" / "backups", ws)
+    (ws / "answers").unlink()
+    (ws / "answers").mkdir()
+    shutil.rmtree(ws / ".quiz")                                # the backup of the file read through the link
+    mine = '[ratings]\n1 = "Shaky"\n'
+    (ws / day.answers_file).write_text(mine)
+    (ws / ".quiz").symlink_to(outside)                         # where the previous version is kept
+    with pytest.raises(LinkError, match=f"{ws / '.quiz'} is a link to {outside}"):
+        save_answers(ws / day.answers_file, bank, day.scale, {}, {2: "Shaky"}, ws / ".quiz" / "backups", ws)
+    assert tree(outside) == before and (ws / day.answers_file).read_text() == mine
+
+
+def test_quiz_init_writes_nothing_when_a_folder_of_the_target_is_a_link(places):
+    from quizgrader.init import InitError, init
+
+    ws, outside = places
+    (ws / "day16").symlink_to(outside)
+    before = tree(outside)
+    with pytest.raises(InitError) as caught:
+        init(ws)
+    assert f"{ws / 'day16'} is a link to {outside}" in str(caught.value)
+    assert str(caught.value).endswith("; nothing was written")
+    assert tree(outside) == before and sorted(p.name for p in ws.iterdir()) == ["day16"]
+    (ws / "day16").unlink()
+    (ws / ".gitignore").symlink_to(outside / "nothing-there")   # a link to nothing is there all the same
+    with pytest.raises(InitError, match=r"already has \.gitignore"):
+        init(ws)
+    assert not (outside / "nothing-there").exists()
+
+
+def test_the_labs_files_never_go_through_a_planted_link(places):
+    from quizgrader import lab
+
+    ws, outside = places
+    report = lab.LabReport(day="day16", workspace=str(ws), reference=False, device="cpu", settings=lab.Settings(),
+                           outcomes=[])
+    (ws / "lab").symlink_to(outside)
+    before = tree(outside)
+    with pytest.raises(LinkError, match=f"{ws / 'lab'}: it is a link to {outside}"):
+        lab.save(report, ws / "lab", images=False)
+    assert tree(outside) == before
+    (ws / "lab").unlink()
+    (ws / "lab").mkdir()
+    (ws / "lab" / lab.RESULTS).symlink_to(outside / "precious.txt")
+    saved = lab.save(report, ws / "lab", images=False)
+    assert saved.files == [ws / "lab" / lab.RESULTS] and '"day":"day16"' in (ws / "lab" / lab.RESULTS).read_text()
+    assert tree(outside) == before
+
