@@ -4,7 +4,9 @@ Each submission is copied to a fresh temporary folder and graded there by a sepa
 process, with no history and no CI environment, under a wall-clock limit for the whole
 submission. Whatever one submission does (its code runs confined in that grader's child
 processes, and the grader itself can only crash or be killed), the others are graded all the
-same, and the instructor's copy of every submission is left untouched.
+same, and the instructor's copy of every submission is left untouched. Links are copied as
+links, never followed; a submission holding one that leads out of it (absolute, or out with ..),
+or a zip file holding one, is refused with the link named: what would be graded is not its own.
 
 Outputs, in the output folder: a CSV gradebook (a row per submission, a points column per
 exercise), and per submission NAME.json (the full results) and NAME.txt (the report as printed,
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,11 +36,14 @@ from pathlib import Path
 
 from . import safefs
 from .catalog import Day
+from .safefs import shown
+from .workspace_links import links_leaving
 
 GRADED = "graded"
 NO_WORKSPACE = "no workspace"
 TIMED_OUT = "timed out"
 GRADER_ERROR = "grader error"
+REFUSED = "refused"          # it holds a link leading out of it: what would be graded is not its own
 SUBMISSION_SECONDS = 900.0  # wall clock for a whole submission
 ZIP_LIMIT = 200 * 2**20     # bytes a zipped submission may unpack to
 _IGNORE = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
@@ -103,11 +109,28 @@ def locate_workspace(folder: Path, day: str) -> Path | None:
     return None
 
 
+class Refused(ValueError):
+    """A submission that is not graded because of what it holds; the message says what and why."""
+
+
 def _unpack(archive: Path, into: Path) -> None:
     with zipfile.ZipFile(archive) as z:
         if sum(i.file_size for i in z.infolist()) > ZIP_LIMIT:
             raise ValueError(f"{archive.name} would unpack to more than {ZIP_LIMIT // 2**20} MiB")
+        # A symbolic link is stored as a member whose mode says so and whose data is its target.
+        links = [(i.filename, z.read(i).decode("utf-8", errors="replace")) for i in z.infolist()
+                 if stat.S_ISLNK(i.external_attr >> 16)]
+        if links:
+            raise Refused(_links_problem(links, "the zip file holds links, which are not unpacked: only its "
+                                                "files are graded; zip the files themselves instead"))
         z.extractall(into)      # member names with .. or a leading / stay inside `into`
+
+
+def _links_problem(links: list[tuple[str, str]], why: str) -> str:
+    """A gradebook's problem cell: which links (three at most) and why they cost the submission."""
+    named = [f"{shown(name)} → {shown(target)}" for name, target in links[:3]]
+    more = f" and {len(links) - 3} more" if len(links) > 3 else ""
+    return f"links in the submission ({', '.join(named)}{more}): {why}"
 
 
 class Batch:
@@ -159,6 +182,8 @@ class Batch:
         try:
             with tempfile.TemporaryDirectory(prefix="quiz-batch-") as tmp:
                 self._grade_in(Path(tmp), submission, stem, outcome)
+        except Refused as e:
+            outcome.state, outcome.problem = REFUSED, str(e)
         except (OSError, ValueError, zipfile.BadZipFile) as e:
             outcome.state, outcome.problem = GRADER_ERROR, f"could not prepare or read the submission: {e}"
         except Exception as e:  # noqa: BLE001 - one submission never stops the batch
@@ -176,9 +201,13 @@ class Batch:
         opts = self.options
         copy = tmp / "submission"
         if submission.path.is_dir():
-            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)
+            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)   # links copied as links
         else:
             _unpack(submission.path, copy)
+        if leaving := links_leaving(copy):
+            raise Refused(_links_problem(leaving, "they lead outside the submission (absolute, or out of it with "
+                                                  "..), and only its own files are graded; copy the files in "
+                                                  "instead"))
         workspace = locate_workspace(copy, opts.day.id)
         if workspace is None:
             outcome.state = NO_WORKSPACE

@@ -23,6 +23,7 @@ from .rubric import rate, verdict
 from .sandbox import confine
 from .sandbox.process import ChildConfig, ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
+from .workspace_links import refusal
 
 
 @dataclass
@@ -113,6 +114,8 @@ def judge_answers(day: Day, workspace: Path):
     from .questions.answers import AnswersFileError, judge_all, read_answers
 
     path = workspace / day.answers_file
+    if (refused := refusal(workspace, day.answers_file)) is not None:
+        return str(path), refused, [], {}
     if not path.is_file():
         return None, None, [], {}
     bank = load_bank(day.id)
@@ -137,6 +140,9 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     t0 = time.perf_counter()
     result = ExerciseResult(ex.id, ex.title, Status.PASS)
     path = options.workspace / ex.file
+    if (refused := refusal(options.workspace, ex.file)) is not None:
+        result.status, result.reason = Status.ERROR, refused
+        return result
     if not path.is_file():
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"
         return result
