@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -129,6 +129,7 @@ def grade(
     ids = _only(the_day, only)
 
     from .report.terminal import render
+    from .results import to_json
 
     started = datetime.now(UTC)
     report = _grade(the_day, workspace, ids, profile, seed, device,
@@ -138,7 +139,7 @@ def grade(
     written = ci or _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
-        written &= _write(json_out, json.dumps(report.to_dict(), indent=2, default=str) + "\n", workspace)
+        written &= _write(json_out, to_json(report), workspace)
     if export:
         written &= _write(export, _exported(render(report), export, f"quiz grade {the_day.id}"), workspace)
     if junit or gradescope or ci:
@@ -698,41 +699,55 @@ def verify(
     results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
     workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
+    allow_version_change: Annotated[bool, typer.Option("--allow-version-change", help="Verify a result of another "
+                                                       "grader version all the same (a note, not a refusal)")] = False,
 ) -> None:
     """Check a result of `quiz grade --json` by grading again.
 
-    The workspace's files must be the ones graded, and grading them again with the same seed and
-    profile must give the same status for every exercise and check. Exit 0 when it does."""
+    The result must list exactly the exercises of its plan, fingerprint each one's file and the
+    answers file, and come from this grader version; the workspace's files must be the ones
+    graded, and grading them again with the same seed and profile must give the same status for
+    every exercise, check and question. Exit 0 when it does, 1 when anything differs or the file
+    is not a result."""
+    from .verify import ResultsFileError, load
+    from .verify import verify as check
+
     try:
-        data = json.loads(results.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = load(results)
+    except OSError as e:
         raise usage_error(f"cannot read {results}: {e}") from None
-    if not isinstance(data, dict) or "day" not in data:
-        raise usage_error(f"{results} is not a result of `quiz grade --json`")
-    the_day = _day(str(data["day"]))
-    workspace = workspace or Path(str(data.get("workspace", ".")))
+    except ResultsFileError as e:
+        _not_verified(results, e)
+    workspace = workspace or Path(data["workspace"])
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (pass --workspace)")
     from .grade import resolve_device
     from .sandbox.process import Zygote
-    from .verify import ResultsFileError
-    from .verify import verify as check
 
     try:
         resolved = resolve_device(device.value)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+    try:
         with Zygote() as zygote, console.status("grading again…"):
-            outcome = check(data, workspace, resolved, zygote)
-    except (ResultsFileError, ValueError) as e:
-        raise usage_error(f"{results}: {e}") from None
+            outcome = check(data, workspace, resolved, zygote, allow_version_change)
+    except ResultsFileError as e:
+        _not_verified(results, e)
     for note in outcome.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
     for line in outcome.differences:
-        console.print(f"[red]✘[/] {escape(line)}")
+        console.print(f"[red]✘[/] {escape(line)}", soft_wrap=True)
     if outcome.ok:
-        console.print(f"[green]✔[/] {results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
-                      f"({the_day.id}, seed {data['seed']}, {data['profile']} profile) give the same results, and "
-                      f"{len(data.get('files', {}))} file(s) are the ones graded.")
+        console.print("[green]✔[/] " + escape(f"{results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
+                             f"({data['day']}, seed {data['seed']}, {data['profile']} profile) give the same "
+                             f"results, and {sum(d is not None for d in data['files'].values())} file(s) are the "
+                             "ones graded."), soft_wrap=True)
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _not_verified(results: Path, e: Exception) -> NoReturn:
+    err.print(f"[red]✘[/] {escape(f'cannot verify {results}: {e}')}", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 class CI(str, Enum):

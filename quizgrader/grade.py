@@ -96,15 +96,17 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        version=__version__, questions=questions, answers_file=answers_file,
                        answers_error=answers_error, verdict=verdict(day, rubric),
                        files=fingerprints(options.workspace, [ex.file for ex in plan] + [day.answers_file]),
+                       plan=[ex.id for ex in plan],
                        sandbox=(zygote.confinement or {}) if zygote else {})
 
 
-def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
-    """SHA-256 of each graded file that exists, so a result can be tied to exactly what was graded."""
+def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
+    """SHA-256 of each graded file, None for one that is not there, so a result can be tied to
+    exactly what was graded (a file missing then must be missing still)."""
     import hashlib
 
-    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest()
-            for f in sorted(set(files)) if (workspace / f).is_file()}
+    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest() if (workspace / f).is_file() else None
+            for f in sorted(set(files))}
 
 
 def judge_answers(day: Day, workspace: Path):
