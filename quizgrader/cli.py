@@ -282,7 +282,8 @@ HISTORY_OFF = "the history is off (QUIZ_HISTORY=off)"
 
 def _write_history(workspace: Path, write: Callable) -> str | None:
     """Apply `write` to the workspace's history; None when done, else why not (HISTORY_OFF when
-    the history is off)."""
+    the history is off). A history refused for a link in the workspace raises LinkError: that is
+    an error to say, not a warning."""
     from .history import History, HistoryError, resolve_path
 
     path = resolve_path(workspace)
