@@ -4,7 +4,9 @@ Each submission is copied to a fresh temporary folder and graded there by a sepa
 process, with no history and no CI environment, under a wall-clock limit for the whole
 submission. Whatever one submission does (its code runs confined in that grader's child
 processes, and the grader itself can only crash or be killed), the others are graded all the
-same, and the instructor's copy of every submission is left untouched.
+same, and the instructor's copy of every submission is left untouched. Links are copied as
+links, never followed; a submission holding one that leads out of it (absolute, or out with ..),
+or a zip file holding one, is refused with the link named: what would be graded is not its own.
 
 Outputs, in the output folder: a CSV gradebook (a row per submission, a points column per
 exercise), and per submission NAME.json (the full results) and NAME.txt (the report as printed,
@@ -14,11 +16,13 @@ to hand back to the learner).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,12 +34,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import safefs
 from .catalog import Day
+from .safefs import shown
+from .workspace_links import links_leaving
 
 GRADED = "graded"
 NO_WORKSPACE = "no workspace"
 TIMED_OUT = "timed out"
 GRADER_ERROR = "grader error"
+REFUSED = "refused"          # it holds a link leading out of it: what would be graded is not its own
 SUBMISSION_SECONDS = 900.0  # wall clock for a whole submission
 ZIP_LIMIT = 200 * 2**20     # bytes a zipped submission may unpack to
 _IGNORE = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
@@ -101,11 +109,28 @@ def locate_workspace(folder: Path, day: str) -> Path | None:
     return None
 
 
+class Refused(ValueError):
+    """A submission that is not graded because of what it holds; the message says what and why."""
+
+
 def _unpack(archive: Path, into: Path) -> None:
     with zipfile.ZipFile(archive) as z:
         if sum(i.file_size for i in z.infolist()) > ZIP_LIMIT:
             raise ValueError(f"{archive.name} would unpack to more than {ZIP_LIMIT // 2**20} MiB")
+        # A symbolic link is stored as a member whose mode says so and whose data is its target.
+        links = [(i.filename, z.read(i).decode("utf-8", errors="replace")) for i in z.infolist()
+                 if stat.S_ISLNK(i.external_attr >> 16)]
+        if links:
+            raise Refused(_links_problem(links, "the zip file holds links, which are not unpacked: only its "
+                                                "files are graded; zip the files themselves instead"))
         z.extractall(into)      # member names with .. or a leading / stay inside `into`
+
+
+def _links_problem(links: list[tuple[str, str]], why: str) -> str:
+    """A gradebook's problem cell: which links (three at most) and why they cost the submission."""
+    named = [f"{shown(name)} → {shown(target)}" for name, target in links[:3]]
+    more = f" and {len(links) - 3} more" if len(links) > 3 else ""
+    return f"links in the submission ({', '.join(named)}{more}): {why}"
 
 
 class Batch:
@@ -157,6 +182,8 @@ class Batch:
         try:
             with tempfile.TemporaryDirectory(prefix="quiz-batch-") as tmp:
                 self._grade_in(Path(tmp), submission, stem, outcome)
+        except Refused as e:
+            outcome.state, outcome.problem = REFUSED, str(e)
         except (OSError, ValueError, zipfile.BadZipFile) as e:
             outcome.state, outcome.problem = GRADER_ERROR, f"could not prepare or read the submission: {e}"
         except Exception as e:  # noqa: BLE001 - one submission never stops the batch
@@ -174,9 +201,13 @@ class Batch:
         opts = self.options
         copy = tmp / "submission"
         if submission.path.is_dir():
-            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)
+            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)   # links copied as links
         else:
             _unpack(submission.path, copy)
+        if leaving := links_leaving(copy):
+            raise Refused(_links_problem(leaving, "they lead outside the submission (absolute, or out of it with "
+                                                  "..), and only its own files are graded; copy the files in "
+                                                  "instead"))
         workspace = locate_workspace(copy, opts.day.id)
         if workspace is None:
             outcome.state = NO_WORKSPACE
@@ -192,26 +223,29 @@ class Batch:
         package_parent = str(Path(__file__).resolve().parents[1])   # this grader, installed or not
         env.update(QUIZ_HISTORY="off", NO_COLOR="1", COLUMNS="100", TMPDIR=str(tmp),
                    PYTHONPATH=os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p))
-        report_txt = opts.out / f"{stem}.txt"
-        with open(report_txt, "wb") as log:
-            with self._lock:
-                if self.interrupt.is_set():
-                    return
-                proc = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.PIPE, start_new_session=True)
-                self._running[proc.pid] = proc
-            try:
-                _, stderr = proc.communicate(timeout=opts.submission_timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                _, stderr = proc.communicate()
-                outcome.state = TIMED_OUT
-                outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
-                return
-            finally:
+        report_txt = tmp / "report.txt"     # NAME.txt once the grader has ended, whatever its end
+        try:
+            with open(report_txt, "wb") as log:
                 with self._lock:
-                    self._running.pop(proc.pid, None)
-                _kill_group(proc)      # anything the grader left behind
+                    if self.interrupt.is_set():
+                        return
+                    proc = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.PIPE, start_new_session=True)
+                    self._running[proc.pid] = proc
+                try:
+                    _, stderr = proc.communicate(timeout=opts.submission_timeout)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    _, stderr = proc.communicate()
+                    outcome.state = TIMED_OUT
+                    outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
+                    return
+                finally:
+                    with self._lock:
+                        self._running.pop(proc.pid, None)
+                    _kill_group(proc)      # anything the grader left behind
+        finally:
+            safefs.write_atomic(opts.out / f"{stem}.txt", report_txt.read_bytes(), opts.out)
         if proc.returncode not in (0, 1) or not results.is_file():
             tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
             outcome.problem = (f"the grader exited with code {proc.returncode}"
@@ -222,7 +256,7 @@ class Batch:
         data["submission"] = submission.name
         outcome.results = data
         outcome.scores = json.loads(scores.read_text(encoding="utf-8"))
-        (opts.out / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        safefs.write_atomic(opts.out / f"{stem}.json", json.dumps(data, indent=2) + "\n", opts.out)
         outcome.state = GRADED
 
 
@@ -267,9 +301,8 @@ def write_gradebook(path: Path, outcomes: list[Outcome], exercise_ids: list[str]
     fields = ["submission", "state", "score", "max_score", "percent", "exercises_passed", "exercises",
               "questions_right", "questions_judged", "verdict", "passed", "seconds", "problem",
               *map(_column, exercise_ids)]
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    safefs.write_atomic(path, text.getvalue(), path.parent)

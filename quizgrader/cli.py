@@ -13,14 +13,16 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from . import safefs
 from .batch import SUBMISSION_SECONDS
 from .catalog import CatalogError, load_day, normalise_day
+from .safefs import LinkError
 from .sandbox.confine import CPU_SECONDS, MEMORY_GIB
 
 if TYPE_CHECKING:
@@ -127,32 +129,34 @@ def grade(
     ids = _only(the_day, only)
 
     from .report.terminal import render
+    from .results import to_json
 
     started = datetime.now(UTC)
     report = _grade(the_day, workspace, ids, profile, seed, device,
                     timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
-    if not ci:                      # a CI run starts from a fresh checkout: nothing to remember
-        _record_report(workspace, report, started)
+    # A CI run starts from a fresh checkout: nothing to remember. A write refused (or failed) is
+    # said and costs the exit code, never the report or the other writes.
+    written = ci or _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        written &= _write(json_out, to_json(report), workspace)
     if export:
-        _export(render(report), export, f"quiz grade {the_day.id}")
+        written &= _write(export, _exported(render(report), export, f"quiz grade {the_day.id}"), workspace)
     if junit or gradescope or ci:
         from .report import ci as ci_formats
 
         if junit:
-            junit.write_text(ci_formats.junit_xml(report), encoding="utf-8")
+            written &= _write(junit, ci_formats.junit_xml(report), workspace)
         if gradescope:
             points = {e.id: e.points for e in the_day.exercises}
-            gradescope.write_text(json.dumps(ci_formats.gradescope_json(report, points), indent=2) + "\n")
+            written &= _write(gradescope, json.dumps(ci_formats.gradescope_json(report, points), indent=2) + "\n",
+                              workspace)
         if ci and os.environ.get("GITHUB_ACTIONS") == "true":
             for line in ci_formats.github_annotations(report, os.path.relpath(workspace)):
                 print(line)
         if ci and (summary_file := os.environ.get("GITHUB_STEP_SUMMARY")):
-            with open(summary_file, "a", encoding="utf-8") as f:
-                f.write(ci_formats.step_summary(report))
-    raise typer.Exit(0 if report.passed else 1)
+            written &= _write(Path(summary_file), ci_formats.step_summary(report), workspace, append=True)
+    raise typer.Exit(0 if report.passed and written else 1)
 
 
 @app.command("grade-batch")
@@ -214,7 +218,12 @@ def grade_batch(
 
         runner = batch.Batch(options, on_done=done, interrupt=_interrupted)
         outcomes = runner.run(found)
-    batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
+    try:
+        batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
+        written = True
+    except OSError as e:            # each submission's line and the summary are printed all the same
+        _not_written(out / "gradebook.csv", e)
+        written = False
     elapsed = time.perf_counter() - started
     graded = sum(o.state == batch.GRADED for o in outcomes)
     rate = len(outcomes) / elapsed * 60 if elapsed else 0.0
@@ -227,7 +236,7 @@ def grade_batch(
     if runner.interrupted:
         err.print(f"interrupted: the gradebook lists the {len(outcomes)} submissions finished before Ctrl-C")
         raise typer.Exit(130)
-    raise typer.Exit(0 if graded == len(found) else 1)
+    raise typer.Exit(0 if graded == len(found) and written else 1)
 
 
 @app.command()
@@ -252,17 +261,20 @@ def report(
 
     started = datetime.now(UTC)
     result = _grade(the_day, workspace, None, profile, seed, device)
-    _record_report(workspace, result, started)
+    recorded = _record_report(workspace, result, started)
     text = md.render(result)
     if output:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output}: {result.verdict.summary if result.verdict else ''}")
+        if not _write(output, text, workspace):
+            raise typer.Exit(1)
+        console.print(f"wrote {escape(str(output))}: {result.verdict.summary if result.verdict else ''}")
     elif markdown:
         print(text, end="")
     else:
         from rich.markdown import Markdown
 
         console.print(Markdown(text))
+    if not recorded:
+        raise typer.Exit(1)
 
 
 HISTORY_OFF = "the history is off (QUIZ_HISTORY=off)"
@@ -270,50 +282,74 @@ HISTORY_OFF = "the history is off (QUIZ_HISTORY=off)"
 
 def _write_history(workspace: Path, write: Callable) -> str | None:
     """Apply `write` to the workspace's history; None when done, else why not (HISTORY_OFF when
-    the history is off)."""
+    the history is off). A history refused for a link in the workspace raises LinkError: that is
+    an error to say, not a warning."""
     from .history import History, HistoryError, resolve_path
 
     path = resolve_path(workspace)
     if path is None:
         return HISTORY_OFF
     try:
-        with History(path) as history:
+        with History(path, workspace) as history:
             write(history)
+    except LinkError:
+        raise
     except (HistoryError, OSError) as e:
         return str(e)
     return None
 
 
-def _record(workspace: Path, session) -> None:
+def _record(workspace: Path, session) -> bool:
     """Add a run to the workspace's history; a history that cannot be written costs a warning,
-    never the run."""
-    problem = _write_history(workspace, lambda history: history.record(session))
+    never the run. False when the write was refused (a link in the workspace on its way): said
+    as an error, for the command to exit non-zero."""
+    try:
+        problem = _write_history(workspace, lambda history: history.record(session))
+    except LinkError as e:
+        err.print(f"[bold red]error:[/] this run was not added to the history: {escape(str(e))}", soft_wrap=True)
+        return False
     if problem not in (None, HISTORY_OFF):
         err.print(f"[yellow]warning:[/] this run was not added to the history: {escape(problem)}")
+    return True
 
 
-def _record_report(workspace: Path, report, started: datetime) -> None:
+def _record_report(workspace: Path, report, started: datetime) -> bool:
     from .history import Session
 
-    _record(workspace, Session.from_report(report, started))
+    return _record(workspace, Session.from_report(report, started))
+
+
+def _write(path: Path, text: str, workspace: Path, append: bool = False) -> bool:
+    """Write (or append to) one of a command's output files, never through a link in the
+    workspace; False, said as an error, when it could not be written."""
+    try:
+        (safefs.append if append else safefs.write_atomic)(path, text, workspace)
+    except OSError as e:
+        _not_written(path, e)
+        return False
+    return True
+
+
+def _not_written(path: Path, e: OSError) -> None:
+    message = str(e) if isinstance(e, LinkError) else f"could not write {safefs.shown(str(path))}: {e}"
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 EXPORTS = (".svg", ".html", ".txt")
 
 
-def _export(renderable, path: Path, title: str) -> None:
-    """Save a renderable as Rich draws it, at a fixed width so the file does not depend on the
-    terminal it was made in."""
+def _exported(renderable, path: Path, title: str) -> str:
+    """A renderable as Rich draws it, in the format `path`'s suffix names, at a fixed width so the
+    file does not depend on the terminal it was made in."""
     import io
 
     recorder = Console(record=True, width=110, file=io.StringIO(), highlight=False, force_terminal=True)
     recorder.print(renderable)
     if path.suffix == ".svg":
-        recorder.save_svg(str(path), title=title)
-    elif path.suffix == ".html":
-        recorder.save_html(str(path))
-    else:
-        recorder.save_text(str(path))
+        return recorder.export_svg(title=title)
+    if path.suffix == ".html":
+        return recorder.export_html()
+    return recorder.export_text()
 
 
 def _resolved(device: Device) -> str:
@@ -578,10 +614,11 @@ def answer(
                       "--all asks them again. On to the self-ratings.")
     started = datetime.now(UTC)
     session = run(console, the_day, bank, previous, questions, rows)   # Ctrl-C keeps what was answered
+    recorded = True
     if session.given or session.ratings:
         try:
             backup = save_answers(path, bank, the_day.scale, session.given, session.ratings,
-                                  workspace / ".quiz" / "backups")
+                                  workspace / ".quiz" / "backups", workspace)
         except (AnswersFileError, OSError) as e:
             import tomlkit
 
@@ -595,14 +632,16 @@ def answer(
         from .history import Session
         from .rubric import rate
 
-        _record(workspace, Session.answered(the_day.id, started, session.results,
-                                            rate(the_day, [], session.results, session.ratings)))
+        recorded = _record(workspace, Session.answered(the_day.id, started, session.results,
+                                                       rate(the_day, [], session.results, session.ratings)))
     right = sum(r.outcome is Answer.CORRECT for r in session.results)
     console.print(f"{right}/{len(session.results)} right this session"
                   + (" (stopped early)" if session.stopped else "")
                   + f". `quiz grade {the_day.id}` gives the verdict with your code's evidence.")
     if session.interrupted:
         raise typer.Exit(130)
+    if not recorded:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -625,10 +664,10 @@ def progress(
         console.print(f"No history yet in {path}: `quiz grade DAY` and `quiz answer DAY` add to it.")
         return
     try:
-        with History(path) as history:
+        with History(path, workspace) as history:
             sessions = history.sessions()
             forced = sorted({r.exercise_id for r in history.reveals() if r.forced})
-    except HistoryError as e:
+    except (HistoryError, LinkError) as e:
         raise usage_error(str(e)) from None
     today = date.today()
     for d in days:
@@ -661,41 +700,55 @@ def verify(
     results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
     workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
+    allow_version_change: Annotated[bool, typer.Option("--allow-version-change", help="Verify a result of another "
+                                                       "grader version all the same (a note, not a refusal)")] = False,
 ) -> None:
     """Check a result of `quiz grade --json` by grading again.
 
-    The workspace's files must be the ones graded, and grading them again with the same seed and
-    profile must give the same status for every exercise and check. Exit 0 when it does."""
+    The result must list exactly the exercises of its plan, fingerprint each one's file and the
+    answers file, and come from this grader version; the workspace's files must be the ones
+    graded, and grading them again with the same seed and profile must give the same status for
+    every exercise, check and question. Exit 0 when it does, 1 when anything differs or the file
+    is not a result."""
+    from .verify import ResultsFileError, load
+    from .verify import verify as check
+
     try:
-        data = json.loads(results.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = load(results)
+    except OSError as e:
         raise usage_error(f"cannot read {results}: {e}") from None
-    if not isinstance(data, dict) or "day" not in data:
-        raise usage_error(f"{results} is not a result of `quiz grade --json`")
-    the_day = _day(str(data["day"]))
-    workspace = workspace or Path(str(data.get("workspace", ".")))
+    except ResultsFileError as e:
+        _not_verified(results, e)
+    workspace = workspace or Path(data["workspace"])
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (pass --workspace)")
     from .grade import resolve_device
     from .sandbox.process import Zygote
-    from .verify import ResultsFileError
-    from .verify import verify as check
 
     try:
         resolved = resolve_device(device.value)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+    try:
         with Zygote() as zygote, console.status("grading again…"):
-            outcome = check(data, workspace, resolved, zygote)
-    except (ResultsFileError, ValueError) as e:
-        raise usage_error(f"{results}: {e}") from None
+            outcome = check(data, workspace, resolved, zygote, allow_version_change)
+    except ResultsFileError as e:
+        _not_verified(results, e)
     for note in outcome.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
     for line in outcome.differences:
-        console.print(f"[red]✘[/] {escape(line)}")
+        console.print(f"[red]✘[/] {escape(line)}", soft_wrap=True)
     if outcome.ok:
-        console.print(f"[green]✔[/] {results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
-                      f"({the_day.id}, seed {data['seed']}, {data['profile']} profile) give the same results, and "
-                      f"{len(data.get('files', {}))} file(s) are the ones graded.")
+        console.print("[green]✔[/] " + escape(f"{results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
+                             f"({data['day']}, seed {data['seed']}, {data['profile']} profile) give the same "
+                             f"results, and {sum(d is not None for d in data['files'].values())} file(s) are the "
+                             "ones graded."), soft_wrap=True)
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _not_verified(results: Path, e: Exception) -> NoReturn:
+    err.print(f"[red]✘[/] {escape(f'cannot verify {results}: {e}')}", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 class CI(str, Enum):
@@ -806,6 +859,9 @@ def reset(
         raise typer.Exit(1) from None
     except restore.RestoreError as e:
         raise usage_error(str(e)) from None
+    except LinkError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}. Nothing was changed.", soft_wrap=True)
+        raise typer.Exit(1) from None
     except OSError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}. Whatever was replaced is backed up in "
                   f"{escape(str(restore.backups_dir(workspace)))}")
@@ -920,7 +976,10 @@ def solution(
         found, helpers = restore.solution(ex)
     except restore.RestoreError as e:
         raise usage_error(str(e)) from None
-    problem = _record_reveal(workspace, ex.id, force, status)
+    try:
+        problem, refused = _record_reveal(workspace, ex.id, force, status), False
+    except LinkError as e:
+        problem, refused = str(e), True
     console.print(f"[bold]{ex.id}[/] — the reference solution ({ex.file}, lines {found.start}-{found.end})")
     for h in helpers:
         console.print(Syntax(h.text.rstrip("\n"), "python", line_numbers=True, start_line=h.start, word_wrap=True))
@@ -933,6 +992,8 @@ def solution(
         console.print("[dim]shown with --force before it passed; recorded in the history[/]")
     elif problem not in (None, HISTORY_OFF):
         err.print(f"[yellow]warning:[/] this reveal was not added to the history: {escape(problem)}")
+    if refused:
+        raise typer.Exit(1)
 
 
 def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str) -> str | None:
@@ -990,7 +1051,12 @@ def lab(
                 step(exp.name if outcome is None else None)
 
             report = experiments.run(options, progress, zygote)
-    saved = experiments.save(report, out, images=not text)
+    try:
+        saved = experiments.save(report, out, images=not text)
+    except OSError as e:            # the results are shown all the same
+        _not_written(out, e)
+        console.print(lab_text.details(report))
+        raise typer.Exit(1) from None
     if saved.no_images:
         console.print(f"[yellow]note:[/] {escape(saved.no_images)}; the results as text:")
     if text or saved.no_images:

@@ -23,6 +23,7 @@ from .rubric import rate, verdict
 from .sandbox import confine, snapshot
 from .sandbox.process import ChildConfig, ChildTimeout, SandboxError, Zygote
 from .sandbox.tools import one_thread
+from .workspace_links import refusal
 
 
 @dataclass
@@ -69,16 +70,32 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     snap = snapshot.take(options.workspace, sorted({ex.file.split("/")[0] for ex in plan}), reference_root())
     copy = Options(**{**vars(options), "workspace": snap.root})
 
+    def refused(file: str) -> str | None:
+        """Why `file`, or a workspace file it imports, is not graded (a link leading out of the
+        workspace, a hard link to the reference), or None."""
+        todo, seen = [file], set()
+        while todo:
+            f = todo.pop()
+            if f in seen:
+                continue
+            seen.add(f)
+            if (why := refusal(options.workspace, f) or snap.problem(f)) is not None:
+                return why if f == file else f"{file} imports {f}, which is not graded: {why}"
+            source = snap.root / f
+            if source.is_file():
+                todo += forbidden.workspace_imports(source.read_text(encoding="utf-8", errors="replace"), f)
+        return None
+
     results: dict[str, ExerciseResult] = {}
     try:
         with one_thread():  # the grader judges small tensors, as the learner's process runs them
             for ex in plan:
                 if progress:
                     progress(ex.id, None)
-                result = results[ex.id] = grade_exercise(ex, day, copy, zygote, ref, doctor, refused=snap.problem)
+                result = results[ex.id] = grade_exercise(ex, day, copy, zygote, ref, doctor, refused=refused)
                 if stand_ins := _stand_ins(result, ex, {**(earlier or {}), **results}):
                     result.with_reference = grade_exercise(ex, day, copy, zygote, ref, doctor,
-                                                           substitute=stand_ins, refused=snap.problem)
+                                                           substitute=stand_ins, refused=refused)
                     result.with_reference.substituted = stand_ins
                 if progress:
                     progress(ex.id, results[ex.id])
@@ -100,15 +117,17 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
                        version=__version__, questions=questions, answers_file=answers_file,
                        answers_error=answers_error, verdict=verdict(day, rubric),
                        files={**graded, **fingerprints(options.workspace, [day.answers_file])},
+                       plan=[ex.id for ex in plan],
                        sandbox=(zygote.confinement or {}) if zygote else {})
 
 
-def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
-    """SHA-256 of each graded file that exists, so a result can be tied to exactly what was graded."""
+def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
+    """SHA-256 of each graded file, None for one that is not there, so a result can be tied to
+    exactly what was graded (a file missing then must be missing still)."""
     import hashlib
 
-    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest()
-            for f in sorted(set(files)) if (workspace / f).is_file()}
+    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest() if (workspace / f).is_file() else None
+            for f in sorted(set(files))}
 
 
 def judge_answers(day: Day, workspace: Path):
@@ -118,6 +137,8 @@ def judge_answers(day: Day, workspace: Path):
     from .questions.answers import AnswersFileError, judge_all, read_answers
 
     path = workspace / day.answers_file
+    if (refused := refusal(workspace, day.answers_file)) is not None:
+        return str(path), refused, [], {}
     if not path.is_file():
         return None, None, [], {}
     bank = load_bank(day.id)
@@ -143,13 +164,12 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
                    substitute: list[str] | None = None, refused=lambda file: None) -> ExerciseResult:
     """Grade one exercise in a fresh child; `substitute` lists exercises whose reference version
     replaces the learner's there. `refused(file)` says why a file was left out of the workspace's
-    copy (a link to outside it), or None."""
+    copy (a link leading out of the workspace), or None."""
     t0 = time.perf_counter()
     result = ExerciseResult(ex.id, ex.title, Status.PASS)
     path = options.workspace / ex.file
     if (why := refused(ex.file)) is not None:
-        result.status = Status.ERROR
-        result.reason = f"{why}: the grader grades only files that are in the workspace; copy the file in instead"
+        result.status, result.reason = Status.ERROR, why
         return result
     if not path.is_file():
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"

@@ -22,13 +22,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from . import __version__
+from . import __version__, safefs
 from .catalog import Day
 from .results import Answer, GradeReport, QuestionResult, RubricRating
 from .rubric import standing
+from .safefs import LinkError
 
 KINDS = ("grade", "answer")
 MAX_INTERVAL = 30    # days: the longest a row the learner is sure of stays away
+SIDE_FILES = ("-journal", "-wal", "-shm")   # what SQLite keeps beside a database file
 
 # Schema steps: step i takes a file from user_version i to i + 1. A later version appends a step;
 # a file is never taken backwards.
@@ -219,10 +221,19 @@ def _json(value: Any) -> str | None:
 class History:
     """The history file of one workspace, open for reading and writing."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, workspace: Path | None = None) -> None:
+        """Open (or make) the file at `path`. A link inside `workspace` (default: the file's
+        folder) on the way to it, or at the file or at one of the files SQLite keeps beside it,
+        is refused with LinkError: SQLite would write through it. (Python's sqlite3 cannot ask
+        SQLite not to follow links, SQLITE_OPEN_NOFOLLOW being a flag no URI parameter sets.)"""
         self.path = Path(path)
+        inside = Path(workspace) if workspace is not None else self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            safefs.make_dirs(self.path.parent, inside, writing=self.path)
+            for name in (self.path.name, *(self.path.name + suffix for suffix in SIDE_FILES)):
+                safefs.refuse_links(self.path.with_name(name), inside)
+        except LinkError:
+            raise
         except OSError as e:
             raise HistoryError(f"{self.path}: cannot create its folder ({e})") from None
         try:

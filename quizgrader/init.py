@@ -1,12 +1,13 @@
 """`quiz init`: a fresh learner workspace — the pristine stubs, an answers template per day, and
-optionally a CI workflow that grades every push. Nothing that exists is ever overwritten."""
+optionally a CI workflow that grades every push. Nothing that exists is ever overwritten, and
+nothing is written through a link in the target folder."""
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
-from . import __version__
+from . import __version__, safefs
 from .catalog import DAYS, load_day
 from .paths import exercises_root
 from .questions import load_bank
@@ -82,17 +83,19 @@ def plan(target: Path, ci: str | None = None, grader: str | None = None) -> dict
 
 
 def init(target: Path, ci: str | None = None, grader: str | None = None) -> list[Path]:
-    """Write the workspace; refuses, writing nothing, when any of its files exists already."""
+    """Write the workspace; refuses, writing nothing, when any of its files exists already (a
+    link there too, even one to nothing) or a folder on the way to one is a link."""
     files = plan(target, ci, grader)
-    if clashes := [p for p in files if p.exists()]:
+    if clashes := [p for p in files if os.path.lexists(p)]:
         shown = ", ".join(str(p.relative_to(target)) for p in clashes[:5])
         more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
         raise InitError(f"{target} already has {shown}{more}; nothing was written (start in an empty or new "
                         "folder)")
+    try:
+        for path in files:
+            safefs.refuse_links(path, target)
+    except safefs.LinkError as e:
+        raise InitError(f"{e}; nothing was written") from None
     for path, content in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
-            shutil.copyfile(content, path)
-        else:
-            path.write_text(content, encoding="utf-8")
+        safefs.write_atomic(path, content.read_bytes() if isinstance(content, Path) else content, target)
     return list(files)

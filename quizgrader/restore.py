@@ -7,7 +7,8 @@ replace at their paths in the workspace, and a manifest.json: what was done, whe
 file's SHA-256 before and after. `undo` restores the newest reset's files after backing up what
 it overwrites as a set of its own (`undo-...`), so an undo can be taken back too (`redo`). Each
 file is replaced in one rename (temporary file + os.replace): an interrupted change leaves every
-file either as it was or as it should be, never half-written.
+file either as it was or as it should be, never half-written. Nothing is written through a link
+in the workspace (safefs): a change that would be is refused before anything is written.
 
 Functions on paths that print nothing; `quiz reset` and `quiz solution` word the outcome.
 """
@@ -18,13 +19,13 @@ import ast
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import safefs
 from .catalog import Exercise, load_day
 from .paths import exercises_root, reference_root
 
@@ -128,7 +129,7 @@ def _new_set(workspace: Path, kind: str, now: datetime) -> tuple[Path, int]:
     """A fresh, empty set folder; its number is one more than any set's so far, so the order of
     the sets never depends on the clock."""
     root = backups_dir(workspace)
-    root.mkdir(parents=True, exist_ok=True)
+    safefs.make_dirs(root, workspace)
     numbers = [int(m.group(3)) for p in root.iterdir() if (m := _SET_NAME.match(p.name))]
     seq = max(numbers, default=0) + 1
     stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")
@@ -141,8 +142,8 @@ def _new_set(workspace: Path, kind: str, now: datetime) -> tuple[Path, int]:
             seq += 1
 
 
-def _write_manifest(backup: BackupSet) -> None:
-    _write_atomic(backup.path / MANIFEST, (json.dumps(backup.to_dict(), indent=2) + "\n").encode())
+def _write_manifest(backup: BackupSet, workspace: Path) -> None:
+    safefs.write_atomic(backup.path / MANIFEST, json.dumps(backup.to_dict(), indent=2) + "\n", workspace)
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -155,28 +156,13 @@ def _read(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` in one rename, keeping its permissions; a reader sees the old file or the
-    new one, never part of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.is_file():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _apply(workspace: Path, new: dict[str, bytes | None], kind: str, what: str, now: datetime | None,
            takes_back: str | None = None, edited: Iterable[str] = ()) -> BackupSet:
     """Back up the current version of every file in `new`, then write `new` (None: remove). The
     manifest is written before any file is replaced, so the set can be taken back whatever
-    happens next."""
+    happens next. A link in the workspace on the way to any of them is refused first."""
+    for rel in new:
+        safefs.refuse_links(Path(workspace, rel).parent, workspace, writing=Path(workspace, rel))
     now = (now or datetime.now(UTC)).astimezone(UTC)
     path, seq = _new_set(workspace, kind, now)
     edited = set(edited)
@@ -184,20 +170,20 @@ def _apply(workspace: Path, new: dict[str, bytes | None], kind: str, what: str, 
     for rel, data in new.items():
         current = _read(Path(workspace) / rel)
         if current is not None:
-            _write_atomic(path / rel, current)
+            safefs.write_atomic(path / rel, current, workspace)
             if _read(path / rel) != current:
                 raise RestoreError(f"the backup of {rel} in {path} does not read back as written; nothing "
                                    "was changed")
         changes.append(FileChange(rel, None if current is None else sha256(current),
                                   None if data is None else sha256(data), rel in edited))
     backup = BackupSet(path, kind, what, now, seq, changes, takes_back=takes_back)
-    _write_manifest(backup)
+    _write_manifest(backup, workspace)
     for rel, data in new.items():
         target = Path(workspace) / rel
         if data is None:
-            target.unlink(missing_ok=True)
+            safefs.unlink(target, workspace)
         else:
-            _write_atomic(target, data)
+            safefs.write_atomic(target, data, workspace)
     return backup
 
 
@@ -394,7 +380,7 @@ def _take_back(workspace: Path, target: BackupSet, kind: str, now: datetime | No
             edited.append(f.path)
     backup = _apply(workspace, new, kind, target.what, now, takes_back=target.name, edited=edited)
     target.undone_by = backup.name
-    _write_manifest(target)
+    _write_manifest(target, workspace)
     return Outcome(backup.what, backup.files, backup, taken_back=target)
 
 

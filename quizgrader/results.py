@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -127,8 +129,10 @@ class GradeReport:
     answers_file: str | None = None      # the answers file graded, when there is one
     answers_error: str | None = None     # why it could not be used
     verdict: Verdict | None = None
-    files: dict[str, str] = field(default_factory=dict)   # graded file (workspace-relative) -> SHA-256
+    # graded file (workspace-relative) -> SHA-256; None: it was not there
+    files: dict[str, str | None] = field(default_factory=dict)
     sandbox: dict[str, list[str]] = field(default_factory=dict)  # limits "applied" and "missing"
+    plan: list[str] = field(default_factory=list)   # the exercises asked for (--only), in dependency order
 
     @property
     def questions_ok(self) -> bool:
@@ -158,6 +162,7 @@ class GradeReport:
             "version": self.version,
             "passed": self.passed,
             "seconds": round(self.seconds, 3),
+            "plan": self.plan,
             "exercises": [_exercise_dict(e) for e in self.exercises],
             "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence,
                         "self_rating": r.self_rating, "calibrated": r.calibrated} for r in self.rubric],
@@ -170,6 +175,21 @@ class GradeReport:
             "sandbox": self.sandbox,
         }
 
+
+def to_json(report: GradeReport) -> str:
+    """`quiz grade --json`: standard JSON that any reader takes. A NaN or an infinity (a learner's
+    weights in a heatmap, a figure measured on broken code) is written as null."""
+    return json.dumps(_finite(report.to_dict()), indent=2, default=str, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _exercise_dict(e: ExerciseResult) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ from quizgrader.results import (
     RubricRating,
     Status,
 )
+from quizgrader.safefs import LinkError
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"
@@ -241,6 +243,35 @@ def test_paths(tmp_path, monkeypatch):
     assert resolve_path(tmp_path) is None
     monkeypatch.setenv("QUIZ_HISTORY", str(tmp_path / "elsewhere.db"))
     assert resolve_path(tmp_path) == tmp_path / "elsewhere.db"
+
+
+@pytest.mark.parametrize("planted", [".quiz", ".quiz/history.sqlite3", ".quiz/history.sqlite3-journal",
+                                     ".quiz/history.sqlite3-wal", ".quiz/history.sqlite3-shm"])
+def test_a_history_reached_through_a_planted_link_is_refused_and_nothing_outside_changes(tmp_path, planted):
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    (ws / ".quiz").mkdir(parents=True)
+    outside.mkdir()
+    with History(outside / "history.sqlite3") as h:          # the learner's own history, elsewhere
+        h.record(Session.from_report(report(), T0))
+    (outside / "history.sqlite3-journal").write_text("not a journal")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()}
+    link, path = ws / planted, default_path(ws)
+    target = outside if planted == ".quiz" else outside / ("history.sqlite3" if planted.endswith("3") else
+                                                           "history.sqlite3-journal")
+    if planted == ".quiz":
+        (ws / ".quiz").rmdir()
+    link.symlink_to(target)
+    with pytest.raises(LinkError) as caught:
+        History(path, ws)
+    assert str(caught.value).startswith(f"refused to write {path}: {link} is a link to {target}, " if link == path.parent
+                                        else f"refused to write {link}: it is a link to {target}, ")
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()} == before
+    if planted == ".quiz":
+        history = subprocess.run([sys.executable, "-m", "quizgrader", "progress", "day16", "--workspace", str(ws)],
+                                 env={**os.environ, "QUIZ_HISTORY": "", "COLUMNS": "300"}, capture_output=True,
+                                 text=True, timeout=120, check=False)
+        assert history.returncode == 2 and f"{ws / '.quiz'} is a link to {outside}" in history.stderr
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()} == before
 
 
 # -------------------------------------------------------------------------------------------- progress

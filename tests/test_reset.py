@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from quizgrader import cli, restore
 from quizgrader.catalog import load_day
 from quizgrader.paths import exercises_root, reference_root
+from quizgrader.safefs import LinkError
 
 ATTENTION = "day16/attention.py"
 SOFTMAX = load_day("day16").exercise("attention.softmax")
@@ -356,3 +357,29 @@ def test_cli_reset_all_asks_and_a_no_changes_nothing(ws, monkeypatch):
     run = quiz("reset", "--all", "--workspace", str(ws), input="y\n")
     assert run.exit_code == 0, run.output
     assert (ws / ATTENTION).read_bytes() == stub_bytes()
+
+
+@pytest.mark.parametrize("planted", [".quiz", ".quiz/backups", "day16"])
+def test_a_reset_through_a_planted_link_changes_nothing_anywhere(ws, tmp_path, planted):
+    outside = tmp_path / "outside"
+    shutil.copytree(ws / "day16", outside)          # the learner's attention.py, and a folder to write into
+    if planted != ".quiz":
+        (ws / ".quiz").mkdir()
+    if planted == "day16":
+        shutil.rmtree(ws / "day16")
+    (ws / planted).symlink_to(outside)
+
+    def digests() -> dict[str, str]:
+        return {str(p.relative_to(tmp_path)): sha(p.read_bytes()) for p in sorted(tmp_path.rglob("*"))
+                if p.is_file() and not p.is_symlink()}
+    before = digests()
+    run = quiz("reset", "attention.softmax", "--workspace", str(ws))
+    assert run.exit_code == 1, run.output
+    writing = ws / (ATTENTION if planted == "day16" else ".quiz/backups")
+    link = "it is" if ws / planted == writing else f"{ws / planted} is"
+    assert squash(f"error: refused to write {writing}: {link} a link to {outside}") in squash(run.output)
+    assert squash("Nothing was changed.") in squash(run.output)
+    assert digests() == before
+    with pytest.raises(LinkError, match="a link to"):
+        restore.reset_all(ws, ["day16"])
+    assert digests() == before

@@ -1,14 +1,17 @@
 """Writing a lab run to its folder: a PNG per experiment that ran (when matplotlib is here and
-images are wanted) and results.json with every number, in both modes."""
+images are wanted) and results.json with every number, in both modes. Each file is written
+atomically, never through a link in the workspace (the learner's code ran there)."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import safefs
 from . import plots
 from .runner import LabReport, whose
 
@@ -22,17 +25,20 @@ class Saved:
 
 
 def save(report: LabReport, out: Path, images: bool = True) -> Saved:
-    out.mkdir(parents=True, exist_ok=True)
+    workspace = Path(report.workspace)
+    safefs.make_dirs(out, workspace)
     saved = Saved(no_images=plots.missing() if images else None)
     if images and saved.no_images is None:
         for o in report.outcomes:
             if o.ok and o.data is not None:
                 path = out / f"{o.name}.png"
-                plots.draw(o.name, o.data, path, whose(report.reference))
+                png = io.BytesIO()
+                plots.draw(o.name, o.data, png, whose(report.reference))
+                safefs.write_atomic(path, png.getvalue(), workspace)
                 o.files.append(str(path))
                 saved.files.append(path)
     results = out / RESULTS
-    results.write_text(json.dumps(_rounded(report.to_dict()), separators=(",", ":")) + "\n", encoding="utf-8")
+    safefs.write_atomic(results, json.dumps(_rounded(report.to_dict()), separators=(",", ":")) + "\n", workspace)
     saved.files.append(results)
     return saved
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 DPI = 100
 
@@ -22,14 +22,14 @@ def missing() -> str | None:
     return None
 
 
-def draw(name: str, data: dict, path: Path, whose: str = "your") -> None:
-    """Write the figure of one experiment's results to `path`; `whose` names the code that ran
-    ("your", or "the reference's" for a run of the reference)."""
+def draw(name: str, data: dict, out: Path | BinaryIO, whose: str = "your") -> None:
+    """Write the figure of one experiment's results as a PNG to `out`, a path or a binary file;
+    `whose` names the code that ran ("your", or "the reference's" for a run of the reference)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = DRAW[name](data, whose)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(out, dpi=DPI, format="png")
 
 
 def _figure(width: float, height: float) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
 import time
 import tomllib
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import Answer, QuestionResult
+from ..safefs import write_atomic
 from . import AnswerError, Bank, judge
 
 
@@ -92,11 +92,13 @@ HEADER = """\
 
 
 def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[str, Any], ratings: dict[int, str],
-                 backups: Path) -> Path | None:
+                 backups: Path, workspace: Path | None = None) -> Path | None:
     """Merge `answers` and `ratings` into the answers file, keeping everything else in it (other
     answers, comments, layout). The previous file is copied into `backups` first (returned), the
     new one replaces it in one rename, and it must read back as what was written, or the previous
-    file is put back."""
+    file is put back. Nothing is written through a link inside `workspace` (default: the folder
+    holding answers/)."""
+    workspace = workspace if workspace is not None else path.parent.parent
     import tomlkit
 
     old = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -113,13 +115,9 @@ def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[s
             doc[name][key] = value
     backup = None
     if old is not None:
-        backups.mkdir(parents=True, exist_ok=True)
         backup = backups / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.toml"
-        shutil.copy2(path, backup)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    os.replace(tmp, path)
+        write_atomic(backup, path.read_bytes(), workspace)
+    write_atomic(path, tomlkit.dumps(doc), workspace)
     try:
         back = read_answers(path, bank, scale)
         if any(back.answers.get(k) != v for k, v in answers.items()) or any(
@@ -127,6 +125,6 @@ def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[s
             raise AnswersFileError(f"{path} did not read back as written")
     except AnswersFileError:
         if backup is not None:
-            shutil.copy2(backup, path)
+            write_atomic(path, backup.read_bytes(), workspace)
         raise
     return backup
