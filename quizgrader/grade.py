@@ -214,6 +214,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         if result.status is Status.PASS:
             _settle(result)
             if forbidden_call := next((c for c in result.checks if c.status is Status.FAIL and _ran_forbidden(c)), None):
+                # what else went wrong came from the library routine it should not have called
+                result.status = Status.FAIL
                 result.reason = f"not written from scratch: {forbidden_call.message.splitlines()[0]}"
         ran_forbidden = any(isinstance(f.error, LearnerError) and f.error.forbidden for _, f in failed)
         if failed and result.status in (Status.FAIL, Status.ERROR) and not ran_forbidden:

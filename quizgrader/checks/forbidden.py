@@ -108,6 +108,7 @@ _PROCESSES = "processes, threads, signals or the network"
 _DYNAMIC = "code put together at run time"
 _PRIVATE = "a library's private internals"
 _HOOKS = "profiling and tracing hooks"
+_PATCH = "changing a library in place (monkeypatching)"
 
 MODULES = {
     **dict.fromkeys(["ctypes", "cffi", "gc", "importlib", "runpy", "code", "codeop", "marshal", "pickle", "dill",
@@ -179,6 +180,12 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
         found.append((getattr(node, "lineno", 0), what, why))
 
     for node in ast.walk(tree):
+        targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else
+                   [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        for target in targets:
+            dotted = _dotted(target) if isinstance(target, ast.Attribute) else None
+            if dotted is not None and dotted.partition(".")[0] in aliases:
+                hit(node, f"{dotted} = ...", _PATCH)
         if isinstance(node, ast.Import):
             for a in node.names:
                 _module_hit(node, a.name, hit)

@@ -8,6 +8,7 @@ grader (unlike pickle), and a tensor subclass arrives as an ordinary tensor.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any
 
@@ -106,6 +107,9 @@ def _dec(x: Any, blobs: list[bytes]) -> Any:
         dtype = _DTYPES[x["dtype"]]
         shape = [int(s) for s in x["shape"]]
         raw = blobs[x["t"]]
+        numel = math.prod(shape)
+        if min(shape, default=0) < 0 or len(raw) != numel * dtype.itemsize:   # sizes are checked, not trusted
+            raise WireError(f"a tensor of shape {shape[:8]} and dtype {x['dtype']} sent with {len(raw)} bytes")
         if not raw:
             return torch.empty(shape, dtype=dtype)
         flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype)

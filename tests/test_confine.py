@@ -1,0 +1,165 @@
+"""The kernel's layers of the learner's process, each proven on its own: a forked process confined
+by sandbox/confine.py alone (no audit hook, no disabled routines) tries what a learner's code might,
+through the system calls themselves, and reports the errno of each try. Where the kernel lacks a
+layer its tests are skipped, never run unconfined."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from quizgrader.sandbox import confine
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Landlock and seccomp are Linux's")
+
+
+def confined(tmp_path: Path, tries: dict, cuda: bool = False) -> tuple[dict, dict]:
+    """Fork, confine the child as a learner's process is, run each try (a function returning what it
+    got, or raising OSError), and return ({name: result or errno name}, the confinement)."""
+    ws, scratch = tmp_path / "ws", tmp_path / "scratch"
+    ws.mkdir(exist_ok=True)
+    scratch.mkdir(exist_ok=True)
+    (ws / "mine.txt").write_text("the learner's own file\n")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                    # the child: confine, try, report, leave without cleanup
+        try:
+            os.close(read)
+            # as in a learner's process: sys.path without the folder pytest adds for the tests
+            sys.path[:] = [p for p in sys.path if not p.startswith(str(ROOT / "tests"))]
+            access = confine.Access(read=(ws, *confine.library_roots([ROOT / "quizgrader", ROOT / "reference"],
+                                                                     [ROOT]), *confine.system_roots(cuda)),
+                                    write=(scratch,), devices=(Path(os.devnull),))
+            c = confine.confine(access=access, cpu_seconds=60, memory_bytes=None, output_bytes=2**20, cuda=cuda)
+            out = {}
+            for name, attempt in tries.items():
+                try:
+                    out[name] = str(attempt(ws, scratch))
+                except OSError as e:
+                    out[name] = errno.errorcode.get(e.errno, str(e.errno))
+            os.write(write, json.dumps([out, {"applied": c.applied, "missing": c.missing}]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    data = b""
+    while chunk := os.read(read, 1 << 16):
+        data += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    out, layers = json.loads(data)
+    return out, layers
+
+
+def needs(layers: dict, what: str) -> None:
+    if what not in layers["applied"]:
+        pytest.skip(f"this kernel does not offer: {what}")
+
+
+def _read(path):
+    return lambda ws, scratch: len(Path(path).read_bytes())
+
+
+def test_reads_reach_the_workspace_and_the_libraries_and_nothing_else(tmp_path):
+    import torch
+
+    other = tmp_path / "other-submission.py"
+    other.write_text("someone else's work\n")
+    out, layers = confined(tmp_path, {
+        "own file": lambda ws, scratch: (ws / "mine.txt").read_text().strip(),
+        "a library": _read(torch.__file__),
+        "the reference": _read(ROOT / "reference" / "day16" / "attention.py"),
+        "the reference's folder": lambda ws, scratch: os.listdir(ROOT / "reference"),
+        "the grader": _read(ROOT / "quizgrader" / "grade.py"),
+        "the checkout's tests": _read(ROOT / "tests" / "test_confine.py"),
+        "another submission": _read(other),
+        "the grader's environment": _read(f"/proc/{os.getpid()}/environ"),
+        "the machine's accounts": _read("/etc/passwd"),
+    })
+    needs(layers, confine.READS)
+    assert out["own file"] == "the learner's own file" and out["a library"].isdigit(), out
+    for name in ("the reference", "the reference's folder", "the grader", "the checkout's tests",
+                 "another submission", "the grader's environment", "the machine's accounts"):
+        assert out[name] == "EACCES", (name, out[name])
+
+
+def test_writes_reach_the_scratch_folder_only(tmp_path):
+    target = tmp_path / "outside.txt"
+    out, layers = confined(tmp_path, {
+        "scratch": lambda ws, scratch: (scratch / "s.txt").write_text("ok"),
+        "the workspace": lambda ws, scratch: (ws / "mine.txt").write_text("changed"),
+        "outside": lambda ws, scratch: target.write_text("x"),
+        "a link in scratch": lambda ws, scratch: os.symlink(target, scratch / "link") or "made",
+    })
+    needs(layers, confine.WRITES)
+    assert out["scratch"] == "2" and out["the workspace"] == "EACCES" and out["outside"] == "EACCES", out
+    assert not target.exists() and (tmp_path / "ws" / "mine.txt").read_text() == "the learner's own file\n"
+
+
+def test_no_socket_of_any_family(tmp_path):
+    families = {"tcp": (socket.AF_INET, socket.SOCK_STREAM), "udp": (socket.AF_INET, socket.SOCK_DGRAM),
+                "tcp6": (socket.AF_INET6, socket.SOCK_STREAM), "unix": (socket.AF_UNIX, socket.SOCK_STREAM),
+                "netlink": (socket.AF_NETLINK, socket.SOCK_RAW)}
+    out, layers = confined(tmp_path, {name: (lambda f, t: lambda ws, scratch: socket.socket(f, t).close())(*ft)
+                                      for name, ft in families.items()})
+    needs(layers, confine.SOCKETS)
+    assert all(v == "EPERM" for v in out.values()), out
+
+
+def test_no_processes_no_tracing_no_capabilities(tmp_path):
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def syscall(*args):
+        def attempt(ws, scratch):
+            if libc.syscall(*args) == -1:
+                raise OSError(ctypes.get_errno(), "")
+            return "allowed"
+        return attempt
+
+    ptrace, vm_readv = {"x86_64": (101, 310), "aarch64": (117, 270)}.get(os.uname().machine, (None, None))
+    tries = {"fork": lambda ws, scratch: os.fork(), "exec": lambda ws, scratch: os.execv("/bin/true", ["true"]),
+             "capabilities": lambda ws, scratch: [line for line in Path("/proc/self/status").read_text().splitlines()
+                                                  if line.startswith(("CapEff", "CapPrm", "CapBnd"))]}
+    if ptrace is not None:
+        tries["ptrace the grader"] = syscall(ptrace, 16, os.getpid(), 0, 0)   # PTRACE_ATTACH
+        tries["read the grader's memory"] = syscall(vm_readv, os.getpid(), 0, 0, 0, 0, 0)
+    out, layers = confined(tmp_path, tries)
+    needs(layers, confine.PROCESSES)
+    assert out["fork"] == out["exec"] == "EPERM", out
+    if ptrace is not None:
+        assert out["ptrace the grader"] == out["read the grader's memory"] == "EPERM", out
+    if confine.CAPABILITIES in layers["applied"]:
+        assert out["capabilities"].count("0000000000000000") == 3, out["capabilities"]
+
+
+def test_the_library_roots_leave_out_every_copy_of_the_grader(tmp_path):
+    """A checkout's root is not opened up (it holds reference/, tests/ and .git), site-packages is,
+    less the grader's own folder (the wheel bundles the reference there)."""
+    site = tmp_path / "site-packages"
+    for name in ("torch", "numpy", "quizgrader/_bundled/reference"):
+        (site / name).mkdir(parents=True)
+    checkout = tmp_path / "checkout"
+    (checkout / "reference").mkdir(parents=True)
+    (checkout / ".venv").mkdir()
+    saved = list(sys.path)
+    sys.path[:] = [str(site), str(checkout), ""]
+    try:
+        roots = confine.library_roots([site / "quizgrader", checkout / "reference"], [checkout])
+    finally:
+        sys.path[:] = saved
+    assert sorted(roots) == [site / "numpy", site / "torch"], roots
+
+
+def test_the_learners_environment_keeps_no_secrets():
+    env = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "s", "CI": "true",
+           "CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "1", "HOME": "/root", "SSH_AUTH_SOCK": "/tmp/x",
+           "PYTORCH_KEY": "k", "QUIZ_HISTORY": "off"}
+    assert confine.reduced_environment(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0",
+                                                "OMP_NUM_THREADS": "1"}
