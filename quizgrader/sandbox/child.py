@@ -273,13 +273,16 @@ def serve(sock, config: dict) -> None:
     substitutes = _load_substitutes(config.get("substitute", []))
     access = confine.Access(
         read=(workspace, *library_roots(), *confine.system_roots(cuda)),
-        write=(scratch,), devices=(Path(os.devnull), *([Path("/dev")] if cuda else [])))
+        # CUDA's driver opens its device files, and files of this process's own /proc entry, for writing
+        write=(scratch,), devices=(Path(os.devnull), *([Path("/dev"), Path(f"/proc/{os.getpid()}")] if cuda else [])))
     confinement = confine.confine(
         access=access, output_bytes=OUTPUT_LIMIT, cuda=cuda, memory_bytes=config.get("memory_bytes"),
         cpu_seconds=float(config.get("cpu_seconds", confine.CPU_SECONDS)))
     # The exercises' tensors are small: threads would only wait for each other (badly so on a
     # busy machine). One thread also makes every run of a check do the same arithmetic.
     torch.set_num_threads(1)
+    if cuda:    # CUDA starts up before the guard: its loader's own use of ctypes is not the learner's
+        torch.empty(1, device=config["device"]).add_(1)
     exercise = str(config.get("exercise", "")).rpartition(".")[2] or "this exercise"
     disabled = guard.disable_operators(config.get("forbidden_ops", []), exercise)
     disabled += guard.disable_routines(config.get("forbidden", []), exercise)
