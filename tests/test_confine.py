@@ -107,8 +107,10 @@ def test_no_socket_of_any_family(tmp_path):
     families = {"tcp": (socket.AF_INET, socket.SOCK_STREAM), "udp": (socket.AF_INET, socket.SOCK_DGRAM),
                 "tcp6": (socket.AF_INET6, socket.SOCK_STREAM), "unix": (socket.AF_UNIX, socket.SOCK_STREAM),
                 "netlink": (socket.AF_NETLINK, socket.SOCK_RAW)}
-    out, layers = confined(tmp_path, {name: (lambda f, t: lambda ws, scratch: socket.socket(f, t).close())(*ft)
-                                      for name, ft in families.items()})
+    def opening(family: int, kind: int):
+        return lambda ws, scratch: socket.socket(family, kind).close()
+
+    out, layers = confined(tmp_path, {name: opening(*ft) for name, ft in families.items()})
     needs(layers, confine.SOCKETS)
     assert all(v == "EPERM" for v in out.values()), out
 

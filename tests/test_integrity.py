@@ -96,8 +96,8 @@ OTHER_ROUTES = [
      "    return torch.ops.aten._scaled_dot_product_attention_math(Q, K, V, attn_mask=mask)[0], weights"),
     ("day09", "LSTMCell", "day09/rnn.py",
      "        gates = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh  # (B, 4H)",
-     "        return torch.lstm_cell(x, state, self.weight_ih, self.weight_hh, self.bias_ih, "
-     "self.bias_hh)\n        gates = None"),
+     ("        return torch.lstm_cell(x, state, self.weight_ih, self.weight_hh, self.bias_ih, "
+      "self.bias_hh)\n        gates = None")),
     ("day09", "layer_norm", "day09/stability.py",
      "    x_hat = (x - mean) / torch.sqrt(var + eps)                   # (..., D), mean 0, variance ~1",
      "    x_hat = torch.nn.functional.group_norm(x.reshape(-1, 1, x.shape[-1]), 1, eps=eps).reshape(x.shape)"),
@@ -220,14 +220,14 @@ ESCAPES = {
     "the machine's files": ("    raise RuntimeError(open('/etc/hostname').read())\n", "may not read"),
     "writing outside": ("    open('/tmp/quiz-planted-by-learner.txt', 'w').write('x')\n    return x\n", "may not write"),
     "a link for the grader to write through": (
-        "    import os, pathlib\n"
-        "    os.symlink('/etc/passwd', pathlib.Path(__file__).parents[1] / 'results.json')\n    return x\n",
+        ("    import os, pathlib\n"
+         "    os.symlink('/etc/passwd', pathlib.Path(__file__).parents[1] / 'results.json')\n    return x\n"),
         "may not"),
     "ctypes": ("    import ctypes\n    ctypes.CDLL(None).getpid()\n    return x\n", "may not use ctypes"),
     "the garbage collector": ("    import gc\n    gc.get_objects()\n    return x\n", "may not list the interpreter's objects"),
     "frames": ("    import sys\n    sys._getframe(1).f_locals.clear()\n    return x\n", "may not look at the call stack"),
-    "a traceback's frames": ("    try:\n        raise ValueError\n    except ValueError as e:\n"
-                             "        e.__traceback__.tb_frame.f_back.f_locals.clear()\n    return x\n",
+    "a traceback's frames": (("    try:\n        raise ValueError\n    except ValueError as e:\n"
+                              "        e.__traceback__.tb_frame.f_back.f_locals.clear()\n    return x\n"),
                              "may not read tb_frame"),
     "a tracing hook": ("    import sys\n    sys.settrace(lambda *a: None)\n    return x\n",
                        "may not install a tracing hook"),
