@@ -8,18 +8,21 @@ failing case become the repro.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
+import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from ..results import CheckResult, Status
 from ..sandbox.process import SandboxError
-from .api import Api, Call, LearnerError
-from .compare import Mismatch
+from .api import RAISED, Api, Call, LearnerError
+from .compare import Mismatch, describe, expect_finite_like, kind_difference
 
 PROFILES = {"quick": 6, "default": 20, "thorough": 150}   # examples per check (before weight)
 
@@ -99,11 +102,13 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
         seen["n"] += 1
         you.log.clear()
         try:
-            seen["figures"] = c.fn(case, you, ref)
+            seen["figures"] = _judged(c, case, you, ref)
         except (Mismatch, LearnerError) as e:
             failure = Failure(e, list(you.log))
             seen.setdefault("first", failure.calls)
             seen["last"] = failure
+            if isinstance(e, Mismatch) and e.stage == "type":
+                raise _Settled(failure) from None   # the wrong kind for every input: nothing to shrink
             raise
         except SandboxError as e:
             raise _Abandon(e) from None   # Hypothesis must neither retry nor shrink a dead process
@@ -120,6 +125,10 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
             run()
     except _Abandon as a:
         raise a.error from None
+    except _Settled as settled:
+        failure = settled.failure
+        failure.first_calls = seen.get("first", failure.calls)
+        return CheckResult(c.name, Status.FAIL, str(failure.error), examples=seen["n"]), failure
     except (Mismatch, LearnerError):
         failure = seen["last"]
         failure.first_calls = seen.get("first", [])
@@ -137,12 +146,160 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
     return CheckResult(c.name, Status.PASS, examples=seen["n"], figures=figures or {}), None
 
 
+def _judged(c: Check, case: Any, you: Api, ref: Api) -> Any:
+    """One example: the check, and what the learner's code returned judged whatever the check made
+    of it. A value of the wrong kind is the learner's mistake even where it trips up the check
+    itself, and is told before any judgement of the values; NaN or inf where the reference's answer
+    is finite fails at the finite stage. The reference answers the learner's calls again only where
+    something is wrong, so right code costs nothing more."""
+    try:
+        figures = c.fn(case, you, ref)
+    except LearnerError as e:
+        raise _unreadable(e) or e from None
+    except Mismatch as e:
+        raise (_audit(list(you.log), ref, finite=True) if e.stage in AUDITED else None) or e from None
+    except SandboxError:
+        raise
+    except Exception:
+        if (found := _audit(list(you.log), ref, finite=True)) is None:
+            raise
+        raise found from None
+    if (found := _non_finite(list(you.log), ref)) is not None:
+        raise found
+    return figures
+
+
 class _Abandon(BaseException):
     """Carries a SandboxError through Hypothesis, which lets BaseException escape at once."""
 
     def __init__(self, error: SandboxError):
         super().__init__(str(error))
         self.error = error
+
+
+class _Settled(BaseException):
+    """Carries a failure out of Hypothesis at once, unshrunk: a value of the wrong kind is wrong for
+    any input."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(str(failure.error))
+        self.failure = failure
+
+
+# Failures that a value of the wrong kind, or NaN, may be behind (a bool "weights" tensor fails a sum
+# to 1; an int one carries no gradient): the learner's answers are judged before these are told.
+AUDITED = ("values", "grad")
+
+
+# -- what came back, judged whatever the check does with it ----------------------------------------
+def _name(calls: list[Call] | Call) -> str:
+    """The learner's function or method of a call (of the last call made), as they wrote it:
+    "softmax", "TransformerBlock.forward"."""
+    if isinstance(calls, list):
+        calls = next((c for c in reversed(calls) if c.op in ("call", "method")), calls[-1]) if calls else None
+    if calls is None:
+        return "code"
+    parts = calls.target.split(".")
+    return ".".join(parts[2:]) if len(parts) > 2 else calls.target
+
+
+def _unreadable(e: LearnerError) -> Mismatch | None:
+    """A value the learner's process could not send (a numpy array, a generator, a tensor on
+    another device) is what the learner returned, not something their code raised."""
+    if e.info.get("type") != "UnsupportedResult":
+        return None
+    what = ".".join(e.target.split(".")[2:]) or e.target
+    detail = str(e.info.get("message", "")).removeprefix("the result cannot be checked: ")
+    return Mismatch(f"your {what} returned a value the grader cannot judge: {detail}", "type")
+
+
+def _answered(calls: list[Call]) -> list[int]:
+    return [i for i, c in enumerate(calls) if c.op in ("call", "method") and c.answer is not RAISED]
+
+
+def _has_non_finite(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all())
+    if isinstance(x, float):
+        return not math.isfinite(x)
+    if isinstance(x, (tuple, list)):
+        return any(_has_non_finite(v) for v in x)
+    if isinstance(x, dict):
+        return any(_has_non_finite(v) for v in x.values())
+    return False
+
+
+def _non_finite(calls: list[Call], ref: Api) -> Mismatch | None:
+    """NaN or inf in what the learner returned where the reference's answer to the same calls is
+    finite: told at the finite stage, before any judgement of values that rests on it (a NaN passes
+    every `x > tol` test). Only looked into when there is something non-finite to look at."""
+    if any(c.op == "tool" for c in calls) or not any(_has_non_finite(calls[i].answer) for i in _answered(calls)):
+        return None
+    return _audit(calls, ref, finite=True)
+
+
+def _audit(calls: list[Call], ref: Api, finite: bool) -> Mismatch | None:
+    """The same calls made on the reference: the first answer of the learner's of another kind than
+    the reference's (type, length, dtype, shape), or, with `finite`, NaN or inf where the
+    reference's is finite. None when nothing is found."""
+    answered = _answered(calls)
+    if not answered:
+        return None
+    expected = _again(ref, calls)
+    finite = finite and not any(c.op == "tool" for c in calls)
+    for i in answered:
+        yours, want = calls[i].answer, expected[i]
+        if want is RAISED:
+            continue
+        if (d := kind_difference(yours, want)) is not None:
+            at, got, wanted = d
+            whole = f"{describe(yours)} whose item {at} is {got}" if at else got
+            return Mismatch(f"your {_name(calls[i])} returned {whole}; expected {wanted}", "type")
+        if finite:
+            for at, y, w in _tensor_pairs(yours, want):
+                try:
+                    expect_finite_like(y, w, f"{_name(calls[i])}(...){at}")
+                except Mismatch as e:
+                    return e
+    return None
+
+
+def _tensor_pairs(yours: Any, want: Any, at: str = ""):
+    """(where, yours, expected) for each tensor of two values of the same kind."""
+    if isinstance(want, torch.Tensor):
+        yield at, yours, want
+    elif isinstance(want, (tuple, list)):
+        for i, (y, w) in enumerate(zip(yours, want)):
+            yield from _tensor_pairs(y, w, f"{at}[{i}]")
+    elif isinstance(want, dict):
+        for k in want:
+            yield from _tensor_pairs(yours[k], want[k], f"{at}[{k!r}]")
+
+
+def _again(api: Api, calls: list[Call]) -> list[Any]:
+    """Make `calls` again on `api`, as they were made (with gradients, where they were), the grader's
+    routines (training, timing) left out; the answers, one per call: a value, RAISED, or None for
+    what answers nothing."""
+    handles: dict[int, Any] = {}
+    answers: list[Any] = []
+    for c in calls:
+        answer = None
+        try:
+            if c.op == "new":
+                handles[c.handle] = api.new(c.target, *c.args, **c.kwargs)
+            elif c.op == "load":
+                handles[c.handle].load_state_dict(c.args[0])
+            elif c.op == "to":
+                handles[c.handle].to(c.args[0])
+            elif c.op == "method":
+                method = c.target.rsplit(".", 1)[1]
+                answer = handles[c.handle].call(*c.args, method=method, **c.kwargs, **c.probe).value
+            elif c.op == "call":
+                answer = api.call(c.target, *c.args, **c.kwargs, **c.probe).value
+        except (LearnerError, KeyError):     # KeyError: the object was never built
+            answer = RAISED
+        answers.append(answer)
+    return answers
 
 
 def _raised(e: LearnerError) -> str:
