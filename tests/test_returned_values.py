@@ -1,5 +1,6 @@
-"""What a learner's code returns is judged whatever it is: a value of the wrong kind is the
-learner's mistake, told as such, and never "a bug in the grader" nor a crash of the run."""
+"""What a learner's code returns is judged whatever it is: a value of the wrong kind, NaN or inf, or
+a different answer each time it is called is the learner's mistake, told as such, and never "a bug
+in the grader" nor a crash of the run."""
 
 from __future__ import annotations
 
@@ -160,3 +161,66 @@ def test_every_wrong_kind_of_return_value_is_the_learners_mistake(ex, kind, tmp_
     if not (ex.id in SCALARS and kind in NUMBERS):
         words = KINDS[kind][1]
         assert any(w in m for m in messages for w in words), (words, messages)
+
+
+# -- code that does not give the same answer twice ----------------------------------------------------
+def edited(tmp_path: Path, file: str, *edits: tuple[str, str]) -> Path:
+    """A copy of the reference with each (old, new) edit made once in `file`."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__"))
+    path = ws / file
+    text = path.read_text()
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text)
+    return ws
+
+
+def graded(ws: Path, exercise: str, zygote, day: str = "day16"):
+    return grade(day, Options(ws, only=[exercise], profile="quick"), zygote=zygote).exercises[0]
+
+
+def unsteady(result) -> list[str]:
+    return [c.message for c in result.checks if "not deterministic" in c.message]
+
+
+def test_a_block_with_dropout_left_on_is_told_it_is_not_deterministic(tmp_path, zygote):
+    ws = edited(tmp_path, "day16/block.py",
+                ("        self.ln2 = nn.LayerNorm(d_model)\n\n    def forward(self, x: Tensor, mask",
+                 ("        self.ln2 = nn.LayerNorm(d_model)\n        self.drop = nn.Dropout(0.5)\n\n"
+                 "    def forward(self, x: Tensor, mask")),
+                ("            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
+                 "            x = x + self.drop(self.attn(self.ln1(x), mask=mask)[0])\n"))
+    result = graded(ws, "block.TransformerBlock", zygote)
+    assert result.status is Status.FAIL
+    told = unsteady(result)
+    assert told and all(GRADER_BUG not in c.message for c in result.checks)
+    assert told[0].startswith("your function is not deterministic: called again with the same inputs, your "
+                              "TransformerBlock.forward returned something else (by up to "), told[0]
+    assert told[0].endswith("Dropout or sampling left on?")
+
+
+def test_a_softmax_adding_tiny_noise_fails_though_its_float32_values_are_within_tolerance(tmp_path, zygote):
+    ws = edited(tmp_path, "day16/attention.py", ("    return exps / exps.sum(dim=dim, keepdim=True)\n",
+                                                  ("    return exps / exps.sum(dim=dim, keepdim=True) "
+                                                  "+ 1e-6 * torch.rand_like(exps)\n")))
+    result = graded(ws, "attention.softmax", zygote)
+    assert result.status is Status.FAIL
+    failing = [c.message for c in result.checks if c.status is not Status.PASS]
+    assert failing and unsteady(result) == failing, failing
+    assert "your softmax returned something else (by up to" in failing[0], failing[0]
+
+
+def test_a_failure_that_does_not_repeat_is_told_as_such_not_as_a_grader_bug(tmp_path, zygote):
+    """Wrong on every fifth call only: the first example answers the same twice, a later one fails,
+    and the failure is gone when Hypothesis tries that example again (its Flaky error)."""
+    ws = edited(tmp_path, "day16/attention.py",
+                ("def softmax(x: Tensor, dim: int = -1) -> Tensor:\n",
+                 "_calls = [0]\n\n\ndef softmax(x: Tensor, dim: int = -1) -> Tensor:\n    _calls[0] += 1\n"),
+                ("    return exps / exps.sum(dim=dim, keepdim=True)\n",
+                 "    return exps / exps.sum(dim=dim, keepdim=True) * (2 if _calls[0] % 5 == 0 else 1)\n"))
+    result = graded(ws, "attention.softmax", zygote)
+    assert result.status is Status.FAIL
+    assert all(GRADER_BUG not in c.message for c in result.checks), [c.message for c in result.checks]
+    assert unsteady(result), [c.message for c in result.checks]

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, errors, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
 from ..results import CheckResult, Status
 from ..sandbox.process import SandboxError
 from .api import RAISED, Api, Call, LearnerError
-from .compare import Mismatch, describe, expect_finite_like, kind_difference
+from .compare import Mismatch, describe, expect_finite_like, kind_difference, tolerance
 
 PROFILES = {"quick": 6, "default": 20, "thorough": 150}   # examples per check (before weight)
 
@@ -102,7 +103,7 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
         seen["n"] += 1
         you.log.clear()
         try:
-            seen["figures"] = _judged(c, case, you, ref)
+            seen["figures"] = _judged(c, case, you, ref, first=seen["n"] == 1)
         except (Mismatch, LearnerError) as e:
             failure = Failure(e, list(you.log))
             seen.setdefault("first", failure.calls)
@@ -138,19 +139,28 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
             message = _raised(e)
         else:
             status, message = Status.FAIL, str(e)
+            if e.stage in ("values", "nan", "grad") and (changed := _unsteady_in(failure, you)):
+                message = changed
         return CheckResult(c.name, status, message, examples=seen["n"]), failure
     except Exception as e:  # noqa: BLE001 - a judging bug must not end the run
+        if isinstance(e, Flaky) and not isinstance(e, _FLAKY_GRADER) and "last" in seen:
+            failure = seen["last"]
+            failure.first_calls = seen.get("first", [])
+            message = _unsteady_in(failure, you) or UNSTEADY.format(
+                what=f"an example that failed passed when {_name(failure.calls)} was tried on it again")
+            return CheckResult(c.name, Status.FAIL, message, examples=seen["n"]), failure
         return CheckResult(c.name, Status.ERROR, f"the grader could not judge this check (a bug in the "
                            f"grader, not in your code): {type(e).__name__}: {e}", examples=seen["n"]), None
     figures = seen.get("figures") if c.strategy is None else None
     return CheckResult(c.name, Status.PASS, examples=seen["n"], figures=figures or {}), None
 
 
-def _judged(c: Check, case: Any, you: Api, ref: Api) -> Any:
+def _judged(c: Check, case: Any, you: Api, ref: Api, first: bool) -> Any:
     """One example: the check, and what the learner's code returned judged whatever the check made
     of it. A value of the wrong kind is the learner's mistake even where it trips up the check
     itself, and is told before any judgement of the values; NaN or inf where the reference's answer
-    is finite fails at the finite stage. The reference answers the learner's calls again only where
+    is finite fails at the finite stage; on the first example the learner's calls are made again
+    to see that they answer the same. The reference answers the learner's calls again only where
     something is wrong, so right code costs nothing more."""
     try:
         figures = c.fn(case, you, ref)
@@ -164,8 +174,11 @@ def _judged(c: Check, case: Any, you: Api, ref: Api) -> Any:
         if (found := _audit(list(you.log), ref, finite=True)) is None:
             raise
         raise found from None
-    if (found := _non_finite(list(you.log), ref)) is not None:
+    calls = list(you.log)
+    if (found := _non_finite(calls, ref)) is not None:
         raise found
+    if first and (changed := _unsteady(calls, you)):
+        raise _Settled(Failure(Mismatch(changed, "determinism"), calls))
     return figures
 
 
@@ -179,16 +192,20 @@ class _Abandon(BaseException):
 
 class _Settled(BaseException):
     """Carries a failure out of Hypothesis at once, unshrunk: a value of the wrong kind is wrong for
-    any input."""
+    any input, and a failure that does not repeat (code that is not deterministic) cannot be shrunk."""
 
     def __init__(self, failure: Failure):
         super().__init__(str(failure.error))
         self.failure = failure
 
 
+# A Flaky that is the grader's own doing (its strategies), not the learner's code changing its answer.
+_FLAKY_GRADER = tuple(getattr(errors, n) for n in ("FlakyStrategyDefinition", "FlakyBackendFailure")
+                      if hasattr(errors, n))
 # Failures that a value of the wrong kind, or NaN, may be behind (a bool "weights" tensor fails a sum
 # to 1; an int one carries no gradient): the learner's answers are judged before these are told.
 AUDITED = ("values", "grad")
+UNSTEADY = "your function is not deterministic: {what}. Dropout or sampling left on?"
 
 
 # -- what came back, judged whatever the check does with it ----------------------------------------
@@ -300,6 +317,68 @@ def _again(api: Api, calls: list[Call]) -> list[Any]:
             answer = RAISED
         answers.append(answer)
     return answers
+
+
+def _unsteady(calls: list[Call], you: Api) -> str | None:
+    """The same calls made again on the learner's code: UNSTEADY's message naming the first answer
+    that changed, or None. Without the grader's routines, which may have changed the learner's
+    objects (training), the calls are made twice and the two compared; else the answers are
+    compared with those of the first time."""
+    if not _answered(calls):
+        return None
+    saved = list(you.log)
+    try:
+        tools = any(c.op == "tool" for c in calls)
+        first = _again(you, calls) if tools else [c.answer for c in calls]
+        again = _again(you, calls)
+    finally:
+        you.log[:] = saved
+    for c, a, b in zip(calls, first, again):
+        if c.op in ("call", "method") and (change := _change(a, b)) is not None:
+            at, how = change
+            what = f"a different item {at}" if at else "something else"
+            return UNSTEADY.format(what=f"called again with the same inputs, your {_name(c)} returned {what} ({how})")
+    return None
+
+
+def _unsteady_in(failure: Failure, you: Api) -> str | None:
+    """_unsteady on the failing example, then on the first one that failed (larger, before any
+    shrinking, so a random choice such as dropout's is less likely to come out the same twice)."""
+    return _unsteady(failure.calls, you) or (
+        _unsteady(failure.first_calls, you) if failure.first_calls is not failure.calls else None)
+
+
+def _change(a: Any, b: Any, at: str = "") -> tuple[str, str] | None:
+    """Where two answers to the same call first differ, and how; None when they are the same."""
+    if a is RAISED or b is RAISED:
+        return None if a is b else (at, "it raised one time and not the other")
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if (a.dtype, a.shape) != (b.dtype, b.shape):
+            return at, f"{describe(a)}, then {describe(b)}"
+        if a.dtype == torch.bool or not (a.is_floating_point() or a.is_complex()):
+            same = torch.equal(a, b)
+        else:
+            rtol, atol = tolerance(a.dtype) if context().device == "cuda" else (0.0, 0.0)
+            same = bool(torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
+        if same:
+            return None
+        diff = (a.to(torch.complex128 if a.is_complex() else torch.float64)
+                - b.to(torch.complex128 if b.is_complex() else torch.float64)).abs().nan_to_num(math.inf)
+        if not a.dim():
+            return at, f"{_number(a)}, then {_number(b)}"
+        worst = [int(i) for i in torch.unravel_index(diff.reshape(-1).argmax(), diff.shape)]
+        return at, f"by up to {float(diff.max()):.3g}, at [{', '.join(map(str, worst))}]"
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _change(x, y, f"{at}[{i}]"))), None)
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return next((d for k in a if (d := _change(a[k], b[k], f"{at}[{k!r}]"))), None)
+    if type(a) is type(b) and (a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))):
+        return None
+    return at, f"{describe(a)}, then {describe(b)}"
+
+
+def _number(t: torch.Tensor) -> str:
+    return f"{t.item():.6g}" if not t.is_complex() else str(t.item())
 
 
 def _raised(e: LearnerError) -> str:
