@@ -135,7 +135,7 @@ def grade(
         _record_report(workspace, report, started)
     console.print(render(report))
     if json_out:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str, allow_nan=False) + "\n")
     if export:
         _export(render(report), export, f"quiz grade {the_day.id}")
     if junit or gradescope or ci:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -149,7 +150,9 @@ class GradeReport:
         return out
 
     def to_dict(self) -> dict:
-        return {
+        """Plain data that is also strict JSON: NaN and ±inf anywhere (a measurement, an answer)
+        are written as the strings "NaN", "inf" and "-inf"."""
+        return strict({
             "day": self.day,
             "workspace": self.workspace,
             "seed": self.seed,
@@ -168,7 +171,23 @@ class GradeReport:
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "files": self.files,
             "sandbox": self.sandbox,
-        }
+        })
+
+
+def json_number(x: float) -> float | str:
+    """A float JSON can carry: itself, or "NaN", "inf", "-inf" (which float() reads back)."""
+    return x if math.isfinite(x) else "NaN" if math.isnan(x) else "inf" if x > 0 else "-inf"
+
+
+def strict(x: Any) -> Any:
+    """`x` with every non-finite float replaced by json_number's string, at any depth."""
+    if isinstance(x, float):
+        return json_number(x)
+    if isinstance(x, dict):
+        return {k: strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [strict(v) for v in x]
+    return x
 
 
 

@@ -4,6 +4,7 @@ Actions annotations and the step summary, from reports built by hand (nothing is
 from __future__ import annotations
 
 import json
+import math
 from xml.etree import ElementTree
 
 import pytest
@@ -286,3 +287,17 @@ def test_step_summary_says_passed_when_everything_passes():
     rep = make_report(questions=[])
     rep.exercises = rep.exercises[:1]
     assert step_summary(rep).startswith("## quiz grade day16: ✅ passed")
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def test_the_json_results_are_strict_json_whatever_the_numbers():
+    rep = make_report()
+    rep.exercises[0].checks[0].figures = {"growth_exponent": math.nan, "speedup": {64: math.inf}, "ms": [-math.inf]}
+    rep.questions[0].given = math.nan
+    text = json.dumps(rep.to_dict(), allow_nan=False)
+    data = json.loads(text)
+    assert data["exercises"][0]["checks"][0]["figures"] == {"growth_exponent": "NaN", "speedup": {"64": "inf"},
+                                                             "ms": ["-inf"]}
+    assert data["questions"][0]["given"] == "NaN"

@@ -5,7 +5,12 @@ and shown with the numbers written out, so it does not rest on colour."""
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +111,44 @@ def test_the_heatmap_prints_every_weight_and_marks_the_wrong_ones_without_colour
     yours_rows = [line.split("expected")[0] for line in text.splitlines()]
     assert any("0.50*" in row for row in yours_rows) and "1.00*" not in text   # only the wrong ones marked
     assert "0.25 " in text and "0.75 " in text and f"more than {OFF:g}" in text
+
+
+def test_nan_and_inf_weights_are_judged_drawn_and_written_as_strict_json(tmp_path):
+    """Weights with NaN and inf: the check fails at the finite stage, the heatmap writes them out
+    (marked as wrong), and the --json file is strict JSON, with them as strings."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws)
+    path = ws / "day16" / "attention.py"
+    old = "    return weights @ V, weights  #"
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, "    weights = torch.where(weights > 0.4, torch.nan, torch.where("
+                                                  "weights == 0, torch.inf, weights))\n" + old))
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "quizgrader", "grade", "day16", "--workspace", str(ws), "--only",
+                          "attention.scaled_dot_product_attention", "--profile", "quick", "--json", str(out)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "140"}, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "NaN*" in run.stdout and "inf*" in run.stdout, run.stdout
+
+    def no_nan(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    data = json.loads(out.read_text(), parse_constant=no_nan)
+    (exercise,) = data["exercises"]
+    assert exercise["status"] == "fail"
+    messages = [c["message"] for c in exercise["checks"]]
+    assert any(m.startswith("weights: ") and "values are NaN where the expected values are finite" in m
+               for m in messages), messages
+    (picture,) = [c["heatmap"] for c in exercise["checks"] if "heatmap" in c]
+    assert picture["yours"][0][0] == "NaN" and picture["yours"][0][1] == "inf"
+    assert picture["expected"][0][:2] == [1.0, 0.0]
+
+
+def test_the_heatmap_draws_nan_and_infinities_without_colour_alone():
+    pic = {"title": "t", "shape": [2, 2], "yours": [["NaN", "-inf"], [0.5, "inf"]],
+           "expected": [[1.0, 0.0], [0.5, "inf"]]}
+    out = io.StringIO()
+    Console(file=out, width=100, no_color=True).print(heatmap(pic))
+    yours = "\n".join(line.split("expected")[0][:40] for line in out.getvalue().splitlines())
+    assert "NaN*" in yours and "-inf*" in yours and "0.50 " in yours
+    assert "inf " in yours and "inf*" not in yours.replace("-inf*", "")   # the same infinity is no mistake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from rich.console import Group, RenderableType
@@ -81,21 +82,43 @@ OFF = 0.01     # a weight this far from the expected one is marked
 
 
 def _shade(value: float) -> str:
-    """A grey from black (0) to white (1), with text that stays readable on it."""
+    """A grey from black (0) to white (1), with text that stays readable on it; NaN and ±inf, which
+    are no weight at all, in red."""
+    if not math.isfinite(value):
+        return "white on red"
     level = 232 + round(min(max(value, 0.0), 1.0) * 23)
     return f"{'black' if level > 243 else 'white'} on color({level})"
 
 
-def _grid(title: str, rows: list[list[float]], other: list[list[float]] | None) -> Table:
+def _weight(v: float | str) -> float:
+    """A heatmap cell as a number: the strings "NaN", "inf" and "-inf" stand for those values."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _off(v: float, other: float) -> bool:
+    """Shown as wrong: more than OFF away, or not the same NaN or infinity."""
+    if math.isnan(v) or math.isnan(other):
+        return not (math.isnan(v) and math.isnan(other))
+    return v != other and not abs(v - other) <= OFF
+
+
+def _written(v: float) -> str:
+    return f"{v:.2f}" if math.isfinite(v) else "NaN" if math.isnan(v) else "inf" if v > 0 else "-inf"
+
+
+def _grid(title: str, rows: list[list[float | str]], other: list[list[float | str]] | None) -> Table:
     table = Table(title=title, title_justify="left", show_header=True, box=None, padding=(0, 1))
     table.add_column("q\\k", style="dim", justify="right")
-    for j in range(len(rows[0])):
+    for j in range(max(map(len, rows), default=0)):
         table.add_column(str(j), justify="right")
     for i, row in enumerate(rows):
         cells = []
-        for j, v in enumerate(row):
-            off = other is not None and abs(v - other[i][j]) > OFF
-            cells.append(Text(f"{v:.2f}" + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
+        for j, v in enumerate(map(_weight, row)):
+            off = other is not None and _off(v, _weight(other[i][j]))
+            cells.append(Text(_written(v) + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
         table.add_row(str(i), *cells)
     return table
 
