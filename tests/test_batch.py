@@ -91,7 +91,7 @@ def test_a_class_is_graded_in_isolation_with_a_gradebook_and_results_per_submiss
     assert sorted(results) == ["hang", "mistake", "right", "stubs", "typo", "vandal", "zipped"]
     softmax = {name: r["exercises"][0] for name, r in results.items()}
     assert softmax["hang"]["status"] == "timeout"
-    assert softmax["typo"]["status"] == "error" and "SyntaxError" in softmax["typo"]["reason"]
+    assert softmax["typo"]["status"] == "error" and "does not parse" in softmax["typo"]["reason"]
     assert softmax["vandal"]["status"] == "error" and "Permission denied" in softmax["vandal"]["reason"]
     assert softmax["mistake"]["status"] == "fail" and softmax["mistake"]["diagnosis"]      # the mistake is named
     assert results["right"]["workspace"] == str(subs / "right") and results["right"]["submission"] == "right"

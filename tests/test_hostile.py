@@ -126,11 +126,13 @@ def test_patching_the_comparison_in_the_child_changes_nothing(tmp_path, zygote):
     assert result.status is Status.FAIL
 
 
-def test_syntax_error_is_an_error_for_that_file_only(tmp_path, zygote):
+def test_a_file_that_does_not_parse_is_an_error_for_that_file_only_with_no_check_run(tmp_path, zygote):
+    """No check runs, so none can pass (the from-scratch one would, reading code that never ran)."""
     ws = workspace_with_softmax(tmp_path, "    return x +\n")
+    line = (ws / "day16" / "attention.py").read_text().splitlines().index("    return x +") + 1
     result = grade_softmax(ws, zygote)
-    assert result.status is Status.ERROR
-    assert "SyntaxError" in result.reason and "attention.py" in result.reason
+    assert result.status is Status.ERROR and result.checks == []
+    assert result.reason == f"your file day16/attention.py does not parse: invalid syntax (line {line})"
 
 
 def test_stub_printing_a_lot_does_not_flood_the_report(tmp_path, zygote):
