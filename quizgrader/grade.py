@@ -135,7 +135,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     """Grade one exercise in a fresh child; `substitute` lists exercises whose reference version
     replaces the learner's there."""
     t0 = time.perf_counter()
-    result = ExerciseResult(ex.id, ex.title, Status.PASS)
+    result = ExerciseResult(ex.id, ex.title, Status.PASS, points=ex.points)
     path = options.workspace / ex.file
     if not path.is_file():
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"

@@ -131,7 +131,7 @@ def test_a_file_that_does_not_parse_is_an_error_for_that_file_only_with_no_check
     ws = workspace_with_softmax(tmp_path, "    return x +\n")
     line = (ws / "day16" / "attention.py").read_text().splitlines().index("    return x +") + 1
     result = grade_softmax(ws, zygote)
-    assert result.status is Status.ERROR and result.checks == []
+    assert result.status is Status.ERROR and result.checks == [] and result.score == 0
     assert result.reason == f"your file day16/attention.py does not parse: invalid syntax (line {line})"
 
 

@@ -32,11 +32,18 @@ def exercise_table(report: GradeReport) -> Table:
     table.add_column("exercise")
     table.add_column("status")
     table.add_column("checks", justify="right")
+    table.add_column("points", justify="right")
     table.add_column("why", overflow="fold", max_width=70)
     for e in report.exercises:
         checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
-        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, escape(e.reason))
+        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, points(e.score, e.points),
+                      escape(e.reason))
     return table
+
+
+def points(score: float, worth: float) -> str:
+    """"0.67/1": a score and what it could have been, as rounded for every report."""
+    return f"{score:g}/{round(worth, 2):g}"
 
 
 def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
@@ -203,7 +210,8 @@ def summary(report: GradeReport) -> Text:
         verdict = "all graded exercises pass" + (" and every answer is right" if report.questions else "")
     else:
         verdict = "every answer given is right"
-    graded = f"{len(report.exercises)} exercises: {parts}. " if report.exercises else "answers only. "
+    graded = (f"{len(report.exercises)} exercises: {parts}; {points(report.score, report.max_score)} points. "
+              if report.exercises else "answers only. ")
     return Text.assemble(
         (f"{report.day}: ", "bold"), graded,
         (verdict, "bold green" if report.passed else "bold red"),
