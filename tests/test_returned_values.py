@@ -39,6 +39,10 @@ def _tensors(f):
     return lambda r: _each(r, lambda t: f(t) if isinstance(t, _torch.Tensor) else t)
 
 
+class _Mine(_torch.Tensor):
+    pass
+
+
 def _wrong(r):
     return {kind}
 
@@ -71,13 +75,13 @@ KINDS = {
     "int dtype": ("_tensors(lambda t: t.to(_torch.int64))(r)", ("int64",)),
     "bool dtype": ("_tensors(lambda t: t != 0)(r)", ("bool",)),
     "complex dtype": ("_tensors(lambda t: t.to(_torch.complex128))(r)", ("complex128",)),
-    "wrong device": ("_tensors(lambda t: t.to('meta'))(r)", ("meta device",)),
+    "wrong device": ("_tensors(lambda t: t.to('meta'))(r)", ("meta",)),
     "nested tuple": ("(r[0], (r[1],)) if isinstance(r, tuple) else ((r,),)", ("tuple of 1",)),
     "generator": ("(x for x in [r])", ("generator",)),
     # right values, so these may pass; where gradients are checked, they must be missed
     "detached, requires grad": (("_tensors(lambda t: _torch.nn.Parameter(t.detach().clone(), "
                                 "requires_grad=t.is_floating_point()))(r)"), ("gradient",)),
-    "tensor subclass": ("_tensors(lambda t: t.as_subclass(type('Mine', (_torch.Tensor,), {})))(r)", ()),
+    "tensor subclass": ("_tensors(lambda t: t.as_subclass(_Mine))(r)", ()),
 }
 RIGHT_VALUES = {"detached, requires grad", "tensor subclass"}
 # What the contract returns as a Python number is left as it is by a change of tensors, and is of the
@@ -86,6 +90,10 @@ SCALARS = {"day16.recipe.noam_lr", "day09.stability.warmup_cosine_lr", "day09.em
 TENSOR_KINDS = {"numpy array", "int dtype", "bool dtype", "complex dtype", "wrong device", "list",
                 *RIGHT_VALUES}
 NUMBERS = {"0-d tensor", "python float", "python int"}
+# Where the contract's answer is a 0-d tensor for some inputs, a 0-d tensor is of the right kind there.
+ZERO_D = {"day16.recipe.label_smoothed_cross_entropy", "day09.information.entropy", "day09.information.cross_entropy",
+          "day09.information.kl_divergence", "day09.information.code_length_bits", "day09.stability.clip_grad_norm_",
+          "day09.backprop.mlp_forward_backward"}
 NOT_WRONG = {("day16.masks.causal_mask", "bool dtype"), ("day16.masks.padding_mask", "bool dtype"),
              ("day09.stability.clip_grad_norm_", "list")}    # a Python float is a norm all the same
 
@@ -155,10 +163,11 @@ def test_every_wrong_kind_of_return_value_is_the_learners_mistake(ex, kind, tmp_
     messages = [c.message for c in result.checks if c.status is not Status.PASS]
     assert not any(GRADER_BUG in m for m in messages + [result.reason]), (result.status, messages)
     if kind in RIGHT_VALUES:
-        assert result.status is Status.PASS or all("gradient" in m for m in messages), (result.status, messages)
+        assert result.status is Status.PASS or (result.status is Status.FAIL and any("gradient" in m for m in messages)), \
+            (result.status, messages)
         return
     assert result.status in (Status.FAIL, Status.ERROR), (result.status, result.reason)
-    if not (ex.id in SCALARS and kind in NUMBERS):
+    if not ((ex.id in SCALARS and kind in NUMBERS) or (ex.id in ZERO_D and kind == "0-d tensor")):
         words = KINDS[kind][1]
         assert any(w in m for m in messages for w in words), (words, messages)
 

@@ -273,15 +273,14 @@ class Server:
 
 def _on_device(value: Any, args: Any, kwargs: Any, module: torch.nn.Module | None) -> None:
     """Tensors given, tensors returned on their device (a function of sizes alone, such as a mask or
-    a table, may return CPU tensors)."""
+    a table, may return CPU tensors); never on the meta device, where a tensor holds no values."""
     given = grad.tensors_in([args, kwargs]) + (list(module.parameters()) if module is not None else [])
-    if not given:
-        return
-    device = given[0].device
     for t in grad.tensors_in(value):
-        if t.device.type != device.type:
+        if t.device.type == "meta" and not given:
+            raise UnsupportedResult("a tensor on the meta device, which holds no values")
+        if given and t.device.type != given[0].device.type:
             raise UnsupportedResult(f"a tensor on the {t.device.type} device, while its inputs are on "
-                                    f"{device.type}: return tensors on the device of the inputs")
+                                    f"{given[0].device.type}: return tensors on the device of the inputs")
 
 
 def _raise_timeout(signum, frame):
