@@ -397,3 +397,24 @@ def test_running_out_of_memory_names_the_limit_only_where_it_applies(device, not
 
     server = Server({**ChildConfig(ROOT / "reference", device).to_json(), "log": ""}, install=False)
     assert note in server._limit_note(MemoryError(), "")
+
+
+def test_escape_sequences_in_what_the_code_raised_or_printed_reach_no_terminal_or_ci_log(tmp_path, zygote):
+    """Written out as \\x1b: they can neither colour, clear the screen nor forge a line of the report."""
+    import io
+
+    from rich.console import Console
+
+    from quizgrader.report.ci import github_annotations
+    from quizgrader.report.terminal import render
+
+    body = ("    print('\\x1b[2J\\x1b[32m\\u2714 pass\\r')\n"
+            "    raise ValueError('\\x1b[31mforged\\x07\\u202e')\n")
+    report = grade("day16", Options(workspace=workspace_with_softmax(tmp_path, body), only=["softmax"],
+                                    profile="quick"), zygote=zygote)
+    assert report.exercises[0].status is Status.ERROR
+    out = io.StringIO()
+    Console(file=out, width=120, no_color=True).print(render(report))
+    shown = out.getvalue() + "\n".join(github_annotations(report, str(tmp_path)))
+    assert not any(c in shown for c in "\x1b\x07\r\u202e"), repr(shown)
+    assert "\\x1b[31mforged\\x07\\u202e" in shown and "\\x1b[2J\\x1b[32m" in shown

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..checks.forbidden import line_range
 from ..results import Answer, CheckResult, ExerciseResult, GradeReport, Status, score, total
+from . import neutral
 
 QUESTIONS_SUITE = "checkpoint questions"
 _FAILED = (Status.FAIL,)
@@ -227,7 +228,8 @@ def github_annotations(report: GradeReport, workspace_root: str) -> list[str]:
         title = f"{_short(e.id)}: {e.status.label}"
         props = (f"file={_escape_property(path)},line={_line(workspace_root, e.id)},"
                  f"title={_escape_property(title)}")
-        out.append(f"::{level} {props}::{_escape_data(chr(10).join(_failures(e)))}")
+        message = neutral("\n".join(_failures(e)), keep="\r")     # _escape_data escapes CR and LF
+        out.append(f"::{level} {props}::{_escape_data(message)}")
     return out
 
 
@@ -249,7 +251,7 @@ def step_summary(report: GradeReport) -> str:
         right = sum(q.outcome is Answer.CORRECT for q in judged)
         lines += [f"Checkpoint questions: {right}/{len(judged)} right.", ""]
     if report.answers_error:
-        lines += [f"Answers file not used: {report.answers_error}", ""]
+        lines += [f"Answers file not used: {neutral(report.answers_error)}", ""]
     if report.verdict:
         lines.append(f"**Verdict: {report.verdict.decision.replace('_', ' ')}.** {report.verdict.summary}")
     return "\n".join(lines).rstrip() + "\n"

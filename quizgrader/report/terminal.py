@@ -13,6 +13,7 @@ from rich.text import Text
 
 from ..catalog import Day
 from ..results import Answer, ExerciseResult, GradeReport, QuestionResult, Status
+from . import neutral
 
 STYLE = {
     Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
@@ -37,7 +38,7 @@ def exercise_table(report: GradeReport) -> Table:
     for e in report.exercises:
         checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
         table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, points(e.score, e.points),
-                      escape(e.reason))
+                      escape(neutral(e.reason)))
     return table
 
 
@@ -51,7 +52,7 @@ def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
     for c in e.checks:
         parts.append(Text.assemble(indent, status_text(c.status), " ", c.name))
         if c.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT) and c.message:
-            parts.append(Text(indent + "    " + c.message.replace("\n", "\n    " + indent), style="default"))
+            parts.append(Text(indent + "    " + neutral(c.message).replace("\n", "\n    " + indent), style="default"))
     return parts
 
 
@@ -64,7 +65,7 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
         if other.status is Status.PASS:
             parts.append(Text(f"  all {len(other.checks)} checks pass: what is left to fix is in {names}"))
         else:
-            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + other.reason)]
+            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + neutral(other.reason))]
     if (picture := next((c.heatmap for c in e.checks if c.heatmap), None)) is not None:
         parts.append(heatmap(picture))
     if e.diagnosis:
@@ -77,7 +78,7 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
         parts.append(Text("    " + repro.replace("\n", "\n    "), style="cyan"))
     if e.output.strip():
         parts.append(Text("your code printed (last lines):", style="bold"))
-        parts.append(Text("    " + e.output.strip()[-800:].replace("\n", "\n    "), style="dim"))
+        parts.append(Text("    " + neutral(e.output.strip()[-800:]).replace("\n", "\n    "), style="dim"))
     if e.hint:
         more = f"  (more: quiz hint {e.id.split('.', 1)[1]} --level {e.hint_next})" if e.hint_next else ""
         parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, (more, "dim")))
@@ -169,7 +170,7 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
 
 def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult]) -> RenderableType | None:
     if error:
-        return Panel(Text(error), title="checkpoint answers: not used", border_style="red", title_align="left")
+        return Panel(Text(neutral(error)), title="checkpoint answers: not used", border_style="red", title_align="left")
     if not questions:
         return None
     counts = Counter(q.outcome for q in questions)
@@ -177,7 +178,7 @@ def answers_panel(file: str | None, error: str | None, questions: list[QuestionR
     bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
     for q in bad:
         label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
-        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
+        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", neutral(q.feedback)))
     return Panel(Group(*parts), title=f"checkpoint answers ({file})", title_align="left",
                  border_style="red" if bad else "green")
 
@@ -240,7 +241,7 @@ def watch_round(report: GradeReport, stale: list[str]) -> Group:
         checks = f"  {e.passed_checks}/{len(e.checks)} checks" if e.checks else ""
         parts.append(Text.assemble(status_text(e.status), "  ", (e.id.split(".", 1)[1], "bold"), checks,
                                    (f"  {e.seconds:.2f} s", "dim"),
-                                   *([f"  {e.reason}"] if e.status is not Status.PASS and not e.checks else [])))
+                                   *([f"  {neutral(e.reason)}"] if e.status is not Status.PASS and not e.checks else [])))
     parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
     if stale:
         parts.append(Text("may be out of date, as they call what changed: " +
