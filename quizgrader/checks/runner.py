@@ -18,7 +18,6 @@ import torch
 from hypothesis import HealthCheck, Phase, Verbosity, errors, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 
 from ..results import CheckResult, Status
 from ..sandbox.process import SandboxError
@@ -143,7 +142,7 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
                 message = changed
         return CheckResult(c.name, status, message, examples=seen["n"]), failure
     except Exception as e:  # noqa: BLE001 - a judging bug must not end the run
-        if isinstance(e, Flaky) and not isinstance(e, _FLAKY_GRADER) and "last" in seen:
+        if isinstance(e, errors.Flaky) and not isinstance(e, _FLAKY_GRADER) and "last" in seen:
             failure = seen["last"]
             failure.first_calls = seen.get("first", [])
             message = _unsteady_in(failure, you) or UNSTEADY.format(

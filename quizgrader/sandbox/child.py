@@ -28,7 +28,8 @@ OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to
 
 
 class UnsupportedResult(Exception):
-    """A result the grader cannot judge as it is: here, a tensor on another device than the inputs."""
+    """A result the grader cannot judge as it is: a tensor on the meta device, or on another device
+    than the inputs. The grader tells it as what the learner's code returned."""
 
 
 class CallTimedOut(BaseException):
