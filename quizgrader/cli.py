@@ -148,9 +148,8 @@ def grade(
         if junit:
             written &= _write(junit, ci_formats.junit_xml(report), workspace)
         if gradescope:
-            points = {e.id: e.points for e in the_day.exercises}
-            written &= _write(gradescope, json.dumps(ci_formats.gradescope_json(report, points), indent=2) + "\n",
-                              workspace)
+            written &= _write(gradescope, json.dumps(ci_formats.gradescope_json(report), indent=2, allow_nan=False)
+                              + "\n", workspace)
         if ci and os.environ.get("GITHUB_ACTIONS") == "true":
             for line in ci_formats.github_annotations(report, os.path.relpath(workspace)):
                 print(line)

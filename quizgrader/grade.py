@@ -166,7 +166,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     replaces the learner's there. `refused(file)` says why a file was left out of the workspace's
     copy (a link leading out of the workspace), or None."""
     t0 = time.perf_counter()
-    result = ExerciseResult(ex.id, ex.title, Status.PASS)
+    result = ExerciseResult(ex.id, ex.title, Status.PASS, points=ex.points)
     path = options.workspace / ex.file
     if (why := refused(ex.file)) is not None:
         result.status, result.reason = Status.ERROR, why
@@ -175,7 +175,11 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} is missing from the workspace"
         return result
     source = path.read_text(encoding="utf-8", errors="replace")
-    if forbidden.line_range(source, ex.name) is None and _parses(source):
+    if (problem := _parse_error(source)) is not None:
+        # Nothing in the file can run, so no check is run (none could pass on its merits).
+        result.status, result.reason = Status.ERROR, f"your file {ex.file} does not parse: {problem}"
+        return result
+    if forbidden.line_range(source, ex.name) is None:
         result.status, result.reason = Status.NOT_ATTEMPTED, f"{ex.file} defines no `{ex.name}`"
         return result
     timeout = options.timeout or ex.timeout
@@ -280,12 +284,15 @@ def _param_names(calls) -> dict[str, list[str]]:
     return names
 
 
-def _parses(source: str) -> bool:
+def _parse_error(source: str) -> str | None:
+    """Why `source` is not valid Python ("invalid syntax (line 12)"), or None when it is."""
     try:
         compile(source, "<workspace>", "exec", dont_inherit=True)
-        return True
-    except (SyntaxError, ValueError):
-        return False
+    except SyntaxError as e:
+        return f"{e.msg} (line {e.lineno})"
+    except ValueError as e:      # a NUL byte
+        return str(e)
+    return None
 
 
 def _not_implemented(result: ExerciseResult, ex: Exercise, e: LearnerError, source: str) -> None:

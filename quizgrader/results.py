@@ -53,10 +53,36 @@ class ExerciseResult:
     # the learner sees whether this exercise itself is right.
     with_reference: ExerciseResult | None = None
     substituted: list[str] = field(default_factory=list)
+    points: float = 1.0          # what it is worth (the catalog's `points`)
 
     @property
     def passed_checks(self) -> int:
         return sum(c.status is Status.PASS for c in self.checks)
+
+    @property
+    def score(self) -> float:
+        return score(self, self.points)
+
+
+def score(e: ExerciseResult, points: float) -> float:
+    """`e`'s share of `points`, rounded to 2 decimals, by the one rule every report uses (README,
+    "Scores"): all of them for a pass; points × checks passed / its checks for a failure, an error
+    or a timeout (a check not run because the process ended is not passed; one that fails although
+    every check passes, a forbidden call, counts that as one more check); 0 otherwise. A blocked
+    exercise scores 0: its points come back once what it builds on passes."""
+    if e.status is Status.PASS:
+        return round(points, 2)
+    if e.status not in (Status.FAIL, Status.ERROR, Status.TIMEOUT) or not e.checks:
+        return 0.0
+    n, passed = len(e.checks), e.passed_checks
+    if passed == n:
+        n += 1
+    return round(points * passed / n, 2)
+
+
+def total(scores: list[float]) -> float:
+    """The sum of scores already rounded to 2 decimals, as they are shown: no drift from the parts."""
+    return round(sum(scores), 2)
 
 
 @dataclass
@@ -146,6 +172,14 @@ class GradeReport:
         graded = bool(self.exercises) or any(q.outcome.judged for q in self.questions)
         return graded and all(e.status is Status.PASS for e in self.exercises) and self.questions_ok
 
+    @property
+    def score(self) -> float:
+        return total([e.score for e in self.exercises])
+
+    @property
+    def max_score(self) -> float:
+        return total([round(e.points, 2) for e in self.exercises])
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for e in self.exercises:
@@ -153,7 +187,9 @@ class GradeReport:
         return out
 
     def to_dict(self) -> dict:
-        return {
+        """Plain data that is also strict JSON: NaN and ±inf anywhere (a measurement, an answer)
+        are written as the strings "NaN", "inf" and "-inf"."""
+        return strict({
             "day": self.day,
             "workspace": self.workspace,
             "seed": self.seed,
@@ -173,7 +209,25 @@ class GradeReport:
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "files": self.files,
             "sandbox": self.sandbox,
-        }
+            "score": self.score,
+            "max_score": self.max_score,
+        })
+
+
+def json_number(x: float) -> float | str:
+    """A float JSON can carry: itself, or "NaN", "inf", "-inf" (which float() reads back)."""
+    return x if math.isfinite(x) else "NaN" if math.isnan(x) else "inf" if x > 0 else "-inf"
+
+
+def strict(x: Any) -> Any:
+    """`x` with every non-finite float replaced by json_number's string, at any depth."""
+    if isinstance(x, float):
+        return json_number(x)
+    if isinstance(x, dict):
+        return {k: strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [strict(v) for v in x]
+    return x
 
 
 def to_json(report: GradeReport) -> str:
@@ -194,7 +248,7 @@ def _finite(value: Any) -> Any:
 
 def _exercise_dict(e: ExerciseResult) -> dict:
     out = {"id": e.id, "status": e.status.value, "reason": e.reason, "diagnosis": e.diagnosis, "hint": e.hint,
-           "hint_next": e.hint_next,
+           "hint_next": e.hint_next, "score": e.score, "max_score": round(e.points, 2),
            "seconds": round(e.seconds, 3),
            "checks": [{"name": c.name, "status": c.status.value, "message": c.message, "diagnosis": c.diagnosis,
                        "repro": c.repro, "examples": c.examples, **({"figures": c.figures} if c.figures else {}),
@@ -202,5 +256,6 @@ def _exercise_dict(e: ExerciseResult) -> dict:
                       for c in e.checks]}
     if e.with_reference is not None:
         out["with_reference"] = {"substituted": e.with_reference.substituted,
-                                 **{k: v for k, v in _exercise_dict(e.with_reference).items() if k != "id"}}
+                                 **{k: v for k, v in _exercise_dict(e.with_reference).items()
+                                    if k not in ("id", "score", "max_score")}}
     return out

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 from conftest import CTRL_C_REACHES
+from test_ci_outputs import scored_report
 
 from quizgrader import batch, diagnosis
 from quizgrader.catalog import load_day
+from quizgrader.report.ci import gradescope_json
 
 ROOT = Path(__file__).resolve().parents[1]
 ONLY = "attention.softmax,masks.causal_mask"
@@ -90,7 +92,7 @@ def test_a_class_is_graded_in_isolation_with_a_gradebook_and_results_per_submiss
     assert sorted(results) == ["hang", "mistake", "right", "stubs", "typo", "vandal", "zipped"]
     softmax = {name: r["exercises"][0] for name, r in results.items()}
     assert softmax["hang"]["status"] == "timeout"
-    assert softmax["typo"]["status"] == "error" and "SyntaxError" in softmax["typo"]["reason"]
+    assert softmax["typo"]["status"] == "error" and "does not parse" in softmax["typo"]["reason"]
     assert softmax["vandal"]["status"] == "error" and "may write only to its scratch folder" in softmax["vandal"]["reason"]
     assert softmax["mistake"]["status"] == "fail" and softmax["mistake"]["diagnosis"]      # the mistake is named
     assert results["right"]["workspace"] == str(subs / "right") and results["right"]["submission"] == "right"
@@ -113,6 +115,20 @@ def test_a_submission_past_its_time_and_a_grader_that_fails_are_rows_not_crashes
     [outcome] = broken.run(batch.find_submissions(subs))
     assert outcome.state == batch.GRADER_ERROR and "exited with code 2" in outcome.problem
     assert "no-such-option" in outcome.problem
+
+
+def test_the_gradebook_has_each_exercises_score_and_totals_them_as_written(tmp_path):
+    """Scores to 2 decimals; a blocked exercise scores 0; the total is the sum of the row's parts."""
+    rep = scored_report()
+    outcome = batch.Outcome(batch.Submission("ann", tmp_path / "ann"), batch.GRADED, results=rep.to_dict(),
+                            scores=gradescope_json(rep))
+    ids = [e.id for e in rep.exercises]
+    batch.write_gradebook(tmp_path / "gradebook.csv", [outcome], ids)
+    (row,) = csv.DictReader((tmp_path / "gradebook.csv").open(encoding="utf-8"))
+    parts = [row[i.split(".", 1)[1]] for i in ids]
+    assert parts == ["0.67", "0.67", "0.67", "0.0", "2.0"]
+    assert (row["score"], row["max_score"], row["percent"]) == ("4.01", "7.0", "57.3")
+    assert float(row["score"]) == round(sum(map(float, parts)), 2)
 
 
 def test_zip_submissions_are_unpacked_safely(tmp_path):

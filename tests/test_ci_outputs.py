@@ -3,14 +3,18 @@ Actions annotations and the step summary, from reports built by hand (nothing is
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from xml.etree import ElementTree
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
+from rich.console import Console
 
 from quizgrader.catalog import load_day
 from quizgrader.report.ci import github_annotations, gradescope_json, junit_xml, step_summary
+from quizgrader.report.terminal import render
 from quizgrader.results import Answer, CheckResult, ExerciseResult, GradeReport, QuestionResult, Status
 from quizgrader.rubric import rate, verdict
 
@@ -188,8 +192,8 @@ def test_gradescope_has_documented_keys_and_types(report):
 def test_gradescope_partial_credit_per_check(report):
     scores = [t["score"] for t in gradescope_json(report)["tests"]]
     # softmax 3/3, sdpa 3/4, additive error 0, causal 1/2, not attempted 0, blocked 0,
-    # forbidden call 2 checks pass but the exercise fails: 2/3, skipped 0
-    assert scores == [1.0, 0.75, 0.0, 0.5, 0.0, 0.0, 0.6667, 0.0]
+    # forbidden call 2 checks pass but the exercise fails: 2/3, skipped 0; to 2 decimals
+    assert scores == [1.0, 0.75, 0.0, 0.5, 0.0, 0.0, 0.67, 0.0]
 
 
 def test_gradescope_custom_points_and_totals(report):
@@ -199,7 +203,7 @@ def test_gradescope_custom_points_and_totals(report):
     assert by_name[CAUSAL]["score"] == 1.5 and by_name[SOFTMAX]["score"] == 2.5
     assert by_name[PADDING]["max_score"] == 1.0
     assert data["max_score"] == 4.0 + 3.0 + 2.5 + 5 * 1.0
-    assert data["score"] == round(3.0 + 1.5 + 2.5 + 2 / 3, 4)
+    assert data["score"] == round(3.0 + 1.5 + 2.5 + 0.67, 2)
     assert data["score"] <= data["max_score"]
 
 
@@ -213,6 +217,53 @@ def test_gradescope_output_explains_failures_and_carries_the_verdict(report):
     assert data["output"].startswith("quiz grade day16: 8 exercises")
     assert "1/3 checkpoint questions right" in data["output"]
     assert report.verdict.summary in data["output"]
+
+
+def scored_report() -> GradeReport:
+    """Three exercises that pass 2 of their 3 checks (0.67 each: 2.01 together, not 2), one blocked
+    although 3 of its 4 checks pass, one worth 2 points that passes."""
+    def two_of_three(last: Status = Status.FAIL) -> list[CheckResult]:
+        return [ok("a"), ok("b"), CheckResult("c", last, "off")]
+
+    exercises = [
+        ExerciseResult(SOFTMAX, "Softmax", Status.FAIL, checks=two_of_three()),
+        ExerciseResult(SDPA, "SDPA", Status.ERROR, checks=two_of_three(Status.ERROR)),
+        ExerciseResult(ADDITIVE, "Additive", Status.TIMEOUT, checks=two_of_three(Status.TIMEOUT)),
+        ExerciseResult(MHA, "MHA", Status.BLOCKED, reason="it depends on scaled_dot_product_attention (error)",
+                       checks=[ok("a"), ok("b"), ok("c"), CheckResult("d", Status.FAIL, "off")], points=2.0),
+        ExerciseResult(CAUSAL, "Causal mask", Status.PASS, checks=[ok("a")], points=2.0),
+    ]
+    return GradeReport("day16", D16.title, "exercises", 0, "quick", "cpu", D16.scale, exercises,
+                       rate(D16, exercises, [], {}), seconds=1.0, version="0")
+
+
+def test_every_output_scores_by_one_rule_and_totals_the_rounded_parts():
+    """A blocked exercise scores 0 (its points come back once what it builds on passes), whatever its
+    own checks did; scores are rounded to 2 decimals and a total is the sum of the parts as shown."""
+    rep = scored_report()
+    expected = [0.67, 0.67, 0.67, 0.0, 2.0]
+    data = gradescope_json(rep)
+    assert [t["score"] for t in data["tests"]] == expected
+    assert (data["score"], data["max_score"]) == (4.01, 7.0)
+
+    results = rep.to_dict()
+    assert [e["score"] for e in results["exercises"]] == expected
+    assert (results["score"], results["max_score"]) == (4.01, 7.0)
+
+    root = ElementTree.fromstring(junit_xml(rep).encode())
+    props = {s.get("name"): {p.get("name"): p.get("value") for p in s.iter("property")} for s in root}
+    assert props[MHA] == {"score": "0", "max_score": "2"} and props[SOFTMAX] == {"score": "0.67", "max_score": "1"}
+
+    summary = step_summary(rep)
+    assert "| `multihead.MultiHeadAttention` | blocked | 3/4 | 0/2 |" in summary
+    assert "| **total** | | | **4.01/7** |" in summary
+
+    out = io.StringIO()
+    Console(file=out, width=200, no_color=True).print(render(rep))
+    lines = out.getvalue().splitlines()
+    assert any("multihead.MultiHeadAttention" in line and " 0/2 " in line for line in lines)
+    assert any("attention.softmax" in line and " 0.67/1 " in line for line in lines)
+    assert "4.01/7 points" in out.getvalue()
 
 
 # --- GitHub annotations -----------------------------------------------------------------------------
@@ -286,3 +337,17 @@ def test_step_summary_says_passed_when_everything_passes():
     rep = make_report(questions=[])
     rep.exercises = rep.exercises[:1]
     assert step_summary(rep).startswith("## quiz grade day16: ✅ passed")
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def test_the_json_results_are_strict_json_whatever_the_numbers():
+    rep = make_report()
+    rep.exercises[0].checks[0].figures = {"growth_exponent": math.nan, "speedup": {64: math.inf}, "ms": [-math.inf]}
+    rep.questions[0].given = math.nan
+    text = json.dumps(rep.to_dict(), allow_nan=False)
+    data = json.loads(text)
+    assert data["exercises"][0]["checks"][0]["figures"] == {"growth_exponent": "NaN", "speedup": {"64": "inf"},
+                                                             "ms": ["-inf"]}
+    assert data["questions"][0]["given"] == "NaN"

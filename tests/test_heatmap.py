@@ -5,7 +5,9 @@ and shown with the numbers written out, so it does not rest on colour."""
 from __future__ import annotations
 
 import io
+import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from rich.console import Console
 
 from quizgrader import diagnosis
 from quizgrader.grade import Options, grade
-from quizgrader.report.terminal import OFF, heatmap
+from quizgrader.report.terminal import OFF, heatmap, render
 from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +108,44 @@ def test_the_heatmap_prints_every_weight_and_marks_the_wrong_ones_without_colour
     yours_rows = [line.split("expected")[0] for line in text.splitlines()]
     assert any("0.50*" in row for row in yours_rows) and "1.00*" not in text   # only the wrong ones marked
     assert "0.25 " in text and "0.75 " in text and f"more than {OFF:g}" in text
+
+
+def test_nan_and_inf_weights_are_judged_drawn_and_written_as_strict_json(tmp_path, zygote):
+    """Weights with NaN and inf: the check fails at the finite stage, the heatmap writes them out
+    (marked as wrong) instead of ending the report, and the results are strict JSON, with them as
+    strings."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws)
+    path = ws / "day16" / "attention.py"
+    old = "    return weights @ V, weights  #"
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, "    weights = torch.where(weights > 0.4, torch.nan, torch.where("
+                                                  "weights == 0, torch.inf, weights))\n" + old))
+    report = grade("day16", Options(ws, only=["attention.scaled_dot_product_attention"], profile="quick"),
+                   zygote=zygote)
+    out = io.StringIO()
+    Console(file=out, width=140, no_color=True).print(render(report))
+    assert "NaN*" in out.getvalue() and "inf*" in out.getvalue(), out.getvalue()
+
+    def no_nan(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False), parse_constant=no_nan)
+    (exercise,) = data["exercises"]
+    assert exercise["status"] == "fail"
+    messages = [c["message"] for c in exercise["checks"]]
+    assert any(m.startswith("weights: ") and "values are NaN where the expected values are finite" in m
+               for m in messages), messages
+    (picture,) = [c["heatmap"] for c in exercise["checks"] if "heatmap" in c]
+    assert picture["yours"][0][0] == "NaN" and picture["yours"][0][1] == "inf"
+    assert picture["expected"][0][:2] == [1.0, 0.0]
+
+
+def test_the_heatmap_draws_nan_and_infinities_without_colour_alone():
+    pic = {"title": "t", "shape": [2, 2], "yours": [["NaN", "-inf"], [0.5, "inf"]],
+           "expected": [[1.0, 0.0], [0.5, "inf"]]}
+    out = io.StringIO()
+    Console(file=out, width=100, no_color=True).print(heatmap(pic))
+    yours = "\n".join(line.split("expected")[0][:40] for line in out.getvalue().splitlines())
+    assert "NaN*" in yours and "-inf*" in yours and "0.50 " in yours
+    assert "inf " in yours and "inf*" not in yours.replace("-inf*", "")   # the same infinity is no mistake

@@ -125,11 +125,13 @@ def test_patching_the_comparison_in_the_child_changes_nothing(tmp_path, zygote):
     assert result.status is Status.FAIL
 
 
-def test_syntax_error_is_an_error_for_that_file_only(tmp_path, zygote):
+def test_a_file_that_does_not_parse_is_an_error_for_that_file_only_with_no_check_run(tmp_path, zygote):
+    """No check runs, so none can pass (the from-scratch one would, reading code that never ran)."""
     ws = workspace_with_softmax(tmp_path, "    return x +\n")
+    line = (ws / "day16" / "attention.py").read_text().splitlines().index("    return x +") + 1
     result = grade_softmax(ws, zygote)
-    assert result.status is Status.ERROR
-    assert "SyntaxError" in result.reason and "attention.py" in result.reason
+    assert result.status is Status.ERROR and result.checks == [] and result.score == 0
+    assert result.reason == f"your file day16/attention.py does not parse: invalid syntax (line {line})"
 
 
 def test_stub_printing_a_lot_does_not_flood_the_report(tmp_path, zygote):
@@ -399,3 +401,24 @@ def test_running_out_of_memory_names_the_limit_only_where_it_applies(device, not
 
     server = Server({**ChildConfig(ROOT / "reference", device).to_json(), "log": ""}, install=False)
     assert note in server._limit_note(MemoryError(), "")
+
+
+def test_escape_sequences_in_what_the_code_raised_or_printed_reach_no_terminal_or_ci_log(tmp_path, zygote):
+    """Written out as \\x1b: they can neither colour, clear the screen nor forge a line of the report."""
+    import io
+
+    from rich.console import Console
+
+    from quizgrader.report.ci import github_annotations
+    from quizgrader.report.terminal import render
+
+    body = ("    print('\\x1b[2J\\x1b[32m\\u2714 pass\\r')\n"
+            "    raise ValueError('\\x1b[31mforged\\x07\\u202e')\n")
+    report = grade("day16", Options(workspace=workspace_with_softmax(tmp_path, body), only=["softmax"],
+                                    profile="quick"), zygote=zygote)
+    assert report.exercises[0].status is Status.ERROR
+    out = io.StringIO()
+    Console(file=out, width=120, no_color=True).print(render(report))
+    shown = out.getvalue() + "\n".join(github_annotations(report, str(tmp_path)))
+    assert not any(c in shown for c in "\x1b\x07\r\u202e"), repr(shown)
+    assert "\\x1b[31mforged\\x07\\u202e" in shown and "\\x1b[2J\\x1b[32m" in shown

@@ -49,12 +49,13 @@ def test_a_link_planted_by_the_learners_code_during_the_run_is_refused_at_write_
     (ws / "day16" / "attention.py").write_text(planting_softmax(ws / ".quiz", outside))
     before = digests(outside)
     run = CliRunner().invoke(cli.app, ["grade", "day16", "--workspace", str(ws), "--only", "attention.softmax",
-                                       "--profile", "quick"], env={"COLUMNS": "300", "QUIZ_HISTORY": ""})
+                                       "--profile", "quick", "--json", str(tmp_path / "r.json")],
+                             env={"COLUMNS": "300", "QUIZ_HISTORY": ""})
     assert digests(outside) == before
     # The learner's process may write only to its scratch folder: the link is never planted, and
     # the attempt fails the exercise.
     assert not (ws / ".quiz").is_symlink()
-    assert run.exit_code == 1 and "may not write" in run.stdout, run.output
+    assert run.exit_code == 1 and "may not write" in (tmp_path / "r.json").read_text(), run.output
 
 
 def test_a_helper_module_linked_to_the_reference_and_imported_by_the_exercise(tmp_path, zygote):

@@ -3,6 +3,7 @@ the errata of the course notes), RoPE as multiplication by complex numbers, ALiB
 paper's code computes them, and the learned table as nn.Embedding."""
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from quizgrader.grade import Options, grade
+from quizgrader.results import Status
 from quizgrader.sandbox.loader import import_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +105,41 @@ def test_learned_embedding_is_nn_embedding_plus_x():
     torch.testing.assert_close(m(x), x + m.embedding.weight[:5])
     with pytest.raises(ValueError, match="max_len"):
         m(torch.randn(1, 7, 4, dtype=torch.float64))
+
+
+ROPE_EVERY_TWO = '''def apply_rope(x, positions=None, base=10000.0):
+    """Rotate-every-two RoPE, as GPT-J writes it, with its angles computed in float32."""
+    T, d = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(T, device=x.device)
+    inv_freq = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d)
+    angles = positions.to(torch.float32)[..., None] * inv_freq
+    sin = angles.sin().repeat_interleave(2, dim=-1).to(x.dtype)
+    cos = angles.cos().repeat_interleave(2, dim=-1).to(x.dtype)
+    rotated = torch.stack((-x[..., 1::2], x[..., ::2]), dim=-1).flatten(-2)
+    return x * cos + rotated * sin
+
+
+'''
+
+
+@pytest.fixture(scope="module")
+def every_two(tmp_path_factory) -> Path:
+    """A workspace whose apply_rope is an independent, correct formulation: the contract admits its
+    float32 angles, in every check (values, gradients, relative scores)."""
+    ws = tmp_path_factory.mktemp("rope") / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__"))
+    path = ws / "day16" / "positional.py"
+    text = path.read_text()
+    start, end = text.index("def apply_rope("), text.index("def alibi_slopes(")
+    path.write_text(text[:start] + ROPE_EVERY_TWO + text[end:])
+    return ws
+
+
+@pytest.mark.parametrize("profile, seed", [(p, s) for p in ("quick", "default") for s in range(6)]
+                         + [("thorough", 0), ("thorough", 1)])
+def test_rope_with_float32_angles_passes_every_check(every_two, profile, seed, zygote):
+    report = grade("day16", Options(every_two, only=["positional.apply_rope"], profile=profile, seed=seed),
+                   zygote=zygote)
+    (result,) = report.exercises
+    assert result.status is Status.PASS, [(c.name, c.message) for c in result.checks if c.status is not Status.PASS]

@@ -44,14 +44,20 @@ class Outcome:
     kwargs_after: dict | None = None
 
 
+RAISED = object()   # a Call's answer when the call raised
+
+
 @dataclass
 class Call:
-    """A call as made, kept so that a failing example can be written out as a repro."""
+    """A call as made, kept so that a failing example can be written out as a repro, and its
+    answer (RAISED when it raised), so that the runner can judge what came back afterwards."""
     op: str
     target: str
     args: tuple
     kwargs: dict
     handle: int | None = None
+    answer: Any = field(default=None, repr=False, compare=False)
+    probe: dict = field(default_factory=dict, repr=False, compare=False)   # grad_seed, keep_args as asked
 
 
 @dataclass
@@ -74,9 +80,12 @@ class Api:
         except OSError:
             return ""
 
-    def _request(self, req: dict, target: str) -> dict:
+    def _request(self, req: dict, target: str, record: Call | None = None) -> dict:
+        """Send `req`; `record` (the Call logged for it) keeps the answer."""
         response = self.send(req)
         self.records.extend(response.get("records", []))
+        if record is not None:
+            record.answer = response.get("value") if response["ok"] else RAISED
         if not response["ok"]:
             raise LearnerError(response["error"], target)
         return response
@@ -88,9 +97,9 @@ class Api:
              **kwargs) -> Outcome:
         """Call a function of the workspace, e.g. call("attention.softmax", x, dim=-1)."""
         target = self._qualify(name)
-        self.log.append(Call("call", target, args, kwargs))
+        self.log.append(made := Call("call", target, args, kwargs, probe=_probe(grad_seed, keep_args)))
         r = self._request({"op": "call", "target": target, "args": list(args), "kwargs": kwargs,
-                           "grad_seed": grad_seed, "keep_args": keep_args}, target)
+                           "grad_seed": grad_seed, "keep_args": keep_args}, target, made)
         return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
 
     def __call__(self, name: str, *args, **kwargs) -> Any:
@@ -99,8 +108,9 @@ class Api:
     def tool(self, tool: str, name: str, **kwargs) -> Any:
         """Apply one of the grader's routines (sandbox/tools.py) to a function of the workspace."""
         target = self._qualify(name)
-        self.log.append(Call("tool", target, (tool,), kwargs))
-        return self._request({"op": "tool", "tool": tool, "target": target, "kwargs": kwargs}, target)["value"]
+        self.log.append(made := Call("tool", target, (tool,), kwargs))
+        return self._request({"op": "tool", "tool": tool, "target": target, "kwargs": kwargs}, target,
+                             made)["value"]
 
     def new(self, name: str, *args, **kwargs) -> Handle:
         target = self._qualify(name)
@@ -121,10 +131,11 @@ class Handle:
 
     def call(self, *args, method: str = "forward", grad_seed: int | None = None,
              keep_args: bool = False, **kwargs) -> Outcome:
-        self.api.log.append(Call("method", f"{self.target}.{method}", args, kwargs, self.id))
+        self.api.log.append(made := Call("method", f"{self.target}.{method}", args, kwargs, self.id,
+                                         probe=_probe(grad_seed, keep_args)))
         r = self.api._request({"op": "call", "handle": self.id, "method": method, "args": list(args),
                                "kwargs": kwargs, "grad_seed": grad_seed, "keep_args": keep_args},
-                              f"{self.target}.{method}")
+                              f"{self.target}.{method}", made)
         return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
 
     def __call__(self, *args, **kwargs) -> Any:
@@ -132,9 +143,9 @@ class Handle:
 
     def tool(self, tool: str, **kwargs) -> Any:
         """Apply one of the grader's routines (sandbox/tools.py) to this object, e.g. train it."""
-        self.api.log.append(Call("tool", self.target, (tool,), kwargs, self.id))
+        self.api.log.append(made := Call("tool", self.target, (tool,), kwargs, self.id))
         return self.api._request({"op": "tool", "tool": tool, "handle": self.id, "kwargs": kwargs},
-                                 self.target)["value"]
+                                 self.target, made)["value"]
 
     def to(self, dtype) -> Handle:
         self.api.log.append(Call("to", self.target, (dtype,), {}, self.id))
@@ -149,6 +160,10 @@ class Handle:
         r = self.api._request({"op": "load_state_dict", "handle": self.id, "state": state,
                                "strict": strict}, self.target)
         return {"missing": r["missing"], "unexpected": r["unexpected"]}
+
+
+def _probe(grad_seed: int | None, keep_args: bool) -> dict:
+    return {k: v for k, v in (("grad_seed", grad_seed), ("keep_args", keep_args)) if v}
 
 
 def remote(c: Child, day: str) -> Api:

@@ -61,8 +61,9 @@ def expect_parameters(you, ref, name: str, args: tuple = (), kwargs: dict | None
 
 
 def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
-                       params: bool = False) -> None:
-    """Gradients of a fixed random projection of the outputs, against the reference's."""
+                       params: bool = False, rtol: float | None = None, atol: float | None = None) -> None:
+    """Gradients of a fixed random projection of the outputs, against the reference's, at the
+    dtype's tolerance unless the exercise's contract states another (`rtol`, `atol`)."""
     g, r = yours.grads or {}, ref.grads or {}
     if not g.get("graph"):
         raise Mismatch("no gradient flows back from your outputs: they are detached from the graph "
@@ -77,7 +78,7 @@ def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: to
         if got is None:
             raise Mismatch(f"no gradient reached `{name}`: it does not take part in the output, or the "
                            "path from it is cut", "grad")
-        expect_close(got, want, f"d(output)/d({name})", dtype=dtype)
+        expect_close(got, want, f"d(output)/d({name})", dtype=dtype, rtol=rtol, atol=atol)
 
 
 def from_scratch(ex: Exercise):

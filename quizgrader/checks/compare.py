@@ -50,12 +50,55 @@ def tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get(dtype, (1e-6, 1e-8))
 
 
-def describe(x: Any) -> str:
+def describe(x: Any, items: int = 3) -> str:
+    """A value's kind in words: "a 0-d float32 tensor", "a tuple of 2 (a (3,) float32 tensor, None)".
+    A tuple or list of at most `items` items names each of them."""
     if isinstance(x, torch.Tensor):
-        return f"a {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} tensor"
+        dtype = str(x.dtype).removeprefix("torch.")
+        return f"a 0-d {dtype} tensor" if x.dim() == 0 else f"a {tuple(x.shape)} {dtype} tensor"
     if isinstance(x, (tuple, list)):
-        return f"a {type(x).__name__} of {len(x)}"
+        inner = f" ({', '.join(describe(v, 0) for v in x)})" if 0 < len(x) <= items else ""
+        return f"a {type(x).__name__} of {len(x)}{inner}"
+    if isinstance(x, dict):
+        keys = ", ".join(repr(k)[:20] for k in list(x)[:6]) + (", ..." if len(x) > 6 else "")
+        return f"a dict with keys {keys}" if x else "an empty dict"
+    if x is None:
+        return "None"
     return f"{type(x).__name__} {x!r:.60}"
+
+
+def kind_difference(yours: Any, expected: Any, at: str = "") -> tuple[str, str, str] | None:
+    """Where `yours` is first not the kind of value `expected` is, as (where, yours, expected) in
+    words (where: "" for the whole value, "[1]", "[1]['W1']" inside it); None when they are alike.
+    Alike: tensors of the same dtype and shape; tuples or lists (either will do) of alike items;
+    dicts with the same keys and alike values; numbers (a bool is not one), and a 0-d tensor for a
+    number, which checks read with .item(); strings; None."""
+    def differ() -> tuple[str, str, str]:
+        return at, describe(yours), describe(expected)
+
+    if isinstance(yours, torch.Tensor) and not yours.dim() and _number(expected):
+        return None
+    if isinstance(expected, torch.Tensor):
+        alike = isinstance(yours, torch.Tensor) and (yours.dtype, yours.shape) == (expected.dtype, expected.shape)
+        return None if alike else differ()
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(yours, (tuple, list)) or len(yours) != len(expected):
+            return differ()
+        return next((d for i, (y, e) in enumerate(zip(yours, expected))
+                     if (d := kind_difference(y, e, f"{at}[{i}]"))), None)
+    if isinstance(expected, dict):
+        if not isinstance(yours, dict) or set(yours) != set(expected):
+            return differ()
+        return next((d for k in expected if (d := kind_difference(yours[k], expected[k], f"{at}[{k!r}]"))), None)
+    if isinstance(expected, bool) or isinstance(yours, bool):
+        return None if type(yours) is type(expected) else differ()
+    if _number(expected):
+        return None if _number(yours) else differ()
+    return None if type(yours) is type(expected) else differ()
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def expect_tuple(got: Any, names: Sequence[str]) -> tuple:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ..results import json_number
 from .api import Api, Call
 
 MAX = 8
@@ -27,7 +28,8 @@ SOURCES = {
 
 
 def heatmap(exercise: str, calls: list[Call], you: Api, ref: Api) -> dict[str, Any] | None:
-    """{"title", "shape", "yours", "expected"} for the first call in `calls` that returns weights
+    """{"title", "shape", "yours", "expected"} (rows of numbers, as _rows writes them) for the first
+    call in `calls` that returns weights
     unlike the reference's; None when there is none, or the learner's cannot be drawn (their
     shape or type is already what the check's message is about)."""
     from ..diagnosis import replay
@@ -86,8 +88,10 @@ def _cut(w: torch.Tensor) -> torch.Tensor:
     return w[:MAX, :MAX]
 
 
-def _rows(w: torch.Tensor) -> list[list[float]]:
-    return [[float(x) for x in row] for row in w]
+def _rows(w: torch.Tensor) -> list[list[float | str]]:
+    """The weights as numbers; NaN and ±inf as the strings "NaN", "inf" and "-inf", which JSON
+    can carry (and float() reads back)."""
+    return [[json_number(float(x)) for x in row] for row in w]
 
 
 def _title(exercise: str, shape: tuple[int, ...]) -> str:

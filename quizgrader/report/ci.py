@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..checks.forbidden import line_range
-from ..results import Answer, CheckResult, ExerciseResult, GradeReport, Status
+from ..results import Answer, CheckResult, ExerciseResult, GradeReport, Status, score, total
+from . import neutral
 
 QUESTIONS_SUITE = "checkpoint questions"
 _FAILED = (Status.FAIL,)
@@ -96,6 +97,9 @@ def junit_xml(report: GradeReport) -> str:
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for e in report.exercises:
         suite, counts = _suite(root, e.id)
+        properties = ET.SubElement(suite, "properties")
+        for key, value in (("score", e.score), ("max_score", round(e.points, 2))):
+            ET.SubElement(properties, "property", name=key, value=f"{value:g}")
         for name, status, message, details in _outcome(e):
             seconds = e.seconds if not e.checks else 0.0
             kind = _testcase(suite, e.id, name, status, message, details, seconds)
@@ -129,17 +133,6 @@ def junit_xml(report: GradeReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def _score(e: ExerciseResult, max_score: float) -> float:
-    """max_score × passed checks / checks; an exercise that does not pass although all its checks
-    do (a forbidden call, say) counts its own failure as one more check."""
-    n, passed = len(e.checks), e.passed_checks
-    if not n:
-        return max_score if e.status is Status.PASS else 0.0
-    if e.status is not Status.PASS and passed == n:
-        n += 1
-    return min(max_score, round(max_score * passed / n, 4))
-
-
 def _failures(e: ExerciseResult) -> list[str]:
     """Why an exercise does not pass, in lines: its reason, each failing check's first message
     line, the diagnosis."""
@@ -164,19 +157,20 @@ def _summary_line(report: GradeReport) -> str:
 
 
 def gradescope_json(report: GradeReport, points: dict[str, float] | None = None) -> dict:
-    """Gradescope's results.json as a dict: one test per exercise, worth `points[id]` (1 by
-    default), with partial credit for the checks that pass."""
+    """Gradescope's results.json as a dict: one test per exercise, worth `points[id]` (what the
+    exercise is worth by default), scored by results.SCORE_RULE; the total is the sum of the
+    tests' rounded scores."""
     points = points or {}
     tests = []
     for i, e in enumerate(report.exercises, 1):
-        max_score = round(float(points.get(e.id, 1.0)), 4)
+        max_score = round(float(points.get(e.id, e.points)), 2)
         checks = f"{e.passed_checks}/{len(e.checks)} checks pass" if e.checks else ""
         if e.status is Status.PASS:
             output = checks or "pass"
         else:
             output = "\n".join(_failures(e) + ([checks] if checks else []))
         tests.append({
-            "score": _score(e, max_score),
+            "score": score(e, max_score),
             "max_score": max_score,
             "name": f"{e.id}: {e.title}" if e.title else e.id,
             "number": str(i),
@@ -184,13 +178,12 @@ def gradescope_json(report: GradeReport, points: dict[str, float] | None = None)
             "status": "passed" if e.status is Status.PASS else "failed",
             "visibility": "visible",
         })
-    max_total = round(sum(t["max_score"] for t in tests), 4)
     output = _summary_line(report)
     if report.verdict:
         output += "\n" + report.verdict.summary
     return {
-        "score": min(max_total, round(sum(t["score"] for t in tests), 4)),
-        "max_score": max_total,
+        "score": total([t["score"] for t in tests]),
+        "max_score": total([t["max_score"] for t in tests]),
         "execution_time": round(report.seconds, 4),
         "output": output,
         "visibility": "visible",
@@ -235,7 +228,8 @@ def github_annotations(report: GradeReport, workspace_root: str) -> list[str]:
         title = f"{_short(e.id)}: {e.status.label}"
         props = (f"file={_escape_property(path)},line={_line(workspace_root, e.id)},"
                  f"title={_escape_property(title)}")
-        out.append(f"::{level} {props}::{_escape_data(chr(10).join(_failures(e)))}")
+        message = neutral("\n".join(_failures(e)), keep="\r")     # _escape_data escapes CR and LF
+        out.append(f"::{level} {props}::{_escape_data(message)}")
     return out
 
 
@@ -247,17 +241,17 @@ def step_summary(report: GradeReport) -> str:
     if report.title:
         lines += [f"*{report.title}*", ""]
     if report.exercises:
-        lines += ["| exercise | status | checks passed |", "|---|---|---|"]
+        lines += ["| exercise | status | checks passed | points |", "|---|---|---|---|"]
         for e in report.exercises:
             checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
-            lines.append(f"| `{_short(e.id)}` | {e.status.label} | {checks} |")
-        lines.append("")
+            lines.append(f"| `{_short(e.id)}` | {e.status.label} | {checks} | {e.score:g}/{round(e.points, 2):g} |")
+        lines += [f"| **total** | | | **{report.score:g}/{report.max_score:g}** |", ""]
     judged = [q for q in report.questions if q.outcome.judged]
     if judged:
         right = sum(q.outcome is Answer.CORRECT for q in judged)
         lines += [f"Checkpoint questions: {right}/{len(judged)} right.", ""]
     if report.answers_error:
-        lines += [f"Answers file not used: {report.answers_error}", ""]
+        lines += [f"Answers file not used: {neutral(report.answers_error)}", ""]
     if report.verdict:
         lines.append(f"**Verdict: {report.verdict.decision.replace('_', ' ')}.** {report.verdict.summary}")
     return "\n".join(lines).rstrip() + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from rich.console import Group, RenderableType
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from ..catalog import Day
 from ..results import Answer, ExerciseResult, GradeReport, QuestionResult, Status
+from . import neutral
 
 STYLE = {
     Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
@@ -31,11 +33,18 @@ def exercise_table(report: GradeReport) -> Table:
     table.add_column("exercise")
     table.add_column("status")
     table.add_column("checks", justify="right")
+    table.add_column("points", justify="right")
     table.add_column("why", overflow="fold", max_width=70)
     for e in report.exercises:
         checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
-        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, escape(e.reason))
+        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, points(e.score, e.points),
+                      escape(neutral(e.reason)))
     return table
+
+
+def points(score: float, worth: float) -> str:
+    """"0.67/1": a score and what it could have been, as rounded for every report."""
+    return f"{score:g}/{round(worth, 2):g}"
 
 
 def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
@@ -43,7 +52,7 @@ def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
     for c in e.checks:
         parts.append(Text.assemble(indent, status_text(c.status), " ", c.name))
         if c.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT) and c.message:
-            parts.append(Text(indent + "    " + c.message.replace("\n", "\n    " + indent), style="default"))
+            parts.append(Text(indent + "    " + neutral(c.message).replace("\n", "\n    " + indent), style="default"))
     return parts
 
 
@@ -56,7 +65,7 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
         if other.status is Status.PASS:
             parts.append(Text(f"  all {len(other.checks)} checks pass: what is left to fix is in {names}"))
         else:
-            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + other.reason)]
+            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + neutral(other.reason))]
     if (picture := next((c.heatmap for c in e.checks if c.heatmap), None)) is not None:
         parts.append(heatmap(picture))
     if e.diagnosis:
@@ -69,7 +78,7 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
         parts.append(Text("    " + repro.replace("\n", "\n    "), style="cyan"))
     if e.output.strip():
         parts.append(Text("your code printed (last lines):", style="bold"))
-        parts.append(Text("    " + e.output.strip()[-800:].replace("\n", "\n    "), style="dim"))
+        parts.append(Text("    " + neutral(e.output.strip()[-800:]).replace("\n", "\n    "), style="dim"))
     if e.hint:
         more = f"  (more: quiz hint {e.id.split('.', 1)[1]} --level {e.hint_next})" if e.hint_next else ""
         parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, (more, "dim")))
@@ -81,21 +90,43 @@ OFF = 0.01     # a weight this far from the expected one is marked
 
 
 def _shade(value: float) -> str:
-    """A grey from black (0) to white (1), with text that stays readable on it."""
+    """A grey from black (0) to white (1), with text that stays readable on it; NaN and ±inf, which
+    are no weight at all, in red."""
+    if not math.isfinite(value):
+        return "white on red"
     level = 232 + round(min(max(value, 0.0), 1.0) * 23)
     return f"{'black' if level > 243 else 'white'} on color({level})"
 
 
-def _grid(title: str, rows: list[list[float]], other: list[list[float]] | None) -> Table:
+def _weight(v: float | str) -> float:
+    """A heatmap cell as a number: the strings "NaN", "inf" and "-inf" stand for those values."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _off(v: float, other: float) -> bool:
+    """Shown as wrong: more than OFF away, or not the same NaN or infinity."""
+    if math.isnan(v) or math.isnan(other):
+        return not (math.isnan(v) and math.isnan(other))
+    return v != other and not abs(v - other) <= OFF
+
+
+def _written(v: float) -> str:
+    return f"{v:.2f}" if math.isfinite(v) else "NaN" if math.isnan(v) else "inf" if v > 0 else "-inf"
+
+
+def _grid(title: str, rows: list[list[float | str]], other: list[list[float | str]] | None) -> Table:
     table = Table(title=title, title_justify="left", show_header=True, box=None, padding=(0, 1))
     table.add_column("q\\k", style="dim", justify="right")
-    for j in range(len(rows[0])):
+    for j in range(max(map(len, rows), default=0)):
         table.add_column(str(j), justify="right")
     for i, row in enumerate(rows):
         cells = []
-        for j, v in enumerate(row):
-            off = other is not None and abs(v - other[i][j]) > OFF
-            cells.append(Text(f"{v:.2f}" + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
+        for j, v in enumerate(map(_weight, row)):
+            off = other is not None and _off(v, _weight(other[i][j]))
+            cells.append(Text(_written(v) + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
         table.add_row(str(i), *cells)
     return table
 
@@ -139,7 +170,7 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
 
 def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult]) -> RenderableType | None:
     if error:
-        return Panel(Text(error), title="checkpoint answers: not used", border_style="red", title_align="left")
+        return Panel(Text(neutral(error)), title="checkpoint answers: not used", border_style="red", title_align="left")
     if not questions:
         return None
     counts = Counter(q.outcome for q in questions)
@@ -147,7 +178,7 @@ def answers_panel(file: str | None, error: str | None, questions: list[QuestionR
     bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
     for q in bad:
         label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
-        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", q.feedback))
+        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", neutral(q.feedback)))
     return Panel(Group(*parts), title=f"checkpoint answers ({file})", title_align="left",
                  border_style="red" if bad else "green")
 
@@ -180,7 +211,8 @@ def summary(report: GradeReport) -> Text:
         verdict = "all graded exercises pass" + (" and every answer is right" if report.questions else "")
     else:
         verdict = "every answer given is right"
-    graded = f"{len(report.exercises)} exercises: {parts}. " if report.exercises else "answers only. "
+    graded = (f"{len(report.exercises)} exercises: {parts}; {points(report.score, report.max_score)} points. "
+              if report.exercises else "answers only. ")
     return Text.assemble(
         (f"{report.day}: ", "bold"), graded,
         (verdict, "bold green" if report.passed else "bold red"),
@@ -209,7 +241,7 @@ def watch_round(report: GradeReport, stale: list[str]) -> Group:
         checks = f"  {e.passed_checks}/{len(e.checks)} checks" if e.checks else ""
         parts.append(Text.assemble(status_text(e.status), "  ", (e.id.split(".", 1)[1], "bold"), checks,
                                    (f"  {e.seconds:.2f} s", "dim"),
-                                   *([f"  {e.reason}"] if e.status is not Status.PASS and not e.checks else [])))
+                                   *([f"  {neutral(e.reason)}"] if e.status is not Status.PASS and not e.checks else [])))
     parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
     if stale:
         parts.append(Text("may be out of date, as they call what changed: " +

@@ -28,6 +28,11 @@ PACKAGE = "_quiz_ws"
 OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to any file)
 
 
+class UnsupportedResult(Exception):
+    """A result the grader cannot judge as it is: a tensor on the meta device, or on another device
+    than the inputs. The grader tells it as what the learner's code returned."""
+
+
 class CallTimedOut(BaseException):
     """Raised inside the learner's code when a call runs past its time (BaseException, so a
     bare `except Exception` in a stub cannot swallow it)."""
@@ -124,9 +129,11 @@ class Server:
         extra: dict = {}
         if seed is None:
             value = fn(*args, **kwargs)
+            _on_device(value, args, kwargs, module)
         else:
             with torch.enable_grad():
                 value = fn(*args, **kwargs)
+                _on_device(value, args, kwargs, module)
                 loss = grad.pullback_loss(value, seed)
                 if loss is not None:
                     grad.backward(loss)
@@ -224,6 +231,18 @@ class Server:
         if isinstance(e, PermissionError) and e.errno == errno.EACCES:
             return "the learner's process may write only inside the workspace"
         return None
+
+
+def _on_device(value: Any, args: Any, kwargs: Any, module: torch.nn.Module | None) -> None:
+    """Tensors given, tensors returned on their device (a function of sizes alone, such as a mask or
+    a table, may return CPU tensors); never on the meta device, where a tensor holds no values."""
+    given = grad.tensors_in([args, kwargs]) + (list(module.parameters()) if module is not None else [])
+    for t in grad.tensors_in(value):
+        if t.device.type == "meta" and not given:
+            raise UnsupportedResult("a tensor on the meta device, which holds no values")
+        if given and t.device.type != given[0].device.type:
+            raise UnsupportedResult(f"a tensor on the {t.device.type} device, while its inputs are on "
+                                    f"{given[0].device.type}: return tensors on the device of the inputs")
 
 
 def _raise_timeout(signum, frame):

@@ -8,7 +8,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
-from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor
+from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor, tolerance
 from ..runner import check
 from ..strategies import Case, dtypes, lead_dims, randn, seeds
 
@@ -118,7 +118,23 @@ def learned_grads(case, you, ref):
 
 
 # -- RoPE --------------------------------------------------------------------------------------
-ROPE_TOL = (2e-4, 2e-5)   # admits angles computed in float32 (positions up to a few hundred)
+# The contract admits angles computed in float32. Such an angle is off by up to about 1e-6 of itself
+# (6e-8 a rounding, and base^(-2i/d) magnifies the rounding of its exponent by ln(base) = 9.2), so a
+# pair may come out rotated by up to ROPE_ANGLE × its angle too far or too short, and each of its
+# entries be off by that times the pair's length. Every RoPE check admits that, and only that, on
+# top of what it admits anyway: the values, the gradients and the relative scores alike.
+ROPE_ANGLE = 2e-6
+
+
+def rope_tolerance(want: torch.Tensor, positions: torch.Tensor | None, dtype: torch.dtype) -> tuple[float, float]:
+    """(rtol, atol) for a RoPE result or its gradient `want`, of the dtype's: its atol grows by what
+    float32 angles up to the furthest position cost the longest pair of `want` (a rotation, or its
+    transpose for the gradient, keeps every pair's length)."""
+    rtol, atol = tolerance(dtype)
+    if want.numel():
+        furthest = float(positions.abs().max()) if positions is not None else want.shape[-2] - 1
+        atol += ROPE_ANGLE * furthest * float(want.unflatten(-1, (-1, 2)).norm(dim=-1).max())
+    return rtol, atol
 
 
 @st.composite
@@ -150,7 +166,7 @@ def run_rope(api, case: Case, f64: bool = False, **kw):
 def rope_matches(case, you, ref):
     got = run_rope(you, case).value
     want = run_rope(ref, case, f64=True).value
-    rtol, atol = ROPE_TOL
+    rtol, atol = rope_tolerance(want, case["positions"], case.dtype)
     expect_close(got, want, "out", dtype=case.dtype, rtol=rtol, atol=atol)
 
 
@@ -184,7 +200,9 @@ def rope_relative(case, you, ref):
     q, k = randn(seed, 1, d), randn(seed + 1, 1, d)
     score = lambda a, b: float((rope_at(you, q, [a]) * rope_at(you, k, [b])).sum())
     before, after = score(m, n), score(m + shift, n + shift)
-    if abs(before - after) > 1e-6 * (1 + abs(before)):
+    # float32 angles move score(a, b) = sum_i |q_i| |k_i| cos(angle) by up to ROPE_ANGLE (a + b) per unit
+    lengths = float((q.unflatten(-1, (-1, 2)).norm(dim=-1) * k.unflatten(-1, (-1, 2)).norm(dim=-1)).sum())
+    if abs(before - after) > 1e-6 * (1 + abs(before)) + ROPE_ANGLE * 2 * (m + n + shift) * lengths:
         raise Mismatch(f"q·k is {before:.6g} at positions ({m}, {n}) but {after:.6g} at ({m + shift}, {n + shift}): "
                        "with RoPE the score may depend only on the offset m - n, which holds when query and key "
                        "pairs are rotated by angles proportional to their positions with the same frequencies")
@@ -195,7 +213,9 @@ def rope_grads(case, you, ref):
     yours = run_rope(you, case, grad_seed=GRAD_SEED, keep_args=True)
     expect_inputs_unchanged(yours, {"x": case.as_dtype("x")})
     want = run_rope(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["x"], case.dtype)
+    grad = (want.grads or {}).get("args", [None])[0]
+    rtol, atol = rope_tolerance(grad, case["positions"], case.dtype) if grad is not None else (None, None)
+    expect_grads_close(yours, want, ["x"], case.dtype, rtol=rtol, atol=atol)
 
 
 # -- ALiBi ---------------------------------------------------------------------------------------
