@@ -99,21 +99,30 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
 
 
 def fingerprints(workspace: Path, files: list[str]) -> dict[str, str]:
-    """SHA-256 of each graded file that exists, so a result can be tied to exactly what was graded."""
+    """SHA-256 of each graded file that exists, so a result can be tied to exactly what was graded.
+    Read in chunks: a file may be large (an answers file is refused above its limit, not hashed whole)."""
     import hashlib
 
-    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest()
-            for f in sorted(set(files)) if (workspace / f).is_file()}
+    digests = {}
+    for f in sorted(set(files)):
+        if (workspace / f).is_file():
+            try:
+                with open(workspace / f, "rb") as data:
+                    digests[f] = hashlib.file_digest(data, "sha256").hexdigest()
+            except OSError:
+                pass
+    return digests
 
 
 def judge_answers(day: Day, workspace: Path):
     """The workspace's answers/DAY.toml, judged: (file, error, question results, self-ratings).
-    A file that cannot be used is reported; the exercises are graded all the same."""
+    A file that cannot be used is reported, whatever it holds; the exercises are graded all the
+    same."""
     from .questions import load_bank
-    from .questions.answers import AnswersFileError, judge_all, read_answers
+    from .questions.answers import AnswersFileError, judge_all, present, read_answers
 
     path = workspace / day.answers_file
-    if not path.is_file():
+    if not present(path):
         return None, None, [], {}
     bank = load_bank(day.id)
     try:
