@@ -1,7 +1,7 @@
 """Answers that cannot fool or crash the grader: numbers as people write them (a decimal comma,
 thousands separators), expressions read without running them and bounded in size and time, and
 answers files of any content, each reported with what is wrong while the exercises are graded all
-the same."""
+the same; `quiz answer` keeps every answer as it is given."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from quizgrader import cli
 from quizgrader.catalog import load_day
 from quizgrader.grade import Options, grade, judge_answers
 from quizgrader.questions import AnswerError, Question, expression, judge, load_bank, number
@@ -31,6 +34,11 @@ WEIGHT = BANK["d16-bahdanau-weight"]          # a number: 0.665
 PARAMS = BANK["d16-mha-params-512"]           # a number: 1050624
 FFN = BANK["d16-ffn-params"]                  # an expression in d: 8*d**2 + 5*d
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "QUIZ_HISTORY": "off"}
+
+
+def quiz_answer(ws: Path, *args: str, text: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "quizgrader", "answer", "day16", "--workspace", str(ws), *args],
+                          cwd=ROOT, env=ENV, input=text, capture_output=True, text=True, timeout=120, check=False)
 
 
 # -- numbers as people write them ----------------------------------------------------------------
@@ -301,3 +309,40 @@ def test_grade_batch_grades_a_submission_with_a_decimal_comma(tmp_path):
                         "d16-noam-peak": "unreadable", **{q: "self_rated" for q in outcomes if "-self-" in q}}
     report = (out / "learner.txt").read_text()
     assert "did you mean 1.05 or 1050?" in report and "two expressions separated by a comma" in report
+
+
+# -- quiz answer: each answer kept as it is given -----------------------------------------------------
+def test_quiz_answer_saves_each_answer_as_it_is_given_and_asks_again_when_one_is_ambiguous(tmp_path):
+    row1 = [q for q in load_bank("day16").questions if q.row == 1 and q.checkable]
+    path = workspace(tmp_path, "# my notes\n") / "answers" / "day16.toml"
+    log = tmp_path / "out.txt"
+    typed = ["" for _ in row1[:row1.index(WEIGHT)]] + ["1,050", "0,665"]     # skip the questions before it
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "quizgrader", "answer", "day16", "--workspace", str(tmp_path),
+                                 "--row", "1"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+        proc.stdin.write("\n".join(typed) + "\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while f"question {row1.index(WEIGHT) + 2}/" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.kill()                              # a crash, or the terminal closed: no chance to save at the end
+        proc.wait(timeout=30)
+    shown = log.read_text()
+    assert "did you mean 1.05 or 1050?" in shown and "try again" in shown and "✔ right" in shown, shown
+    text = path.read_text()
+    assert text.startswith("# my notes\n") and tomllib.loads(text)["answers"] == {WEIGHT.id: 0.665}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["day16.toml"], "no half-written file left"
+    # a second session saves twice; each session backs up the file as it was before it, once
+    first, second = [q for q in load_bank("day16").questions if q.row == 3 and q.checkable][:2]
+    again = quiz_answer(tmp_path, "--row", "3", text=f"{first.answer}\n{second.answer}\nq\n")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert tomllib.loads(path.read_text())["answers"] == {WEIGHT.id: 0.665, first.id: first.answer,
+                                                          second.id: second.answer}
+    assert sorted(b.read_text() for b in (tmp_path / ".quiz" / "backups").iterdir()) == ["# my notes\n", text]
+
+
+def test_quiz_answer_refuses_a_folder_in_place_of_the_file_before_asking(tmp_path):
+    (workspace(tmp_path) / "answers" / "day16.toml").mkdir()
+    run = CliRunner().invoke(cli.app, ["answer", "day16", "--workspace", str(tmp_path)], input="64\n")
+    assert run.exit_code == 2 and "is a folder" in run.output and "question 1" not in run.output

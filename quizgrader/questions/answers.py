@@ -23,8 +23,8 @@ import json
 import math
 import os
 import re
-import shutil
 import stat
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -248,18 +248,18 @@ HEADER = """\
 
 
 def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[str, Any], ratings: dict[int, str],
-                 backups: Path) -> Path | None:
+                 backups: Path | None) -> Path | None:
     """Merge `answers` and `ratings` into the answers file, keeping everything else in it (other
-    answers, comments, layout). The previous file is copied into `backups` first (returned), the
-    new one replaces it in one rename, and it must read back as what was written, or the previous
-    file is put back."""
+    answers, comments, layout, a byte-order mark). The file as it was is copied into `backups`
+    first, unless that is None, and the copy returned. The new file replaces the old in one
+    rename, and it must read back as what was written, or the old one is put back the same way.
+    A file that cannot be read is never rewritten."""
     import tomlkit
 
-    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    old, bom = read_text(path) if present(path) else (None, False)
     if old is not None:
-        read_answers(path, bank, scale)          # a file that cannot be read is never rewritten
-    doc = tomlkit.parse(old) if old is not None else tomlkit.parse(
-        HEADER.format(day=bank.day, scale=", ".join(scale)))
+        parse_answers(path, old, bank, scale)
+    doc = tomlkit.parse(old if old is not None else HEADER.format(day=bank.day, scale=", ".join(scale)))
     for name, values in (("answers", answers), ("ratings", {str(k): v for k, v in sorted(ratings.items())})):
         if not values:
             continue
@@ -267,22 +267,65 @@ def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[s
             doc.add(name, tomlkit.table())
         for key, value in values.items():
             doc[name][key] = value
+    mark = "\ufeff" if bom else ""
     backup = None
-    if old is not None:
+    if old is not None and backups is not None:
         backups.mkdir(parents=True, exist_ok=True)
         backup = backups / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.toml"
-        shutil.copy2(path, backup)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    os.replace(tmp, path)
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = backup.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{n}.toml")
+        backup.write_text(mark + old, encoding="utf-8", newline="")
+    replace(path, mark + tomlkit.dumps(doc))
     try:
         back = read_answers(path, bank, scale)
         if any(back.answers.get(k) != v for k, v in answers.items()) or any(
                 back.ratings.get(k) != v for k, v in ratings.items()):
             raise AnswersFileError(f"{path} did not read back as written")
     except AnswersFileError:
-        if backup is not None:
-            shutil.copy2(backup, path)
+        if old is not None:
+            replace(path, mark + old)
+        else:
+            path.unlink(missing_ok=True)
         raise
     return backup
+
+
+def replace(path: Path, text: str) -> None:
+    """Put `text` in `path` in one rename, after writing it to disk in full: a reader, or a crash,
+    finds the old file or the new one, never part of one. The file written first has a name no
+    one could have planted a link at."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(os.stat(path).st_mode) if path.is_file() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+class Saver:
+    """The answers and ratings of a `quiz answer` session, saved as they are given, so that an
+    interruption loses none already given. The file as it was before the session is backed up
+    once, at the first save; a save that would change nothing is skipped."""
+
+    def __init__(self, path: Path, bank: Bank, scale: tuple[str, ...], backups: Path) -> None:
+        self.path, self.bank, self.scale, self.backups = path, bank, scale, backups
+        self.backup: Path | None = None
+        self.saved: tuple[dict, dict] | None = None      # what the file holds from this session
+
+    def save(self, answers: dict[str, Any], ratings: dict[int, str]) -> None:
+        """Raises AnswersFileError or OSError when the file cannot be written (or read) now."""
+        if self.saved == (answers, ratings):
+            return
+        backup = save_answers(self.path, self.bank, self.scale, answers, ratings,
+                              None if self.backup else self.backups)
+        self.backup = self.backup or backup
+        self.saved = (dict(answers), dict(ratings))
