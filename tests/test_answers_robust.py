@@ -88,7 +88,7 @@ def test_numbers_that_cannot_be_read_say_why(text, why):
     ("0,5*d", "a decimal comma\\? in an expression write 0.5"),
     ("8 000*d", "two numbers side by side"),
     ("sqrt", "cannot read 'sqrt' as an expression"),
-    ("((d)", "the parentheses do not match"),
+    ("((d)", "the parentheses do not match"), ("d^^2", "incomplete, or operators out of place"),
 ])
 def test_a_malformed_expression_is_named_never_a_crash(text, why):
     with pytest.raises(AnswerError, match=why):
@@ -138,6 +138,14 @@ def test_judging_is_stopped_after_its_time_limit():
             pass
     assert time.perf_counter() - started < 1.5
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), "the timer is disarmed afterwards"
+
+
+def test_an_answer_too_slow_to_compare_is_unreadable_not_wrong(monkeypatch):
+    from quizgrader.questions import reading
+
+    monkeypatch.setattr(reading, "SECONDS", 0.3)
+    with pytest.raises(AnswerError, match="took more than 0.3 s; write it more simply"):
+        judge(FFN, "d**d**d**d")          # sympy's simplify would take many seconds
 
 
 # -- answers files of any content -----------------------------------------------------------------

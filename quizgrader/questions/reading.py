@@ -295,8 +295,9 @@ def expression(text: str, symbols: tuple[str, ...] | list[str]):
 
 
 def _why(e: Exception) -> str:
-    message = str(e)
-    if "(" in message or ")" in message or "EOF" in message or "parenthes" in message:
+    """Why the tokenizer or the parser gave up, in a learner's words."""
+    message = str(e.msg if isinstance(e, SyntaxError) else e.args[0] if e.args else "")
+    if any(clue in message for clue in ("'('", "')'", "EOF", "parenthes", "never closed", "unmatched")):
         return "the parentheses do not match"
     return "incomplete, or operators out of place" if isinstance(e, SyntaxError) else type(e).__name__
 
