@@ -172,6 +172,7 @@ FILE_ERRORS = {
     "an unknown section": ("[answer]\nx = 1\n", "unknown section(s) 'answer'"),
     "a duplicate id": ("[answers]\nd16-mha-dk-per-head = 64\nd16-mha-dk-per-head = 8\n",
                        ("line 3, column 24", "given twice: keep one")),
+    "an unterminated string": ('[answers]\nd16-mha-params-bias = "4*d**2\n', ("line 2, column 30", "Illegal character")),
     "a duplicate section": ("[answers]\n[ratings]\n[answers]\n", "appears twice: merge them"),
     "an unquoted decimal comma": ("[answers]\nd16-bahdanau-weight = 0,665\n",
                                   ("line 2, column 24", 'in quotes: d16-bahdanau-weight = "0,665"')),
@@ -189,6 +190,7 @@ def test_an_answers_file_that_cannot_be_used_says_what_is_wrong(tmp_path, case):
     assert file == str(tmp_path / "answers" / "day16.toml") and (questions, ratings) == ([], {})
     assert error is not None and str(tmp_path) in error
     assert all(part in error for part in ((why,) if isinstance(why, str) else why)), error
+    assert "in quotes" not in error or "0,665" in error, "a hint only where the line shows the slip it names"
 
 
 def test_a_50_mb_file_is_refused_without_being_read(tmp_path):

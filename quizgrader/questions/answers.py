@@ -156,7 +156,7 @@ def _hint(text: str, error: str) -> str:
     lines = text.splitlines()
     if not m or not 1 <= int(m.group(1)) <= len(lines) or len(lines[int(m.group(1)) - 1]) > MAX_LENGTH:
         return ""               # (a line that long is no slip, and not worth a regular expression's time)
-    entry = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\s*=\s*([^\"'\[{#][^#]*?)\s*(#.*)?", lines[int(m.group(1)) - 1])
+    entry = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{#][^#]*?)\s*(#.*)?", lines[int(m.group(1)) - 1])
     if entry is None:
         return ""
     key, value = entry.group(1), entry.group(2)
