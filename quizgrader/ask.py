@@ -4,6 +4,7 @@ once, then a self-rating per rubric row. Reads from the console, so a test drive
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,8 @@ def show(console: Console, q: Question, i: int, n: int) -> None:
 
 def ask_question(console: Console, q: Question) -> tuple[str, Any, QuestionResult | None]:
     """("answered" | "skipped" | "stopped", stored answer, result). An answer that cannot be read
-    is explained and asked again; it is never judged wrong for its form."""
+    (or reads two ways, like 1,050) is explained and asked again; it is never judged wrong for its
+    form."""
     while True:
         text = console.input("[bold]your answer[/] [dim](Enter: skip, q: stop)[/] > ").strip()
         if text.lower() in STOP:
@@ -73,6 +75,10 @@ def ask_question(console: Console, q: Question) -> tuple[str, Any, QuestionResul
             value = canonical(q, text)
         except AnswerError as e:
             console.print(Text.assemble(("? ", "yellow"), str(e), " — try again"))
+            continue
+        except Exception as e:  # noqa: BLE001 - the last line: an answer never ends the session
+            console.print(Text.assemble(("? ", "yellow"), f"this answer could not be judged ({type(e).__name__}); "
+                                        "write it more simply — try again"))
             continue
         if verdict.correct:
             console.print(Text("✔ right", style="bold green"))
@@ -115,10 +121,25 @@ def ask_rating(console: Console, day: Day, bank: Bank, row: int, previous: str |
 
 
 def run(console: Console, day: Day, bank: Bank, previous: Answers, questions: list[Question],
-        rows: list[int]) -> Session:
-    """Ask `questions`, then a rating for each of `rows`. Ctrl-D or Ctrl-C ends the session like
-    q; the caller saves what the session holds either way."""
+        rows: list[int], save: Callable[[dict[str, Any], dict[int, str]], None] | None = None) -> Session:
+    """Ask `questions`, then a rating for each of `rows`, calling `save` with all the session's
+    answers and ratings after each one, so that none already given is lost whatever ends the
+    session. Ctrl-D or Ctrl-C ends the session like q; the caller saves what the session holds
+    either way."""
     session = Session()
+    failed: set[str] = set()
+
+    def keep() -> None:
+        if save is None:
+            return
+        try:
+            save(session.given, session.ratings)
+        except (ValueError, OSError) as e:        # the answers file cannot be written now: said once
+            if str(e) not in failed:
+                failed.add(str(e))
+                console.print(Text.assemble(("warning: ", "yellow"), f"not saved yet ({e}); your answers are "
+                                            "kept, and saved again at the end"))
+
     try:
         for i, q in enumerate(questions, start=1):
             show(console, q, i, len(questions))
@@ -129,6 +150,7 @@ def run(console: Console, day: Day, bank: Bank, previous: Answers, questions: li
             if result is not None:
                 session.given[q.id] = value
                 session.results.append(result)
+                keep()
         for row in rows:
             mine = [r for r in session.results if r.row == row]
             tally = f"{sum(r.outcome is Answer.CORRECT for r in mine)}/{len(mine)} right" if mine else ""
@@ -138,6 +160,7 @@ def run(console: Console, day: Day, bank: Bank, previous: Answers, questions: li
                 return session
             if rating:
                 session.ratings[row] = rating
+                keep()
     except (EOFError, KeyboardInterrupt) as e:
         session.stopped, session.interrupted = True, isinstance(e, KeyboardInterrupt)
         console.print()

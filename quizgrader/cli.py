@@ -589,7 +589,7 @@ def answer(
     workspace, where `quiz grade` judges them too."""
     from .ask import pick, run
     from .questions import load_bank
-    from .questions.answers import Answers, AnswersFileError, read_answers, save_answers
+    from .questions.answers import Answers, AnswersFileError, Saver, present, read_answers
     from .results import Answer
 
     the_day = _day(day)
@@ -600,7 +600,7 @@ def answer(
         raise usage_error(f"{the_day.id} has no rubric row {bad[0]} (rows 1-{len(the_day.rubric)})")
     path = workspace / the_day.answers_file
     try:
-        previous = read_answers(path, bank, the_day.scale) if path.is_file() else Answers({}, {})
+        previous = read_answers(path, bank, the_day.scale) if present(path) else Answers({}, {})
     except AnswersFileError as e:
         raise usage_error(f"{e}. Fix it first: nothing was asked and the file is unchanged") from None
     questions = pick(bank, previous, set(row or ()), everything)
@@ -612,12 +612,13 @@ def answer(
         console.print(f"every checkable question{' of these rows' if row else ''} is answered right in {path}; "
                       "--all asks them again. On to the self-ratings.")
     started = datetime.now(UTC)
-    session = run(console, the_day, bank, previous, questions, rows)   # Ctrl-C keeps what was answered
+    saver = Saver(path, bank, the_day.scale, workspace / ".quiz" / "backups", workspace)
+    session = run(console, the_day, bank, previous, questions, rows, saver.save)   # saved as it goes
     recorded = True
     if session.given or session.ratings:
         try:
-            backup = save_answers(path, bank, the_day.scale, session.given, session.ratings,
-                                  workspace / ".quiz" / "backups", workspace)
+            saver.save(session.given, session.ratings)       # whatever was not saved yet
+            backup = saver.backup
         except (AnswersFileError, OSError) as e:
             import tomlkit
 

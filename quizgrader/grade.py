@@ -122,24 +122,34 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
 
 
 def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
-    """SHA-256 of each graded file, None for one that is not there, so a result can be tied to
-    exactly what was graded (a file missing then must be missing still)."""
+    """SHA-256 of each graded file, None for one that is not there or cannot be read, so a result
+    can be tied to exactly what was graded (a file missing then must be missing still). Read in
+    chunks: a file may be large (an answers file is refused above its limit, not hashed whole)."""
     import hashlib
 
-    return {f: hashlib.sha256((workspace / f).read_bytes()).hexdigest() if (workspace / f).is_file() else None
-            for f in sorted(set(files))}
+    digests: dict[str, str | None] = {}
+    for f in sorted(set(files)):
+        digests[f] = None
+        if (workspace / f).is_file():
+            try:
+                with open(workspace / f, "rb") as data:
+                    digests[f] = hashlib.file_digest(data, "sha256").hexdigest()
+            except OSError:
+                pass
+    return digests
 
 
 def judge_answers(day: Day, workspace: Path):
     """The workspace's answers/DAY.toml, judged: (file, error, question results, self-ratings).
-    A file that cannot be used is reported; the exercises are graded all the same."""
+    A file that cannot be used is reported, whatever it holds; the exercises are graded all the
+    same."""
     from .questions import load_bank
-    from .questions.answers import AnswersFileError, judge_all, read_answers
+    from .questions.answers import AnswersFileError, judge_all, present, read_answers
 
     path = workspace / day.answers_file
     if (refused := refusal(workspace, day.answers_file)) is not None:
         return str(path), refused, [], {}
-    if not path.is_file():
+    if not present(path):
         return None, None, [], {}
     bank = load_bank(day.id)
     try:

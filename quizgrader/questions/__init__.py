@@ -17,15 +17,24 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .reading import (
+    MAX_ITEMS,
+    AmbiguousNumber,
+    AnswerError,
+    bounded,
+    expression,
+    kind_of,
+    number,
+    plain_number,
+    shown,
+    text_of,
+)
+
 KINDS = ("number", "expression", "choice", "ordering", "self")
 
 
 class BankError(ValueError):
     """A question bank that does not follow the schema."""
-
-
-class AnswerError(ValueError):
-    """An answer that cannot be read (not a number, an expression with an unknown name, ...)."""
 
 
 @dataclass(frozen=True)
@@ -145,67 +154,6 @@ def _question(raw: dict) -> Question:
     return q
 
 
-# -- reading answers -------------------------------------------------------------------------------
-FUNCTIONS = ("sqrt", "exp", "log", "ln", "sin", "cos", "tanh", "Max", "Min", "Heaviside", "relu", "Abs")
-CONSTANTS = ("pi", "E")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ALLOWED = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]*$")
-
-
-def expression(text: str, symbols: tuple[str, ...] | list[str]):
-    """`text` as a sympy expression over `symbols`. Only those names, a few functions and
-    constants, numbers and arithmetic are accepted: the text never reaches eval otherwise."""
-    import sympy
-    from sympy.parsing.sympy_parser import (
-        convert_xor,
-        implicit_multiplication_application,
-        parse_expr,
-        standard_transformations,
-    )
-
-    text = text.strip()
-    if not text:
-        raise AnswerError("the answer is empty")
-    if len(text) > 300 or not _ALLOWED.match(text):
-        raise AnswerError("use numbers, the symbols, + - * / ^ ** and parentheses only")
-    allowed = set(symbols) | set(FUNCTIONS) | set(CONSTANTS)
-    unknown = sorted({n for n in _NAME.findall(text) if n not in allowed})
-    if unknown:
-        names = ", ".join(symbols) if symbols else "none"
-        raise AnswerError(f"unknown name {', '.join(map(repr, unknown))}: the symbols here are {names}; "
-                          f"functions: {', '.join(FUNCTIONS)}")
-    local = {s: sympy.Symbol(s, real=True) for s in symbols}
-    local |= {"sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log, "ln": sympy.log, "sin": sympy.sin,
-              "cos": sympy.cos, "tanh": sympy.tanh, "Max": sympy.Max, "Min": sympy.Min, "Abs": sympy.Abs,
-              "Heaviside": sympy.Heaviside, "relu": lambda z: sympy.Max(0, z), "pi": sympy.pi, "E": sympy.E}
-    globals_ = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational, "Symbol": sympy.Symbol}
-    try:
-        return parse_expr(text, local_dict=local, global_dict=globals_,
-                          transformations=standard_transformations + (implicit_multiplication_application,
-                                                                      convert_xor))
-    except Exception as e:  # noqa: BLE001 - any parse failure is the learner's to fix
-        raise AnswerError(f"cannot read {text!r} as an expression ({type(e).__name__})") from None
-
-
-def number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise AnswerError("expected a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip().replace("×10^", "e").replace("x10^", "e")
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        v = complex(expression(text, ()).evalf())
-    except (AnswerError, TypeError, ValueError):
-        raise AnswerError(f"cannot read {text!r} as a number") from None
-    if v.imag:
-        raise AnswerError(f"{text!r} is not a real number")
-    return v.real
-
-
 def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
     """sympy says a - b simplifies to 0, or (where simplify gives up, e.g. with Heaviside) the two
     agree at random points: at positive ones (sizes, counts), and at points of mixed signs
@@ -217,14 +165,21 @@ def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
         return True
     free = sorted(a.free_symbols | b.free_symbols, key=str)
     if not free:
-        return bool(abs(complex(diff.evalf())) < 1e-9)
+        try:
+            return bool(abs(complex(diff.evalf())) < 1e-9)
+        except AnswerError:         # out of time: not a reason to call the answer wrong
+            raise
+        except (TypeError, ValueError, OverflowError):
+            return False
     rng = random.Random(0)
     for i in range(2 * trials):
         signs = [1] * len(free) if i < trials else [rng.choice((1, -1)) for _ in free]
         point = {s: sympy.Float(rng.uniform(0.3, 3.0) * sign) for s, sign in zip(free, signs)}
         try:
             a_v, b_v = complex(a.subs(point).evalf()), complex(b.subs(point).evalf())
-        except (TypeError, ValueError):
+        except AnswerError:
+            raise
+        except (TypeError, ValueError, OverflowError):
             return False
         if i >= trials and (a_v.imag or b_v.imag):
             continue
@@ -233,15 +188,15 @@ def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
     return True
 
 
-def _position(token: Any, shown: tuple[str, ...]) -> str | None:
-    """A number (1, 2, ...) or a letter (a, b, ...) standing for one of `shown`, else None."""
+def _position(token: Any, on_screen: tuple[str, ...]) -> str | None:
+    """A number (1, 2, ...) or a letter (a, b, ...) standing for one of `on_screen`, else None."""
     if isinstance(token, bool):
         return None
     text = str(token).strip().lower()
-    if text.isdigit() and 1 <= int(text) <= len(shown):
-        return shown[int(text) - 1]
-    if len(text) == 1 and "a" <= text <= "z" and ord(text) - ord("a") < len(shown):
-        return shown[ord(text) - ord("a")]
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(on_screen):
+        return on_screen[int(text) - 1]
+    if len(text) == 1 and "a" <= text <= "z" and ord(text) - ord("a") < len(on_screen):
+        return on_screen[ord(text) - ord("a")]
     return None
 
 
@@ -252,7 +207,7 @@ def _choice(q: Question, given: Any) -> str:
             return c
     if (picked := _position(given, q.shown_choices)) is not None:
         return picked
-    raise AnswerError(f"{text!r} is not one of the choices ({', '.join(q.shown_choices)}); give the choice, "
+    raise AnswerError(f"{shown(text)} is not one of the choices ({', '.join(q.shown_choices)}); give the choice, "
                       "its number (1, 2, ...) or its letter (a, b, ...) as `quiz show questions` lists them")
 
 
@@ -269,25 +224,25 @@ def _ordering(q: Question, given: Any) -> list[str]:
         if not match and (picked := _position(p, q.shown_items)) is not None:
             match = [picked]
         if not match:
-            raise AnswerError(f"{str(p).strip()!r} is not one of the items ({'; '.join(q.shown_items)})")
+            raise AnswerError(f"{shown(str(p).strip())} is not one of the items ({'; '.join(q.shown_items)})")
         out.append(match[0])
     if sorted(out) != sorted(q.items):
         raise AnswerError(f"put every item in the order once: {len(q.items)} items, you gave {len(out)}")
     return out
 
 
+@bounded
 def canonical(q: Question, given: Any) -> Any:
-    """An answer as the answers file keeps it: a number as a number where it is one, a choice or
-    an ordering in its own words (letters and positions only mean something on screen)."""
+    """An answer as the answers file keeps it: a number as a number where it is one (`1 050 624`
+    as 1050624, `0,665` as 0.665), a choice or an ordering in its own words (letters and positions
+    only mean something on screen). Raises AnswerError when the answer cannot be read."""
+    _acceptable(q, given)
     if q.kind == "number":
-        text = str(given).strip()
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-        number(text)
-        return text
+        number(given)
+        if not isinstance(given, str):
+            return given
+        plain = plain_number(given)
+        return plain if plain is not None and abs(plain) < 2**63 else text_of(given)
     if q.kind == "choice":
         return _choice(q, given)
     if q.kind == "ordering":
@@ -296,11 +251,37 @@ def canonical(q: Question, given: Any) -> Any:
 
 
 # -- judging ---------------------------------------------------------------------------------------
+HOW = {"number": "give one number, e.g. 0.665 or 1050624",
+       "expression": 'give one expression as text, e.g. "4*d**2 + 4*d"',
+       "choice": "give the choice's text, or its number or letter as `quiz show questions` lists them",
+       "ordering": 'give the items in order: a list of texts, or one text such as "b a c"'}
+
+
+def _acceptable(q: Question, given: Any) -> None:
+    """Refuses an answer of a type the question cannot take (a table, a date, true, nan, a list
+    where one value is asked for), saying what it is and what to give instead."""
+    if q.kind == "ordering" and isinstance(given, list):
+        if len(given) > MAX_ITEMS:
+            raise AnswerError(f"a list of {len(given):,} items; this ordering has {len(q.items)}")
+        for i, item in enumerate(given, start=1):
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise AnswerError(f"item {i} of the list is {kind_of(item)}: {HOW['ordering']}")
+            text_of(item)
+        return
+    if isinstance(given, bool) or not isinstance(given, (str, int, float)) or (
+            isinstance(given, float) and not math.isfinite(given)):
+        raise AnswerError(f"{kind_of(given)} is not an answer to this question: {HOW[q.kind]}")
+    if isinstance(given, str):
+        text_of(given)
+
+
+@bounded
 def judge(q: Question, given: Any, use_catalogue: bool = True) -> Verdict:
     """Is `given` right? Wrong answers the bank knows get their own feedback. Raises AnswerError
-    when the answer cannot be read."""
+    when the answer cannot be read, AmbiguousNumber (one) when it reads two ways."""
     if q.kind == "self":
         return Verdict(None, "rate yourself against: " + "; ".join(q.guide))
+    _acceptable(q, given)
     right = _same(q, given, q.answer if q.kind != "ordering" else list(q.items))
     if right:
         return Verdict(True)
@@ -336,7 +317,9 @@ def _difference(q: Question, given: Any) -> str:
             at = ", ".join(f"{s} = 3" for s in q.symbols)
             return f"not equal to the expected expression: at {at} yours gives {a:g}" + (
                 "" if math.isclose(a, b) else ", which is not the expected value")
-        except (TypeError, ValueError):
+        except AnswerError:
+            raise
+        except (TypeError, ValueError, OverflowError):
             return "not equal to the expected expression"
     if q.kind == "ordering":
         got = _ordering(q, given)
@@ -345,5 +328,5 @@ def _difference(q: Question, given: Any) -> str:
     return "that is not the answer"
 
 
-__all__ = ["AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "canonical", "equivalent", "expression",
-           "judge", "load_bank", "number", "parse_bank"]
+__all__ = ["AmbiguousNumber", "AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "canonical",
+           "equivalent", "expression", "judge", "load_bank", "number", "parse_bank", "plain_number"]

@@ -169,8 +169,12 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
 
 
 def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult]) -> RenderableType | None:
+    """Why the file is not used, or the counts and each wrong or unreadable answer with its feedback:
+    wrapped to the panel's width even in a CI log, where lines are otherwise not folded (and a
+    panel's would be cut)."""
     if error:
-        return Panel(Text(neutral(error)), title="checkpoint answers: not used", border_style="red", title_align="left")
+        return Panel(Text(neutral(error), no_wrap=False, overflow="fold"), title="checkpoint answers: not used",
+                     border_style="red", title_align="left")
     if not questions:
         return None
     counts = Counter(q.outcome for q in questions)
@@ -178,7 +182,8 @@ def answers_panel(file: str | None, error: str | None, questions: list[QuestionR
     bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
     for q in bad:
         label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
-        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", neutral(q.feedback)))
+        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", neutral(q.feedback), no_wrap=False,
+                                   overflow="fold"))
     return Panel(Group(*parts), title=f"checkpoint answers ({file})", title_align="left",
                  border_style="red" if bad else "green")
 
