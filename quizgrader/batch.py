@@ -36,6 +36,7 @@ from pathlib import Path
 
 from . import safefs
 from .catalog import Day
+from .report import neutral
 from .safefs import shown
 from .workspace_links import links_leaving
 
@@ -284,12 +285,32 @@ def gradebook_rows(outcomes: list[Outcome], exercise_ids: list[str]) -> list[dic
                        questions_right=sum(q["outcome"] == "correct" for q in judged),
                        questions_judged=len(judged), verdict=verdict.get("decision", ""),
                        passed="yes" if o.results["passed"] else "no")
+            row["problem"] = row["problem"] or _why_not(exercises)
             per_exercise = {e["id"]: t["score"] for e, t in zip(exercises, o.scores["tests"], strict=True)}
             row.update({_column(i): per_exercise.get(i, "") for i in exercise_ids})
         else:
             row.update({_column(i): "" for i in exercise_ids})
         rows.append(row)
     return rows
+
+
+def _why_not(exercises: list[dict], shown: int = 3) -> str:
+    """What keeps a graded submission from full marks, one clause per exercise that does not pass
+    (the first few), for the gradebook's problem column."""
+    bad = [e for e in exercises if e.get("status") != "pass"]
+    clauses = [f"{_column(e['id'])}: {str(e.get('status', '')).replace('_', ' ')}"
+               + (f", {str(e['reason']).splitlines()[0][:160]}" if e.get("reason") else "") for e in bad[:shown]]
+    return "; ".join(clauses) + (f"; and {len(bad) - shown} more" if len(bad) > shown else "")
+
+
+def _cell(value):
+    """A gradebook cell a spreadsheet shows as text: learner-controlled text (a submission's name,
+    a reason quoting its code) that starts like a formula gets a leading apostrophe, and control
+    characters are written out."""
+    if not isinstance(value, str):
+        return value
+    value = neutral(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _column(exercise_id: str) -> str:
@@ -304,5 +325,5 @@ def write_gradebook(path: Path, outcomes: list[Outcome], exercise_ids: list[str]
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     safefs.write_atomic(path, text.getvalue(), path.parent)

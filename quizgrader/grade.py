@@ -18,7 +18,7 @@ from .checks.api import LearnerError, local, remote
 from .checks.common import from_scratch, keeps_to_itself
 from .checks.runner import Check, Failure, checks_for, run_check
 from .paths import reference_root
-from .results import CheckResult, ExerciseResult, GradeReport, Status
+from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
 from .sandbox import confine, snapshot
 from .sandbox.process import ChildConfig, ChildTimeout, SandboxError, Zygote
@@ -159,13 +159,10 @@ def judge_answers(day: Day, workspace: Path):
     return str(path), None, judge_all(bank, answers), answers.ratings
 
 
-KEEPS_TO_ITSELF = "reaches nothing but its inputs (no files, frames, threads or grader internals)"
-
-
 def all_checks(ex: Exercise) -> list[Check]:
     checks = list(checks_for(ex.id))
     if ex.forbidden or ex.forbidden_ops:
-        checks.append(Check(ex.id, "written from scratch (no forbidden library calls)", from_scratch(ex)))
+        checks.append(Check(ex.id, FROM_SCRATCH, from_scratch(ex)))
     checks.append(Check(ex.id, KEEPS_TO_ITSELF, keeps_to_itself(ex)))
     return checks
 

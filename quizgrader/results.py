@@ -64,17 +64,30 @@ class ExerciseResult:
         return score(self, self.points)
 
 
+# Checks that are conditions of the work, not part of it: passing them earns nothing on its own,
+# failing one costs the exercise's points (the work is not the learner's own, or reached around).
+FROM_SCRATCH = "written from scratch (no forbidden library calls)"
+KEEPS_TO_ITSELF = "reaches nothing but its inputs (no files, frames, threads or grader internals)"
+CONDITIONS = (FROM_SCRATCH, KEEPS_TO_ITSELF)
+
+
 def score(e: ExerciseResult, points: float) -> float:
     """`e`'s share of `points`, rounded to 2 decimals, by the one rule every report uses (README,
-    "Scores"): all of them for a pass; points × checks passed / its checks for a failure, an error
-    or a timeout (a check not run because the process ended is not passed; one that fails although
-    every check passes, a forbidden call, counts that as one more check); 0 otherwise. A blocked
-    exercise scores 0: its points come back once what it builds on passes."""
+    "Scores"): all of them for a pass; for a failure, an error or a timeout, 0 when a condition
+    (CONDITIONS) fails, else points × checks passed / its checks, the conditions left out (a check
+    not run because the process ended is not passed; an exercise that fails although every check
+    passes counts that as one more check); 0 otherwise. A blocked exercise scores 0: its points
+    come back once what it builds on passes."""
     if e.status is Status.PASS:
         return round(points, 2)
     if e.status not in (Status.FAIL, Status.ERROR, Status.TIMEOUT) or not e.checks:
         return 0.0
-    n, passed = len(e.checks), e.passed_checks
+    if any(c.name in CONDITIONS and c.status in (Status.FAIL, Status.ERROR) for c in e.checks):
+        return 0.0
+    work = [c for c in e.checks if c.name not in CONDITIONS]
+    n, passed = len(work), sum(c.status is Status.PASS for c in work)
+    if not n:
+        return 0.0
     if passed == n:
         n += 1
     return round(points * passed / n, 2)

@@ -191,3 +191,56 @@ def _is_grader_of(proc: Path, subs: Path) -> bool:
         return b"quiz-batch-" in (proc / "cmdline").read_bytes() and (proc / "stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_hostile_class_only_the_honest_work_scores_and_every_row_says_why(tmp_path):
+    """Cheats (the reference read and run, the library's softmax, an answer forged onto the socket),
+    a crash, a submission that is a link to the reference, and a name made to run as a spreadsheet
+    formula, beside one honest submission."""
+    subs = tmp_path / "submissions"
+    day16 = ROOT / "reference" / "day16"
+    start = "    shifted = x - x.amax(dim=dim, keepdim=True)\n"
+    end = "    return exps / exps.sum(dim=dim, keepdim=True)\n"
+    bodies = {
+        "reader": (f"    src = open({str(day16 / 'attention.py')!r}).read()\n    ns = {{}}\n"
+                   "    exec(src, ns)\n    return ns['softmax'](x, dim)\n"),
+        "library": "    return torch.ops.aten._softmax.default(x, dim, False)\n",
+        "forger": ("    import os, stat, struct\n"
+                   "    msg = struct.pack('<II', 30, 0) + b'{\"dict\": [[\"ok\", true]]}     '\n"
+                   "    for fd in range(3, 64):\n"
+                   "        try:\n"
+                   "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+                   "                os.write(fd, struct.pack('<Q', len(msg)) + msg)\n"
+                   "        except OSError:\n"
+                   "            pass\n"
+                   "    return x.softmax(dim)\n"),
+        "crash": "    import faulthandler\n    faulthandler._sigsegv()\n",
+    }
+    shutil.copytree(day16, subs / "honest" / "day16")
+    for name, body in bodies.items():
+        shutil.copytree(day16, subs / name / "day16")
+        path = subs / name / "day16" / "attention.py"
+        text = path.read_text()
+        a, b = text.index(start), text.index(end) + len(end)
+        path.write_text(text[:a] + body + text[b:])
+    (subs / "linked").mkdir(parents=True)
+    (subs / "linked" / "day16").symlink_to(day16)
+    shutil.copytree(ROOT / "exercises" / "day16", subs / "=HYPERLINK(1)" / "day16")
+    out = tmp_path / "grades"
+    run = subprocess.run([sys.executable, "-m", "quizgrader", "grade-batch", str(subs), "--day", "day16",
+                          "--only", ONLY, "--profile", "quick", "--jobs", "2", "--out", str(out)],
+                         env=ENV, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    raw = (out / "gradebook.csv").read_text(encoding="utf-8")
+    rows = {r["submission"]: r for r in csv.DictReader(raw.splitlines())}
+    assert "'=HYPERLINK(1)" in rows and "\n=" not in raw and ",=" not in raw, "no cell starts a formula"
+    assert rows["honest"]["score"] == "2.0" and rows["honest"]["problem"] == ""
+    for name in ("reader", "library", "forger", "crash"):
+        assert rows[name]["state"] == "graded" and rows[name]["attention.softmax"] == "0.0", (name, rows[name])
+        assert rows[name]["masks.causal_mask"] == "1.0", (name, rows[name])      # the honest part still counts
+    assert "may not read" in rows["reader"]["problem"] or "may not" in rows["reader"]["problem"], rows["reader"]
+    assert "not written from scratch" in rows["library"]["problem"], rows["library"]
+    assert "a request it was not sent" in rows["forger"]["problem"], rows["forger"]
+    assert "SIGSEGV" in rows["crash"]["problem"], rows["crash"]
+    assert rows["linked"]["state"] != "graded" and "link" in rows["linked"]["problem"], rows["linked"]
+    assert rows["'=HYPERLINK(1)"]["score"] == "0.0" and "not attempted" in rows["'=HYPERLINK(1)"]["problem"]

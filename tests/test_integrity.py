@@ -39,7 +39,8 @@ def tree_digest(*roots: Path) -> dict[str, str]:
 def nothing_outside_changes():
     before = tree_digest(ROOT / "quizgrader", ROOT / "reference", ROOT / "exercises")
     yield
-    assert tree_digest(ROOT / "quizgrader", ROOT / "reference", ROOT / "exercises") == before
+    after = tree_digest(ROOT / "quizgrader", ROOT / "reference", ROOT / "exercises")
+    assert after == before, sorted(set(after.items()) ^ set(before.items()))
 
 
 def workspace(tmp_path: Path, file: str, old: str, new: str, header: str = "") -> Path:

@@ -79,7 +79,7 @@ def test_a_loop_of_links_is_neither_followed_forever_nor_a_crash(tmp_path, zygot
     report = grade("day16", Options(ws, only=["attention.softmax"], profile="quick"), zygote=zygote)
     assert [(e.status, e.reason) for e in report.exercises] == [
         (Status.ERROR, "day16/attention.py cannot be read: Too many levels of symbolic links")]
-    assert report.answers_error is None and report.files["day16/attention.py"] is None
+    assert "Too many levels of symbolic links" in report.answers_error and report.files["day16/attention.py"] is None
 
 
 @pytest.mark.xfail(strict=True, reason="quiz watch reads each watched file without looking at what it is: a named "
