@@ -201,6 +201,10 @@ class Batch:
     def _grade_in(self, tmp: Path, submission: Submission, stem: str, outcome: Outcome) -> None:
         opts = self.options
         copy = tmp / "submission"
+        if submission.path.is_symlink():
+            raise Refused(f"the submission is itself a link (to {shown(os.readlink(submission.path))}): "
+                          "grade-batch grades folders and zip files that are in the submissions folder; "
+                          "copy the submission in instead")
         if submission.path.is_dir():
             shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)   # links copied as links
         else:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Self
 from .catalog import Day
 from .restore import span
 from .results import ExerciseResult, GradeReport, Status
+from .sandbox.snapshot import MAX_FILE
 
 if TYPE_CHECKING:
     from .grade import Options
@@ -38,8 +41,16 @@ class FileState:
     @classmethod
     def read(cls, path: Path, before: FileState | None = None) -> FileState | None:
         """The file's state; `before`, unparsed again, when the bytes are the same."""
-        try:
-            data = path.read_bytes()
+        try:     # a regular file only: a named pipe or a device in its place would block or never end
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE:
+                    return None
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    data = f.read()
+            finally:
+                os.close(fd)
         except OSError:
             return None
         digest = hashlib.sha256(data).hexdigest()

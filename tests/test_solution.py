@@ -26,7 +26,8 @@ def squash(text: str) -> str:
 
 
 def quiz(*args: str):
-    return CliRunner().invoke(cli.app, list(args))
+    # wide enough that no line of a solution is cut, whatever width an earlier test left the console at
+    return CliRunner().invoke(cli.app, list(args), env={"COLUMNS": "200"})
 
 
 @pytest.fixture
