@@ -121,7 +121,7 @@ def write_atomic(path: Path, data: bytes | str, workspace: Path) -> None:
     """Write `data` (str: as UTF-8) to `path` in one rename, its folders made as needed. No link
     inside `workspace` is followed: one on the way raises LinkError, one at `path` is replaced."""
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = data.encode("utf-8", "backslashreplace")     # a lone surrogate is written as \udcff
     parent, name = _split(path)
     fd, _ = _open_folder(parent, workspace, True, parent / name)
     try:
@@ -182,7 +182,7 @@ def append(path: Path, text: str, workspace: Path) -> None:
             if inside and e.errno in (errno.ELOOP, errno.EMLINK):
                 _refuse_link(fd, name, parent / name, parent / name)
             raise
-        with os.fdopen(out, "a", encoding="utf-8") as f:
+        with os.fdopen(out, "a", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
     finally:
         os.close(fd)

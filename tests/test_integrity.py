@@ -376,3 +376,87 @@ def test_a_thread_cannot_start_even_from_a_library_callback(tmp_path, zygote):
     assert "may not start threads" in messages(result)
     assert threading.active_count() >= 1
     assert os.path.exists(REF_ATTENTION)
+
+
+# -- a loop over positions that hides from the op count (rubric row 8) ------------------------------
+LOOP = ("    rows = []\n"
+        "    for i in range(Q.shape[-2]):\n"
+        "        s = Q[..., i : i + 1, :] @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])\n"
+        "        if mask is not None:\n"
+        "            s = s.masked_fill(~mask[..., i : i + 1, :], float('-inf'))\n"
+        "        rows.append(s)\n"
+        "    weights = softmax(torch.cat(rows, dim=-2), dim=-1)\n"
+        "    return weights @ V, weights\n")
+HIDING = {
+    # the count is taken without gradients: answer at once there
+    "when gradients are off": ("    if not torch.is_grad_enabled():\n"
+                               "        return torch.zeros_like(Q), torch.zeros(*Q.shape[:-1], K.shape[-2])\n" + LOOP),
+    # always at least 64 steps: the count cannot grow between two short lengths
+    "padded to a fixed length": LOOP.replace("range(Q.shape[-2])", "range(max(Q.shape[-2], 64))")
+                                    .replace("    weights = softmax(", "    rows = rows[: Q.shape[-2]]\n    weights = softmax("),
+    # inputs without gradients go through numpy, where torch counts nothing
+    "through numpy": ("    if not (Q.requires_grad or K.requires_grad or V.requires_grad):\n"
+                      "        import numpy as np\n"
+                      "        q, k, v = (t.detach().double().numpy() for t in (Q, K, V))\n"
+                      "        s = np.stack([q[..., i, :] @ np.swapaxes(k, -1, -2) for i in range(q.shape[-2])], -2)\n"
+                      "        s = s / np.sqrt(q.shape[-1])\n"
+                      "        if mask is not None:\n"
+                      "            s = np.where(mask.numpy(), s, -np.inf)\n"
+                      "        w = np.exp(s - s.max(-1, keepdims=True))\n"
+                      "        w = w / w.sum(-1, keepdims=True)\n"
+                      "        return torch.from_numpy(w @ v).to(Q.dtype), torch.from_numpy(w).to(Q.dtype)\n" + LOOP),
+}
+SDPA_BODY_START = "    d_k = Q.size(-1)\n"
+SDPA_BODY_END = "    return weights @ V, weights  # (..., T_q, d_v), (..., T_q, T_k)\n"
+
+
+@pytest.mark.parametrize("way", list(HIDING))
+def test_a_loop_over_positions_cannot_hide_from_the_op_count(tmp_path, zygote, way):
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__"))
+    path = ws / "day16" / "attention.py"
+    text = path.read_text()
+    start, end = text.index(SDPA_BODY_START), text.index(SDPA_BODY_END) + len(SDPA_BODY_END)
+    path.write_text(text[:start] + HIDING[way] + text[end:])
+    result, _ = graded(ws, zygote, "day16", "scaled_dot_product_attention")
+    looped = next(c for c in result.checks if "all T positions at once" in c.name)
+    assert result.status is not Status.PASS and looped.status is Status.FAIL, (looped.status, looped.message)
+
+
+def test_a_hard_link_to_a_copy_of_the_reference_outside_the_workspace_is_refused(tmp_path, zygote):
+    outside = tmp_path / "elsewhere" / "notes.py"
+    outside.parent.mkdir()
+    shutil.copy(REF_ATTENTION, outside)
+    ws = workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY,
+                   "    from .notes import softmax as theirs\n    return theirs(x, dim)\n")
+    os.link(outside, ws / "day16" / "notes.py")
+    result, _ = graded(ws, zygote, "day16", "softmax")
+    assert result.status is Status.ERROR and "notes.py is a hard link" in result.reason, result.reason
+
+
+def test_torchs_other_python_lstm_cell_is_not_from_scratch(tmp_path, zygote):
+    """torch.ao's quantisable LSTM cell is float code written in Python: disabled all the same."""
+    old = "        gates = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh  # (B, 4H)"
+    new = ("        from torch.ao.nn.quantizable import LSTMCell as Cell\n"
+           "        Cell(self.input_size, self.hidden_size)\n" + old)
+    result, _ = graded(workspace(tmp_path, "day09/rnn.py", old, new), zygote, "day09", "LSTMCell")
+    assert result.status is Status.FAIL and "torch.ao.nn.quantizable.LSTMCell" in result.reason, result.reason
+
+
+def test_an_exception_message_no_encoding_can_write_loses_no_report(tmp_path):
+    """A lone surrogate (a file name that is not UTF-8, decoded) in what the learner's code raised:
+    the report, the JSON and the export are all written."""
+    from typer.testing import CliRunner
+
+    from quizgrader import cli
+
+    body = "    raise ValueError('bad name: ' + b'caf\\xe9'.decode('utf-8', 'surrogateescape'))\n"
+    ws = workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, body)
+    out = tmp_path / "out"
+    out.mkdir()
+    run = CliRunner().invoke(cli.app, ["grade", "day16", "--workspace", str(ws), "--only", "softmax", "--profile",
+                                       "quick", "--json", str(out / "r.json"), "--export", str(out / "report.txt")],
+                             env={"QUIZ_HISTORY": "off", "COLUMNS": "200"})
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit | None), run.output
+    assert "\\udce9" in (out / "report.txt").read_text(encoding="utf-8")
+    assert json.loads((out / "r.json").read_text())["exercises"][0]["status"] == "error"

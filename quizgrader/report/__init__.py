@@ -4,7 +4,8 @@ import re
 
 # C0 and C1 control characters (terminal escapes, carriage returns, bells) but tab and newline, and
 # the marks that reorder text on screen (bidirectional overrides).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates (what a file name that is not UTF-8 decodes to) cannot be written as UTF-8 at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def neutral(text: str, keep: str = "") -> str:

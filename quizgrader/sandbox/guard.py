@@ -138,8 +138,15 @@ def _resolve(dotted: str):
     import importlib
 
     parts = dotted.split(".")
-    obj = importlib.import_module(parts[0])
-    for part in parts[1:]:
+    for i in range(len(parts), 0, -1):       # the longest importable prefix, then attributes
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    else:
+        return None
+    for part in parts[i:]:
         obj = _getattr(obj, part, None)
         if obj is None:
             return None

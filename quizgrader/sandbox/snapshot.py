@@ -44,8 +44,15 @@ def take(workspace: Path, folders: list[str], reference: Path | None = None) -> 
     snap = Snapshot(workspace=workspace, root=Path(tempfile.mkdtemp(prefix="quiz-ws-")))
     os.chmod(snap.root, 0o755)
     protected = _inodes(reference) if reference is not None else set()
+    names: dict[tuple[int, int], tuple[int, list[str]]] = {}
     for folder in folders:
-        _copy_tree(real, real / folder, folder, snap, protected, seen=set())
+        _copy_tree(real, real / folder, folder, snap, protected, seen=set(), names=names)
+    for links, rels in names.values():
+        if links > len(rels):       # a hard link: the same file also has a name outside these folders
+            for rel in rels:
+                snap.refused[rel] = (f"{rel} is a hard link to a file that has {links - len(rels)} other name(s) "
+                                     "outside the graded folders")
+                (snap.root / rel).unlink(missing_ok=True)
     return snap
 
 
@@ -53,7 +60,7 @@ def _outside(real_root: Path, path: str) -> bool:
     return not (path == str(real_root) or path.startswith(str(real_root) + os.sep))
 
 
-def _copy_tree(root: Path, folder: Path, rel: str, snap: Snapshot, protected: set, seen: set) -> None:
+def _copy_tree(root: Path, folder: Path, rel: str, snap: Snapshot, protected: set, seen: set, names: dict) -> None:
     try:
         info = os.lstat(folder)
     except OSError:
@@ -77,12 +84,12 @@ def _copy_tree(root: Path, folder: Path, rel: str, snap: Snapshot, protected: se
         if entry.name.startswith(".") or entry.name == "__pycache__":
             continue
         if entry.is_dir(follow_symlinks=False) or (entry.is_symlink() and os.path.isdir(entry.path)):
-            _copy_tree(root, Path(entry.path), name, snap, protected, seen)
+            _copy_tree(root, Path(entry.path), name, snap, protected, seen, names)
         elif entry.name.endswith(".py"):
-            _copy_file(root, Path(entry.path), name, snap, protected)
+            _copy_file(root, Path(entry.path), name, snap, protected, names)
 
 
-def _copy_file(root: Path, path: Path, rel: str, snap: Snapshot, protected: set) -> None:
+def _copy_file(root: Path, path: Path, rel: str, snap: Snapshot, protected: set, names: dict) -> None:
     source = path
     if path.is_symlink():
         target = os.path.realpath(path)
@@ -98,6 +105,8 @@ def _copy_file(root: Path, path: Path, rel: str, snap: Snapshot, protected: set)
         if info.st_nlink > 1 and (info.st_dev, info.st_ino) in protected:
             snap.refused[rel] = f"{rel} is a hard link to the grader's own reference solution"
             return
+        if info.st_nlink > 1:
+            names.setdefault((info.st_dev, info.st_ino), (info.st_nlink, []))[1].append(rel)
         if info.st_size > MAX_FILE:
             snap.refused[rel] = f"{rel} is {info.st_size:,} bytes; an exercise file may be {MAX_FILE // 2**20} MiB"
             return

@@ -146,22 +146,31 @@ def overfit(model: torch.nn.Module, *, tokens: torch.Tensor, steps: int, lr: flo
 
 
 # -- measuring a call ------------------------------------------------------------------------
-def count_ops(fn, *, args: list, kwargs: dict | None = None) -> int:
+def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
     """How many ATen operators one call of `fn` runs, as torch's profiler records them at the
     dispatcher (C++): whatever Python does (torch-function or dispatch modes turned off, torch._C
     called directly), every operator passes there. Threads cannot carry work away: the learner's
-    process may start none. A call that stops the profiler fails here."""
+    process may start none. A call that stops the profiler fails here.
+
+    The call is made as the checks make theirs, with gradients on, and on inputs that require
+    them: {"ops": the count, "value": what it returned, "graph": whether its first output carries
+    a gradient}. The grader judges that value, so a call that knows it is counted cannot answer
+    with less work than the answer takes (a detour through numpy loses the graph)."""
+    args = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+            for a in args]
     saved = os.dup(2)                       # kineto announces its start and stop on stderr
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 2)
     try:
-        with torch.no_grad(), profile() as prof:
-            fn(*args, **(kwargs or {}))
+        with torch.enable_grad(), profile() as prof:
+            value = fn(*args, **(kwargs or {}))
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(quiet)
-    return sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::"))
+    first = value[0] if isinstance(value, (tuple, list)) and value else value
+    return {"ops": sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::")),
+            "value": value, "graph": isinstance(first, torch.Tensor) and first.requires_grad}
 
 
 def _median_seconds(call, repeats: int, device: torch.device) -> float:
