@@ -460,3 +460,64 @@ def test_an_exception_message_no_encoding_can_write_loses_no_report(tmp_path):
     assert run.exit_code == 1 and isinstance(run.exception, SystemExit | None), run.output
     assert "\\udce9" in (out / "report.txt").read_text(encoding="utf-8")
     assert json.loads((out / "r.json").read_text())["exercises"][0]["status"] == "error"
+
+
+HONEST = '''from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import math
+import warnings
+from collections import OrderedDict
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclasses.dataclass
+class Config:
+    d_model: int = 8
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, activation: str = "gelu") -> None:
+        super().__init__()
+        self.act = getattr(F, activation)
+        self.layers = nn.ModuleList(copy.deepcopy(nn.Linear(d, d)) for _ in range(2))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+        self._cache: Optional[Tensor] = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not torch.isfinite(x).all():
+            warnings.warn("non-finite input")
+        name = type(self).__name__
+        return functools.reduce(lambda h, f: self.act(f(h)), self.layers, x) * math.sqrt(1.0) + 0 * len(name)
+'''
+
+
+def test_honest_idioms_are_not_taken_for_escapes():
+    """What honest exercise code writes (a dataclass, getattr(F, name), self.modules(), deepcopy,
+    warnings, numpy, __future__) reaches around nothing."""
+    from quizgrader.checks import forbidden
+
+    assert forbidden.escapes(HONEST) == []
+
+
+def test_honest_idioms_run_in_the_learners_process(tmp_path, zygote):
+    """The same idioms imported by an exercise's module run there (the dataclass is built by exec
+    in the standard library, namedtuple reads its caller's frame, a torch submodule is imported
+    for the first time), and the exercise passes."""
+    extra = HONEST + ("\nfrom collections import namedtuple\nPair = namedtuple('Pair', 'a b')\n"
+                      "import torch.distributions.utils  # noqa: F401 - first imported here\n"
+                      "Block(4)(torch.ones(2, 4))\n")
+    ws = workspace(tmp_path, "day16/masks.py", "import torch\n", "import torch\n\nfrom . import idioms  # noqa: F401\n")
+    (ws / "day16" / "idioms.py").write_text(extra)
+    report = grade("day16", Options(workspace=ws, only=["causal_mask"], profile="quick"), zygote=zygote)
+    [result] = report.exercises
+    assert result.status is Status.PASS, messages(result)

@@ -228,8 +228,8 @@ def _module_hit(node: ast.AST, module: str, hit) -> None:
         hit(node, f"import {module}", _GRADER)
     elif top in MODULES:
         hit(node, f"import {module}", MODULES[top])
-    elif any(part.startswith("_") for part in module.split(".")):
-        hit(node, f"import {module}", _PRIVATE)
+    elif any(part.startswith("_") and not part.endswith("__") for part in module.split(".")):
+        hit(node, f"import {module}", _PRIVATE)      # (__future__ is no one's internals)
     elif module in ("torch.profiler", "torch.autograd.profiler", "torch.utils.cpp_extension"):
         hit(node, f"import {module}", _HOOKS)
 
