@@ -351,7 +351,7 @@ def test_a_loop_over_positions_is_counted_with_torch_functions_turned_off(tmp_pa
     function modes off hides nothing."""
     old = "    scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)  # (..., T_q, T_k)"
     new = ("    with torch._C.DisableTorchFunction():\n"
-           "        scores = torch.stack([Q[..., i, :] @ K.transpose(-2, -1) for i in range(Q.shape[-2])], dim=-2)\n"
+           "        scores = torch.cat([Q[..., i : i + 1, :] @ K.transpose(-2, -1) for i in range(Q.shape[-2])], dim=-2)\n"
            "        scores = scores / math.sqrt(d_k)")
     ws = workspace(tmp_path, "day16/attention.py", old, new, header="import torch\n")
     result, _ = graded(ws, zygote, "day16", "scaled_dot_product_attention")
