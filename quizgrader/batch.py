@@ -47,7 +47,20 @@ GRADER_ERROR = "grader error"
 REFUSED = "refused"          # it holds a link leading out of it: what would be graded is not its own
 SUBMISSION_SECONDS = 900.0  # wall clock for a whole submission
 ZIP_LIMIT = 200 * 2**20     # bytes a zipped submission may unpack to
-_IGNORE = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
+_NOT_GRADED = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
+
+
+def _IGNORE(folder: str, names: list[str]) -> set[str]:
+    """What a submission's copy leaves out: the grader's and tools' folders, and anything that is
+    neither a folder, a regular file nor a link (a named pipe would block the copy for ever)."""
+    def special(name: str) -> bool:
+        try:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+        except OSError:
+            return True
+        return not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode))
+
+    return set(_NOT_GRADED(folder, names)) | {n for n in names if special(n)}
 
 
 @dataclass
@@ -309,11 +322,12 @@ def _why_not(exercises: list[dict], shown: int = 3) -> str:
 
 def _cell(value):
     """A gradebook cell a spreadsheet shows as text: learner-controlled text (a submission's name,
-    a reason quoting its code) that starts like a formula gets a leading apostrophe, and control
-    characters are written out."""
+    a reason quoting its code) that starts like a formula, or has one after a separator, gets an
+    apostrophe before it, and control characters are written out."""
     if not isinstance(value, str):
         return value
-    value = neutral(value)
+    # after a separator too: a spreadsheet that splits on ";" (most European locales) starts a cell there
+    value = re.sub(r"([;,|])(\s*)([=+\-@])", r"\1\2'\3", neutral(value))
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 

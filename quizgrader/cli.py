@@ -134,9 +134,9 @@ def grade(
     started = datetime.now(UTC)
     report = _grade(the_day, workspace, ids, profile, seed, device,
                     timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
-    # A CI run starts from a fresh checkout: nothing to remember. A write refused (or failed) is
-    # said and costs the exit code, never the report or the other writes.
-    written = ci or _record_report(workspace, report, started)
+    # A write refused (or failed) is said and costs the exit code, never the report or the other
+    # writes. The report and the results go out first; the history (the workspace's own file) last.
+    written = True
     console.print(render(report))
     if json_out:
         written &= _write(json_out, to_json(report), workspace)
@@ -155,6 +155,8 @@ def grade(
                 print(line)
         if ci and (summary_file := os.environ.get("GITHUB_STEP_SUMMARY")):
             written &= _write(Path(summary_file), ci_formats.step_summary(report), workspace, append=True)
+    if not ci:          # a CI run starts from a fresh checkout: nothing to remember
+        written &= _record_report(workspace, report, started)
     raise typer.Exit(0 if report.passed and written else 1)
 
 

@@ -92,13 +92,17 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
             for ex in plan:
                 if progress:
                     progress(ex.id, None)
-                result = results[ex.id] = grade_exercise(ex, day, copy, zygote, ref, doctor, refused=refused)
+                results[ex.id] = grade_exercise(ex, day, copy, zygote, ref, doctor, refused=refused)
+                if progress:
+                    progress(ex.id, results[ex.id])
+            # Graded again with the reference's version of what fails, only once every scored
+            # grading is done: a process that holds any of the reference runs after all of those.
+            for ex in plan:
+                result = results[ex.id]
                 if stand_ins := _stand_ins(result, ex, {**(earlier or {}), **results}):
                     result.with_reference = grade_exercise(ex, day, copy, zygote, ref, doctor,
                                                            substitute=stand_ins, refused=refused)
                     result.with_reference.substituted = stand_ins
-                if progress:
-                    progress(ex.id, results[ex.id])
         graded = fingerprints(snap.root, [ex.file for ex in plan])
     finally:
         snap.remove()
@@ -132,11 +136,17 @@ def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
         digests[f] = None
         if (workspace / f).is_file():
             try:
+                if (size := (workspace / f).stat().st_size) > FINGERPRINT_LIMIT:   # refused anyway: not read
+                    digests[f] = f"not hashed: {size} bytes"
+                    continue
                 with open(workspace / f, "rb") as data:
                     digests[f] = hashlib.file_digest(data, "sha256").hexdigest()
             except OSError:
                 pass
     return digests
+
+
+FINGERPRINT_LIMIT = 64 * 2**20    # bytes: a graded file is kilobytes; a larger one is refused, not read
 
 
 def judge_answers(day: Day, workspace: Path):
@@ -193,7 +203,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     try:
         child = zygote.spawn(ChildConfig(options.workspace, options.device, timeout, ex.forbidden_routines,
                                          tuple(substitute or ()), options.cpu_seconds, options.memory_gib,
-                                         ex.forbidden_ops, ex.id),
+                                         ex.forbidden_ops, ex.id, ex.forbidden_names),
                              hard_timeout=timeout + 5)
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason
@@ -299,6 +309,8 @@ def _parse_error(source: str) -> str | None:
         return f"{e.msg} (line {e.lineno})"
     except ValueError as e:      # a NUL byte
         return str(e)
+    except (RecursionError, MemoryError):
+        return "it is nested or chained too deeply for Python to parse"
     return None
 
 

@@ -85,6 +85,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+WRITE_SECONDS = 20.0      # the longest any use of the history may take (a thousand runs take well under 1 s)
+
+
 class HistoryError(RuntimeError):
     """The history file cannot be opened, read or written; the message names the file."""
 
@@ -242,8 +245,17 @@ class History:
         except sqlite3.Error as e:
             raise HistoryError(f"{self.path} cannot be opened as a history database ({e})") from None
         self._db.row_factory = sqlite3.Row
+        # A history file is the workspace's, and a workspace is the learner's: no statement of ours
+        # may run past a deadline (a trigger planted to loop forever), and only our own schema is used.
+        deadline = time.monotonic() + WRITE_SECONDS
+        self._db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
             with self._errors("cannot be opened as a history database"):
+                planted = [r[0] for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'view')")]
+                if planted:
+                    raise HistoryError(f"{self.path} holds triggers or views ({', '.join(planted[:3])}) that the "
+                                       "grader never makes: it is not used; move it away to start a new history")
                 self._db.execute("PRAGMA foreign_keys=ON")
                 self._wal()
                 self._migrate()

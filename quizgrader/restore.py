@@ -223,6 +223,8 @@ def _parse(text: str, file: str) -> ast.Module:
         raise Unparsable(file, e.lineno, e.msg) from None
     except ValueError as e:           # null bytes
         raise Unparsable(file, None, str(e)) from None
+    except (RecursionError, MemoryError):
+        raise Unparsable(file, None, "nested or chained too deeply to parse") from None
 
 
 @dataclass(frozen=True)

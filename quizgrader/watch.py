@@ -59,7 +59,7 @@ class FileState:
         source = data.decode("utf-8", errors="replace")
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             return cls(digest, None)
         lines = source.splitlines(keepends=True)
         parts: dict[str, str] = {}

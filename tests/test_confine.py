@@ -9,6 +9,7 @@ import ctypes
 import errno
 import json
 import os
+import resource
 import socket
 import sys
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_no_socket_of_any_family(tmp_path):
     assert all(v == "EPERM" for v in out.values()), out
 
 
-def test_no_processes_no_tracing_no_capabilities(tmp_path):
+def test_no_processes_no_tracing_no_capabilities_no_shared_memory(tmp_path):
     libc = ctypes.CDLL(None, use_errno=True)
 
     def syscall(*args):
@@ -125,18 +126,27 @@ def test_no_processes_no_tracing_no_capabilities(tmp_path):
             return "allowed"
         return attempt
 
-    ptrace, vm_readv = {"x86_64": (101, 310), "aarch64": (117, 270)}.get(os.uname().machine, (None, None))
+    ptrace, vm_readv, shmget = {"x86_64": (101, 310, 29), "aarch64": (117, 270, 194)}.get(os.uname().machine,
+                                                                                       (None, None, None))
     tries = {"fork": lambda ws, scratch: os.fork(), "exec": lambda ws, scratch: os.execv("/bin/true", ["true"]),
              "capabilities": lambda ws, scratch: [line for line in Path("/proc/self/status").read_text().splitlines()
                                                   if line.startswith(("CapEff", "CapPrm", "CapBnd"))]}
     if ptrace is not None:
         tries["ptrace the grader"] = syscall(ptrace, 16, os.getpid(), 0, 0)   # PTRACE_ATTACH
         tries["read the grader's memory"] = syscall(vm_readv, os.getpid(), 0, 0, 0, 0, 0)
+    grader = os.getpid()
+    tries["the grader's limits"] = lambda ws, scratch: resource.prlimit(grader, resource.RLIMIT_NOFILE)
+    tries["its own limits"] = lambda ws, scratch: resource.getrlimit(resource.RLIMIT_NOFILE)
+    if shmget is not None:       # a channel between processes that no file rule covers
+        tries["System V shared memory"] = syscall(shmget, 0, 4096, 0o1600)          # IPC_PRIVATE | IPC_CREAT
     out, layers = confined(tmp_path, tries)
     needs(layers, confine.PROCESSES)
     assert out["fork"] == out["exec"] == "EPERM", out
     if ptrace is not None:
         assert out["ptrace the grader"] == out["read the grader's memory"] == "EPERM", out
+    assert out["the grader's limits"] == "EPERM" and out["its own limits"] != "EPERM", out
+    if shmget is not None:
+        assert out["System V shared memory"] == "EPERM", out
     if confine.CAPABILITIES in layers["applied"]:
         assert out["capabilities"].count("0000000000000000") == 3, out["capabilities"]
 

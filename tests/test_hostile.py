@@ -368,7 +368,7 @@ def test_monkeypatching_torch_and_hypothesis_at_import_changes_nothing(tmp_path,
               "torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)\n"
               "torch.Tensor.__eq__ = lambda *a, **k: True\n")
     result = grade_softmax(workspace_with_softmax(tmp_path, "    return torch.ones_like(x)\n", header=header), zygote)
-    assert result.status is Status.FAIL
+    assert result.status in (Status.FAIL, Status.ERROR) and result.passed_checks != len(result.checks)
 
 
 LIAR = ("class Liar(torch.Tensor):\n"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from quizgrader.catalog import load_day
 from quizgrader.grade import KEEPS_TO_ITSELF, Options, grade
 from quizgrader.results import Status
 
@@ -123,8 +122,7 @@ def test_softmax_through_the_library_by_any_route_is_not_from_scratch(tmp_path, 
 def test_other_exercises_through_the_library_are_not_from_scratch(tmp_path, zygote, day, name, file, old, new):
     result, _ = graded(workspace(tmp_path, file, old, new), zygote, day, name)
     assert result.status is Status.FAIL and "not written from scratch" in result.reason, messages(result)
-    ex = load_day(day).exercise(name)
-    assert any(op in result.reason for op in ex.forbidden_ops + ex.forbidden_routines), result.reason
+    assert "aten::" in result.reason or "torch." in result.reason, result.reason
 
 
 def test_a_wrapped_routine_is_disabled_all_the_way_down(tmp_path, zygote):
@@ -521,3 +519,126 @@ def test_honest_idioms_run_in_the_learners_process(tmp_path, zygote):
     report = grade("day16", Options(workspace=ws, only=["causal_mask"], profile="quick"), zygote=zygote)
     [result] = report.exercises
     assert result.status is Status.PASS, messages(result)
+
+
+# -- routes found by a second, independent set of attacks (written after the code, then mended) -------
+SECOND_ROUTES = {
+    "torch's Python softmax, through an alias": (
+        "    lib = torch\n    return lib._decomp.decompositions._softmax(x, dim, False)\n", "lib._decomp"),
+    "a distribution's normalised logits": (
+        ("    z = x.movedim(dim, -1)\n    p = torch.distributions.Categorical(logits=z).logits.exp()\n"
+         "    return p.movedim(-1, dim)\n"), "not written from scratch"),
+    "a sparse softmax": ("    return torch.sparse.softmax(x.to_sparse(), dim).to_dense()\n", "not written from scratch"),
+    "autograd of logsumexp": (
+        ("    leaf = x.detach().requires_grad_(True)\n"
+         "    (g,) = torch.autograd.grad(leaf.logsumexp(dim).sum(), leaf)\n    return g\n"), "not written from scratch"),
+    "a string run by typing": (
+        ("    import typing\n    def f(a: 'torch.softmax(x, dim)'): pass\n"
+         "    return typing.get_type_hints(f, {'torch': torch, 'x': x, 'dim': dim})['a']\n"), "may not"),
+    "a second copy of a torch module": (
+        "    import pydoc\n    F = pydoc.importfile(torch.nn.functional.__file__)\n    return F.softmax(x, dim)\n",
+        "may not"),
+    "the guard's globals through operator": (
+        "    import operator\n    g = operator.attrgetter('__glob' + 'als__')(getattr)\n    return x\n", "may not"),
+    "a module that renames itself": (
+        "    globals()['__name__'] = 'elsewhere'\n    getattr(torch, '_' + 'C')\n    return x\n", "may not"),
+}
+
+
+@pytest.mark.parametrize("route", list(SECOND_ROUTES))
+def test_routes_around_the_guard_are_closed(tmp_path, zygote, route):
+    body, words = SECOND_ROUTES[route]
+    result, _ = graded(workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, body), zygote, "day16", "softmax")
+    assert result.status is not Status.PASS and words in messages(result), (result.status, messages(result))
+
+
+def test_a_helper_imported_by_its_absolute_name_is_scanned_and_its_frames_are_the_learners(tmp_path, zygote):
+    ws = workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY,
+                   "    from day16 import helper\n    return helper.run(x, dim)\n")
+    (ws / "day16" / "helper.py").write_text(
+        "import torch\n\n\ndef run(x, dim):\n    lib = torch\n    return lib._softmax(x, dim, False)\n")
+    result, _ = graded(ws, zygote, "day16", "softmax")
+    assert result.status is Status.FAIL and "day16/helper.py, line" in messages(result), messages(result)
+
+
+def test_backprop_through_the_graphs_own_nodes_is_not_from_scratch(tmp_path, zygote):
+    old = "    return loss, {\"W1\": dW1, \"b1\": db1, \"W2\": dW2, \"b2\": db2}"
+    new = ("    W2_ = W2.detach().requires_grad_(True)\n"
+           "    out = ((x @ W1.T + b1).relu() @ W2_.T + b2 - y).pow(2).sum(-1).mean()\n"
+           "    node = out.grad_fn\n"
+           "    return loss, {\"W1\": dW1, \"b1\": db1, \"W2\": dW2, \"b2\": db2}")
+    result, _ = graded(workspace(tmp_path, "day09/backprop.py", old, new), zygote, "day09", "mlp_forward_backward")
+    assert result.status is Status.FAIL and "grad_fn" in messages(result), messages(result)
+
+
+NUMPY_LOOP = (
+    "    import numpy as np\n\n"
+    "    class Loop(torch.autograd.Function):\n"
+    "        @staticmethod\n"
+    "        def forward(ctx, q, k, v):\n"
+    "            qn, kn, vn = (t.detach().double().numpy() for t in (q, k, v))\n"
+    "            rows = []\n"
+    "            for i in range(qn.shape[-2]):\n"
+    "                s = qn[..., i : i + 1, :] @ np.swapaxes(kn, -1, -2) / np.sqrt(qn.shape[-1])\n"
+    "                w = np.exp(s - s.max(-1, keepdims=True))\n"
+    "                rows.append((w / w.sum(-1, keepdims=True)) @ vn)\n"
+    "            return torch.from_numpy(np.concatenate(rows, -2)).to(q.dtype)\n"
+    "        @staticmethod\n"
+    "        def backward(ctx, g):\n"
+    "            return None, None, None\n\n"
+    "    if mask is None:\n"
+    "        d_k = Q.size(-1)\n"
+    "        weights = softmax(Q @ K.transpose(-2, -1) / math.sqrt(d_k), dim=-1)\n"
+    "        return Loop.apply(Q, K, V), weights\n")
+
+
+def test_a_loop_over_positions_in_numpy_is_counted_by_its_calls(tmp_path, zygote):
+    ws = workspace(tmp_path, "day16/attention.py", "    d_k = Q.size(-1)\n", NUMPY_LOOP + "    d_k = Q.size(-1)\n")
+    result, _ = graded(ws, zygote, "day16", "scaled_dot_product_attention")
+    looped = next(c for c in result.checks if "all T positions at once" in c.name)
+    assert looped.status is Status.FAIL and "function calls" in looped.message, looped.message
+
+
+def test_an_error_whose_description_is_forged_ends_the_process_not_the_run(tmp_path, zygote):
+    """The learner's code answers on the socket with an error of its own making, its `origin` a
+    string: the answer is refused before anything reads it."""
+    body = ("    import json, os, stat, struct\n"
+            "    header = json.dumps({'dict': [['ok', False], ['nonce', 'x'], ['error', {'dict': [['type', 'E'], "
+            "['message', 'm'], ['origin', 'not a dict']]}]]}).encode()\n"
+            "    message = struct.pack('<II', len(header), 0) + header\n"
+            "    for fd in range(3, 64):\n"
+            "        try:\n"
+            "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+            "                os.write(fd, struct.pack('<Q', len(message)) + message)\n"
+            "        except OSError:\n"
+            "            pass\n" + SOFTMAX_BODY)
+    result, _ = graded(workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, body), zygote, "day16", "softmax")
+    assert result.status is Status.ERROR and "the learner's process sent" in result.reason, result.reason
+
+
+def test_a_file_nested_too_deep_to_parse_is_an_error_not_a_crash(tmp_path, zygote):
+    ws = workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, "    return x" + ".real" * 200_000 + "\n")
+    result, _ = graded(ws, zygote, "day16", "softmax")
+    assert result.status is Status.ERROR, (result.status, result.reason)
+
+
+def test_a_planted_history_that_would_never_finish_is_refused_and_the_report_written(tmp_path):
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from quizgrader import cli
+
+    ws = workspace(tmp_path, "day16/attention.py", "import math\n", "import math\n")
+    (ws / ".quiz").mkdir(exist_ok=True)
+    db = sqlite3.connect(ws / ".quiz" / "history.sqlite3")
+    db.executescript("CREATE TABLE t(x); CREATE TRIGGER forever AFTER INSERT ON t BEGIN "
+                     "SELECT count(*) FROM (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) "
+                     "SELECT n FROM c); END;")
+    db.close()
+    out = tmp_path / "r.json"
+    run = CliRunner().invoke(cli.app, ["grade", "day16", "--workspace", str(ws), "--only", "causal_mask",
+                                       "--profile", "quick", "--json", str(out)],
+                             env={"QUIZ_HISTORY": str(ws / ".quiz" / "history.sqlite3"), "COLUMNS": "200"})
+    assert json.loads(out.read_text())["exercises"][0]["status"] == "pass"
+    assert run.exit_code == 0 and "triggers" in run.output, run.output

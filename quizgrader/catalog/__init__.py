@@ -41,6 +41,7 @@ class Exercise:
     forbidden: tuple[str, ...] = ()   # routines it may not call, by name (the source scan; catalog/operators.toml)
     forbidden_ops: tuple[str, ...] = ()       # ATen operators disabled while it is graded
     forbidden_routines: tuple[str, ...] = ()  # torch's Python routines disabled while it is graded
+    forbidden_names: tuple[str, ...] = ()     # and every function of torch's modules with such a name
     hints: tuple[str, ...] = ()
     timeout: float = 10.0        # seconds per call
     measures: tuple[int, ...] = ()  # rubric rows one of its checks measures something for (a figure)
@@ -142,10 +143,11 @@ def _unknown(kind: str, name: str, aliases: dict[str, str]) -> str:
 
 @cache
 def operator_families() -> dict[str, dict[str, tuple[str, ...]]]:
-    """catalog/operators.toml: family -> {"ops": ATen operators, "routines": Python routines}."""
+    """catalog/operators.toml: family -> {"ops": ATen operators, "routines": Python routines,
+    "names": patterns of the names of torch's Python functions}."""
     data = tomllib.loads(resources.files(__package__).joinpath("operators.toml").read_text())
-    return {name: {"ops": tuple(f.get("ops", ())), "routines": tuple(f.get("routines", ()))}
-            for name, f in data.items()}
+    return {name: {"ops": tuple(f.get("ops", ())), "routines": tuple(f.get("routines", ())),
+                   "names": tuple(f.get("names", ()))} for name, f in data.items()}
 
 
 @cache
@@ -177,6 +179,7 @@ def parse_day(data: dict) -> Day:
             forbidden_ops=tuple(dict.fromkeys(op for f in named for op in f["ops"])),
             forbidden_routines=tuple(dict.fromkeys([*raw.get("forbidden", ()),
                                                     *(r for f in named for r in f["routines"])])),
+            forbidden_names=tuple(dict.fromkeys(n for f in named for n in f["names"])),
             hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
             measures=tuple(raw.get("measures", ())), points=float(raw.get("points", 1.0)),
         )

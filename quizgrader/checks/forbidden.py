@@ -9,6 +9,7 @@ call on a value. The run-time trap lives in the learner's process and reports ea
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 
@@ -19,12 +20,21 @@ class Use:
     how: str      # "in the source" / "at run time"
 
 
-def parses(source: str) -> bool:
+# What parsing a learner's file may raise: besides bad syntax and NUL bytes, a file nested or
+# chained deep enough (200,000 attribute links) exhausts the parser's recursion or memory.
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+def parse(source: str) -> ast.Module | None:
+    """The file's tree, or None when it does not parse (whatever the reason)."""
     try:
-        ast.parse(source)
-        return True
-    except (SyntaxError, ValueError):
-        return False
+        return ast.parse(source)
+    except UNPARSABLE:
+        return None
+
+
+def parses(source: str) -> bool:
+    return parse(source) is not None
 
 
 def exercise_node(tree: ast.Module, name: str) -> ast.AST | None:
@@ -35,10 +45,8 @@ def exercise_node(tree: ast.Module, name: str) -> ast.AST | None:
 
 
 def line_range(source: str, name: str) -> tuple[int, int] | None:
-    try:
-        node = exercise_node(ast.parse(source), name)
-    except SyntaxError:
-        return None
+    tree = parse(source)
+    node = exercise_node(tree, name) if tree is not None else None
     return (node.lineno, node.end_lineno or node.lineno) if node else None
 
 
@@ -67,9 +75,8 @@ def _dotted(node: ast.AST) -> str | None:
 
 def scan(source: str, name: str, forbidden: tuple[str, ...]) -> list[Use]:
     """Uses of forbidden names inside the top-level function or class `name` of `source`."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse(source)
+    if tree is None:
         return []
     node = exercise_node(tree, name)
     if node is None:
@@ -115,7 +122,8 @@ MODULES = {
                      "cloudpickle", "shelve", "copyreg", "builtins", "zipimport", "pkgutil", "site", "sysconfig",
                      "linecache", "types", "dis", "tracemalloc", "faulthandler", "atexit", "weakref",
                      "_weakref"], _INTERPRETER),
-    **dict.fromkeys(["timeit", "pdb", "bdb", "trace", "cProfile", "profile", "pstats", "_lsprof"], _HOOKS),
+    **dict.fromkeys(["timeit", "pdb", "bdb", "trace", "cProfile", "profile", "pstats", "_lsprof", "sched", "pydoc",
+                     "unittest", "doctest"], _HOOKS),
     **dict.fromkeys(["socket", "ssl", "http", "urllib", "requests", "subprocess", "multiprocessing", "threading",
                      "_thread", "concurrent", "asyncio", "signal", "select", "selectors", "pty", "mmap",
                      "resource", "fcntl", "webbrowser", "ftplib", "smtplib", "telnetlib", "xmlrpc"], _PROCESSES),
@@ -137,7 +145,9 @@ ATTRIBUTES = {
     **dict.fromkeys(["read_text", "read_bytes", "write_text", "write_bytes", "fromfile", "tofile", "memmap",
                      "from_file"], _FILES),
     **dict.fromkeys(["settrace", "setprofile", "addaudithook", "gettrace", "getprofile"], _HOOKS),
-    "_getframe": _INTERPRETER,
+    # getters and evaluators that reach attributes and run strings on another's behalf
+    **dict.fromkeys(["get_type_hints", "attrgetter", "methodcaller", "Formatter", "locate", "importfile",
+                     "getattr_static", "_getframe"], _INTERPRETER),
 }
 # Public names of a module that are an escape: "torch.load" reads a file, "inspect.stack" the frames.
 MODULE_ATTRIBUTES = {
@@ -169,9 +179,8 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
     """Everything in a workspace file that reaches around the exercise: (line, what, why), where
     `what` is the code as written. Looks at the whole file (a helper or a line at the top runs as
     much as the exercise does). A file that does not parse has none (it is reported as such)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse(source)
+    if tree is None:
         return []
     aliases = _aliases(tree)
     found: list[tuple[int, str, str]] = []
@@ -207,11 +216,13 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
                 hit(node, f".{attr}", ATTRIBUTES[attr])
             else:
                 dotted = _dotted(node.value)
-                if dotted is not None:
-                    head, _, rest = dotted.partition(".")
-                    if head in aliases:
-                        module = aliases[head] + (f".{rest}" if rest else "")
-                        _attribute_hit(node, module, attr, hit, shown=f"{dotted}.{attr}")
+                head = dotted.partition(".")[0] if dotted is not None else None
+                if dotted is not None and head in aliases:
+                    rest = dotted.partition(".")[2]
+                    module = aliases[head] + (f".{rest}" if rest else "")
+                    _attribute_hit(node, module, attr, hit, shown=f"{dotted}.{attr}")
+                elif attr.startswith("_") and not attr.startswith("__") and _root(node.value) not in ("self", "cls"):
+                    hit(node, f"{dotted or '...'}.{attr}", _PRIVATE)      # another's private attribute
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
                 "getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
             name = node.args[1]
@@ -220,6 +231,13 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
                 hit(node, f"{node.func.id}(..., {name.value!r})", _INTERPRETER)
     unique = {(line, what): (line, what, why) for line, what, why in found}
     return sorted(unique.values())
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute chain starts from (`self` in self.attn.W_q), None for an expression."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.value if not isinstance(node, ast.Call) else node.func
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _module_hit(node: ast.AST, module: str, hit) -> None:
@@ -247,13 +265,19 @@ def workspace_imports(source: str, file: str) -> list[str]:
     """The workspace files a module imports relatively (`from .multihead import X`, `from . import
     masks`, `from ..day09 import rnn`), as paths like "day16/multihead.py"; `file` is the module's own
     path. Absolute imports are the libraries'."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse(source)
+    if tree is None:
         return []
     here = file.split("/")[:-1]
     found = []
     for node in ast.walk(tree):
+        absolute = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+        for name in absolute:               # `import day09.numerics`: the workspace on the path
+            if re.fullmatch(r"day\d\d(\.\w+)*", name):
+                found.append(name.replace(".", "/") + ".py")
+                if isinstance(node, ast.ImportFrom):
+                    found += [name.replace(".", "/") + f"/{a.name}.py" for a in node.names]
         if isinstance(node, ast.ImportFrom) and node.level > 0:
             base = here[: len(here) - (node.level - 1)] if node.level - 1 <= len(here) else []
             parts = base + (node.module.split(".") if node.module else [])

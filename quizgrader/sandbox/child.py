@@ -305,8 +305,9 @@ def serve(sock, config: dict) -> None:
     exercise = str(config.get("exercise", "")).rpartition(".")[2] or "this exercise"
     disabled = guard.disable_operators(config.get("forbidden_ops", []), exercise)
     disabled += guard.disable_routines(config.get("forbidden", []), exercise)
+    disabled += guard.disable_named(config.get("forbidden_names", []), exercise)
     guard.install(workspace=str(workspace), package=PACKAGE, read=[*access.read, *access.write, *access.devices],
-                  write=[*access.write, *access.devices])
+                  write=[*access.write, *access.devices], profilers=[tools.count_ops.__code__.co_filename])
     confinement.applied.append("file, frame and code access checked by an audit hook")
     tools.report_progress = _reporter(sock)
     server = Server(config, substitutes=substitutes)

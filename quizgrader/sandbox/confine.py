@@ -44,9 +44,14 @@ AF_UNIX = 1
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _SYSCALLS = {
     # always refused: fork, vfork (x86_64 only), exec, execveat, ptrace, process_vm_readv/writev,
-    # io_uring_setup
-    "x86_64": {"deny": (57, 58, 59, 322, 101, 310, 311, 425), "clone": 56, "clone3": 435, "socket": 41},
-    "aarch64": {"deny": (221, 281, 117, 270, 271, 425), "clone": 220, "clone3": 435, "socket": 198},
+    # io_uring_setup; System V shared memory, semaphores and message queues, and POSIX message
+    # queues (channels between processes that no file rule covers)
+    "x86_64": {"deny": (57, 58, 59, 322, 101, 310, 311, 425, 29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71,
+                        240, 241, 242, 243, 244, 245),
+               "clone": 56, "clone3": 435, "socket": 41, "prlimit64": 302},
+    "aarch64": {"deny": (221, 281, 117, 270, 271, 425, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197,
+                         180, 181, 182, 183, 184, 185),
+                "clone": 220, "clone3": 435, "socket": 198, "prlimit64": 261},
 }
 CLONE_THREAD = 0x00010000
 _RET_ALLOW = 0x7FFF0000
@@ -138,11 +143,12 @@ def _address_space() -> int:
 
 def deny_syscalls(local_sockets: bool = False) -> bool:
     """Install a seccomp filter: fork, vfork, exec, non-thread clone, ptrace, the cross-process
-    memory calls, io_uring and every new socket (but AF_UNIX ones when `local_sockets`, which
-    CUDA's driver may use) fail with EPERM; clone3 fails with ENOSYS, so that threads fall back
-    to clone, whose flags the filter can read. A syscall made through another architecture's ABI
-    (32-bit calls from a 64-bit process) is refused outright. The grader's own socket to this
-    process was made before the filter, so it is not affected."""
+    memory calls, System V and POSIX IPC, changing another process's limits (prlimit64 with a pid),
+    io_uring and every new socket (but AF_UNIX ones when `local_sockets`, which CUDA's driver may
+    use) fail with EPERM; clone3 fails with ENOSYS, so that threads fall back to clone, whose flags
+    the filter can read. A syscall made through another architecture's ABI (32-bit calls from a
+    64-bit process) is refused outright. The grader's own socket to this process was made before
+    the filter, so it is not affected."""
     arch = platform.machine()
     if sys.platform != "linux" or arch not in _SYSCALLS:
         return False
@@ -155,6 +161,9 @@ def deny_syscalls(local_sockets: bool = False) -> bool:
     for number in nr["deny"]:
         program.append(("jeq", number, deny, None))
     program.append(("jeq", nr["clone3"], nosys, None))
+    # prlimit64(pid, ...): on this process (pid 0) only; another's limits are not the learner's to change
+    program += [("jeq", nr["prlimit64"], None, "not prlimit"), ("ld", 16), ("jeq", 0, None, deny),
+                ("ld", 20), ("jeq", 0, allow, deny), ("label", "not prlimit")]
     if local_sockets:       # socket(domain, ...): let AF_UNIX through (args[0])
         program += [("jeq", nr["socket"], None, "clone"), ("ld", 16), ("jeq", AF_UNIX, allow, deny),
                     ("label", "clone")]

@@ -41,7 +41,7 @@ RECORDS: list[dict] = []
 FORBIDDEN_EVENT = "quizgrader.forbidden"     # raised (sys.audit) by a disabled routine
 
 _getattr = builtins.getattr      # the original: this module's own lookups must not meet its guard
-_state = {"workspace": "", "package": "", "read": (), "write": (), "busy": False, "on": False}
+_state = {"workspace": "", "root": "\0", "package": "", "read": (), "write": (), "busy": False, "on": False}
 
 # Dispatch keys whose kernels a disabled operator loses (those it has).
 _KEYS = ("CompositeImplicitAutograd", "CompositeExplicitAutograd", "CompositeExplicitAutogradNonFunctional",
@@ -118,20 +118,44 @@ def disable_routines(names: Iterable[str], exercise: str) -> list[str]:
                 functions.append(f)
         else:
             continue
-        message = _message(dotted, exercise)
-        swapped = False
-        for f in functions:
-            template = _CODES.get(f.__code__.co_freevars)
-            if template is None:
-                continue       # a wrapper with a closure of its own: what it wraps is disabled
-            consts = tuple(dotted if c == "NAME" else message if c == "MESSAGE" else c
-                           for c in template.co_consts)
-            f.__code__ = template.replace(co_consts=consts, co_name=f.__name__, co_qualname=f.__qualname__,
-                                          co_filename=f.__code__.co_filename)
-            swapped = True
-        if swapped:
+        if sum(_swap(f, dotted, exercise) for f in functions):
             done.append(dotted)
     return done
+
+
+def disable_named(patterns: Iterable[str], exercise: str) -> list[str]:
+    """Swap the code of every function of torch's Python modules whose name matches one of
+    `patterns` ("log_softmax", "_kl_*"): torch keeps Python versions of its operators (torch._refs,
+    torch._decomp, torch.masked) besides the public ones. Returns them, as module.name."""
+    import fnmatch
+
+    patterns = list(patterns)
+    if not patterns:
+        return []
+    done = []
+    with warnings.catch_warnings():     # a deprecated module object warns when looked at
+        warnings.simplefilter("ignore")
+        modules = [m for name, m in list(sys.modules.items()) if (name == "torch" or name.startswith("torch."))
+                   and isinstance(m, types.ModuleType)]
+    for module in modules:
+        for f in list(vars(module).values()):
+            if (isinstance(f, types.FunctionType) and str(f.__module__).startswith("torch")
+                    and any(fnmatch.fnmatchcase(f.__name__, p) for p in patterns)):
+                name = f"{f.__module__}.{f.__qualname__}"
+                if _swap(f, name, exercise):
+                    done.append(name)
+    return sorted(set(done))
+
+
+def _swap(f: types.FunctionType, name: str, exercise: str) -> bool:
+    """Give `f` code that raises, naming `name`; False when its closure has no template."""
+    template = _CODES.get(f.__code__.co_freevars)
+    if template is None or f.__code__.co_filename == template.co_filename:
+        return False       # a wrapper with a closure of its own (what it wraps is disabled), or done
+    message = _message(name, exercise)
+    consts = tuple(name if c == "NAME" else message if c == "MESSAGE" else c for c in template.co_consts)
+    f.__code__ = template.replace(co_consts=consts, co_name=f.__name__, co_qualname=f.__qualname__)
+    return True
 
 
 def _resolve(dotted: str):
@@ -160,10 +184,16 @@ _FRAME_ATTRIBUTES = {"tb_frame", "f_code", "gi_frame", "gi_code", "cr_frame", "c
 # reads frames to resolve names).
 _DIRECT = {"sys._getframe": "look at the call stack", "sys._current_frames": "look at the call stack",
            "sys._current_exceptions": "look at the call stack",
-           "compile": "compile or run code from strings (exec, eval, compile)",
-           "exec": "compile or run code from strings (exec, eval, compile)",
-           "marshal.loads": "load code objects", "marshal.load": "load code objects",
            "function.__new__": "build functions from code objects", "code.__new__": "build code objects"}
+# Compiling, running and loading code: only the import system (loading a module once), and the
+# standard library's code generators that classes defined with dataclass or namedtuple need. A
+# string run through anything else (typing's annotations, timeit, sched, a callback) is refused,
+# and so is a second copy of a module already loaded (pydoc.importfile, a spec from a file).
+_CODE = {"compile": "compile or run code from strings", "exec": "compile or run code from strings",
+         "marshal.loads": "load code objects", "marshal.load": "load code objects"}
+_LOADERS: set[str] = set()         # the files of the callers allowed to (filled by install)
+_EXECUTED: set[str] = set()        # module files run so far: each runs once
+_PROFILERS: set[str] = set()       # the files of the grader's code that may profile a call
 # Refused whoever asks, once the learner's code may run: nothing of the grader's in this process
 # needs them after set-up, so a callback that launders the call (a weakref finalizer, a hook, a
 # partial) gains nothing.
@@ -196,11 +226,26 @@ _WRITES = {"os.remove", "os.rename", "os.replace", "os.rmdir", "os.mkdir", "os.s
 
 
 def _learners(frame) -> bool:
-    """Whether `frame` runs the learner's code (a module of the workspace's package). Reads
-    f_globals, which raises no audit event."""
-    package = _state["package"]
-    name = frame.f_globals.get("__name__", "") if frame is not None else ""
-    return isinstance(name, str) and (name == package or name.startswith(package + "."))
+    """Whether `frame` runs the learner's code: code compiled from a file of the workspace (the
+    file a code object was compiled from cannot be changed after; a module's __name__ can)."""
+    if frame is None:
+        return False
+    busy = _state["busy"]
+    _state["busy"] = True           # f_code raises an audit event of its own
+    try:
+        file = frame.f_code.co_filename
+    finally:
+        _state["busy"] = busy
+    return isinstance(file, str) and file.startswith(_state["root"])
+
+
+def _caller_file(frame) -> str:
+    busy = _state["busy"]
+    _state["busy"] = True
+    try:
+        return frame.f_code.co_filename if frame is not None else ""
+    finally:
+        _state["busy"] = busy
 
 
 def _frame(depth: int):
@@ -275,23 +320,63 @@ def _hook(event: str, args: tuple) -> None:
         return
     if event in ("object.__setattr__", "object.__delattr__"):
         target = args[0]
-        if isinstance(target, type) and not _theirs(target):
-            what = f"change the class {_getattr(target, '__qualname__', target)!s}"
-        elif isinstance(target, types.FunctionType) and args[1] in ("__code__", "__globals__", "__closure__"):
-            what = f"replace a function's {args[1]}"
-        else:
-            return
-        if _learners(_frame(1)):
-            _refuse(event, what)
+        if isinstance(target, types.FunctionType) and args[1] in _FUNCTION_PARTS and not _theirs(target):
+            _refuse(event, f"replace a library function's {args[1]}")       # whoever asks
+        if isinstance(target, type) and _library_class(target) and _learner_on_stack(_frame(1)):
+            _refuse(event, f"change the class {_getattr(target, '__qualname__', target)!s}")
+        return
+    if event in _CODE:
+        caller = _frame(1)
+        if _caller_file(caller) not in _LOADERS:
+            _refuse(event, _CODE[event])
+        if event == "exec" and (copy := _second_copy(args[0], caller)):
+            _refuse(event, f"load a second copy of the module {copy}")
         return
     if event in _DIRECT:
         if _learners(_frame(1)):
             _refuse(event, _DIRECT[event])
         return
+    if event == "sys.setprofile":            # the grader's op count (tools.count_ops), and no one else
+        caller = _frame(1)
+        if _caller_file(caller) in _PROFILERS and not _learner_on_stack(caller):
+            return
     what = _ALWAYS.get(event) or ("use ctypes" if event.startswith("ctypes.") else
                                   "open network connections" if event.startswith("socket.") else None)
     if what is not None:
         _refuse(event, what)
+
+
+_FUNCTION_PARTS = ("__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__")
+
+
+def _library_class(cls: type) -> bool:
+    """A class a library defines (its module holds it by its name): not one just being built (a
+    namedtuple, a dataclass, the learner's own)."""
+    module = sys.modules.get(str(_getattr(cls, "__module__", "")))
+    return (module is not None and not _theirs(cls)
+            and _getattr(module, str(_getattr(cls, "__name__", "")), None) is cls)
+
+
+def _second_copy(code, caller) -> str | None:
+    """The file, when `code` is a module's code from a file that a loaded module (another than
+    the one it is run for) already came from: pydoc.importfile, a spec from a file, a reload. A
+    module whose import failed may be imported again."""
+    if not isinstance(code, types.CodeType) or code.co_name != "<module>" or not os.path.isabs(code.co_filename):
+        return None
+    file = os.path.realpath(code.co_filename)
+    if file.startswith(_state["root"]):
+        return None          # the learner's own module twice (an absolute import): still theirs
+    if file not in _EXECUTED:
+        _EXECUTED.add(file)
+        return None
+    # importlib runs module code as _call_with_frames_removed(exec, code, module.__dict__)
+    args = caller.f_locals.get("args") if caller is not None else None
+    running = args[1] if isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], dict) else None
+    for module in list(sys.modules.values()):
+        path = _getattr(module, "__file__", None)
+        if isinstance(path, str) and os.path.realpath(path) == file and _getattr(module, "__dict__", None) is not running:
+            return file
+    return None
 
 
 def _allowed(path, roots) -> bool:
@@ -325,13 +410,23 @@ def _path_refusal(event: str, args: tuple) -> str | None:
 
 # -- names put together at run time -----------------------------------------------------------------
 _SENSITIVE = {"modules", "settrace", "setprofile", "profiler", "library", "ops"}
+# Attributes that lead into other code's objects (a function's module globals and closure, its code,
+# every class there is): refused whenever the learner's code is on the stack, whoever asks for them.
+_INTERNALS = {"__globals__", "__closure__", "__code__", "__subclasses__", "__builtins__", "f_globals",
+              "f_locals", "f_back", "tb_frame", "gi_frame"}
 
 
 def _theirs(obj) -> bool:
     """An object of the learner's own: defined in, or an instance of a class from, the workspace."""
     package = _state["package"]
-    module = _getattr(obj, "__name__", "") if isinstance(obj, types.ModuleType) else _getattr(
-        obj if isinstance(obj, type) else type(obj), "__module__", "")
+    if isinstance(obj, types.ModuleType):
+        module = _getattr(obj, "__name__", "")
+    elif isinstance(obj, types.FunctionType):  # by the file its code, or the module it was made for, came from
+        made_for = _getattr(obj, "__globals__").get("__file__")
+        return _getattr(obj, "__code__").co_filename.startswith(_state["root"]) or (
+            isinstance(made_for, str) and made_for.startswith(_state["root"]))
+    else:
+        module = _getattr(obj if isinstance(obj, type) else type(obj), "__module__", "")
     return isinstance(module, str) and (module == package or module.startswith(package + "."))
 
 
@@ -349,14 +444,21 @@ def _guarded_names() -> None:
     def named(obj) -> str:
         return str(original_getattr(obj, "__name__", type(obj).__name__))
 
+    def check(obj, name, how: str) -> None:
+        if not _state["on"] or not isinstance(name, str):
+            return
+        caller = _frame(2)
+        if private(obj, name) and _learners(caller):
+            _refuse(how, f"reach {name!r} by a name put together at run time")
+        if name in _INTERNALS and not _theirs(obj) and _learner_on_stack(caller):   # however laundered
+            _refuse(how, f"reach {name!r}, the way into other code's internals")
+
     def getattr(obj, name, *default):
-        if _state["on"] and private(obj, name) and _learners(_frame(1)):
-            _refuse("getattr", f"reach {name!r} by a name put together at run time")
+        check(obj, name, "getattr")
         return original_getattr(obj, name, *default)
 
     def hasattr(obj, name):
-        if _state["on"] and private(obj, name) and _learners(_frame(1)):
-            _refuse("hasattr", f"reach {name!r} by a name put together at run time")
+        check(obj, name, "hasattr")
         return original_hasattr(obj, name)
 
     def setattr(obj, name, value):
@@ -378,6 +480,24 @@ def _guarded_names() -> None:
         f.__qualname__ = f.__name__
         original_setattr(builtins, f.__name__, f)
 
+    # operator's getters reach attributes in C, past builtins.getattr: the names they are made with
+    # are checked as getattr checks them.
+    import operator
+
+    original_attrgetter, original_methodcaller = operator.attrgetter, operator.methodcaller
+
+    def attrgetter(*names):
+        for dotted in names:
+            for name in str(dotted).split("."):
+                check(None, name, "attrgetter")
+        return original_attrgetter(*names)
+
+    def methodcaller(name, /, *args, **kwargs):
+        check(None, name, "methodcaller")
+        return original_methodcaller(name, *args, **kwargs)
+
+    operator.attrgetter, operator.methodcaller = attrgetter, methodcaller
+
 
 def _no_threads() -> None:
     """Python threads (no audit event announces them before Python 3.13): a thread starts with a
@@ -392,11 +512,21 @@ def _no_threads() -> None:
     threading._start_new_thread = refuse
 
 
-def install(*, workspace: str, package: str, read: Iterable[str], write: Iterable[str]) -> None:
+def install(*, workspace: str, package: str, read: Iterable[str], write: Iterable[str],
+            profilers: Iterable[str] = ()) -> None:
     """Turn everything above on for this process. `read` and `write` are the folders and files it
     may read and write (as the Landlock ruleset, for kernels without one)."""
-    _state.update(workspace=os.path.realpath(workspace), package=package,
+    import collections
+    import dataclasses
+
+    root = os.path.realpath(workspace)
+    _state.update(workspace=root, root=root.rstrip(os.sep) + os.sep, package=package,
                   read=tuple(os.path.realpath(p) for p in read), write=tuple(os.path.realpath(p) for p in write))
+    _LOADERS.update({"<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>",
+                     dataclasses.__file__, collections.__file__})
+    _PROFILERS.update(profilers)
+    _EXECUTED.update(os.path.realpath(m.__file__) for m in list(sys.modules.values())
+                     if isinstance(_getattr(m, "__file__", None), str))
     _guarded_names()
     _no_threads()
     sys.addaudithook(_hook)

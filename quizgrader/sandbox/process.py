@@ -49,13 +49,18 @@ class ChildConfig:
     memory_gib: float = confine.MEMORY_GIB   # address space it may add (CPU runs)
     forbidden_ops: tuple[str, ...] = ()     # ATen operators disabled ("from scratch")
     exercise: str = ""                      # the exercise graded, for the messages of what is disabled
+    forbidden_names: tuple[str, ...] = ()   # patterns of names of torch's Python functions disabled
 
     def to_json(self) -> dict[str, Any]:
         return {"workspace": str(Path(self.workspace).resolve()), "device": self.device,
                 "soft_timeout": self.soft_timeout, "forbidden": list(self.forbidden),
                 "forbidden_ops": list(self.forbidden_ops), "exercise": self.exercise,
+                "forbidden_names": list(self.forbidden_names),
                 "substitute": list(self.substitute), "cpu_seconds": self.cpu_seconds,
                 "memory_bytes": int(self.memory_gib * 2**30)}
+
+
+_PROFILER_LINES = ("USDT:", "STAGE:")
 
 
 class SandboxError(Exception):
@@ -226,7 +231,9 @@ class Child:
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - limit))
-                return f.read().decode(errors="replace")
+                text = f.read().decode(errors="replace")
+            # torch's profiler (the op count) announces its start and stop: not the learner's output
+            return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(_PROFILER_LINES))
         except OSError:
             return ""
 
@@ -240,13 +247,25 @@ def _malformed(response: Any, nonce: str) -> str | None:
         return "an answer to a request it was not sent"
     if not response["ok"]:
         error = response.get("error")
-        if not (isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)):
-            return "an error without a description"
+        if not (isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)
+                and isinstance(error.get("traceback", ""), str)
+                and isinstance(error.get("not_implemented", False), bool)
+                and isinstance(error.get("forbidden", False), bool) and _origin_ok(error.get("origin"))):
+            return "an error without a proper description"
     records = response.get("records", [])
-    if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("name"), str)
-                                                and isinstance(r.get("stack", []), list) for r in records):
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("message", ""), str)
+            and isinstance(r.get("stack", []), list)
+            and all(isinstance(f, list) and len(f) == 3 and isinstance(f[0], str) and isinstance(f[1], int)
+                    and isinstance(f[2], str) for f in r.get("stack", [])) for r in records):
         return "a malformed record of what it did"
     return None
+
+
+def _origin_ok(origin: Any) -> bool:
+    return origin is None or (isinstance(origin, dict) and isinstance(origin.get("file"), str)
+                              and isinstance(origin.get("line"), int | None)
+                              and isinstance(origin.get("function"), str | None))
 
 
 def _zygote_main(fd: int) -> None:

@@ -7,7 +7,6 @@ made in the grader from what they return.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -147,30 +146,42 @@ def overfit(model: torch.nn.Module, *, tokens: torch.Tensor, steps: int, lr: flo
 
 # -- measuring a call ------------------------------------------------------------------------
 def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
-    """How many ATen operators one call of `fn` runs, as torch's profiler records them at the
-    dispatcher (C++): whatever Python does (torch-function or dispatch modes turned off, torch._C
-    called directly), every operator passes there. Threads cannot carry work away: the learner's
-    process may start none. A call that stops the profiler fails here.
+    """How much one call of `fn` runs, counted twice over: the ATen operators, as torch's profiler
+    records them at the dispatcher (C++; whatever Python does, torch-function or dispatch modes
+    turned off, torch._C called directly, every operator passes there), and the function calls,
+    Python's and C's (cProfile), which catch a loop that runs outside torch (numpy). Threads cannot
+    carry work away: the learner's process may start none. A call that stops either count fails.
 
-    The call is made as the checks make theirs, with gradients on, and on inputs that require
-    them: {"ops": the count, "value": what it returned, "graph": whether its first output carries
-    a gradient}. The grader judges that value, so a call that knows it is counted cannot answer
-    with less work than the answer takes (a detour through numpy loses the graph)."""
+    The call is made as the checks make theirs, with gradients on, on inputs that require them, and
+    what it returns is made into plain tensors inside the count (a tensor that computes itself
+    later is counted all the same): {"ops", "calls", "value", "graph": whether its first output
+    carries a gradient}. The grader judges that value, so a call that knows it is counted cannot
+    answer with less work than the answer takes (a detour through numpy loses the graph)."""
+    import cProfile
+
     args = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
             for a in args]
-    saved = os.dup(2)                       # kineto announces its start and stop on stderr
-    quiet = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(quiet, 2)
-    try:
-        with torch.enable_grad(), profile() as prof:
-            value = fn(*args, **(kwargs or {}))
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(quiet)
+    calls = cProfile.Profile()
+    with torch.enable_grad(), profile() as prof:
+        calls.enable()
+        try:
+            value = _plain(fn(*args, **(kwargs or {})))
+        finally:
+            calls.disable()
     first = value[0] if isinstance(value, (tuple, list)) and value else value
     return {"ops": sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::")),
+            "calls": sum(entry.callcount for entry in calls.getstats()),
             "value": value, "graph": isinstance(first, torch.Tensor) and first.requires_grad}
+
+
+def _plain(value: Any) -> Any:
+    """Plain tensors all the way down (a subclass's own computation, if any, runs now)."""
+    if isinstance(value, torch.Tensor):
+        plain = value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
+        return plain.clone() if plain is not value else plain
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
+    return value
 
 
 def _median_seconds(call, repeats: int, device: torch.device) -> float:

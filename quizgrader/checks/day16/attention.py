@@ -419,47 +419,51 @@ def growth_exponent(lengths: list[int], seconds: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else math.nan
 
 
-# Operators one call of attention runs, at most, at any length: the reference runs about 30 (the
-# profiler counts what composite operators run too); a loop padded to a fixed number of steps, so
-# that its count does not grow between the lengths tried, runs far more.
-OPS_BUDGET = 300
+# What one call of attention runs, at most, at any length: the reference runs about 40 ATen
+# operators (the profiler counts what composite operators run too) and a few dozen function calls;
+# a loop padded to a fixed number of steps, so that its count does not grow between the lengths
+# tried, runs far more.
+OPS_BUDGET, CALLS_BUDGET = 300, 600
 
 
-def count_attention_ops(you, ref) -> dict[int, int]:
-    """The learner's attention's operator count at 4, 32 and a longer length that depends on the
-    seed, on Q = K = V, each counted call's answer checked against the reference's (so a call that
-    knows it is counted cannot answer with less work than the answer takes)."""
+def count_attention_ops(you, ref) -> dict[int, tuple[int, int]]:
+    """The learner's attention's (operators, function calls) at 4, 32 and a longer length that
+    depends on the seed, on inputs drawn as the checks draw theirs, each counted call's answer
+    checked against the reference's (so a call that knows it is counted cannot answer with less
+    work than the answer takes)."""
     seed = context().seed
-    d = (8, 16)[seed % 2]
+    d, batch = (8, 16)[seed % 2], (1, 2, 3)[seed % 3]
     counts = {}
     for T in (4, 32, 160 + 37 * (seed % 7)):
-        x = randn(seed + T, 1, T, d).float()
-        got = you.tool("count_ops", "attention.scaled_dot_product_attention", args=[x, x, x])
-        if not isinstance(got, dict) or not {"ops", "value", "graph"} <= set(got):
+        q, k, v = (randn(seed + T + i, batch, T, d).float() for i in range(3))
+        got = you.tool("count_ops", "attention.scaled_dot_product_attention", args=[q, k, v])
+        if not isinstance(got, dict) or not {"ops", "calls", "value", "graph"} <= set(got):
             raise Mismatch("the call whose operators were counted did not come back", "values")
-        want = ref("attention.scaled_dot_product_attention", x.double(), x.double(), x.double())
+        want = ref("attention.scaled_dot_product_attention", q.double(), k.double(), v.double())
         out = got["value"][0] if isinstance(got["value"], (tuple, list)) and got["value"] else got["value"]
         expect_close(out, want[0], f"out, for the call of {T} positions whose operators were counted",
                      dtype=torch.float32)
         if not got["graph"]:
             raise Mismatch(f"for the call of {T} positions whose operators were counted, out carries no gradient "
                            "back to Q, K, V (a round trip through numpy, .detach() or torch.no_grad())", "grad")
-        counts[T] = int(got["ops"])
+        counts[T] = (int(got["ops"]), int(got["calls"]))
     return counts
 
 
 @check(SDPA, "attends to all T positions at once: its number of tensor ops does not grow with T "
        "(timed against a T-step recurrence)", rows=(8,))
 def sdpa_parallel(case, you, ref):
-    counts = count_attention_ops(you, ref)
-    if len(set(counts.values())) > 1 or max(counts.values()) > OPS_BUDGET:
-        shown = ", ".join(f"{n} for {T} positions" for T, n in counts.items())
-        raise Mismatch(f"your attention runs {shown}: it steps through positions one at a time, as an RNN must"
-                       + (f" (more than the {OPS_BUDGET} operations one call of attention needs at any length)"
-                          if len(set(counts.values())) == 1 else "")
-                       + ". Attention needs no such loop: Q @ K.transpose(-2, -1) scores every query against every "
-                       "key in one operation, and weights @ V mixes all values at once")
-    counts = {32: max(counts.values())}
+    measured = count_attention_ops(you, ref)
+    ops, calls = ({T: m[i] for T, m in measured.items()} for i in (0, 1))
+    for what, counts, budget in (("tensor operations", ops, OPS_BUDGET), ("function calls", calls, CALLS_BUDGET)):
+        if len(set(counts.values())) > 1 or max(counts.values()) > budget:
+            shown = ", ".join(f"{n} for {T} positions" for T, n in counts.items())
+            raise Mismatch(f"your attention runs {what}: {shown}: it steps through positions one at a time, as an "
+                           "RNN must" + (f" (more than the {budget} one call of attention needs at any length)"
+                                         if len(set(counts.values())) == 1 else "")
+                           + ". Attention needs no such loop: Q @ K.transpose(-2, -1) scores every query against every "
+                           "key in one operation, and weights @ V mixes all values at once")
+    counts = {32: max(ops.values())}
     if not context().measure:
         return {"ops": counts[32], "summary": f"one call covers all T positions ({counts[32]} ops at any T); "
                                               "not timed in this run"}
