@@ -328,11 +328,11 @@ def test_the_learners_process_sees_none_of_the_graders_secrets(tmp_path, monkeyp
     assert "PATH" in report.exercises[0].reason, "the learner's code did read its own (reduced) environment"
 
 
-def test_an_answer_written_onto_the_socket_by_the_learners_code_is_refused(tmp_path, zygote):
-    """The learner's code writes an answer of its own (ok, the value it likes) onto the socket to
-    the grader, ahead of the grader's server: it cannot know the request's nonce."""
-    body = ("    import json, os, stat, struct\n"
-            "    header = json.dumps({'dict': [['ok', True], ['value', None]]}).encode()\n"
+def written_onto_the_socket(answer: str) -> str:
+    """A softmax whose code first writes `answer` (a wire header, as Python source) onto every
+    socket it holds, framed as the grader's messages are, then computes the softmax."""
+    return ("    import json, os, stat, struct\n"
+            f"    header = json.dumps({answer}).encode()\n"
             "    message = struct.pack('<II', len(header), 0) + header\n"
             "    for fd in range(3, 64):\n"
             "        try:\n"
@@ -340,6 +340,12 @@ def test_an_answer_written_onto_the_socket_by_the_learners_code_is_refused(tmp_p
             "                os.write(fd, struct.pack('<Q', len(message)) + message)\n"
             "        except OSError:\n"
             "            pass\n" + SOFTMAX_BODY)
+
+
+def test_an_answer_written_onto_the_socket_by_the_learners_code_is_refused(tmp_path, zygote):
+    """The learner's code writes an answer of its own (ok, the value it likes) onto the socket to
+    the grader, ahead of the grader's server: it cannot know the request's nonce."""
+    body = written_onto_the_socket("{'dict': [['ok', True], ['value', None]]}")
     result, _ = graded(workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, body), zygote, "day16", "softmax")
     assert result.status is Status.ERROR and "a request it was not sent" in result.reason, result.reason
 
@@ -602,16 +608,8 @@ def test_a_loop_over_positions_in_numpy_is_counted_by_its_calls(tmp_path, zygote
 def test_an_error_whose_description_is_forged_ends_the_process_not_the_run(tmp_path, zygote):
     """The learner's code answers on the socket with an error of its own making, its `origin` a
     string: the answer is refused before anything reads it."""
-    body = ("    import json, os, stat, struct\n"
-            "    header = json.dumps({'dict': [['ok', False], ['nonce', 'x'], ['error', {'dict': [['type', 'E'], "
-            "['message', 'm'], ['origin', 'not a dict']]}]]}).encode()\n"
-            "    message = struct.pack('<II', len(header), 0) + header\n"
-            "    for fd in range(3, 64):\n"
-            "        try:\n"
-            "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
-            "                os.write(fd, struct.pack('<Q', len(message)) + message)\n"
-            "        except OSError:\n"
-            "            pass\n" + SOFTMAX_BODY)
+    body = written_onto_the_socket("{'dict': [['ok', False], ['nonce', 'x'], ['error', {'dict': "
+                                   "[['type', 'E'], ['message', 'm'], ['origin', 'not a dict']]}]]}")
     result, _ = graded(workspace(tmp_path, "day16/attention.py", SOFTMAX_BODY, body), zygote, "day16", "softmax")
     assert result.status is Status.ERROR and "the learner's process sent" in result.reason, result.reason
 
