@@ -1,0 +1,1 @@
+"""What a course deploys: the grader as a wheel, the CI workflow, the Gradescope autograder."""
