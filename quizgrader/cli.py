@@ -36,6 +36,11 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+class Untouched(str, Enum):
+    fail = "fail"
+    report = "report"
+
+
 class Profile(str, Enum):
     quick = "quick"
     default = "default"
@@ -110,6 +115,9 @@ def grade(
                                      "and step summary when run by GitHub Actions")] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a testcase per check)")] = None,
     gradescope: Annotated[Path | None, typer.Option(help="Also write Gradescope's results.json")] = None,
+    untouched: Annotated[Untouched, typer.Option(
+        help="A day not started (every exercise untouched, no question answered): fail, or report it and "
+             "exit 0 (what the CI workflow of `quiz init` uses)")] = Untouched.fail,
     timeout: TimeoutOption = None,
     memory_limit: MemoryOption = MEMORY_GIB,
     cpu_limit: CpuOption = CPU_SECONDS,
@@ -138,6 +146,14 @@ def grade(
     # writes. The report and the results go out first; the history (the workspace's own file) last.
     written = True
     console.print(render(report))
+    from .init import version_note
+
+    if note := version_note(workspace):
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    not_started = untouched is Untouched.report and report.not_started
+    if not_started:
+        console.print(f"{the_day.id}: not started (every exercise still a stub, no question answered); "
+                      "with --untouched report that does not fail the run")
     if json_out:
         written &= _write(json_out, to_json(report), workspace)
     if export:
@@ -157,7 +173,7 @@ def grade(
             written &= _write(Path(summary_file), ci_formats.step_summary(report), workspace, append=True)
     if not ci:          # a CI run starts from a fresh checkout: nothing to remember
         written &= _record_report(workspace, report, started)
-    raise typer.Exit(0 if report.passed and written else 1)
+    raise typer.Exit(0 if (report.passed or not_started) and written else 1)
 
 
 @app.command("grade-batch")
@@ -761,17 +777,23 @@ class CI(str, Enum):
 def init(
     folder: Annotated[Path, typer.Argument(help="Where to make the workspace (new or empty)")],
     ci: Annotated[CI | None, typer.Option(help="Also add a workflow that grades every push")] = None,
-    grader: Annotated[str | None, typer.Option(help="What the workflow pip-installs (default: this version)")] = None,
+    grader: Annotated[str | None, typer.Option(
+        help="What the workflow pip-installs instead of the grader's wheel, e.g. a git URL")] = None,
+    untouched: Annotated[Untouched, typer.Option(
+        help="In the workflow: a day not started is reported (the job passes) or fails the job")] = Untouched.report,
+    torch: Annotated[str | None, typer.Option(
+        help="The torch release the workflow installs (CPU build; default: the one this grader runs with)")] = None,
 ) -> None:
     """Make a fresh workspace for a learner; never overwrites a file.
 
-    The stubs of both days, an answers template per day, a .gitignore, and with --ci github a
-    GitHub Actions workflow that grades every push."""
+    The stubs of both days, an answers template per day, a .gitignore and quiz.toml (which marks
+    the folder as a workspace). With --ci github: a GitHub Actions workflow that grades every push,
+    and this grader as a wheel in grader/ with its SHA-256, which the workflow checks and installs."""
     from .init import InitError
     from .init import init as make
 
     try:
-        written = make(folder, ci.value if ci else None, grader)
+        written = make(folder, ci.value if ci else None, grader, untouched.value, torch)
     except InitError as e:
         raise usage_error(str(e)) from None
     console.print(f"made {folder} ({len(written)} files). Next: fill in {folder}/day16/attention.py, then "

@@ -186,6 +186,15 @@ class GradeReport:
         return graded and all(e.status is Status.PASS for e in self.exercises) and self.questions_ok
 
     @property
+    def not_started(self) -> bool:
+        """The learner has not begun this day: it has exercises, none was attempted (each stub
+        still raises NotImplementedError, or its file or function is missing) and no checkpoint
+        question was answered."""
+        return (bool(self.exercises) and all(e.status is Status.NOT_ATTEMPTED for e in self.exercises)
+                and self.answers_error is None
+                and all(q.outcome in (Answer.UNANSWERED, Answer.SELF_RATED) for q in self.questions))
+
+    @property
     def score(self) -> float:
         return total([e.score for e in self.exercises])
 

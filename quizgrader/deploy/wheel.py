@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import io
 import zipfile
 from pathlib import Path
 
@@ -81,15 +82,22 @@ def contents() -> dict[str, bytes]:
     return out
 
 
-def build(folder: Path) -> Path:
-    """Write the wheel into `folder` (which must exist) and return its path."""
-    path = folder / filename()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+def pack() -> bytes:
+    """The wheel's bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as wheel:
         for name, data in contents().items():
             entry = zipfile.ZipInfo(name, _EPOCH)
             entry.external_attr = 0o644 << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             wheel.writestr(entry, data)
+    return buffer.getvalue()
+
+
+def build(folder: Path) -> Path:
+    """Write the wheel into `folder` (which must exist) and return its path."""
+    path = folder / filename()
+    path.write_bytes(pack())
     return path
 
 
