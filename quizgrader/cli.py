@@ -94,13 +94,28 @@ TimeoutOption = Annotated[float | None, typer.Option(min=0.1, help="Seconds each
 MemoryOption = Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
                                              "(CPU runs)")]
 CpuOption = Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")]
+# Every command that works on a workspace finds it the same way (workspace.find_workspace).
+FOUND = ("(default: this folder when it is a workspace, else the nearest folder above holding quiz.toml, "
+         "else exercises/)")
+WorkspaceOption = Annotated[Path | None, typer.Option(help="Folder laid out like exercises/ " + FOUND)]
+
+
+def _workspace(explicit: Path | None) -> Path:
+    """--workspace as given, else the workspace found from the current folder; a usage error
+    saying where it looked when there is none."""
+    from .workspace import NoWorkspace, find_workspace
+
+    try:
+        return find_workspace(explicit, Path.cwd())
+    except NoWorkspace as e:
+        raise usage_error(str(e)) from None
 
 
 @app.command()
 def grade(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
     only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
@@ -116,6 +131,7 @@ def grade(
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if only and not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
@@ -243,7 +259,7 @@ def grade_batch(
 @app.command()
 def report(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown source")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file")] = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
@@ -255,6 +271,7 @@ def report(
     The dated results table (number, topic, rating, notes), the verdict, the weakest areas and a
     re-study plan."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if output and not output.resolve().parent.is_dir():
         raise usage_error(f"cannot write {output}: the folder {output.parent} does not exist")
@@ -370,7 +387,7 @@ def _check_workspace(the_day, workspace: Path) -> None:
     answers = workspace / the_day.answers_file
     if not the_day.exercises and not answers.is_file():
         raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
-                          f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
+                          f"the checkpoint questions there (or run `quiz answer {the_day.id}{_in(workspace)}`)")
 
 
 def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device,
@@ -441,7 +458,7 @@ def _grading_steps(step: Callable[[str | None], None]) -> Callable[[str, object]
 @app.command()
 def watch(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.quick,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
@@ -461,6 +478,7 @@ def watch(
     fresh process of its own. Saving answers/DAY.toml judges the answers again. The history is not
     written: run `quiz grade` for a run to keep."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet: nothing to watch")
@@ -581,7 +599,7 @@ def show_questions(
 @app.command()
 def answer(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="The workspace whose answers/DAY.toml to update")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose answers/DAY.toml to update " + FOUND)] = None,
     row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Ask again the questions already answered right")] = False,
 ) -> None:
@@ -595,6 +613,7 @@ def answer(
     from .results import Answer
 
     the_day = _day(day)
+    workspace = _workspace(workspace)
     bank = load_bank(the_day.id)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder")
@@ -639,7 +658,7 @@ def answer(
     right = sum(r.outcome is Answer.CORRECT for r in session.results)
     console.print(f"{right}/{len(session.results)} right this session"
                   + (" (stopped early)" if session.stopped else "")
-                  + f". `quiz grade {the_day.id}` gives the verdict with your code's evidence.")
+                  + escape(f". `quiz grade {the_day.id}{_in(workspace)}` gives the verdict with your code's evidence."))
     if session.interrupted:
         raise typer.Exit(130)
     if not recorded:
@@ -649,7 +668,7 @@ def answer(
 @app.command()
 def progress(
     day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None,
-    workspace: Annotated[Path, typer.Option(help="The workspace whose history to read")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose history to read " + FOUND)] = None,
 ) -> None:
     """Each rubric row's trend over your attempts, and what is due again.
 
@@ -659,11 +678,13 @@ def progress(
     from .history import History, HistoryError, progress, resolve_path, trend_marks
 
     days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    workspace = _workspace(workspace)
     path = resolve_path(workspace)
     if path is None:
         raise usage_error("the history is turned off (QUIZ_HISTORY=off)")
     if not path.is_file():
-        console.print(f"No history yet in {path}: `quiz grade DAY` and `quiz answer DAY` add to it.")
+        console.print(escape(f"No history yet in {path}: `quiz grade DAY{_in(workspace)}` and `quiz answer "
+                             f"DAY{_in(workspace)}` add to it."), soft_wrap=True)
         return
     try:
         with History(path, workspace) as history:
@@ -691,8 +712,9 @@ def progress(
             table.add_row(str(r.row), r.area, trend_marks(r, d.scale), r.last or "–", when)
         console.print(table)
         if due_rows:
-            console.print(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
-                          + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
+            console.print(escape(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
+                                 + " ".join(f"--row {n}" for n in due_rows) + f" --all{_in(workspace)}`, then "
+                                 f"`quiz grade {d.id}{_in(workspace)}`"))
         if shown := [i.split(".", 1)[1] for i in forced if i.startswith(d.id + ".")]:
             console.print(f"solutions shown with --force before passing: {', '.join(shown)}")
 
@@ -700,7 +722,8 @@ def progress(
 @app.command()
 def verify(
     results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
-    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
+    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file, "
+                                                   "else the one found as `quiz grade` finds it)")] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
     allow_version_change: Annotated[bool, typer.Option("--allow-version-change", help="Verify a result of another "
                                                        "grader version all the same (a note, not a refusal)")] = False,
@@ -721,7 +744,9 @@ def verify(
         raise usage_error(f"cannot read {results}: {e}") from None
     except ResultsFileError as e:
         _not_verified(results, e)
-    workspace = workspace or Path(data["workspace"])
+    # --workspace, else the one the result names (when it is a folder here), else the one found here
+    if workspace is None:
+        workspace = Path(data["workspace"]) if Path(data["workspace"]).is_dir() else _workspace(None)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (pass --workspace)")
     from .grade import resolve_device
@@ -774,9 +799,9 @@ def init(
         written = make(folder, ci.value if ci else None, grader)
     except InitError as e:
         raise usage_error(str(e)) from None
-    console.print(f"made {folder} ({len(written)} files). Next: fill in {folder}/day16/attention.py, then "
-                  f"`quiz grade day16 --workspace {folder}`; answer the questions with `quiz answer day16 "
-                  f"--workspace {folder}`.")
+    console.print(escape(f"made {folder} ({len(written)} files). Next: fill in {folder / 'day16' / 'attention.py'}, "
+                         f"then `quiz grade day16{_in(folder)}`; answer the questions with `quiz answer "
+                         f"day16{_in(folder)}`."))
 
 
 @app.command()
@@ -801,8 +826,11 @@ def _interactive() -> bool:
 
 
 def _in(workspace: Path) -> str:
-    """The --workspace to repeat in a suggested command; none for the default."""
-    return "" if workspace == Path("exercises") else f" --workspace {workspace}"
+    """The --workspace to repeat in a suggested command: none when the command, typed in this
+    folder, finds that workspace by itself."""
+    from .workspace import flag
+
+    return flag(workspace, Path.cwd())
 
 
 @app.command()
@@ -815,7 +843,7 @@ def reset(
     undo: Annotated[bool, typer.Option("--undo", help="Bring back what the last reset replaced")] = False,
     redo: Annotated[bool, typer.Option("--redo", help="Take back the last --undo")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first")] = False,
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Put an exercise back to its stub, your version backed up first; --undo brings it back.
 
@@ -836,6 +864,7 @@ def reset(
     if day and not everything:
         raise usage_error("--day picks the day for --all; an exercise id names its day itself")
     ex = _exercise(exercise) if exercise is not None else None
+    workspace = _workspace(workspace)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder")
     try:
@@ -948,7 +977,7 @@ def solution(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
     force: Annotated[bool, typer.Option("--force", help="Show it although yours does not pass (recorded in "
                                         "the history)")] = False,
-    workspace: Annotated[Path, typer.Option(help="The workspace whose exercise must pass")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose exercise must pass " + FOUND)] = None,
 ) -> None:
     """Show the reference solution of an exercise, once yours passes.
 
@@ -961,6 +990,7 @@ def solution(
 
     ex = _exercise(exercise)
     the_day = _day(ex.day)
+    workspace = _workspace(workspace)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {ex.file})")
     status = ""
@@ -1009,7 +1039,7 @@ def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str)
 @app.command()
 def lab(
     day: Annotated[str, typer.Argument(help="day16 (the day with a lab)")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     out: Annotated[Path, typer.Option(help="Where the PNGs and results.json go")] = Path("lab"),
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
     reference: Annotated[bool, typer.Option("--reference", help="Run the reference solutions in place of "
@@ -1037,6 +1067,8 @@ def lab(
         names = experiments.pick(only)
     except ValueError as e:
         raise usage_error(str(e)) from None
+    # the reference's own run reads no workspace: none need be found
+    workspace = _workspace(workspace) if not reference else workspace or Path(".")
     if not reference and not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
     if out.exists() and not out.is_dir():
