@@ -148,16 +148,17 @@ def grade(
     from .results import to_json
 
     started = datetime.now(UTC)
-    report = _grade(the_day, workspace, ids, profile, seed, device,
+    report = _grade(the_day, workspace, ids, profile, seed, device, plain=ci,
                     timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
     # A write refused (or failed) is said and costs the exit code, never the report or the other
     # writes. The report and the results go out first; the history (the workspace's own file) last.
     written = True
-    console.print(render(report))
+    repros = _saved_repros(report, workspace)
+    console.print(render(report, repros))
     if json_out:
         written &= _write(json_out, to_json(report), workspace)
     if export:
-        written &= _write(export, _exported(render(report), export, f"quiz grade {the_day.id}"), workspace)
+        written &= _write(export, _exported(render(report, repros), export, f"quiz grade {the_day.id}"), workspace)
     if junit or gradescope or ci:
         from .report import ci as ci_formats
 
@@ -278,7 +279,8 @@ def report(
     from .report import markdown as md
 
     started = datetime.now(UTC)
-    result = _grade(the_day, workspace, None, profile, seed, device)
+    # the Markdown source printed on stdout stays only that: the lines go to stderr then
+    result = _grade(the_day, workspace, None, profile, seed, device, lines=err if markdown and not output else console)
     recorded = _record_report(workspace, result, started)
     text = md.render(result)
     if output:
@@ -356,6 +358,19 @@ def _not_written(path: Path, e: OSError) -> None:
 EXPORTS = (".svg", ".html", ".txt")
 
 
+def _saved_repros(report, workspace: Path) -> dict[str, str]:
+    """Save each failing exercise's smallest failing example in the workspace (and remove those of
+    exercises that have none now); exercise id -> the file, as the report names it. A file that
+    cannot be written costs a one-line warning, never the report."""
+    from .report import repro_files
+
+    saved = repro_files.save(report, workspace)
+    if saved.problem:
+        err.print(f"[yellow]warning:[/] a smallest failing example was not saved: {escape(saved.problem)}",
+                  soft_wrap=True)
+    return repro_files.shown(saved.files, Path.cwd())
+
+
 def _exported(renderable, path: Path, title: str) -> str:
     """A renderable as Rich draws it, in the format `path`'s suffix names, at a fixed width so the
     file does not depend on the terminal it was made in."""
@@ -391,9 +406,10 @@ def _check_workspace(the_day, workspace: Path) -> None:
 
 
 def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device,
-           **limits):
+           lines: Console | None = console, plain: bool = False, **limits):
     """Run the grading with a status line; a day with no exercises yet grades its answers only.
-    `limits`: Options' timeout, memory_gib and cpu_seconds."""
+    Not on a terminal (or `plain`: a CI log), a line per exercise on `lines` as it finishes instead
+    (none when `lines` is None). `limits`: Options' timeout, memory_gib and cpu_seconds."""
     from contextlib import nullcontext
 
     from .sandbox.process import Zygote
@@ -406,8 +422,9 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
         resolved = _resolved(device)
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
                           **limits)
-        with _progress_bar(len(the_day.ordered(ids))) as (_, step):
-            report = run(the_day.id, options, _grading_steps(step), zygote)
+        plan = the_day.ordered([the_day.exercise(i).id for i in ids] if ids else None)   # as grade() plans it
+        with _grading_progress(len(plan), lines, plain) as on_progress:
+            report = run(the_day.id, options, on_progress, zygote)
     _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
     return report
 
@@ -448,6 +465,32 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress
             yield bar, step
         finally:
             ON_PROGRESS.reset(token)
+
+
+@contextmanager
+def _grading_progress(total: int, lines: Console | None, plain: bool) -> Iterator[Callable[[str, object], None]]:
+    """grade()'s progress callback. On a terminal, the transient bar; piped or in a CI log
+    (`plain`), where a bar shows nothing until the end, a plain line per exercise on `lines` as
+    soon as it finishes (none when `lines` is None)."""
+    if console.is_terminal and not plain:
+        with _progress_bar(total) as (_, step):
+            yield _grading_steps(step)
+        return
+    done = [0]
+
+    def finished(ex_id: str, result) -> None:
+        _stop_if_interrupted()
+        if result is None or lines is None:
+            return
+        done[0] += 1
+        lines.print(escape(progress_line(done[0], total, result)), soft_wrap=True, highlight=False)
+    yield finished
+
+
+def progress_line(n: int, total: int, result) -> str:
+    """"[3/17] day16.attention.softmax  pass  (4/4 checks, 1.2 s)": one exercise just graded."""
+    checks = f"{result.passed_checks}/{len(result.checks)} checks, " if result.checks else ""
+    return f"[{n}/{total}] {result.id}  {result.status.label}  ({checks}{result.seconds:.1f} s)"
 
 
 def _grading_steps(step: Callable[[str | None], None]) -> Callable[[str, object], None]:
@@ -995,7 +1038,7 @@ def solution(
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {ex.file})")
     status = ""
     if not force:
-        result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto).exercises[0]
+        result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto, lines=None).exercises[0]
         status = str(result.status)
         if result.status is not Status.PASS:
             err.print(escape(f"{ex.short} in {workspace}: {result.status.label}"
