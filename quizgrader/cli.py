@@ -99,13 +99,28 @@ TimeoutOption = Annotated[float | None, typer.Option(min=0.1, help="Seconds each
 MemoryOption = Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
                                              "(CPU runs)")]
 CpuOption = Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")]
+# Every command that works on a workspace finds it the same way (workspace.find_workspace).
+FOUND = ("(default: this folder when it is a workspace, else the nearest folder above holding quiz.toml, "
+         "else exercises/)")
+WorkspaceOption = Annotated[Path | None, typer.Option(help="Folder laid out like exercises/ " + FOUND)]
+
+
+def _workspace(explicit: Path | None) -> Path:
+    """--workspace as given, else the workspace found from the current folder; a usage error
+    saying where it looked when there is none."""
+    from .workspace import NoWorkspace, find_workspace
+
+    try:
+        return find_workspace(explicit, Path.cwd())
+    except NoWorkspace as e:
+        raise usage_error(str(e)) from None
 
 
 @app.command()
 def grade(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
     only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
@@ -124,6 +139,7 @@ def grade(
 ) -> None:
     """Grade a day's exercises in a workspace and print the report."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if only and not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
@@ -140,12 +156,13 @@ def grade(
     from .results import to_json
 
     started = datetime.now(UTC)
-    report = _grade(the_day, workspace, ids, profile, seed, device,
+    report = _grade(the_day, workspace, ids, profile, seed, device, plain=ci,
                     timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
     # A write refused (or failed) is said and costs the exit code, never the report or the other
     # writes. The report and the results go out first; the history (the workspace's own file) last.
     written = True
-    console.print(render(report))
+    repros = _saved_repros(report, workspace)
+    console.print(render(report, repros))
     from .init import version_note
 
     if note := version_note(workspace):
@@ -157,7 +174,7 @@ def grade(
     if json_out:
         written &= _write(json_out, to_json(report), workspace)
     if export:
-        written &= _write(export, _exported(render(report), export, f"quiz grade {the_day.id}"), workspace)
+        written &= _write(export, _exported(render(report, repros), export, f"quiz grade {the_day.id}"), workspace)
     if junit or gradescope or ci:
         from .report import ci as ci_formats
 
@@ -259,7 +276,7 @@ def grade_batch(
 @app.command()
 def report(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown source")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file")] = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
@@ -271,13 +288,15 @@ def report(
     The dated results table (number, topic, rating, notes), the verdict, the weakest areas and a
     re-study plan."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if output and not output.resolve().parent.is_dir():
         raise usage_error(f"cannot write {output}: the folder {output.parent} does not exist")
     from .report import markdown as md
 
     started = datetime.now(UTC)
-    result = _grade(the_day, workspace, None, profile, seed, device)
+    # the Markdown source printed on stdout stays only that: the lines go to stderr then
+    result = _grade(the_day, workspace, None, profile, seed, device, lines=err if markdown and not output else console)
     recorded = _record_report(workspace, result, started)
     text = md.render(result)
     if output:
@@ -355,6 +374,19 @@ def _not_written(path: Path, e: OSError) -> None:
 EXPORTS = (".svg", ".html", ".txt")
 
 
+def _saved_repros(report, workspace: Path) -> dict[str, str]:
+    """Save each failing exercise's smallest failing example in the workspace (and remove those of
+    exercises that have none now); exercise id -> the file, as the report names it. A file that
+    cannot be written costs a one-line warning, never the report."""
+    from .report import repro_files
+
+    saved = repro_files.save(report, workspace)
+    if saved.problem:
+        err.print(f"[yellow]warning:[/] a smallest failing example was not saved: {escape(saved.problem)}",
+                  soft_wrap=True)
+    return repro_files.shown(saved.files, Path.cwd())
+
+
 def _exported(renderable, path: Path, title: str) -> str:
     """A renderable as Rich draws it, in the format `path`'s suffix names, at a fixed width so the
     file does not depend on the terminal it was made in."""
@@ -386,13 +418,14 @@ def _check_workspace(the_day, workspace: Path) -> None:
     answers = workspace / the_day.answers_file
     if not the_day.exercises and not answers.is_file():
         raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
-                          f"the checkpoint questions there (or run `quiz answer {the_day.id}`)")
+                          f"the checkpoint questions there (or run `quiz answer {the_day.id}{_in(workspace)}`)")
 
 
 def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device,
-           **limits):
+           lines: Console | None = console, plain: bool = False, **limits):
     """Run the grading with a status line; a day with no exercises yet grades its answers only.
-    `limits`: Options' timeout, memory_gib and cpu_seconds."""
+    Not on a terminal (or `plain`: a CI log), a line per exercise on `lines` as it finishes instead
+    (none when `lines` is None). `limits`: Options' timeout, memory_gib and cpu_seconds."""
     from contextlib import nullcontext
 
     from .sandbox.process import Zygote
@@ -405,8 +438,9 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
         resolved = _resolved(device)
         options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
                           **limits)
-        with _progress_bar(len(the_day.ordered(ids))) as (_, step):
-            report = run(the_day.id, options, _grading_steps(step), zygote)
+        plan = the_day.ordered([the_day.exercise(i).id for i in ids] if ids else None)   # as grade() plans it
+        with _grading_progress(len(plan), lines, plain) as on_progress:
+            report = run(the_day.id, options, on_progress, zygote)
     _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
     return report
 
@@ -449,6 +483,32 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress
             ON_PROGRESS.reset(token)
 
 
+@contextmanager
+def _grading_progress(total: int, lines: Console | None, plain: bool) -> Iterator[Callable[[str, object], None]]:
+    """grade()'s progress callback. On a terminal, the transient bar; piped or in a CI log
+    (`plain`), where a bar shows nothing until the end, a plain line per exercise on `lines` as
+    soon as it finishes (none when `lines` is None)."""
+    if console.is_terminal and not plain:
+        with _progress_bar(total) as (_, step):
+            yield _grading_steps(step)
+        return
+    done = [0]
+
+    def finished(ex_id: str, result) -> None:
+        _stop_if_interrupted()
+        if result is None or lines is None:
+            return
+        done[0] += 1
+        lines.print(escape(progress_line(done[0], total, result)), soft_wrap=True, highlight=False)
+    yield finished
+
+
+def progress_line(n: int, total: int, result) -> str:
+    """"[3/17] day16.attention.softmax  pass  (4/4 checks, 1.2 s)": one exercise just graded."""
+    checks = f"{result.passed_checks}/{len(result.checks)} checks, " if result.checks else ""
+    return f"[{n}/{total}] {result.id}  {result.status.label}  ({checks}{result.seconds:.1f} s)"
+
+
 def _grading_steps(step: Callable[[str | None], None]) -> Callable[[str, object], None]:
     """grade()'s progress callback (exercise id, result or None) as steps of the bar."""
     return lambda ex_id, result: step(ex_id.split(".", 1)[1] if result is None else None)
@@ -457,7 +517,7 @@ def _grading_steps(step: Callable[[str | None], None]) -> Callable[[str, object]
 @app.command()
 def watch(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.quick,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
@@ -477,6 +537,7 @@ def watch(
     fresh process of its own. Saving answers/DAY.toml judges the answers again. The history is not
     written: run `quiz grade` for a run to keep."""
     the_day = _day(day)
+    workspace = _workspace(workspace)
     _check_workspace(the_day, workspace)
     if not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet: nothing to watch")
@@ -597,7 +658,7 @@ def show_questions(
 @app.command()
 def answer(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path, typer.Option(help="The workspace whose answers/DAY.toml to update")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose answers/DAY.toml to update " + FOUND)] = None,
     row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Ask again the questions already answered right")] = False,
 ) -> None:
@@ -611,6 +672,7 @@ def answer(
     from .results import Answer
 
     the_day = _day(day)
+    workspace = _workspace(workspace)
     bank = load_bank(the_day.id)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder")
@@ -655,7 +717,7 @@ def answer(
     right = sum(r.outcome is Answer.CORRECT for r in session.results)
     console.print(f"{right}/{len(session.results)} right this session"
                   + (" (stopped early)" if session.stopped else "")
-                  + f". `quiz grade {the_day.id}` gives the verdict with your code's evidence.")
+                  + escape(f". `quiz grade {the_day.id}{_in(workspace)}` gives the verdict with your code's evidence."))
     if session.interrupted:
         raise typer.Exit(130)
     if not recorded:
@@ -665,7 +727,7 @@ def answer(
 @app.command()
 def progress(
     day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None,
-    workspace: Annotated[Path, typer.Option(help="The workspace whose history to read")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose history to read " + FOUND)] = None,
 ) -> None:
     """Each rubric row's trend over your attempts, and what is due again.
 
@@ -675,11 +737,13 @@ def progress(
     from .history import History, HistoryError, progress, resolve_path, trend_marks
 
     days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    workspace = _workspace(workspace)
     path = resolve_path(workspace)
     if path is None:
         raise usage_error("the history is turned off (QUIZ_HISTORY=off)")
     if not path.is_file():
-        console.print(f"No history yet in {path}: `quiz grade DAY` and `quiz answer DAY` add to it.")
+        console.print(escape(f"No history yet in {path}: `quiz grade DAY{_in(workspace)}` and `quiz answer "
+                             f"DAY{_in(workspace)}` add to it."), soft_wrap=True)
         return
     try:
         with History(path, workspace) as history:
@@ -707,8 +771,9 @@ def progress(
             table.add_row(str(r.row), r.area, trend_marks(r, d.scale), r.last or "–", when)
         console.print(table)
         if due_rows:
-            console.print(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
-                          + " ".join(f"--row {n}" for n in due_rows) + " --all`, then `quiz grade " + d.id + "`")
+            console.print(escape(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
+                                 + " ".join(f"--row {n}" for n in due_rows) + f" --all{_in(workspace)}`, then "
+                                 f"`quiz grade {d.id}{_in(workspace)}`"))
         if shown := [i.split(".", 1)[1] for i in forced if i.startswith(d.id + ".")]:
             console.print(f"solutions shown with --force before passing: {', '.join(shown)}")
 
@@ -716,7 +781,8 @@ def progress(
 @app.command()
 def verify(
     results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
-    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file)")] = None,
+    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file, "
+                                                   "else the one found as `quiz grade` finds it)")] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
     allow_version_change: Annotated[bool, typer.Option("--allow-version-change", help="Verify a result of another "
                                                        "grader version all the same (a note, not a refusal)")] = False,
@@ -737,7 +803,9 @@ def verify(
         raise usage_error(f"cannot read {results}: {e}") from None
     except ResultsFileError as e:
         _not_verified(results, e)
-    workspace = workspace or Path(data["workspace"])
+    # --workspace, else the one the result names (when it is a folder here), else the one found here
+    if workspace is None:
+        workspace = Path(data["workspace"]) if Path(data["workspace"]).is_dir() else _workspace(None)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (pass --workspace)")
     from .grade import resolve_device
@@ -796,9 +864,9 @@ def init(
         written = make(folder, ci.value if ci else None, grader, untouched.value, torch)
     except InitError as e:
         raise usage_error(str(e)) from None
-    console.print(f"made {folder} ({len(written)} files). Next: fill in {folder}/day16/attention.py, then "
-                  f"`quiz grade day16 --workspace {folder}`; answer the questions with `quiz answer day16 "
-                  f"--workspace {folder}`.")
+    console.print(escape(f"made {folder} ({len(written)} files). Next: fill in {folder / 'day16' / 'attention.py'}, "
+                         f"then `quiz grade day16{_in(folder)}`; answer the questions with `quiz answer "
+                         f"day16{_in(folder)}`."))
 
 
 @app.command()
@@ -823,8 +891,11 @@ def _interactive() -> bool:
 
 
 def _in(workspace: Path) -> str:
-    """The --workspace to repeat in a suggested command; none for the default."""
-    return "" if workspace == Path("exercises") else f" --workspace {workspace}"
+    """The --workspace to repeat in a suggested command: none when the command, typed in this
+    folder, finds that workspace by itself."""
+    from .workspace import flag
+
+    return flag(workspace, Path.cwd())
 
 
 @app.command()
@@ -837,7 +908,7 @@ def reset(
     undo: Annotated[bool, typer.Option("--undo", help="Bring back what the last reset replaced")] = False,
     redo: Annotated[bool, typer.Option("--redo", help="Take back the last --undo")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first")] = False,
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Put an exercise back to its stub, your version backed up first; --undo brings it back.
 
@@ -858,6 +929,7 @@ def reset(
     if day and not everything:
         raise usage_error("--day picks the day for --all; an exercise id names its day itself")
     ex = _exercise(exercise) if exercise is not None else None
+    workspace = _workspace(workspace)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder")
     try:
@@ -970,7 +1042,7 @@ def solution(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
     force: Annotated[bool, typer.Option("--force", help="Show it although yours does not pass (recorded in "
                                         "the history)")] = False,
-    workspace: Annotated[Path, typer.Option(help="The workspace whose exercise must pass")] = Path("exercises"),
+    workspace: Annotated[Path | None, typer.Option(help="The workspace whose exercise must pass " + FOUND)] = None,
 ) -> None:
     """Show the reference solution of an exercise, once yours passes.
 
@@ -983,11 +1055,12 @@ def solution(
 
     ex = _exercise(exercise)
     the_day = _day(ex.day)
+    workspace = _workspace(workspace)
     if not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {ex.file})")
     status = ""
     if not force:
-        result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto).exercises[0]
+        result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto, lines=None).exercises[0]
         status = str(result.status)
         if result.status is not Status.PASS:
             err.print(escape(f"{ex.short} in {workspace}: {result.status.label}"
@@ -1031,7 +1104,7 @@ def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str)
 @app.command()
 def lab(
     day: Annotated[str, typer.Argument(help="day16 (the day with a lab)")],
-    workspace: Annotated[Path, typer.Option(help="Folder laid out like exercises/")] = Path("exercises"),
+    workspace: WorkspaceOption = None,
     out: Annotated[Path, typer.Option(help="Where the PNGs and results.json go")] = Path("lab"),
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
     reference: Annotated[bool, typer.Option("--reference", help="Run the reference solutions in place of "
@@ -1059,6 +1132,8 @@ def lab(
         names = experiments.pick(only)
     except ValueError as e:
         raise usage_error(str(e)) from None
+    # the reference's own run reads no workspace: none need be found
+    workspace = _workspace(workspace) if not reference else workspace or Path(".")
     if not reference and not workspace.is_dir():
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
     if out.exists() and not out.is_dir():

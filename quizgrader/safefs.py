@@ -226,3 +226,24 @@ def refuse_links(path: Path, workspace: Path, writing: Path | None = None) -> No
             _refuse_link(fd, name, parent / name, writing)
     finally:
         os.close(fd)
+
+
+def remove_regular(path: Path, workspace: Path) -> bool:
+    """Remove `path` when it is a regular file; anything else there (a link, a folder) is left
+    alone, and a link inside `workspace` on the way is refused. Whether a file was removed."""
+    parent, name = _split(path)
+    try:
+        fd, _ = _open_folder(parent, workspace, False, parent / name)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        os.unlink(name, dir_fd=fd)
+        return True
+    finally:
+        os.close(fd)

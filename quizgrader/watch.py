@@ -192,12 +192,13 @@ class Loop:
         self.results.update((e.id, e) for e in report.exercises)
         return report
 
-    def answers(self) -> tuple[str | None, str | None, list]:
-        """The answers file judged as it is now: (its path, why it cannot be used, the questions)."""
+    def answers(self) -> tuple[str | None, str | None, list, set[int]]:
+        """The answers file judged as it is now: (its path, why it cannot be used, the questions,
+        the rubric rows given a rating of the learner's own)."""
         from .grade import judge_answers
 
-        file, error, questions, _ = judge_answers(self.day, self.options.workspace)
-        return file, error, questions
+        file, error, questions, ratings = judge_answers(self.day, self.options.workspace)
+        return file, error, questions, {row for row, rating in (ratings or {}).items() if rating}
 
     def stale(self, ids: list[str]) -> list[str]:
         """The exercises, tried already, whose last result may be out of date now that `ids`

@@ -56,7 +56,8 @@ def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
     return parts
 
 
-def failure_panel(e: ExerciseResult) -> RenderableType:
+def failure_panel(e: ExerciseResult, repro_file: str | None = None) -> RenderableType:
+    """An exercise's failures in full; `repro_file`: where its smallest failing example was saved."""
     parts: list[RenderableType] = _check_lines(e)
     if (other := e.with_reference) is not None:
         names = ", ".join(d.split(".", 1)[1] for d in other.substituted)
@@ -76,6 +77,8 @@ def failure_panel(e: ExerciseResult) -> RenderableType:
     if repro:
         parts.append(Text("smallest failing example (run it from your workspace):", style="bold"))
         parts.append(Text("    " + repro.replace("\n", "\n    "), style="cyan"))
+        if repro_file:
+            parts.append(Text.assemble(("run it again: ", "bold"), (f"python {neutral(repro_file)}", "cyan")))
     if e.output.strip():
         parts.append(Text("your code printed (last lines):", style="bold"))
         parts.append(Text("    " + neutral(e.output.strip()[-800:]).replace("\n", "\n    "), style="dim"))
@@ -163,12 +166,39 @@ def rubric_table(report: GradeReport) -> Table:
     return table
 
 
+def rated_rows(report: GradeReport) -> set[int]:
+    """The rubric rows the learner gave a rating of their own."""
+    return {r.row for r in report.rubric if r.self_rating}
+
+
+def answered(questions: list[QuestionResult], rated: set[int]) -> str:
+    """What was judged, and no more: "14 of 14 answered are right; 58 questions unanswered". A
+    free-form question counts as self-rated only when its row was given a rating."""
+    counts = Counter(q.outcome for q in questions)
+    judged = sum(n for k, n in counts.items() if k.judged)
+    parts = [f"{counts[Answer.CORRECT]} of {judged} answered {'is' if judged == 1 else 'are'} right"]
+    if counts[Answer.WRONG]:
+        parts[0] += f", {counts[Answer.WRONG]} wrong"
+    if counts[Answer.UNREADABLE]:
+        parts[0] += f", {counts[Answer.UNREADABLE]} unreadable"
+    if counts[Answer.UNANSWERED]:
+        n = counts[Answer.UNANSWERED]
+        parts.append(f"{n} question{'s' if n != 1 else ''} unanswered")
+    free = [q for q in questions if q.outcome is Answer.SELF_RATED]
+    if (by_you := sum(q.row in rated for q in free)):
+        parts.append(f"{by_you} free-form self-rated")
+    if (not_yet := len(free) - by_you):
+        parts.append(f"{not_yet} free-form not rated yet")
+    return "; ".join(parts)
+
+
 def questions_panel(report: GradeReport) -> RenderableType | None:
     """The checkpoint answers: counts, and each wrong or unreadable answer with its feedback."""
-    return answers_panel(report.answers_file, report.answers_error, report.questions)
+    return answers_panel(report.answers_file, report.answers_error, report.questions, rated_rows(report))
 
 
-def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult]) -> RenderableType | None:
+def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult],
+                  rated: set[int] | frozenset[int] = frozenset()) -> RenderableType | None:
     """Why the file is not used, or the counts and each wrong or unreadable answer with its feedback:
     wrapped to the panel's width even in a CI log, where lines are otherwise not folded (and a
     panel's would be cut)."""
@@ -177,8 +207,7 @@ def answers_panel(file: str | None, error: str | None, questions: list[QuestionR
                      border_style="red", title_align="left")
     if not questions:
         return None
-    counts = Counter(q.outcome for q in questions)
-    parts: list[RenderableType] = [Text(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))]
+    parts: list[RenderableType] = [Text(answered(questions, set(rated)))]
     bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
     for q in bad:
         label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
@@ -210,12 +239,13 @@ def verdict_panel(report: GradeReport) -> RenderableType | None:
 def summary(report: GradeReport) -> Text:
     counts = report.counts()
     parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
+    answers = answered(report.questions, rated_rows(report)) if report.questions else ""
     if not report.passed:
         verdict = "not everything passes yet"
     elif report.exercises:
-        verdict = "all graded exercises pass" + (" and every answer is right" if report.questions else "")
+        verdict = "all graded exercises pass" + (f"; {answers}" if answers else "")
     else:
-        verdict = "every answer given is right"
+        verdict = answers
     graded = (f"{len(report.exercises)} exercises: {parts}; {points(report.score, report.max_score)} points. "
               if report.exercises else "answers only. ")
     return Text.assemble(
@@ -226,9 +256,11 @@ def summary(report: GradeReport) -> Text:
           if (missing := report.sandbox.get("missing")) else []))
 
 
-def render(report: GradeReport) -> Group:
+def render(report: GradeReport, repro_files: dict[str, str] | None = None) -> Group:
+    """The whole report; `repro_files`: exercise id -> where its smallest failing example was saved."""
+    files = repro_files or {}
     parts: list[RenderableType] = [exercise_table(report)] if report.exercises else []
-    parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
+    parts += [failure_panel(e, files.get(e.id)) for e in report.exercises if e.status in FAILING]
     if (answers := questions_panel(report)) is not None:
         parts.append(answers)
     parts.append(rubric_table(report))
