@@ -32,6 +32,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Self-assessment quizzes and a grader for people learning transformers.")
 show_app = typer.Typer(no_args_is_help=True, help="Show a rubric or an exercise.")
 app.add_typer(show_app, name="show")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from . import __version__
+
+        print(f"quizgrader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the grader's version and exit")] = False) -> None:
+    """Self-assessment quizzes and a grader for people learning transformers."""
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
