@@ -369,20 +369,26 @@ def _open_to_others(folder: Path) -> bool:
         return False
 
 
-def drop_user(uid: int, writable: tuple[Path, ...], readable: Path | None) -> bool:
+def drop_user(uid: int, writable: tuple[Path, ...], readable: tuple[Path, ...]) -> bool:
     """Become `uid` (its own group, no others) for good: `writable` (the scratch folder) is given
-    to it first; `readable` (the workspace's copy, which snapshot.take opens to every user) must be
-    within its reach, else nothing changes. Only root can do this; whether it was done. The bounding set is emptied while that is still allowed, and the process
-    is made dumpable again: after a change of user the kernel gives /proc/self to root, and torch
-    (CUDA too) reads and writes there. HOME becomes the first writable folder."""
+    to it first; each of `readable` (the workspace's copy, which snapshot.take opens to every
+    user, and the interpreter's standard library) must be within its reach, else nothing changes
+    (a Python kept in root's home would fail every import the code makes later). Only root can
+    do this; whether it was done. The bounding set is emptied while that is still allowed; the
+    process is made dumpable again (after a change of user the kernel gives /proc/self to root,
+    and torch, CUDA too, reads and writes there) and its parent-death signal, which a change of
+    user clears, is set again. HOME becomes the first writable folder."""
     if sys.platform != "linux" or os.geteuid() != 0:
         return False
+    if not all(_open_to_others(p) for p in readable):
+        return False
     libc = _libc()
+    parent = os.getppid()
+    death = ctypes.c_int(0)
+    libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(death), 0, 0, 0)
     try:
         for folder in writable:
             os.chown(folder, uid, uid, follow_symlinks=False)
-        if readable is not None and not _open_to_others(readable):
-            return False
         for cap in range(64):
             libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
         os.setgroups([])
@@ -393,12 +399,21 @@ def drop_user(uid: int, writable: tuple[Path, ...], readable: Path | None) -> bo
     if os.getuid() != uid or os.geteuid() != uid or os.getegid() != uid:
         return False
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    if death.value:
+        libc.prctl(PR_SET_PDEATHSIG, death.value, 0, 0, 0)
+        if os.getppid() != parent:      # the parent ended while the signal was not set
+            os._exit(0)
     if writable:
         os.environ["HOME"] = str(writable[0])
     return True
 
 
-PR_SET_PDEATHSIG = 1
+def python_reachable() -> bool:
+    """Whether a user other than root can read this interpreter's standard library."""
+    return _open_to_others(Path(os.__file__).parent)
+
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
 
 
 def die_with(parent: int) -> None:
@@ -417,7 +432,12 @@ def confine(*, access: Access, cpu_seconds: float, memory_bytes: int | None, out
     a process that is not root's has no user to drop, and none is reported missing."""
     result = Confinement(*limit_resources(cpu_seconds, None if cuda else memory_bytes, output_bytes))
     if user is not None and os.geteuid() == 0:
-        (result.applied if drop_user(user, access.write, workspace) else result.missing).append(UNPRIVILEGED)
+        readable = (*([workspace] if workspace is not None else []), Path(os.__file__).parent)
+        if drop_user(user, access.write, readable):
+            result.applied.append(UNPRIVILEGED)
+        else:
+            result.missing.append(UNPRIVILEGED + ("" if python_reachable() else
+                                                  " (Python's own files are closed to other users)"))
     if cuda:
         os.environ["CUDA_CACHE_DISABLE"] = "1"    # the JIT cache lives outside the workspace
     files = restrict_files(access)
