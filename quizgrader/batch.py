@@ -37,6 +37,7 @@ from pathlib import Path
 from . import safefs
 from .catalog import Day
 from .report import neutral
+from .results import total
 from .safefs import shown
 from .workspace_links import links_leaving
 
@@ -293,8 +294,10 @@ def gradebook_rows(outcomes: list[Outcome], exercise_ids: list[str]) -> list[dic
                "exercises_passed": "", "exercises": "", "questions_right": "", "questions_judged": "",
                "verdict": "", "passed": "", "seconds": f"{o.seconds:.1f}", "problem": o.problem}
         if o.results is not None and o.scores is not None:
-            score, top = o.scores["score"], o.scores["max_score"]
             exercises = o.results["exercises"]
+            # the exercises' tests come first; the checkpoint questions have columns of their own
+            tests = o.scores["tests"][:len(exercises)]
+            score, top = total([t["score"] for t in tests]), total([t["max_score"] for t in tests])
             judged = [q for q in o.results["questions"] if q["outcome"] in ("correct", "wrong")]
             verdict = o.results.get("verdict") or {}
             row.update(score=score, max_score=top, percent=f"{100 * score / top:.1f}" if top else "",
@@ -303,7 +306,7 @@ def gradebook_rows(outcomes: list[Outcome], exercise_ids: list[str]) -> list[dic
                        questions_judged=len(judged), verdict=verdict.get("decision", ""),
                        passed="yes" if o.results["passed"] else "no")
             row["problem"] = row["problem"] or _why_not(exercises)
-            per_exercise = {e["id"]: t["score"] for e, t in zip(exercises, o.scores["tests"], strict=True)}
+            per_exercise = {e["id"]: t["score"] for e, t in zip(exercises, tests, strict=True)}
             row.update({_column(i): per_exercise.get(i, "") for i in exercise_ids})
         else:
             row.update({_column(i): "" for i in exercise_ids})

@@ -1213,3 +1213,64 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+# --- quiz autograder: the grader packed for a course's autograder ---------------------------------
+
+autograder_app = typer.Typer(no_args_is_help=True, help="Pack the grader as a course's autograder.")
+app.add_typer(autograder_app, name="autograder")
+
+
+class Visibility(str, Enum):
+    hidden = "hidden"
+    after_due_date = "after_due_date"
+    after_published = "after_published"
+
+
+@autograder_app.command("gradescope")
+def autograder_gradescope(
+    out: Annotated[Path, typer.Argument(help="Folder to write autograder.zip into (made when missing)")],
+    day: Annotated[list[str], typer.Option(help="A day to grade (repeat for several): day16, day9")],
+    profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
+    hidden: Annotated[list[str] | None, typer.Option(
+        help="An exercise whose test the learner does not see (repeatable; an id such as attention.softmax, "
+             "a glob, or \"questions\")")] = None,
+    hidden_until: Annotated[Visibility, typer.Option(help="What hidden means, in Gradescope's words")
+                            ] = Visibility.hidden,
+    questions_points: Annotated[float, typer.Option(min=0, help="What each day's checkpoint questions are "
+                                                    "worth (0: not graded)")] = 1.0,
+) -> None:
+    """Write OUT/autograder.zip for a Gradescope programming assignment: the grader's wheel,
+    setup.sh, run_autograder and its config."""
+    from .deploy import gradescope
+    from .deploy.wheel import WheelError
+
+    days = [_day(d).id for d in day]
+    days = list(dict.fromkeys(days))
+    try:
+        visibility = gradescope.hidden_tests(days, hidden or [], hidden_until.value)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+    config = gradescope.Config(days=days, profile=profile.value, seed=seed, visibility=visibility,
+                               questions_points=questions_points)
+    try:
+        path = gradescope.build(out, config)
+    except WheelError as e:
+        raise usage_error(str(e)) from None
+    except OSError as e:
+        _not_written(out / gradescope.ZIP, e)
+        raise typer.Exit(1) from None
+    console.print(f"wrote {escape(str(path))}: grades {', '.join(days)} ({profile.value} profile, seed {seed})"
+                  + (f"; {len(visibility)} test(s) {hidden_until.value}" if visibility else ""), soft_wrap=True)
+
+
+@autograder_app.command("run", hidden=True)
+def autograder_run(
+    root: Annotated[Path, typer.Option(help="The autograder's root (/autograder)")] = Path("/autograder"),
+    config: Annotated[Path | None, typer.Option(help="Its config.json (default: ROOT/source/config.json)")] = None,
+) -> None:
+    """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
+    from .deploy import gradescope
+
+    raise typer.Exit(gradescope.run(root, config or root / "source" / gradescope.CONFIG))

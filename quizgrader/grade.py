@@ -212,6 +212,7 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
     failed: list[tuple[CheckResult, Failure]] = []
     try:
         for c in all_checks(ex):
+            began = time.perf_counter()
             try:
                 check_result, failure = run_check(c, you, ref, options.profile, options.seed, options.device,
                                                   options.measure)
@@ -219,7 +220,8 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
                 result.status = Status.TIMEOUT if isinstance(e, ChildTimeout) else Status.ERROR
                 result.reason = e.reason
                 result.output = e.log_tail
-                result.checks.append(CheckResult(c.name, result.status, e.reason))
+                result.checks.append(CheckResult(c.name, result.status, e.reason,
+                                                 seconds=time.perf_counter() - began))
                 break
             if failure and isinstance(failure.error, LearnerError) and failure.error.not_implemented:
                 _not_implemented(result, ex, failure.error, source)

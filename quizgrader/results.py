@@ -35,6 +35,7 @@ class CheckResult:
     figures: dict = field(default_factory=dict)   # what a measuring check measured
     rows: tuple[int, ...] = ()   # rubric rows it is evidence for, beyond its exercise's
     heatmap: dict | None = None  # attention weights of the failing example, yours and expected
+    seconds: float = 0.0         # how long it ran (the grader's clock, calls to the learner's process included)
 
 
 @dataclass

@@ -47,7 +47,9 @@ def make_report(questions=None) -> GradeReport:
         ExerciseResult(ADDITIVE, "Additive attention", Status.ERROR, reason="ImportError: no module named x",
                        output="Traceback\n\x1b[31mboom\x1b[0m", seconds=0.1),
         ExerciseResult(CAUSAL, "Causal mask", Status.TIMEOUT, reason="took longer than 10 s",
-                       checks=[ok("shape"), CheckResult("big input", Status.TIMEOUT, "took longer than 10 s")]),
+                       checks=[CheckResult("shape", Status.PASS, seconds=0.25),
+                               CheckResult("big input", Status.TIMEOUT, "took longer than 10 s", seconds=10.5)],
+                       seconds=11.0),
         ExerciseResult(PADDING, "Padding mask", Status.NOT_ATTEMPTED, reason="still raises NotImplementedError"),
         ExerciseResult(MHA, "Multi-head attention", Status.BLOCKED,
                        reason="needs attention.scaled_dot_product_attention, which fails"),
@@ -110,8 +112,18 @@ def test_junit_has_a_suite_per_exercise_and_one_for_the_questions_with_counts(ju
     assert [c.name for c in sdpa] == ["shape", "matches reference", "mask", "grad"]
     assert {c.classname for c in sdpa} == {SDPA}
     # 3 + 4 + 1 + 2 + 1 + 1 + (2 checks + 1 for the exercise) + 1 = 16 exercise cases, 3 judged questions
-    assert (junit.tests, junit.failures, junit.errors, junit.skipped) == (19, 3, 3, 3)
+    # a stub left as it is fails; blocked and skipped exercises are skipped
+    assert (junit.tests, junit.failures, junit.errors, junit.skipped) == (19, 4, 3, 2)
     assert junit.time == pytest.approx(3.5)
+
+
+def test_junit_testcases_carry_their_checks_time(junit):
+    by_name = suites(junit)
+    assert {c.name: c.time for c in by_name[CAUSAL]} == {"shape": pytest.approx(0.25),
+                                                          "big input": pytest.approx(10.5)}
+    assert by_name[CAUSAL].time == pytest.approx(11.0)
+    (additive,) = list(by_name[ADDITIVE])        # no checks: the exercise's own time
+    assert additive.time == pytest.approx(0.1)
 
 
 def test_junit_root_is_named_after_the_day(report):
@@ -131,12 +143,13 @@ def test_junit_failure_keeps_first_line_as_message_and_special_characters(junit)
 
 def test_junit_exercises_without_checks_are_one_case_with_the_right_element(junit):
     by_name = suites(junit)
-    expected = {ADDITIVE: "error", PADDING: "skipped", MHA: "skipped", SCOPE: "skipped"}
+    expected = {ADDITIVE: "error", PADDING: "failure", MHA: "skipped", SCOPE: "skipped"}
     for ex_id, kind in expected.items():
         (case,) = list(by_name[ex_id])
         assert case.name == ex_id and case.classname == ex_id
         assert outcome(case)[0] == kind
-    assert outcome(next(iter(by_name[PADDING])))[1] == "still raises NotImplementedError"
+    kind, message, _ = outcome(next(iter(by_name[PADDING])))
+    assert message == "not attempted: still raises NotImplementedError"
     assert outcome(next(iter(by_name[MHA])))[1] == "needs attention.scaled_dot_product_attention, which fails"
 
 
@@ -170,30 +183,61 @@ def test_junit_without_questions_has_no_questions_suite():
 
 # --- Gradescope -------------------------------------------------------------------------------------
 
-TEST_KEYS = {"score", "max_score", "name", "number", "output", "status", "visibility"}
-TOP_KEYS = {"score", "max_score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
+# Gradescope's autograder specifications: every key results.json may hold
+TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+             "visibility", "extra_data"}
+TOP_KEYS = {"score", "max_score", "output", "output_format", "visibility", "stdout_visibility", "tests",
+            "leaderboard", "execution_time", "extra_data"}
 
 
 def test_gradescope_has_documented_keys_and_types(report):
     data = gradescope_json(report)
-    assert set(data) == TOP_KEYS
+    assert set(data) <= TOP_KEYS and data["output_format"] in ("text", "md")
     assert json.loads(json.dumps(data)) == data
-    assert len(data["tests"]) == len(report.exercises)
+    assert len(data["tests"]) == len(report.exercises) + 1          # and the checkpoint questions
     for t in data["tests"]:
-        assert set(t) == TEST_KEYS
+        assert set(t) <= TEST_KEYS and t["output_format"] in ("text", "md")
         assert isinstance(t["score"], float) and isinstance(t["max_score"], float)
         assert isinstance(t["name"], str) and isinstance(t["number"], str) and isinstance(t["output"], str)
         assert t["status"] in ("passed", "failed") and t["visibility"] == "visible"
         assert 0 <= t["score"] <= t["max_score"]
-    assert [t["status"] for t in data["tests"]] == ["passed"] + ["failed"] * 7
+    assert [t["status"] for t in data["tests"]] == ["passed"] + ["failed"] * 8
+    assert [t["number"] for t in data["tests"]] == [str(i) for i in range(1, 10)]
     assert isinstance(data["execution_time"], float) and data["execution_time"] == 3.5
+    assert data["extra_data"]["day"] == "day16"
+
+
+def test_gradescope_checkpoint_questions_are_one_test(report):
+    questions = gradescope_json(report)["tests"][-1]
+    # 4 questions can be judged (one is rated by the learner): 1 right
+    assert (questions["score"], questions["max_score"]) == (0.25, 1.0)
+    assert questions["name"] == "day16: checkpoint questions" and questions["status"] == "failed"
+    assert questions["output"].startswith("1/4 right")
+    assert "d16-mha-params-bias: wrong: that is one projection" in questions["output"]
+    assert "d16-later: unanswered" in questions["output"]
+    worth = gradescope_json(report, questions_points=4)["tests"][-1]
+    assert (worth["score"], worth["max_score"]) == (1.0, 4.0)
+
+
+def test_gradescope_without_an_answers_file_scores_the_questions_0_when_asked_for():
+    rep = make_report(questions=[])
+    assert all("questions" not in t["name"] for t in gradescope_json(rep)["tests"])
+    questions = gradescope_json(rep, asked=5)["tests"][-1]
+    assert (questions["score"], questions["max_score"], questions["status"]) == (0.0, 1.0, "failed")
+    assert "answers/day16.toml" in questions["output"]
+
+
+def test_gradescope_hidden_tests(report):
+    data = gradescope_json(report, visibility={SDPA: "hidden", "checkpoint questions": "after_published"})
+    seen = {t["name"].split(":")[0]: t["visibility"] for t in data["tests"]}
+    assert seen[SDPA] == "hidden" and seen["day16"] == "after_published" and seen[SOFTMAX] == "visible"
 
 
 def test_gradescope_partial_credit_per_check(report):
     scores = [t["score"] for t in gradescope_json(report)["tests"]]
     # softmax 3/3, sdpa 3/4, additive error 0, causal 1/2, not attempted 0, blocked 0,
-    # forbidden call 2 checks pass but the exercise fails: 2/3, skipped 0; to 2 decimals
-    assert scores == [1.0, 0.75, 0.0, 0.5, 0.0, 0.0, 0.67, 0.0]
+    # forbidden call 2 checks pass but the exercise fails: 2/3, skipped 0; to 2 decimals; the questions
+    assert scores == [1.0, 0.75, 0.0, 0.5, 0.0, 0.0, 0.67, 0.0, 0.25]
 
 
 def test_gradescope_custom_points_and_totals(report):
@@ -202,8 +246,8 @@ def test_gradescope_custom_points_and_totals(report):
     assert by_name[SDPA]["max_score"] == 4.0 and by_name[SDPA]["score"] == 3.0
     assert by_name[CAUSAL]["score"] == 1.5 and by_name[SOFTMAX]["score"] == 2.5
     assert by_name[PADDING]["max_score"] == 1.0
-    assert data["max_score"] == 4.0 + 3.0 + 2.5 + 5 * 1.0
-    assert data["score"] == round(3.0 + 1.5 + 2.5 + 0.67, 2)
+    assert data["max_score"] == 4.0 + 3.0 + 2.5 + 5 * 1.0 + 1.0
+    assert data["score"] == round(3.0 + 1.5 + 2.5 + 0.67 + 0.25, 2)
     assert data["score"] <= data["max_score"]
 
 

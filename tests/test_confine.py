@@ -175,3 +175,95 @@ def test_the_learners_environment_keeps_no_secrets():
            "PYTORCH_KEY": "k", "QUIZ_HISTORY": "off"}
     assert confine.reduced_environment(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0",
                                                 "OMP_NUM_THREADS": "1"}
+
+
+needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                                reason="only a grader run as root has a user to drop")
+
+
+@needs_root
+def test_run_as_root_the_code_runs_as_nobody_and_cannot_read_roots_files():
+    """No Landlock, no seccomp: the change of user alone keeps a file only root may read closed."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="quiz-user-"))
+    try:
+        ws, scratch = base / "ws", base / "scratch"
+        ws.mkdir()
+        scratch.mkdir()
+        (ws / "mine.py").write_text("x = 1\n")
+        confine.open_to_others(base)
+        secret = base / "root-only.txt"
+        secret.write_text("root's\n")
+        secret.chmod(0o600)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read)
+                confine.die_with(os.getppid())
+                out = {"dropped": confine.drop_user(confine.NOBODY, (scratch,), (ws,))}
+                out["uid"], out["gid"], out["groups"] = os.getuid(), os.getgid(), os.getgroups()
+                out["home"] = os.environ["HOME"]
+                death = ctypes.c_int(0)
+                ctypes.CDLL(None).prctl(2, ctypes.byref(death), 0, 0, 0)   # PR_GET_PDEATHSIG
+                out["pdeathsig"] = death.value
+                for name, attempt in {"own file": lambda: (ws / "mine.py").read_text(),
+                                      "root's file": lambda: secret.read_text(),
+                                      "scratch": lambda: (scratch / "note").write_text("ok"),
+                                      "back to root": lambda: os.setuid(0),
+                                      "own /proc entry": lambda: Path("/proc/self/status").read_text()[:4]}.items():
+                    try:
+                        out[name] = str(attempt())
+                    except OSError as e:
+                        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+                os.write(write, json.dumps(out).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        data = b""
+        while chunk := os.read(read, 1 << 16):
+            data += chunk
+        os.close(read)
+        os.waitpid(pid, 0)
+        out = json.loads(data)
+        assert out["pdeathsig"] == 9, out
+        assert out["dropped"] and out["uid"] == out["gid"] == confine.NOBODY and out["groups"] == [], out
+        assert out["home"] == str(scratch)
+        assert out["own file"] == "x = 1\n" and out["scratch"] == "2", out
+        assert out["root's file"] == "EACCES" and out["back to root"] == "EPERM", out
+        assert out["own /proc entry"] == "Name", out
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_root
+@pytest.mark.skipif(not confine.python_reachable(), reason="this Python's own files are closed to other users "
+                    "(kept in root's home), so the grader keeps the learner's code as root and says so")
+def test_a_grading_run_as_root_runs_the_learners_code_as_nobody(tmp_path, zygote):
+    """Through the whole grader: the learner's softmax reports the uid it runs as, and tries a file
+    only root may read; the report lists the layer."""
+    import shutil
+
+    from quizgrader.grade import Options, grade
+    from quizgrader.paths import exercises_root
+
+    secret = tmp_path / "root-only.txt"
+    secret.write_text("root's\n")
+    secret.chmod(0o600)
+    ws = tmp_path / "ws"
+    shutil.copytree(exercises_root() / "day16", ws / "day16")
+    stub = ws / "day16" / "attention.py"
+    source = stub.read_text()
+    start = source.index("def softmax")
+    body_start = source.index("\n", source.index(":\n", start)) + 1
+    end = source.index("\ndef ", body_start)
+    stub.write_text(source[:body_start] + "    import os\n    raise ValueError(f'uid={os.getuid()} gid={os.getgid()}')\n"
+                    + source[end:])
+    report = grade("day16", Options(workspace=ws, only=["attention.softmax"], profile="quick"), zygote=zygote)
+    result = report.exercises[0]
+    messages = "\n".join(c.message for c in result.checks) + result.reason
+    assert f"uid={confine.NOBODY} gid={confine.NOBODY}" in messages, messages
+    assert confine.UNPRIVILEGED in report.sandbox["applied"], report.sandbox

@@ -9,6 +9,7 @@ failing case become the repro.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -86,11 +87,13 @@ def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int 
               device: str = "cpu", measure: bool = True) -> tuple[CheckResult, Failure | None]:
     """Run one check; SandboxError (the learner's process hung or died) propagates."""
     token = _context.set(Context(profile, device, seed, measure))
+    started = time.perf_counter()
     try:
         result, failure = _run(c, you, ref)
     finally:
         _context.reset(token)
     result.rows = c.rows
+    result.seconds = time.perf_counter() - started
     return result, failure
 
 

@@ -17,6 +17,11 @@ QUESTIONS_SUITE = "checkpoint questions"
 _FAILED = (Status.FAIL,)
 _ERRORED = (Status.ERROR, Status.TIMEOUT)
 _SKIPPED = (Status.SKIPPED, Status.NOT_ATTEMPTED, Status.BLOCKED)
+# In JUnit a stub left as it is fails (the work is not done); a blocked or skipped one is skipped.
+_JUNIT_FAILED = (Status.FAIL, Status.NOT_ATTEMPTED)
+_JUNIT_SKIPPED = (Status.SKIPPED, Status.BLOCKED)
+# Gradescope's documented visibilities (autograder specifications, results.json)
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # Characters XML 1.0 cannot carry at all (a learner's program may print terminal escapes).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -29,15 +34,20 @@ def _short(exercise_id: str) -> str:
     return exercise_id.split(".", 1)[1] if "." in exercise_id else exercise_id
 
 
-def _outcome(e: ExerciseResult) -> list[tuple[str, Status, str, str]]:
-    """(name, status, message, details) per testcase: one per check, or one for the exercise when
-    it has no checks, or when it does not pass although none of its checks says why."""
+def _outcome(e: ExerciseResult) -> list[tuple[str, Status, str, str, float]]:
+    """(name, status, message, details, seconds) per testcase: one per check, or one for the
+    exercise when it has no checks, or when it does not pass although none of its checks says why
+    (timed with what the exercise took beyond its checks)."""
     cases = []
     for c in e.checks:
-        cases.append((c.name, c.status, _first_line(c.message) or e.reason, _check_details(c)))
+        cases.append((c.name, c.status, _first_line(c.message) or e.reason, _check_details(c), c.seconds))
     if not e.checks or (e.status is not Status.PASS and all(c.status is Status.PASS for c in e.checks)):
         details = "\n\n".join(p for p in (e.reason, "\n".join(e.diagnosis), e.output.strip()) if p)
-        cases.append((e.id, e.status, _first_line(e.reason) or e.status.label, details))
+        message = _first_line(e.reason) or e.status.label
+        if e.status is Status.NOT_ATTEMPTED:
+            message = f"not attempted: {message}"
+        rest = max(0.0, e.seconds - sum(c.seconds for c in e.checks))
+        cases.append((e.id, e.status, message, details, rest))
     return cases
 
 
@@ -60,11 +70,11 @@ def _testcase(suite: ET.Element, classname: str, name: str, status: Status | Non
     "skipped"), or None when it passes."""
     case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name),
                          time=f"{seconds:.3f}")
-    if status in _FAILED:
+    if status in _JUNIT_FAILED:
         kind = "failure"
     elif status in _ERRORED:
         kind = "error"
-    elif status in _SKIPPED:
+    elif status in _JUNIT_SKIPPED:
         kind = "skipped"
     else:
         return None
@@ -91,8 +101,9 @@ _COUNT = {"failure": "failures", "error": "errors", "skipped": "skipped"}
 
 
 def junit_xml(report: GradeReport) -> str:
-    """JUnit XML: a <testsuite> per exercise with a <testcase> per check, and one for the
-    checkpoint questions that were judged."""
+    """JUnit XML: a <testsuite> per exercise with a <testcase> per check (its time the check's
+    own), and one for the checkpoint questions that were judged. A stub left as it is (not
+    attempted) is a failure; a blocked or skipped exercise is skipped, with its reason."""
     root = ET.Element("testsuites", name=f"quiz grade {report.day}")
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for e in report.exercises:
@@ -100,8 +111,7 @@ def junit_xml(report: GradeReport) -> str:
         properties = ET.SubElement(suite, "properties")
         for key, value in (("score", e.score), ("max_score", round(e.points, 2))):
             ET.SubElement(properties, "property", name=key, value=f"{value:g}")
-        for name, status, message, details in _outcome(e):
-            seconds = e.seconds if not e.checks else 0.0
+        for name, status, message, details, seconds in _outcome(e):
             kind = _testcase(suite, e.id, name, status, message, details, seconds)
             counts["tests"] += 1
             if kind:
@@ -156,13 +166,21 @@ def _summary_line(report: GradeReport) -> str:
     return line + (" - passed" if report.passed else " - not everything passes yet")
 
 
-def gradescope_json(report: GradeReport, points: dict[str, float] | None = None) -> dict:
-    """Gradescope's results.json as a dict: one test per exercise, worth `points[id]` (what the
-    exercise is worth by default), scored by results.SCORE_RULE; the total is the sum of the
+def gradescope_json(report: GradeReport, points: dict[str, float] | None = None, *,
+                    visibility: dict[str, str] | None = None, questions_points: float = 1.0,
+                    asked: int | None = None) -> dict:
+    """Gradescope's results.json as a dict, with the keys its autograder specifications document
+    and no others (what else there is to keep goes under `extra_data`): one test per exercise,
+    worth `points[id]` (what the exercise is worth by default), scored by results.SCORE_RULE, and
+    one for the checkpoint questions, worth `questions_points` × the questions right / the
+    questions asked (those that can be judged). The questions' test is there when the workspace
+    has an answers file, or when `asked` (the day's questions that can be judged) is given, so
+    that a submission without one scores 0 of the same total. `visibility`: exercise id (or
+    QUESTIONS_SUITE) -> one of VISIBILITIES, "visible" otherwise. The total is the sum of the
     tests' rounded scores."""
-    points = points or {}
+    points, visibility = points or {}, visibility or {}
     tests = []
-    for i, e in enumerate(report.exercises, 1):
+    for e in report.exercises:
         max_score = round(float(points.get(e.id, e.points)), 2)
         checks = f"{e.passed_checks}/{len(e.checks)} checks pass" if e.checks else ""
         if e.status is Status.PASS:
@@ -172,23 +190,86 @@ def gradescope_json(report: GradeReport, points: dict[str, float] | None = None)
         tests.append({
             "score": score(e, max_score),
             "max_score": max_score,
-            "name": f"{e.id}: {e.title}" if e.title else e.id,
-            "number": str(i),
-            "output": output,
             "status": "passed" if e.status is Status.PASS else "failed",
-            "visibility": "visible",
+            "name": f"{e.id}: {e.title}" if e.title else e.id,
+            "output": output,
+            "output_format": "text",
+            "tags": [report.day, e.status.value],
+            "visibility": visibility.get(e.id, "visible"),
+            "extra_data": {"id": e.id, "status": e.status.value, "checks_passed": e.passed_checks,
+                           "checks": len(e.checks), "seconds": round(e.seconds, 2)},
         })
+    if (question := _questions_test(report, questions_points, asked)) is not None:
+        question["visibility"] = visibility.get(QUESTIONS_SUITE, "visible")
+        tests.append(question)
+    for i, t in enumerate(tests, 1):
+        t["number"] = str(i)
     output = _summary_line(report)
     if report.verdict:
         output += "\n" + report.verdict.summary
     return {
         "score": total([t["score"] for t in tests]),
         "max_score": total([t["max_score"] for t in tests]),
-        "execution_time": round(report.seconds, 4),
         "output": output,
+        "output_format": "text",
         "visibility": "visible",
-        "stdout_visibility": "visible",
+        "stdout_visibility": "hidden",
+        "execution_time": round(report.seconds, 2),
         "tests": tests,
+        "extra_data": {"day": report.day, "version": report.version, "profile": report.profile,
+                       "seed": report.seed, "device": report.device, "passed": report.passed,
+                       "verdict": report.verdict.decision if report.verdict else None},
+    }
+
+
+def _questions_test(report: GradeReport, worth: float, asked: int | None) -> dict | None:
+    """The checkpoint questions as one Gradescope test, or None when there is nothing to judge."""
+    judgeable = [q for q in report.questions if q.outcome is not Answer.SELF_RATED]
+    if not judgeable and report.answers_error is None and not asked:
+        return None
+    n = len(judgeable) or asked or 0
+    right = sum(q.outcome is Answer.CORRECT for q in judgeable)
+    max_score = round(float(worth), 2)
+    got = round(max_score * right / n, 2) if n and report.answers_error is None else 0.0
+    if report.answers_error is not None:
+        lines = [f"answers file not used: {report.answers_error}"]
+    elif not judgeable:
+        lines = [f"no answers file: write your answers in answers/{report.day}.toml (`quiz answer {report.day}`)"]
+    else:
+        lines = [f"{right}/{n} right"]
+        for q in judgeable:
+            if q.outcome is not Answer.CORRECT:
+                why = _first_line(q.feedback)
+                lines.append(f"- {q.id}: {q.outcome.value}" + (f": {why}" if why else ""))
+    return {
+        "score": got,
+        "max_score": max_score,
+        "status": "passed" if n and right == n and report.answers_error is None else "failed",
+        "name": f"{report.day}: {QUESTIONS_SUITE}",
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "tags": [report.day, "questions"],
+        "extra_data": {"right": right, "asked": n,
+                       "outcomes": {q.id: q.outcome.value for q in report.questions}},
+    }
+
+
+def merge_gradescope(results: list[dict], output: str = "") -> dict:
+    """One results.json from several (one per day): their tests in order, renumbered, the total
+    the sum of their scores, their outputs one after the other."""
+    tests = [dict(t) for r in results for t in r["tests"]]
+    for i, t in enumerate(tests, 1):
+        t["number"] = str(i)
+    return {
+        "score": total([t["score"] for t in tests]),
+        "max_score": total([t["max_score"] for t in tests]),
+        "output": "\n\n".join(p for p in [output, *(r["output"] for r in results)] if p),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "execution_time": round(sum(r.get("execution_time", 0.0) for r in results), 2),
+        "tests": tests,
+        "extra_data": {"days": [r.get("extra_data", {}) for r in results]},
     }
 
 

@@ -12,6 +12,9 @@
   the machine. It may write only to its own scratch folder. Where the kernel has them, TCP
   binds and connects are refused (network rules) and signals reach only the process itself.
 - No capabilities: a grader run as root (a CI container) does not lend its powers to the code.
+- Another user: a grader run as root (Gradescope runs everything as root) runs the code as
+  nobody (uid 65534), so the files only root may read stay closed to it even where Landlock is
+  missing.
 
 The kernel enforces all of it, so code that goes around Python (ctypes, a C extension) meets the
 same walls. Each layer is applied where the kernel offers it and reported by `Confinement`;
@@ -76,6 +79,9 @@ TCP = "no TCP (Landlock)"
 SOCKETS = "no network sockets"
 PROCESSES = "no new processes"
 CAPABILITIES = "no capabilities"
+NOBODY = 65534            # nobody / nogroup
+UNPRIVILEGED = f"runs as an unprivileged user (uid {NOBODY})"
+PR_SET_DUMPABLE = 4
 
 
 @dataclass
@@ -341,7 +347,73 @@ def reduced_environment(environ: dict[str, str]) -> dict[str, str]:
             if (k in keep or k.startswith(prefixes)) and not any(s in k.upper() for s in secret)}
 
 
-PR_SET_PDEATHSIG = 1
+def open_to_others(folder: Path) -> None:
+    """Make `folder` and what it holds readable by every user (folders 0o755, files 0o644), links
+    neither followed nor changed: what a process run as another user must read."""
+    os.chmod(folder, 0o755)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o755 if name in dirs else 0o644)
+
+
+def _open_to_others(folder: Path) -> bool:
+    """Whether any user can reach `folder` (every folder on the way searchable) and list it."""
+    folder = Path(os.path.realpath(folder))
+    try:
+        if os.stat(folder).st_mode & 0o005 != 0o005:
+            return False
+        return all(os.stat(p).st_mode & 0o001 for p in folder.parents)
+    except OSError:
+        return False
+
+
+def drop_user(uid: int, writable: tuple[Path, ...], readable: tuple[Path, ...]) -> bool:
+    """Become `uid` (its own group, no others) for good: `writable` (the scratch folder) is given
+    to it first; each of `readable` (the workspace's copy, which snapshot.take opens to every
+    user, and the interpreter's standard library) must be within its reach, else nothing changes
+    (a Python kept in root's home would fail every import the code makes later). Only root can
+    do this; whether it was done. The bounding set is emptied while that is still allowed; the
+    process is made dumpable again (after a change of user the kernel gives /proc/self to root,
+    and torch, CUDA too, reads and writes there) and its parent-death signal, which a change of
+    user clears, is set again. HOME becomes the first writable folder."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return False
+    if not all(_open_to_others(p) for p in readable):
+        return False
+    libc = _libc()
+    parent = os.getppid()
+    death = ctypes.c_int(0)
+    libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(death), 0, 0, 0)
+    try:
+        for folder in writable:
+            os.chown(folder, uid, uid, follow_symlinks=False)
+        for cap in range(64):
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    except OSError:
+        return False
+    if os.getuid() != uid or os.geteuid() != uid or os.getegid() != uid:
+        return False
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    if death.value:
+        libc.prctl(PR_SET_PDEATHSIG, death.value, 0, 0, 0)
+        if os.getppid() != parent:      # the parent ended while the signal was not set
+            os._exit(0)
+    if writable:
+        os.environ["HOME"] = str(writable[0])
+    return True
+
+
+def python_reachable() -> bool:
+    """Whether a user other than root can read this interpreter's standard library."""
+    return _open_to_others(Path(os.__file__).parent)
+
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
 
 
 def die_with(parent: int) -> None:
@@ -354,9 +426,18 @@ def die_with(parent: int) -> None:
 
 
 def confine(*, access: Access, cpu_seconds: float, memory_bytes: int | None, output_bytes: int,
-            cuda: bool) -> Confinement:
-    """Everything above, in the order that keeps each layer able to set up the next."""
+            cuda: bool, user: int | None = None, workspace: Path | None = None) -> Confinement:
+    """Everything above, in the order that keeps each layer able to set up the next. `user`: the
+    uid to become (drop_user) when this process is root's, `workspace` the folder it must read;
+    a process that is not root's has no user to drop, and none is reported missing."""
     result = Confinement(*limit_resources(cpu_seconds, None if cuda else memory_bytes, output_bytes))
+    if user is not None and os.geteuid() == 0:
+        readable = (*([workspace] if workspace is not None else []), Path(os.__file__).parent)
+        if drop_user(user, access.write, readable):
+            result.applied.append(UNPRIVILEGED)
+        else:
+            result.missing.append(UNPRIVILEGED + ("" if python_reachable() else
+                                                  " (Python's own files are closed to other users)"))
     if cuda:
         os.environ["CUDA_CACHE_DISABLE"] = "1"    # the JIT cache lives outside the workspace
     files = restrict_files(access)

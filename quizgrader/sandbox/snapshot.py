@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import confine
+
 MAX_FILE = 4 * 2**20       # bytes: an exercise module is a few kilobytes
 
 
@@ -53,6 +55,8 @@ def take(workspace: Path, folders: list[str], reference: Path | None = None) -> 
                 snap.refused[rel] = (f"{rel} is a hard link to a file that has {links - len(rels)} other name(s) "
                                      "outside the graded folders")
                 (snap.root / rel).unlink(missing_ok=True)
+    # Readable by every user, whatever the umask: a grader run as root runs the code as nobody.
+    confine.open_to_others(snap.root)
     return snap
 
 
