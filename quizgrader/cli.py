@@ -602,21 +602,11 @@ def watch(
 @app.command("list")
 def list_(day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None) -> None:
     """List the exercises."""
-    from rich.table import Table
+    from .report.terminal import exercise_list
 
     days = [_day(day)] if day else [_day("day09"), _day("day16")]
     for d in days:
-        table = Table(title=f"{d.id}: {d.title}", title_justify="left")
-        table.add_column("id")
-        table.add_column("title")
-        table.add_column("rubric rows")
-        table.add_column("depends on")
-        for e in d.exercises:
-            table.add_row(e.id, e.title, ", ".join(map(str, e.rubric)),
-                          ", ".join(x.split(".", 1)[1] for x in e.depends_on) or "–")
-        if not d.exercises:
-            table.add_row("–", "no exercises yet", "", "")
-        console.print(table)
+        console.print(exercise_list(d))
 
 
 @show_app.command("rubric")

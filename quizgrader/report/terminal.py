@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -28,18 +32,81 @@ def status_text(status: Status) -> Text:
     return Text(label, style=style)
 
 
-def exercise_table(report: GradeReport) -> Table:
-    table = Table(title=f"{report.day}: {report.title}", title_justify="left", expand=False)
-    table.add_column("exercise")
-    table.add_column("status")
-    table.add_column("checks", justify="right")
-    table.add_column("points", justify="right")
-    table.add_column("why", overflow="fold", max_width=70)
-    for e in report.exercises:
-        checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
-        table.add_row(e.id.split(".", 1)[1], status_text(e.status), checks, points(e.score, e.points),
-                      escape(neutral(e.reason)))
-    return table
+class Fitted:
+    """A table drawn for the width it is given: `build(width)` chooses between the wide, boxed form
+    and a narrow one, so that an exercise id is never split or cut at any width."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.build(options.max_width))
+
+
+def boxed_width(widths: Iterable[int]) -> int:
+    """The width a boxed table needs for columns this wide: a border each side of every column and
+    a space of padding inside each."""
+    widths = list(widths)
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def widest(texts: Iterable[str], at_least: int = 0) -> int:
+    return max([at_least, *map(cell_len, texts)])
+
+
+def longest_word(texts: Iterable[str], at_least: int = 0) -> int:
+    return widest((w for t in texts for w in t.split()), at_least)
+
+
+def id_words(texts: Iterable[str], ids: Iterable[str], at_least: int = 0) -> int:
+    """The widest word of `texts` that holds an exercise id, such as "attention.softmax:": a column
+    at least this wide never breaks one."""
+    ids = tuple(ids)
+    return widest((w for t in texts for w in t.split() if any(i in w for i in ids)), at_least)
+
+
+def short(exercise_id: str) -> str:
+    """"attention.softmax" for "day16.attention.softmax"."""
+    return exercise_id.split(".", 1)[1]
+
+
+WHY_AT_LEAST = 20      # below this the reasons go on lines of their own
+
+
+def exercise_table(report: GradeReport) -> RenderableType:
+    return Fitted(lambda width: _exercise_table(report, width))
+
+
+def _exercise_table(report: GradeReport, width: int) -> RenderableType:
+    title = f"{report.day}: {report.title}"
+    ids = [short(e.id) for e in report.exercises]
+    checks = [f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–" for e in report.exercises]
+    scored = [points(e.score, e.points) for e in report.exercises]
+    reasons = [neutral(e.reason) for e in report.exercises]
+    id_w = widest(ids, len("exercise"))
+    status_w = widest((STYLE[e.status][0] for e in report.exercises), len("status"))
+    why_w = min(WHY_AT_LEAST, widest(reasons, len("why")))
+    if width >= boxed_width([id_w, status_w, widest(checks, 6), widest(scored, 6), why_w]):
+        table = Table(title=title, title_justify="left", expand=False)
+        table.add_column("exercise", no_wrap=True, min_width=id_w)
+        table.add_column("status", no_wrap=True)
+        table.add_column("checks", justify="right", no_wrap=True)
+        table.add_column("points", justify="right", no_wrap=True)
+        table.add_column("why", overflow="fold", max_width=70)
+        for e, name, c, p, why in zip(report.exercises, ids, checks, scored, reasons):
+            table.add_row(name, status_text(e.status), c, p, escape(why))
+        return table
+    # Narrow: a line per exercise, its status first, and the reason on the lines below its id.
+    lines = Table.grid(padding=(0, 2))
+    lines.add_column(no_wrap=True)
+    lines.add_column(overflow="fold")
+    for e, name, c, p, why in zip(report.exercises, ids, checks, scored, reasons):
+        counts = (f"{c} checks, " if e.checks else "") + f"{p} points"
+        lines.add_row(status_text(e.status), Text(f"{name}  {counts}" + (f"\n{why}" if why else "")))
+    return Group(Text(title, style="table.title"), lines)
 
 
 def points(score: float, worth: float) -> str:
@@ -145,25 +212,46 @@ def heatmap(picture: dict) -> RenderableType:
                  Text(f"* more than {OFF:g} away from the expected weight", style="dim"))
 
 
-def rubric_table(report: GradeReport) -> Table:
-    table = Table(title="Self-assessment rubric (from the evidence so far)", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("area")
-    table.add_column("rating", no_wrap=True)
-    said = any(r.self_rating for r in report.rubric)
-    if said:
-        table.add_column("you said", no_wrap=True)
-    table.add_column("evidence", overflow="fold", max_width=60)
+def rubric_table(report: GradeReport) -> RenderableType:
+    return Fitted(lambda width: _rubric_table(report, width))
+
+
+def _rubric_table(report: GradeReport, width: int) -> RenderableType:
+    title = "Self-assessment rubric (from the evidence so far)"
     best, middle, worst = report.scale
     colour = {best: "green", middle: "yellow", worst: "red"}
-    for r in report.rubric:
-        rating = Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
-        cells = [str(r.row), r.area, rating]
+    said = any(r.self_rating for r in report.rubric)
+    ratings = [Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
+               for r in report.rubric]
+    yours = [Text((r.self_rating or "–") + {True: " ✓", False: " ≠"}.get(r.calibrated, ""),
+                  style="bold" if r.calibrated is False else "") for r in report.rubric]
+    evidence = [e for r in report.rubric for e in r.evidence]
+    number_w = widest((str(r.row) for r in report.rubric), 1)
+    area_w = longest_word((r.area for r in report.rubric), 10)
+    fixed = [number_w, widest((t.plain for t in ratings), len("rating"))]
+    fixed += [widest((t.plain for t in yours), len("you said"))] if said else []
+    evidence_w = id_words(evidence, (short(e.id) for e in report.exercises), 20)
+    room = width - boxed_width([*fixed, 0, 0])          # for the area and the evidence together
+    if room >= area_w + evidence_w:
+        table = Table(title=title, title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("area", max_width=room - evidence_w)
+        table.add_column("rating", no_wrap=True)
         if said:
-            mark = {True: " ✓", False: " ≠"}.get(r.calibrated, "")
-            cells.append(Text((r.self_rating or "–") + mark, style="bold" if r.calibrated is False else ""))
-        table.add_row(*cells, escape("\n".join(r.evidence)))
-    return table
+            table.add_column("you said", no_wrap=True)
+        table.add_column("evidence", overflow="fold", min_width=evidence_w, max_width=max(60, evidence_w))
+        for r, rating, mine in zip(report.rubric, ratings, yours):
+            table.add_row(str(r.row), r.area, rating, *([mine] if said else []), escape("\n".join(r.evidence)))
+        return table
+    # Narrow: a row's area and rating on one line, its evidence an item a line below.
+    rows = Table.grid(padding=(0, 1))
+    rows.add_column(justify="right")
+    rows.add_column(overflow="fold")
+    for r, rating, mine in zip(report.rubric, ratings, yours):
+        head = Text.assemble(r.area, "  ", rating, *(["  (you said ", mine, ")"] if r.self_rating else []))
+        evidence = Padding(Text("\n".join(r.evidence)), (0, 0, 0, 2), expand=False)
+        rows.add_row(str(r.row), Group(head, evidence))
+    return Group(Text(title, style="table.title"), rows)
 
 
 def rated_rows(report: GradeReport) -> set[int]:
@@ -292,15 +380,67 @@ def watching(day: Day, totals: dict[Status, int], workspace: object) -> Text:
                          (f"  · watching {workspace} for saves (Ctrl-C to stop)", "dim"))
 
 
-def rubric_only(day: Day) -> Table:
-    table = Table(title=f"{day.id} rubric: {day.title}", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("area")
-    for s in day.scale:
-        table.add_column(s, justify="center")
-    table.add_column("exercises giving evidence", overflow="fold")
+def rubric_only(day: Day) -> RenderableType:
+    return Fitted(lambda width: _rubric_only(day, width))
+
+
+def _rubric_only(day: Day, width: int) -> RenderableType:
+    title = f"{day.id} rubric: {day.title}"
+    giving = []
     for row in day.rubric:
         ex = [e.short for e in day.exercises if row.number in e.rubric]
         ex += [f"{e.short} (measured)" for e in day.exercises if row.number in e.measures]
-        table.add_row(str(row.number), row.area, *([""] * len(day.scale)), ", ".join(ex) or "–")
-    return table
+        giving.append(", ".join(ex) or "–")
+    number_w = widest((str(row.number) for row in day.rubric), 1)
+    area_w = longest_word((row.area for row in day.rubric), 10)
+    evidence_w = id_words(giving, (e.short for e in day.exercises), 10)
+    room = width - boxed_width([number_w, *map(cell_len, day.scale), 0, 0])
+    if room >= area_w + evidence_w:
+        table = Table(title=title, title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("area", max_width=room - evidence_w)
+        for s in day.scale:
+            table.add_column(s, justify="center", no_wrap=True)
+        table.add_column("exercises giving evidence", overflow="fold", min_width=evidence_w)
+        for row, ex in zip(day.rubric, giving):
+            table.add_row(str(row.number), row.area, *([""] * len(day.scale)), ex)
+        return table
+    # Narrow: each row's area, and the exercises giving evidence for it indented below.
+    rows = Table.grid(padding=(0, 1))
+    rows.add_column(justify="right")
+    rows.add_column(overflow="fold")
+    for row, ex in zip(day.rubric, giving):
+        rows.add_row(str(row.number), Group(Text(row.area), Padding(Text(f"exercises giving evidence: {ex}"),
+                                                                  (0, 0, 0, 2), expand=False)))
+    return Group(Text(title, style="table.title"), Text("rate each row: " + " · ".join(day.scale)), rows)
+
+
+def exercise_list(day: Day) -> RenderableType:
+    """`quiz list`: a day's exercises, their titles, rubric rows and what each may call."""
+    return Fitted(lambda width: _exercise_list(day, width))
+
+
+def _exercise_list(day: Day, width: int) -> RenderableType:
+    title = f"{day.id}: {day.title}"
+    rows = [(e.id, e.title, ", ".join(map(str, e.rubric)), ", ".join(map(short, e.depends_on)) or "–")
+            for e in day.exercises] or [("–", "no exercises yet", "", "")]
+    id_w = widest((r[0] for r in rows), len("id"))
+    title_w = min(longest_word(r[1] for r in rows), 12)
+    rubric_w = widest((r[2] for r in rows), len("rubric rows"))
+    depends_w = id_words((r[3] for r in rows), (e.short for e in day.exercises), len("depends on"))
+    room = width - boxed_width([id_w, rubric_w, 0, 0])      # for the title and what it depends on
+    if room >= title_w + depends_w:
+        table = Table(title=title, title_justify="left")
+        table.add_column("id", no_wrap=True, min_width=id_w)
+        table.add_column("title", overflow="fold", max_width=room - depends_w)
+        table.add_column("rubric rows", no_wrap=True)
+        table.add_column("depends on", overflow="fold", min_width=depends_w)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    # Narrow: each id on a line of its own, the rest indented below it.
+    parts: list[RenderableType] = [Text(title, style="table.title")]
+    for exercise_id, name, rubric, depends in rows:
+        about = name + (f"\nrubric rows: {rubric}; depends on: {depends}" if rubric else "")
+        parts += [Text(exercise_id), Padding(Text(about, overflow="fold"), (0, 0, 0, 4), expand=False)]
+    return Group(*parts)
