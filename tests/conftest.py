@@ -27,3 +27,14 @@ def zygote():
 
     with Zygote() as z:
         yield z
+
+
+@pytest.fixture(autouse=True)
+def _console_as_new():
+    """`quiz grade --ci` sets the module's console to plain text; a test run in the same process
+    after it starts from the console as a new process has it."""
+    from quizgrader import cli
+
+    saved = cli.console.no_color, cli.console.soft_wrap
+    yield
+    cli.console.no_color, cli.console.soft_wrap = saved

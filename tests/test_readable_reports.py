@@ -46,7 +46,7 @@ def test_a_repro_folder_planted_as_a_link_costs_a_warning_never_the_report(tmp_p
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "day16.attention.softmax.py").write_text("kept\n")
-    (ws / ".quiz").mkdir()
+    (ws / ".quiz").mkdir(exist_ok=True)
     (ws / ".quiz" / "repro").symlink_to(outside)
     monkeypatch.chdir(tmp_path)
     run = quiz("grade", "day16", "--workspace", "ws", "--only", "softmax", "--profile", "quick")
