@@ -312,7 +312,7 @@ def report(
     # the Markdown source printed on stdout stays only that: the lines go to stderr then
     result = _grade(the_day, workspace, None, profile, seed, device, lines=err if markdown and not output else console)
     recorded = _record_report(workspace, result, started)
-    text = md.render(result)
+    text = md.render(result, workspace_flag=_in(workspace))
     if output:
         if not _write(output, text, workspace):
             raise typer.Exit(1)

@@ -98,4 +98,6 @@ def test_quiz_report_writes_the_markdown_file_from_a_real_grading(tmp_path):
     rows = table(text)
     assert rows[5][2] == "Need to re-study" and "your own rating" in rows[5][3]
     assert "not attempted" in rows[2][3]                 # attention.py is missing from the workspace
+    # typed in the folder this ran in, a suggested command needs the workspace named
+    assert f"`quiz answer day16 --row 5 --all --workspace {tmp_path}`" in text
     assert "**Verdict: go back.**" in text and "wrote " + str(out) in run.stdout.replace("\n", "")

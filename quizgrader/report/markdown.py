@@ -70,7 +70,9 @@ def _cell(n: RowNotes) -> str:
     return "; ".join(parts).replace("|", "\\|") or "no evidence yet"
 
 
-def render(report: GradeReport, on: date | None = None) -> str:
+def render(report: GradeReport, on: date | None = None, workspace_flag: str = "") -> str:
+    """The checkpoint write-up. `workspace_flag` (e.g. " --workspace my-work") goes into every
+    suggested command that needs the workspace."""
     day = load_day(report.day)
     on = on or date.today()
     rows = notes(day, report)
@@ -104,13 +106,13 @@ def render(report: GradeReport, on: date | None = None) -> str:
                     lines.append(f"  - fix `{e}` ({s.label}); `quiz hint {e} --level 2`")
             for qid, feedback in n.wrong:
                 lines.append(f"  - `{qid}`: {feedback}")
-            lines.append(f"  - tomorrow: `quiz answer {day.id} --row {n.rating.row} --all`")
+            lines.append(f"  - tomorrow: `quiz answer {day.id} --row {n.rating.row} --all{workspace_flag}`")
     else:
-        lines.append("Nothing to re-study. Come back to the rows in a few days to keep them fresh (`quiz progress`).")
+        lines.append("Nothing to re-study. Come back to the rows in a few days to keep them fresh (`quiz progress{workspace_flag}`).")
     unrated = [n for n in rows if n.standing is None]
     if unrated:
         lines += ["", "Not rated yet: " + ", ".join(f"{n.rating.row}. {n.rating.area}" for n in unrated)
-                  + f" (answer them with `quiz answer {day.id}`)."]
+                  + f" (answer them with `quiz answer {day.id}{workspace_flag}`)."]
     if report.verdict and report.verdict.checklist:
         lines += ["", "## Readiness criteria", ""]
         for c in report.verdict.checklist:
