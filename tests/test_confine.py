@@ -22,31 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Landlock and seccomp are Linux's")
 
 
-def confined(tmp_path: Path, tries: dict, cuda: bool = False) -> tuple[dict, dict]:
-    """Fork, confine the child as a learner's process is, run each try (a function returning what it
-    got, or raising OSError), and return ({name: result or errno name}, the confinement)."""
-    ws, scratch = tmp_path / "ws", tmp_path / "scratch"
-    ws.mkdir(exist_ok=True)
-    scratch.mkdir(exist_ok=True)
-    (ws / "mine.txt").write_text("the learner's own file\n")
+def in_child(work) -> object:
+    """Fork, run `work()` in the child (it confines itself as it likes), and return what it
+    returned, sent back as JSON; the child leaves without cleanup."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:                    # the child: confine, try, report, leave without cleanup
+    if pid == 0:
         try:
             os.close(read)
-            # as in a learner's process: sys.path without the folder pytest adds for the tests
-            sys.path[:] = [p for p in sys.path if not p.startswith(str(ROOT / "tests"))]
-            access = confine.Access(read=(ws, *confine.library_roots([ROOT / "quizgrader", ROOT / "reference"],
-                                                                     [ROOT]), *confine.system_roots(cuda)),
-                                    write=(scratch,), devices=(Path(os.devnull),))
-            c = confine.confine(access=access, cpu_seconds=60, memory_bytes=None, output_bytes=2**20, cuda=cuda)
-            out = {}
-            for name, attempt in tries.items():
-                try:
-                    out[name] = str(attempt(ws, scratch))
-                except OSError as e:
-                    out[name] = errno.errorcode.get(e.errno, str(e.errno))
-            os.write(write, json.dumps([out, {"applied": c.applied, "missing": c.missing}]).encode())
+            os.write(write, json.dumps(work()).encode())
         finally:
             os._exit(0)
     os.close(write)
@@ -55,7 +39,38 @@ def confined(tmp_path: Path, tries: dict, cuda: bool = False) -> tuple[dict, dic
         data += chunk
     os.close(read)
     os.waitpid(pid, 0)
-    out, layers = json.loads(data)
+    return json.loads(data)
+
+
+def attempts(tries: dict, *args) -> dict:
+    """{name: what each try returned, or its errno's name}."""
+    out = {}
+    for name, attempt in tries.items():
+        try:
+            out[name] = str(attempt(*args))
+        except OSError as e:
+            out[name] = errno.errorcode.get(e.errno, str(e.errno))
+    return out
+
+
+def confined(tmp_path: Path, tries: dict, cuda: bool = False) -> tuple[dict, dict]:
+    """Fork, confine the child as a learner's process is, run each try (a function returning what it
+    got, or raising OSError), and return ({name: result or errno name}, the confinement)."""
+    ws, scratch = tmp_path / "ws", tmp_path / "scratch"
+    ws.mkdir(exist_ok=True)
+    scratch.mkdir(exist_ok=True)
+    (ws / "mine.txt").write_text("the learner's own file\n")
+
+    def work():
+        # as in a learner's process: sys.path without the folder pytest adds for the tests
+        sys.path[:] = [p for p in sys.path if not p.startswith(str(ROOT / "tests"))]
+        access = confine.Access(read=(ws, *confine.library_roots([ROOT / "quizgrader", ROOT / "reference"],
+                                                                 [ROOT]), *confine.system_roots(cuda)),
+                                write=(scratch,), devices=(Path(os.devnull),))
+        c = confine.confine(access=access, cpu_seconds=60, memory_bytes=None, output_bytes=2**20, cuda=cuda)
+        return [attempts(tries, ws, scratch), {"applied": c.applied, "missing": c.missing}]
+
+    out, layers = in_child(work)
     return out, layers
 
 
@@ -196,37 +211,21 @@ def test_run_as_root_the_code_runs_as_nobody_and_cannot_read_roots_files():
         secret = base / "root-only.txt"
         secret.write_text("root's\n")
         secret.chmod(0o600)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(read)
-                confine.die_with(os.getppid())
-                out = {"dropped": confine.drop_user(confine.NOBODY, (scratch,), (ws,))}
-                out["uid"], out["gid"], out["groups"] = os.getuid(), os.getgid(), os.getgroups()
-                out["home"] = os.environ["HOME"]
-                death = ctypes.c_int(0)
-                ctypes.CDLL(None).prctl(2, ctypes.byref(death), 0, 0, 0)   # PR_GET_PDEATHSIG
-                out["pdeathsig"] = death.value
-                for name, attempt in {"own file": lambda: (ws / "mine.py").read_text(),
-                                      "root's file": lambda: secret.read_text(),
-                                      "scratch": lambda: (scratch / "note").write_text("ok"),
-                                      "back to root": lambda: os.setuid(0),
-                                      "own /proc entry": lambda: Path("/proc/self/status").read_text()[:4]}.items():
-                    try:
-                        out[name] = str(attempt())
-                    except OSError as e:
-                        out[name] = errno.errorcode.get(e.errno, str(e.errno))
-                os.write(write, json.dumps(out).encode())
-            finally:
-                os._exit(0)
-        os.close(write)
-        data = b""
-        while chunk := os.read(read, 1 << 16):
-            data += chunk
-        os.close(read)
-        os.waitpid(pid, 0)
-        out = json.loads(data)
+        def work():
+            confine.die_with(os.getppid())
+            out = {"dropped": confine.drop_user(confine.NOBODY, (scratch,), (ws,))}
+            out["uid"], out["gid"], out["groups"] = os.getuid(), os.getgid(), os.getgroups()
+            out["home"] = os.environ["HOME"]
+            death = ctypes.c_int(0)
+            ctypes.CDLL(None).prctl(2, ctypes.byref(death), 0, 0, 0)   # PR_GET_PDEATHSIG
+            out["pdeathsig"] = death.value
+            return out | attempts({"own file": lambda: (ws / "mine.py").read_text(),
+                                   "root's file": lambda: secret.read_text(),
+                                   "scratch": lambda: (scratch / "note").write_text("ok"),
+                                   "back to root": lambda: os.setuid(0),
+                                   "own /proc entry": lambda: Path("/proc/self/status").read_text()[:4]})
+
+        out = in_child(work)
         assert out["pdeathsig"] == 9, out
         assert out["dropped"] and out["uid"] == out["gid"] == confine.NOBODY and out["groups"] == [], out
         assert out["home"] == str(scratch)
