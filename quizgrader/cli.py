@@ -621,7 +621,7 @@ def show_rubric(day: Annotated[str, typer.Argument(help="day16 or day9")] = "day
 def show_exercise(exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")]) -> None:
     """Show an exercise: where it lives, what it depends on, what it may not call, its checks."""
     ex = _exercise(exercise)
-    from .checks.runner import checks_for
+    from .checks.catalogue import checks_for
 
     console.print(f"[bold]{ex.id}[/] — {escape(ex.title)}")
     console.print(f"  file: {ex.file}   rubric rows: {', '.join(map(str, ex.rubric))}")

@@ -15,8 +15,10 @@ from . import __version__, diagnosis
 from .catalog import Day, Exercise, load_day
 from .checks import forbidden, repro, weights
 from .checks.api import LearnerError, local, remote
+from .checks.catalogue import checks_for
 from .checks.common import from_scratch, keeps_to_itself
-from .checks.runner import Check, Failure, checks_for, run_check
+from .checks.registry import Check
+from .checks.runner import Failure, run_check
 from .paths import reference_root
 from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict

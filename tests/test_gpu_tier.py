@@ -13,7 +13,8 @@ import torch
 
 from quizgrader import diagnosis
 from quizgrader.checks.api import local
-from quizgrader.checks.runner import checks_for, run_check
+from quizgrader.checks.catalogue import checks_for
+from quizgrader.checks.runner import run_check
 from quizgrader.grade import Options, grade
 from quizgrader.results import Status
 

@@ -259,7 +259,7 @@ def test_model_repro_rebuilds_its_weights_in_one_line(mutant_results, tmp_path):
 def test_the_catalog_names_every_row_a_check_measures():
     """`quiz show rubric` reads the catalog alone (no torch): a check that is evidence for another
     rubric row must be declared there as `measures`."""
-    from quizgrader.checks.runner import checks_for
+    from quizgrader.checks.catalogue import checks_for
 
     for ex in DAY.exercises:
         measured = {row for c in checks_for(ex.id) for row in c.rows}
@@ -271,7 +271,8 @@ def test_a_model_that_keeps_positions_under_none_fails_the_contrast(tmp_path):
     """The second half of the learning check (run in the default profile only): a model whose
     positional='none' still adds a table learns the copy task, and that is a failure."""
     from quizgrader.checks.api import local
-    from quizgrader.checks.runner import checks_for, run_check
+    from quizgrader.checks.catalogue import checks_for
+    from quizgrader.checks.runner import run_check
 
     mistake = next(m for m in MISTAKES if m.id == "lm-none-falls-to-sinusoidal")
     you = local(diagnosis.materialize(mistake, tmp_path / "ws"), "day16")

@@ -10,68 +10,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, errors, given, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from ..results import CheckResult, Status
 from ..sandbox.process import SandboxError
 from .api import RAISED, Api, Call, LearnerError
 from .compare import Mismatch, describe, expect_finite_like, kind_difference, tolerance
+from .registry import Check, Context, _context, context
 
 PROFILES = {"quick": 6, "default": 20, "thorough": 150}   # examples per check (before weight)
-
-
-@dataclass(frozen=True)
-class Check:
-    exercise: str
-    name: str
-    fn: Callable
-    strategy: st.SearchStrategy | None = None   # None: a single call with case=None
-    weight: float = 1.0                           # examples relative to the profile
-    rows: tuple[int, ...] = ()                    # rubric rows this check is evidence for, beyond the exercise's
-    shrink: bool = True                           # False: cases already small and costly to run
-
-
-REGISTRY: dict[str, list[Check]] = {}
-
-
-def check(exercise: str, name: str, strategy: st.SearchStrategy | None = None, weight: float = 1.0,
-          rows: tuple[int, ...] = (), shrink: bool = True):
-    """Register a check. A check without a strategy runs once and may return its measurements (a
-    dict of figures), which the report shows as evidence."""
-    def register(fn: Callable) -> Callable:
-        REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight, rows, shrink))
-        return fn
-    return register
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a check may need to know about the run it is part of."""
-    profile: str = "default"
-    device: str = "cpu"
-    seed: int = 0
-    measure: bool = True      # False: skip what only measures (timings), keep every verdict
-
-
-_context: ContextVar[Context | None] = ContextVar("check_context", default=None)
-
-
-def context() -> Context:
-    return _context.get() or Context()
-
-
-def checks_for(exercise: str) -> list[Check]:
-    from . import day09, day16  # noqa: F401 - registers the checks
-
-    return REGISTRY.get(exercise, [])
 
 
 @dataclass

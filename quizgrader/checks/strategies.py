@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from .runner import context
+from .registry import context
 
 FLOATS = (torch.float32, torch.float64)
 

@@ -16,6 +16,7 @@ import torch
 
 from ..results import json_number
 from .api import Api, Call
+from .replay import replay
 
 MAX = 8
 
@@ -32,8 +33,6 @@ def heatmap(exercise: str, calls: list[Call], you: Api, ref: Api) -> dict[str, A
     call in `calls` that returns weights
     unlike the reference's; None when there is none, or the learner's cannot be drawn (their
     shape or type is already what the check's message is about)."""
-    from ..diagnosis import replay
-
     if exercise not in SOURCES:
         return None
     op, target = SOURCES[exercise]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ..common import expect_inputs_unchanged
 from ..compare import Mismatch, describe, expect_close, expect_dtype, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, randn, seeds
 
 MLP = "day09.backprop.mlp_forward_backward"

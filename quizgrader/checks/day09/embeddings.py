@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ..api import LearnerError
 from ..common import GRAD_SEED, expect_grads_close
 from ..compare import Mismatch, advice, describe, expect_close, expect_tensor
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, randn, seeds
 
 ONE_HOT = "day09.embeddings.one_hot"

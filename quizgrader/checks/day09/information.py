@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ..api import Outcome
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
 from ..compare import Mismatch, advice, expect_close, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, seeds, small
 
 ENTROPY = "day09.information.entropy"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_parameters
 from ..compare import Mismatch, describe, expect_close, expect_dtype, expect_shape, expect_tensor
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, model_dtypes, randn, seeds, untiered
 
 BLOCK = "day09.residual.ResidualBlock"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ..api import LearnerError, Outcome
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_parameters
 from ..compare import Mismatch, advice, expect_close, expect_shape, expect_tensor, expect_tuple, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, randn, seeds
 
 NORMS = "day09.rnn.rnn_jacobian_norms"

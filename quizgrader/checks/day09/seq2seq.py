@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ..api import LearnerError
 from ..common import GRAD_SEED, expect_parameters
 from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, model_dtypes, random_state, seeds, untiered
 from .rnn import expect_grads_with_overview
 

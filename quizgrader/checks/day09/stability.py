@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ..api import LearnerError
 from ..common import GRAD_SEED, expect_inputs_unchanged
 from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, randn, seeds
 
 CLIP = "day09.stability.clip_grad_norm_"

@@ -17,7 +17,7 @@ from ..compare import (
     expect_tuple,
     tolerance,
 )
-from ..runner import check, context
+from ..registry import check, context
 from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
 
 SOFTMAX = "day16.attention.softmax"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
 from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, causal, dtypes, model_dtypes, randn, random_mask, seeds, untiered
 from .multihead import weights_for
 

@@ -17,7 +17,7 @@ from ...sandbox.wire import Generator
 from ..api import LearnerError
 from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
 from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
-from ..runner import check, context
+from ..registry import check, context
 from ..strategies import Case, model_dtypes, random_state, seeds
 
 LM = "day16.lm.DecoderLM"

@@ -6,7 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, randn, seeds
 
 CAUSAL = "day16.masks.causal_mask"

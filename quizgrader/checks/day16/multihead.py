@@ -15,7 +15,7 @@ from ..compare import (
     expect_tuple,
     tolerance,
 )
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, causal, model_dtypes, randn, random_mask, seeds, untiered
 
 MHA = "day16.multihead.MultiHeadAttention"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
 from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor, tolerance
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, lead_dims, randn, seeds
 
 SINUSOIDAL = "day16.positional.sinusoidal_encoding"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
 from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor
-from ..runner import check
+from ..registry import check
 from ..strategies import Case, dtypes, randn, seeds
 
 NOAM = "day16.recipe.noam_lr"

@@ -1,0 +1,79 @@
+"""The package has no import cycles, lazy imports (inside functions) included: between modules,
+and between its subpackages (quizgrader.checks, quizgrader.diagnosis, ...). Read from the source
+with ast, so an import that only runs on some path counts as much as one at the top."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "quizgrader"
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imported(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The package's modules that `name` imports anywhere in its source."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known and "." in target:
+                target = target.rpartition(".")[0]
+            if target in known and target != name:
+                out.add(target)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imported(name, path, known) for name, path in known.items()}
+
+
+def subpackage(name: str) -> str:
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_module_imports_itself_back():
+    try:
+        list(graphlib.TopologicalSorter(graph()).static_order())
+    except graphlib.CycleError as e:
+        pytest.fail(f"an import cycle: {' -> '.join(e.args[1])}")
+
+
+def test_no_two_subpackages_import_each_other():
+    edges: dict[str, set[str]] = {}
+    for name, targets in graph().items():
+        edges.setdefault(subpackage(name), set()).update(subpackage(t) for t in targets
+                                                         if subpackage(t) != subpackage(name))
+    try:
+        list(graphlib.TopologicalSorter(edges).static_order())
+    except graphlib.CycleError as e:
+        pytest.fail(f"subpackages in a cycle: {' -> '.join(e.args[1])}")
+
+
+def test_the_reader_sees_a_lazy_import(tmp_path):
+    """The analysis is not blind: an import inside a function is an edge."""
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from .other import g\n    return g\n")
+    assert imported("quizgrader.m", source, {"quizgrader.m": source, "quizgrader.other": source}) == \
+        {"quizgrader.other"}
