@@ -28,26 +28,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quizgrader import diagnosis
+from quizgrader import diagnosis  # noqa: E402 - found through the path set above
 
-MISTAKE_EXERCISES = ["attention.softmax", "attention.scaled_dot_product_attention", "masks.causal_mask",
-                     "multihead.MultiHeadAttention", "positional.sinusoidal_encoding", "positional.apply_rope",
-                     "block.TransformerBlock", "recipe.label_smoothed_cross_entropy"]
-HOSTILE = {   # name: (module, function, statements run before the real function, statuses allowed)
+MISTAKE_EXERCISES = [
+    "attention.softmax",
+    "attention.scaled_dot_product_attention",
+    "masks.causal_mask",
+    "multihead.MultiHeadAttention",
+    "positional.sinusoidal_encoding",
+    "positional.apply_rope",
+    "block.TransformerBlock",
+    "recipe.label_smoothed_cross_entropy",
+]
+HOSTILE = {  # name: (module, function, statements run before the real function, statuses allowed)
     "hostile-loop": ("attention", "softmax", "while True:\n    pass", {"timeout"}),
     "hostile-forkbomb": ("masks", "padding_mask", "import os\nwhile True:\n    os.fork()", {"error"}),
-    "hostile-50gb": ("positional", "sinusoidal_encoding", "torch.ones(50 * 2**30, dtype=torch.uint8)", {"error"}),
-    "hostile-vandal": ("masks", "causal_mask", "import quizgrader\nopen(quizgrader.__file__, 'w').write('')",
-                       {"error"}),
-    "hostile-selfkill": ("recipe", "noam_lr", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", {"error"}),
+    "hostile-50gb": (
+        "positional",
+        "sinusoidal_encoding",
+        "torch.ones(50 * 2**30, dtype=torch.uint8)",
+        {"error"},
+    ),
+    "hostile-vandal": (
+        "masks",
+        "causal_mask",
+        "import quizgrader\nopen(quizgrader.__file__, 'w').write('')",
+        {"error"},
+    ),
+    "hostile-selfkill": (
+        "recipe",
+        "noam_lr",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        {"error"},
+    ),
 }
 
 
 def wrap(source: str, function: str, statements: str) -> str:
     """The module, with `function` replaced by one that runs `statements` first."""
     body = "".join(f"        {line}\n" for line in statements.splitlines())
-    return (source + f"\n\ndef _hostile(f):\n    def wrapper(*args, **kwargs):\n{body}"
-            f"        return f(*args, **kwargs)\n    return wrapper\n\n\n{function} = _hostile({function})\n")
+    return (
+        source + f"\n\ndef _hostile(f):\n    def wrapper(*args, **kwargs):\n{body}"
+        f"        return f(*args, **kwargs)\n    return wrapper\n\n\n{function} = _hostile({function})\n"
+    )
 
 
 def make_class(subs: Path) -> dict[str, tuple]:
@@ -105,7 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--profile", default="default")
-    parser.add_argument("--keep", type=Path, help="make the class here and keep it (default: a temporary folder)")
+    parser.add_argument(
+        "--keep", type=Path, help="make the class here and keep it (default: a temporary folder)"
+    )
     args = parser.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="quiz-class-"))
@@ -117,9 +142,27 @@ def main() -> None:
     before = digest(subs)
     grader_before = digest(ROOT / "quizgrader")
     t0 = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "quizgrader", "grade-batch", str(subs), "--day", "day16",
-                          "--jobs", str(args.jobs), "--profile", args.profile, "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quizgrader",
+            "grade-batch",
+            str(subs),
+            "--day",
+            "day16",
+            "--jobs",
+            str(args.jobs),
+            "--profile",
+            args.profile,
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - t0
     print(run.stdout)
     if run.returncode not in (0, 1):
@@ -131,14 +174,19 @@ def main() -> None:
         result = json.loads(path.read_text()) if path.is_file() else None
         if (wrong := judge(expect, result)) is not None:
             problems.append(f"{name}: {wrong}")
-        print(f"  {name:48} {rows[name]['score']:>5}/{rows[name]['max_score']:<5} {'ok' if wrong is None else wrong}")
+        print(
+            f"  {name:48} {rows[name]['score']:>5}/{rows[name]['max_score']:<5} "
+            f"{'ok' if wrong is None else wrong}"
+        )
     if digest(subs) != before:
         problems.append("the submissions folder changed")
     if digest(ROOT / "quizgrader") != grader_before:
         problems.append("the grader's own files changed")
     n = len(expected)
-    print(f"\n{n} submissions, --jobs {args.jobs}, {args.profile} profile: {elapsed:.1f} s, "
-          f"{n / elapsed * 60:.1f} submissions per minute; {n - len(problems)} of {n} as expected")
+    print(
+        f"\n{n} submissions, --jobs {args.jobs}, {args.profile} profile: {elapsed:.1f} s, "
+        f"{n / elapsed * 60:.1f} submissions per minute; {n - len(problems)} of {n} as expected"
+    )
     for p in problems:
         print("  UNEXPECTED:", p)
     if not args.keep:

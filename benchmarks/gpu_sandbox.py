@@ -19,9 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SOFTMAX_BODY = ("    shifted = x - x.amax(dim=dim, keepdim=True)\n"
-                "    exps = torch.exp(shifted)\n"
-                "    return exps / exps.sum(dim=dim, keepdim=True)\n")
+SOFTMAX_BODY = (
+    "    shifted = x - x.amax(dim=dim, keepdim=True)\n"
+    "    exps = torch.exp(shifted)\n"
+    "    return exps / exps.sum(dim=dim, keepdim=True)\n"
+)
 
 
 def main() -> int:
@@ -42,9 +44,13 @@ def main() -> int:
     for day in ("day16", "day09"):
         t0 = time.perf_counter()
         report = grade(day, Options(workspace=ROOT / "reference", device="cuda", seed=0))
-        summary[day] = {"seconds": round(time.perf_counter() - t0, 1), "passed": report.passed,
-                        "not_passing": {e.id: e.reason[:300] for e in report.exercises if e.status is not Status.PASS},
-                        "sandbox": report.sandbox.get("applied"), "missing": report.sandbox.get("missing")}
+        summary[day] = {
+            "seconds": round(time.perf_counter() - t0, 1),
+            "passed": report.passed,
+            "not_passing": {e.id: e.reason[:300] for e in report.exercises if e.status is not Status.PASS},
+            "sandbox": report.sandbox.get("applied"),
+            "missing": report.sandbox.get("missing"),
+        }
         ok &= report.passed
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +60,9 @@ def main() -> int:
         shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__"))
         path = ws / "day16" / "attention.py"
         path.write_text(path.read_text().replace(SOFTMAX_BODY, "    return torch._softmax(x, dim, False)\n"))
-        [result] = grade("day16", Options(workspace=ws, only=["softmax"], device="cuda", profile="quick")).exercises
+        [result] = grade(
+            "day16", Options(workspace=ws, only=["softmax"], device="cuda", profile="quick")
+        ).exercises
         summary["library_softmax_on_cuda"] = {"status": result.status.value, "reason": result.reason[:300]}
         ok &= result.status is Status.FAIL and "not written from scratch" in result.reason
     summary["ok"] = ok

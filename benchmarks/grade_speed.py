@@ -28,8 +28,14 @@ HISTORY = Path(tempfile.mkdtemp(prefix="quiz-bench-")) / "history.sqlite3"
 
 def timed(cmd: list[str]) -> float:
     t0 = time.perf_counter()
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
-                         env={**os.environ, "QUIZ_HISTORY": str(HISTORY)})
+    run = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "QUIZ_HISTORY": str(HISTORY)},
+    )
     elapsed = time.perf_counter() - t0
     if run.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed ({run.returncode}):\n{run.stderr[-2000:]}")
@@ -46,10 +52,23 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        grade = [sys.executable, "-m", "quizgrader", "grade", args.day, "--workspace", args.workspace,
-                 "--profile", args.profile, "--device", "cpu", "--json", str(report)]
+        grade = [
+            sys.executable,
+            "-m",
+            "quizgrader",
+            "grade",
+            args.day,
+            "--workspace",
+            args.workspace,
+            "--profile",
+            args.profile,
+            "--device",
+            "cpu",
+            "--json",
+            str(report),
+        ]
         torch_import = [sys.executable, "-c", "import torch"]
-        timed(torch_import)                      # warm the file cache for both
+        timed(torch_import)  # warm the file cache for both
         imports, grades = [], []
         for _ in range(args.repeat):
             imports.append(timed(torch_import))
@@ -57,8 +76,13 @@ def main() -> None:
         data = json.loads(report.read_text())
 
     t_import, t_grade = statistics.median(imports), statistics.median(grades)
-    print(f"import torch            median {t_import:6.2f} s   (min {min(imports):.2f}, max {max(imports):.2f})")
-    print(f"quiz grade {args.day} ({args.profile})  median {t_grade:6.2f} s   (min {min(grades):.2f}, max {max(grades):.2f})")
+    print(
+        f"import torch            median {t_import:6.2f} s   (min {min(imports):.2f}, max {max(imports):.2f})"
+    )
+    print(
+        f"quiz grade {args.day} ({args.profile})  median {t_grade:6.2f} s   "
+        f"(min {min(grades):.2f}, max {max(grades):.2f})"
+    )
     print(f"ratio                   {t_grade / t_import:6.2f} x   over {args.repeat} runs each")
     print("per exercise (last run):")
     for ex in data["exercises"]:

@@ -40,19 +40,24 @@ def main() -> None:
         print(f"device {device}; task and model: {cfg}")
         rows = {"learned": [], "none": []}
         for _ in range(args.repeat):
-            child = zygote.spawn(ChildConfig(Path(args.workspace), device, soft_timeout=600), hard_timeout=620)
+            child = zygote.spawn(
+                ChildConfig(Path(args.workspace), device, soft_timeout=600), hard_timeout=620
+            )
             try:
                 you = remote(child, "day16")
                 for positional, runs in rows.items():
                     accuracy, run = lm.train_copy(you, cfg, positional)
-                    runs.append((run["seconds"], run["tokens"] / run["seconds"], len(run["losses"]),
-                                             accuracy))
+                    runs.append(
+                        (run["seconds"], run["tokens"] / run["seconds"], len(run["losses"]), accuracy)
+                    )
             finally:
                 child.end()
     for positional, runs in rows.items():
         seconds, rate, steps, accuracy = (statistics.median(x) for x in zip(*runs))
-        print(f"positional={positional:<8} steps {steps:5.0f}  train {seconds:6.2f} s  {rate:10,.0f} tokens/s  "
-              f"held-out accuracy {accuracy:.1%}")
+        print(
+            f"positional={positional:<8} steps {steps:5.0f}  train {seconds:6.2f} s  {rate:10,.0f} tokens/s  "
+            f"held-out accuracy {accuracy:.1%}"
+        )
     sys.stdout.flush()
 
 

@@ -21,19 +21,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = ("day16", "day9")
 # figures that are timings, or are computed from them
-TIMED = {"seconds", "attention_ms", "recurrence_ms", "speedup", "growth_exponent", "recurrence_growth_exponent",
-         "tokens_per_s", "summary"}
-MASKS = [(re.compile(r"\d+(?:\.\d+)?\s*(?:ms|s)\b"), "<time>"),
-         (re.compile(r"T\^\d+(?:\.\d+)?"), "T^<x>"),
-         (re.compile(r"\b\d+(?:\.\d+)?x\b"), "<x>x"),
-         (re.compile(r"[\d,]+ tokens/s"), "<n> tokens/s")]
+TIMED = {
+    "seconds",
+    "attention_ms",
+    "recurrence_ms",
+    "speedup",
+    "growth_exponent",
+    "recurrence_growth_exponent",
+    "tokens_per_s",
+    "summary",
+}
+MASKS = [
+    (re.compile(r"\d+(?:\.\d+)?\s*(?:ms|s)\b"), "<time>"),
+    (re.compile(r"T\^\d+(?:\.\d+)?"), "T^<x>"),
+    (re.compile(r"\b\d+(?:\.\d+)?x\b"), "<x>x"),
+    (re.compile(r"[\d,]+ tokens/s"), "<n> tokens/s"),
+]
 
 
 def normalised(value, key: str = ""):
     """The result without what differs between two runs of the same code."""
     if isinstance(value, dict):
-        return {k: normalised(v, k) for k, v in value.items()
-                if k != "seconds" and not (key == "figures" and k in TIMED)}
+        return {
+            k: normalised(v, k)
+            for k, v in value.items()
+            if k != "seconds" and not (key == "figures" and k in TIMED)
+        }
     if isinstance(value, list):
         return [normalised(v) for v in value]
     if isinstance(value, str):
@@ -45,16 +58,35 @@ def normalised(value, key: str = ""):
 def graded(day: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        subprocess.run([sys.executable, "-m", "quizgrader", "grade", day, "--workspace", str(ROOT / "reference"),
-                        "--seed", "0", "--json", str(out)], cwd=ROOT, capture_output=True, check=False,
-                       env={**os.environ, "QUIZ_HISTORY": "off"})
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "quizgrader",
+                "grade",
+                day,
+                "--workspace",
+                str(ROOT / "reference"),
+                "--seed",
+                "0",
+                "--json",
+                str(out),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "QUIZ_HISTORY": "off"},
+        )
         return normalised(json.loads(out.read_text()))
 
 
 def differences(before, after, path: str = "") -> list[str]:
     if isinstance(before, dict) and isinstance(after, dict):
-        return [d for k in sorted(set(before) | set(after), key=str)
-                for d in differences(before.get(k), after.get(k), f"{path}.{k}")]
+        return [
+            d
+            for k in sorted(set(before) | set(after), key=str)
+            for d in differences(before.get(k), after.get(k), f"{path}.{k}")
+        ]
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         return [d for i, (b, a) in enumerate(zip(before, after)) for d in differences(b, a, f"{path}[{i}]")]
     return [] if before == after else [f"{path}: {str(before)[:100]} | {str(after)[:100]}"]
@@ -75,8 +107,10 @@ def main() -> int:
             continue
         diffs = differences(json.loads(saved.read_text()), result)
         found += len(diffs)
-        print(f"{day}: {'identical' if not diffs else f'{len(diffs)} differences'} "
-              f"({len(result['exercises'])} exercises, timings left out)")
+        print(
+            f"{day}: {'identical' if not diffs else f'{len(diffs)} differences'} "
+            f"({len(result['exercises'])} exercises, timings left out)"
+        )
         for d in diffs:
             print("  " + d)
     return 1 if found else 0

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quizgrader.diagnosis import for_exercise, mutate
+from quizgrader.diagnosis import for_exercise, mutate  # noqa: E402 - found through the path set above
 
 SDPA = "day16.attention.scaled_dot_product_attention"
 
@@ -67,7 +67,9 @@ def save(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=12, help="saves in all (a multiple of 4 is fair to each kind)")
+    parser.add_argument(
+        "--rounds", type=int, default=12, help="saves in all (a multiple of 4 is fair to each kind)"
+    )
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--poll", action="store_true", help="watch by looking at the files, not file events")
     parser.add_argument("--verbose", action="store_true", help="print each save's report lines")
@@ -80,10 +82,27 @@ def main() -> None:
         pristine = (ROOT / "reference" / "day16" / "attention.py").read_text()
         save(target, pristine)
         unscaled = next(m for m in for_exercise(SDPA) if "sqrt" in m.summary)
-        cmd = [sys.executable, "-m", "quizgrader", "watch", "day16", "--workspace", str(ws), "--device", "cpu",
-               "--profile", args.profile] + (["--poll"] if args.poll else [])
-        proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "COLUMNS": "120", "QUIZ_HISTORY": "off"})
+        cmd = [
+            sys.executable,
+            "-m",
+            "quizgrader",
+            "watch",
+            "day16",
+            "--workspace",
+            str(ws),
+            "--device",
+            "cpu",
+            "--profile",
+            args.profile,
+        ] + (["--poll"] if args.poll else [])
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "120", "QUIZ_HISTORY": "off"},
+        )
         lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
         def read() -> None:
@@ -120,25 +139,30 @@ def main() -> None:
                     kind, text = "fail", mutate(text, unscaled)
                 else:
                     kind, text = "fixed", unmutate(text, unscaled)
-                time.sleep(0.3)                      # a learner saves after a pause, not mid-report
+                time.sleep(0.3)  # a learner saves after a pause, not mid-report
                 start = time.perf_counter()
                 save(target, text)
                 done, out = until_watching(120)
                 if kind == "fail" and not any("fail" in line for line in out):
                     sys.exit("the failing save did not report a failure:\n" + "".join(out))
                 kinds[kind].append(done - start)
-                if args.verbose:             # what was regraded, and the grading's own time
+                if args.verbose:  # what was regraded, and the grading's own time
                     print("".join(line for line in out if "checks" in line or "changed" in line), end="")
                 print(f"  save {n + 1:2d} ({kind:7s}): {done - start:.3f} s")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
 
-    print(f"\nquiz watch day16, {args.profile} profile, {'polling' if args.poll else 'file events'}: "
-          "seconds from save to report")
+    print(
+        f"\nquiz watch day16, {args.profile} profile, {'polling' if args.poll else 'file events'}: "
+        "seconds from save to report"
+    )
     for kind, times in kinds.items():
         if times:
-            print(f"  {kind:7s}  median {statistics.median(times):.3f}   worst {max(times):.3f}   ({len(times)} saves)")
+            print(
+                f"  {kind:7s}  median {statistics.median(times):.3f}   worst {max(times):.3f}   "
+                f"({len(times)} saves)"
+            )
     every = [t for times in kinds.values() for t in times]
     print(f"  all      median {statistics.median(every):.3f}   worst {max(every):.3f}")
 

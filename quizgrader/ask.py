@@ -22,11 +22,11 @@ STOP = ("q", "quit", "exit")
 
 @dataclass
 class Session:
-    results: list[QuestionResult] = field(default_factory=list)   # the questions answered now
-    given: dict[str, Any] = field(default_factory=dict)           # id -> the answer, as stored
-    ratings: dict[int, str] = field(default_factory=dict)         # rows rated now
-    stopped: bool = False                                          # the learner quit early
-    interrupted: bool = False                                      # by Ctrl-C
+    results: list[QuestionResult] = field(default_factory=list)  # the questions answered now
+    given: dict[str, Any] = field(default_factory=dict)  # id -> the answer, as stored
+    ratings: dict[int, str] = field(default_factory=dict)  # rows rated now
+    stopped: bool = False  # the learner quit early
+    interrupted: bool = False  # by Ctrl-C
 
 
 def pick(bank: Bank, previous: Answers, rows: set[int] | None, everything: bool) -> list[Question]:
@@ -77,8 +77,12 @@ def ask_question(console: Console, q: Question) -> tuple[str, Any, QuestionResul
             console.print(Text.assemble(("? ", "yellow"), str(e), " — try again"))
             continue
         except Exception as e:  # noqa: BLE001 - the last line: an answer never ends the session
-            console.print(Text.assemble(("? ", "yellow"), f"this answer could not be judged ({type(e).__name__}); "
-                                        "write it more simply — try again"))
+            console.print(
+                Text.assemble(
+                    ("? ", "yellow"),
+                    f"this answer could not be judged ({type(e).__name__}); write it more simply — try again",
+                )
+            )
             continue
         if verdict.correct:
             console.print(Text("✔ right", style="bold green"))
@@ -87,12 +91,23 @@ def ask_question(console: Console, q: Question) -> tuple[str, Any, QuestionResul
         if q.explain:
             console.print(Text(q.explain, style="dim"))
         outcome = Answer.CORRECT if verdict.correct else Answer.WRONG
-        return "answered", value, QuestionResult(q.id, q.row, outcome, "" if verdict.correct else verdict.feedback,
-                                                 verdict.known_mistake, value)
+        return (
+            "answered",
+            value,
+            QuestionResult(
+                q.id,
+                q.row,
+                outcome,
+                "" if verdict.correct else verdict.feedback,
+                verdict.known_mistake,
+                value,
+            ),
+        )
 
 
-def ask_rating(console: Console, day: Day, bank: Bank, row: int, previous: str | None,
-               tally: str) -> str | None | bool:
+def ask_rating(
+    console: Console, day: Day, bank: Bank, row: int, previous: str | None, tally: str
+) -> str | None | bool:
     """The learner's own rating of a row: one of the day's scale, None to keep what it was, or
     False to stop."""
     area = day.row(row).area
@@ -120,8 +135,15 @@ def ask_rating(console: Console, day: Day, bank: Bank, row: int, previous: str |
         console.print(f"[yellow]?[/] type 1 to {len(day.scale)}")
 
 
-def run(console: Console, day: Day, bank: Bank, previous: Answers, questions: list[Question],
-        rows: list[int], save: Callable[[dict[str, Any], dict[int, str]], None] | None = None) -> Session:
+def run(
+    console: Console,
+    day: Day,
+    bank: Bank,
+    previous: Answers,
+    questions: list[Question],
+    rows: list[int],
+    save: Callable[[dict[str, Any], dict[int, str]], None] | None = None,
+) -> Session:
     """Ask `questions`, then a rating for each of `rows`, calling `save` with all the session's
     answers and ratings after each one, so that none already given is lost whatever ends the
     session. Ctrl-D or Ctrl-C ends the session like q; the caller saves what the session holds
@@ -134,11 +156,15 @@ def run(console: Console, day: Day, bank: Bank, previous: Answers, questions: li
             return
         try:
             save(session.given, session.ratings)
-        except (ValueError, OSError) as e:        # the answers file cannot be written now: said once
+        except (ValueError, OSError) as e:  # the answers file cannot be written now: said once
             if str(e) not in failed:
                 failed.add(str(e))
-                console.print(Text.assemble(("warning: ", "yellow"), f"not saved yet ({e}); your answers are "
-                                            "kept, and saved again at the end"))
+                console.print(
+                    Text.assemble(
+                        ("warning: ", "yellow"),
+                        f"not saved yet ({e}); your answers are kept, and saved again at the end",
+                    )
+                )
 
     try:
         for i, q in enumerate(questions, start=1):

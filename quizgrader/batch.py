@@ -45,15 +45,16 @@ GRADED = "graded"
 NO_WORKSPACE = "no workspace"
 TIMED_OUT = "timed out"
 GRADER_ERROR = "grader error"
-REFUSED = "refused"          # it holds a link leading out of it: what would be graded is not its own
+REFUSED = "refused"  # it holds a link leading out of it: what would be graded is not its own
 SUBMISSION_SECONDS = 900.0  # wall clock for a whole submission
-ZIP_LIMIT = 200 * 2**20     # bytes a zipped submission may unpack to
+ZIP_LIMIT = 200 * 2**20  # bytes a zipped submission may unpack to
 _NOT_GRADED = shutil.ignore_patterns(".quiz", "__pycache__", ".git", ".venv", "*.pyc")
 
 
 def _IGNORE(folder: str, names: list[str]) -> set[str]:
     """What a submission's copy leaves out: the grader's and tools' folders, and anything that is
     neither a folder, a regular file nor a link (a named pipe would block the copy for ever)."""
+
     def special(name: str) -> bool:
         try:
             mode = os.lstat(os.path.join(folder, name)).st_mode
@@ -66,7 +67,7 @@ def _IGNORE(folder: str, names: list[str]) -> set[str]:
 
 @dataclass
 class Submission:
-    name: str       # as the instructor named it (folder or zip file, without .zip)
+    name: str  # as the instructor named it (folder or zip file, without .zip)
     path: Path
 
 
@@ -78,8 +79,8 @@ class Outcome:
     state: str
     problem: str = ""
     seconds: float = 0.0
-    results: dict | None = None      # `quiz grade --json` with this run's paths
-    scores: dict | None = None       # Gradescope results.json: score, max_score, a test per exercise
+    results: dict | None = None  # `quiz grade --json` with this run's paths
+    scores: dict | None = None  # Gradescope results.json: score, max_score, a test per exercise
 
 
 @dataclass
@@ -92,13 +93,16 @@ class BatchOptions:
     seed: int = 0
     device: str = "auto"
     submission_timeout: float = SUBMISSION_SECONDS
-    grade_args: list[str] = field(default_factory=list)    # limits passed on to `quiz grade`
+    grade_args: list[str] = field(default_factory=list)  # limits passed on to `quiz grade`
 
 
 def find_submissions(root: Path) -> list[Submission]:
     """Every folder and .zip file directly in `root`, by name; hidden ones are skipped."""
-    return [Submission(p.stem if p.suffix == ".zip" else p.name, p) for p in sorted(root.iterdir())
-            if not p.name.startswith(".") and (p.is_dir() or (p.is_file() and p.suffix == ".zip"))]
+    return [
+        Submission(p.stem if p.suffix == ".zip" else p.name, p)
+        for p in sorted(root.iterdir())
+        if not p.name.startswith(".") and (p.is_dir() or (p.is_file() and p.suffix == ".zip"))
+    ]
 
 
 def file_stem(name: str, taken: set[str]) -> str:
@@ -133,12 +137,20 @@ def _unpack(archive: Path, into: Path) -> None:
         if sum(i.file_size for i in z.infolist()) > ZIP_LIMIT:
             raise ValueError(f"{archive.name} would unpack to more than {ZIP_LIMIT // 2**20} MiB")
         # A symbolic link is stored as a member whose mode says so and whose data is its target.
-        links = [(i.filename, z.read(i).decode("utf-8", errors="replace")) for i in z.infolist()
-                 if stat.S_ISLNK(i.external_attr >> 16)]
+        links = [
+            (i.filename, z.read(i).decode("utf-8", errors="replace"))
+            for i in z.infolist()
+            if stat.S_ISLNK(i.external_attr >> 16)
+        ]
         if links:
-            raise Refused(_links_problem(links, "the zip file holds links, which are not unpacked: only its "
-                                                "files are graded; zip the files themselves instead"))
-        z.extractall(into)      # member names with .. or a leading / stay inside `into`
+            raise Refused(
+                _links_problem(
+                    links,
+                    "the zip file holds links, which are not unpacked: only its "
+                    "files are graded; zip the files themselves instead",
+                )
+            )
+        z.extractall(into)  # member names with .. or a leading / stay inside `into`
 
 
 def _links_problem(links: list[tuple[str, str]], why: str) -> str:
@@ -153,8 +165,12 @@ class Batch:
     ends. A Ctrl-C (KeyboardInterrupt, or `interrupt` set) stops every grader; `run` then returns
     what had finished, and `interrupted` is true."""
 
-    def __init__(self, options: BatchOptions, on_done: Callable[[Outcome], None] | None = None,
-                 interrupt: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        options: BatchOptions,
+        on_done: Callable[[Outcome], None] | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> None:
         self.options = options
         self.on_done = on_done
         self.interrupt = interrupt or threading.Event()
@@ -172,7 +188,7 @@ class Batch:
             while pending and not self.interrupt.is_set():
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for f in done:
-                    f.result()      # a bug of the batch itself is raised here
+                    f.result()  # a bug of the batch itself is raised here
         except KeyboardInterrupt:
             self.interrupt.set()
         finally:
@@ -216,40 +232,77 @@ class Batch:
         opts = self.options
         copy = tmp / "submission"
         if submission.path.is_symlink():
-            raise Refused(f"the submission is itself a link (to {shown(os.readlink(submission.path))}): "
-                          "grade-batch grades folders and zip files that are in the submissions folder; "
-                          "copy the submission in instead")
+            raise Refused(
+                f"the submission is itself a link (to {shown(os.readlink(submission.path))}): "
+                "grade-batch grades folders and zip files that are in the submissions folder; "
+                "copy the submission in instead"
+            )
         if submission.path.is_dir():
-            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)   # links copied as links
+            shutil.copytree(submission.path, copy, symlinks=True, ignore=_IGNORE)  # links copied as links
         else:
             _unpack(submission.path, copy)
         if leaving := links_leaving(copy):
-            raise Refused(_links_problem(leaving, "they lead outside the submission (absolute, or out of it with "
-                                                  "..), and only its own files are graded; copy the files in "
-                                                  "instead"))
+            raise Refused(
+                _links_problem(
+                    leaving,
+                    "they lead outside the submission (absolute, or out of it with "
+                    "..), and only its own files are graded; copy the files in "
+                    "instead",
+                )
+            )
         workspace = locate_workspace(copy, opts.day.id)
         if workspace is None:
             outcome.state = NO_WORKSPACE
             outcome.problem = f"no {opts.day.id}/ folder in the submission (nor in exercises/ inside it)"
             return
         results, scores = tmp / "results.json", tmp / "gradescope.json"
-        command = [sys.executable, "-m", "quizgrader", "grade", opts.day.id, "--workspace", str(workspace),
-                   "--ci", "--json", str(results), "--gradescope", str(scores), "--profile", opts.profile,
-                   "--seed", str(opts.seed), "--device", opts.device, *opts.grade_args]
+        command = [
+            sys.executable,
+            "-m",
+            "quizgrader",
+            "grade",
+            opts.day.id,
+            "--workspace",
+            str(workspace),
+            "--ci",
+            "--json",
+            str(results),
+            "--gradescope",
+            str(scores),
+            "--profile",
+            opts.profile,
+            "--seed",
+            str(opts.seed),
+            "--device",
+            opts.device,
+            *opts.grade_args,
+        ]
         if opts.only:
             command += ["--only", ",".join(opts.only)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-        package_parent = str(Path(__file__).resolve().parents[1])   # this grader, installed or not
-        env.update(QUIZ_HISTORY="off", NO_COLOR="1", COLUMNS="100", TMPDIR=str(tmp),
-                   PYTHONPATH=os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p))
-        report_txt = tmp / "report.txt"     # NAME.txt once the grader has ended, whatever its end
+        package_parent = str(Path(__file__).resolve().parents[1])  # this grader, installed or not
+        env.update(
+            QUIZ_HISTORY="off",
+            NO_COLOR="1",
+            COLUMNS="100",
+            TMPDIR=str(tmp),
+            PYTHONPATH=os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p),
+        )
+        report_txt = tmp / "report.txt"  # NAME.txt once the grader has ended, whatever its end
         try:
             with open(report_txt, "wb") as log:
                 with self._lock:
                     if self.interrupt.is_set():
                         return
-                    proc = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.PIPE, start_new_session=True)
+                    proc = subprocess.Popen(
+                        command,
+                        cwd=tmp,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.PIPE,
+                        start_new_session=True,
+                    )
                     self._running[proc.pid] = proc
                 try:
                     _, stderr = proc.communicate(timeout=opts.submission_timeout)
@@ -257,18 +310,21 @@ class Batch:
                     _kill_group(proc)
                     _, stderr = proc.communicate()
                     outcome.state = TIMED_OUT
-                    outcome.problem = f"grading took longer than {opts.submission_timeout:g} s and was stopped"
+                    outcome.problem = (
+                        f"grading took longer than {opts.submission_timeout:g} s and was stopped"
+                    )
                     return
                 finally:
                     with self._lock:
                         self._running.pop(proc.pid, None)
-                    _kill_group(proc)      # anything the grader left behind
+                    _kill_group(proc)  # anything the grader left behind
         finally:
             safefs.write_atomic(opts.out / f"{stem}.txt", report_txt.read_bytes(), opts.out)
         if proc.returncode not in (0, 1) or not results.is_file():
             tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
-            outcome.problem = (f"the grader exited with code {proc.returncode}"
-                               + (": " + " / ".join(tail) if tail else ""))
+            outcome.problem = f"the grader exited with code {proc.returncode}" + (
+                ": " + " / ".join(tail) if tail else ""
+            )
             return
         data = json.loads(results.read_text(encoding="utf-8"))
         data["workspace"] = str(submission.path)
@@ -290,21 +346,39 @@ def gradebook_rows(outcomes: list[Outcome], exercise_ids: list[str]) -> list[dic
     """A row per submission: totals, then the points of each exercise."""
     rows = []
     for o in outcomes:
-        row = {"submission": o.submission.name, "state": o.state, "score": "", "max_score": "", "percent": "",
-               "exercises_passed": "", "exercises": "", "questions_right": "", "questions_judged": "",
-               "verdict": "", "passed": "", "seconds": f"{o.seconds:.1f}", "problem": o.problem}
+        row = {
+            "submission": o.submission.name,
+            "state": o.state,
+            "score": "",
+            "max_score": "",
+            "percent": "",
+            "exercises_passed": "",
+            "exercises": "",
+            "questions_right": "",
+            "questions_judged": "",
+            "verdict": "",
+            "passed": "",
+            "seconds": f"{o.seconds:.1f}",
+            "problem": o.problem,
+        }
         if o.results is not None and o.scores is not None:
             exercises = o.results["exercises"]
             # the exercises' tests come first; the checkpoint questions have columns of their own
-            tests = o.scores["tests"][:len(exercises)]
+            tests = o.scores["tests"][: len(exercises)]
             score, top = total([t["score"] for t in tests]), total([t["max_score"] for t in tests])
             judged = [q for q in o.results["questions"] if q["outcome"] in ("correct", "wrong")]
             verdict = o.results.get("verdict") or {}
-            row.update(score=score, max_score=top, percent=f"{100 * score / top:.1f}" if top else "",
-                       exercises_passed=sum(e["status"] == "pass" for e in exercises), exercises=len(exercises),
-                       questions_right=sum(q["outcome"] == "correct" for q in judged),
-                       questions_judged=len(judged), verdict=verdict.get("decision", ""),
-                       passed="yes" if o.results["passed"] else "no")
+            row.update(
+                score=score,
+                max_score=top,
+                percent=f"{100 * score / top:.1f}" if top else "",
+                exercises_passed=sum(e["status"] == "pass" for e in exercises),
+                exercises=len(exercises),
+                questions_right=sum(q["outcome"] == "correct" for q in judged),
+                questions_judged=len(judged),
+                verdict=verdict.get("decision", ""),
+                passed="yes" if o.results["passed"] else "no",
+            )
             row["problem"] = row["problem"] or _why_not(exercises)
             per_exercise = {e["id"]: t["score"] for e, t in zip(exercises, tests, strict=True)}
             row.update({_column(i): per_exercise.get(i, "") for i in exercise_ids})
@@ -318,8 +392,11 @@ def _why_not(exercises: list[dict], shown: int = 3) -> str:
     """What keeps a graded submission from full marks, one clause per exercise that does not pass
     (the first few), for the gradebook's problem column."""
     bad = [e for e in exercises if e.get("status") != "pass"]
-    clauses = [f"{_column(e['id'])}: {str(e.get('status', '')).replace('_', ' ')}"
-               + (f", {str(e['reason']).splitlines()[0][:160]}" if e.get("reason") else "") for e in bad[:shown]]
+    clauses = [
+        f"{_column(e['id'])}: {str(e.get('status', '')).replace('_', ' ')}"
+        + (f", {str(e['reason']).splitlines()[0][:160]}" if e.get("reason") else "")
+        for e in bad[:shown]
+    ]
     return "; ".join(clauses) + (f"; and {len(bad) - shown} more" if len(bad) > shown else "")
 
 
@@ -340,9 +417,22 @@ def _column(exercise_id: str) -> str:
 
 def write_gradebook(path: Path, outcomes: list[Outcome], exercise_ids: list[str]) -> None:
     rows = gradebook_rows(outcomes, exercise_ids)
-    fields = ["submission", "state", "score", "max_score", "percent", "exercises_passed", "exercises",
-              "questions_right", "questions_judged", "verdict", "passed", "seconds", "problem",
-              *map(_column, exercise_ids)]
+    fields = [
+        "submission",
+        "state",
+        "score",
+        "max_score",
+        "percent",
+        "exercises_passed",
+        "exercises",
+        "questions_right",
+        "questions_judged",
+        "verdict",
+        "passed",
+        "seconds",
+        "problem",
+        *map(_column, exercise_ids),
+    ]
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()

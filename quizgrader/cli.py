@@ -28,8 +28,12 @@ from .sandbox.confine import CPU_SECONDS, MEMORY_GIB
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  help="Self-assessment quizzes and a grader for people learning transformers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Self-assessment quizzes and a grader for people learning transformers.",
+)
 show_app = typer.Typer(no_args_is_help=True, help="Show a rubric or an exercise.")
 app.add_typer(show_app, name="show")
 
@@ -43,9 +47,17 @@ def _version(shown: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print the grader's version and exit")] = False) -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the grader's version and exit"
+        ),
+    ] = False,
+) -> None:
     """Self-assessment quizzes and a grader for people learning transformers."""
+
+
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -108,14 +120,21 @@ def _only(the_day, only: str | None) -> list[str] | None:
 
 
 # The learner's process's limits, shared by `grade` and `grade-batch`.
-TimeoutOption = Annotated[float | None, typer.Option(min=0.1, help="Seconds each call of the learner's code may "
-                                                     "take (default: each exercise's own)")]
-MemoryOption = Annotated[float, typer.Option(min=0.1, help="GiB of memory the learner's process may use "
-                                             "(CPU runs)")]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.1, help="Seconds each call of the learner's code may take (default: each exercise's own)"
+    ),
+]
+MemoryOption = Annotated[
+    float, typer.Option(min=0.1, help="GiB of memory the learner's process may use (CPU runs)")
+]
 CpuOption = Annotated[float, typer.Option(min=1, help="CPU seconds per exercise")]
 # Every command that works on a workspace finds it the same way (workspace.find_workspace).
-FOUND = ("(default: this folder when it is a workspace, else the nearest folder above holding quiz.toml, "
-         "else exercises/)")
+FOUND = (
+    "(default: this folder when it is a workspace, else the nearest folder above holding quiz.toml, "
+    "else exercises/)"
+)
 WorkspaceOption = Annotated[Path | None, typer.Option(help="Folder laid out like exercises/ " + FOUND)]
 
 
@@ -133,20 +152,34 @@ def _workspace(explicit: Path | None) -> Path:
 @app.command()
 def grade(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated exercise ids, e.g. attention.softmax")
+    ] = None,
     workspace: WorkspaceOption = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON")] = None,
-    export: Annotated[Path | None, typer.Option(help="Also save the report as it prints: .svg, .html or .txt")] = None,
-    ci: Annotated[bool, typer.Option("--ci", help="For autograding: plain text, no history; GitHub annotations "
-                                     "and step summary when run by GitHub Actions")] = False,
+    export: Annotated[
+        Path | None, typer.Option(help="Also save the report as it prints: .svg, .html or .txt")
+    ] = None,
+    ci: Annotated[
+        bool,
+        typer.Option(
+            "--ci",
+            help="For autograding: plain text, no history; GitHub annotations "
+            "and step summary when run by GitHub Actions",
+        ),
+    ] = False,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a testcase per check)")] = None,
     gradescope: Annotated[Path | None, typer.Option(help="Also write Gradescope's results.json")] = None,
-    untouched: Annotated[Untouched, typer.Option(
-        help="A day not started (every exercise untouched, no question answered): fail, or report it and "
-             "exit 0 (what the CI workflow of `quiz init` uses)")] = Untouched.fail,
+    untouched: Annotated[
+        Untouched,
+        typer.Option(
+            help="A day not started (every exercise untouched, no question answered): fail, or report it and "
+            "exit 0 (what the CI workflow of `quiz init` uses)"
+        ),
+    ] = Untouched.fail,
     timeout: TimeoutOption = None,
     memory_limit: MemoryOption = MEMORY_GIB,
     cpu_limit: CpuOption = CPU_SECONDS,
@@ -158,7 +191,7 @@ def grade(
     if only and not the_day.exercises:
         raise usage_error(f"{the_day.id} has no exercises yet, so --only has nothing to pick")
     if ci:
-        console.no_color, console.soft_wrap = True, True   # a CI log: no colours, lines not folded
+        console.no_color, console.soft_wrap = True, True  # a CI log: no colours, lines not folded
     for out in (json_out, export, junit, gradescope):
         if out and not out.resolve().parent.is_dir():
             raise usage_error(f"cannot write {out}: the folder {out.parent} does not exist")
@@ -170,8 +203,18 @@ def grade(
     from .results import to_json
 
     started = datetime.now(UTC)
-    report = _grade(the_day, workspace, ids, profile, seed, device, plain=ci,
-                    timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit)
+    report = _grade(
+        the_day,
+        workspace,
+        ids,
+        profile,
+        seed,
+        device,
+        plain=ci,
+        timeout=timeout,
+        memory_gib=memory_limit,
+        cpu_seconds=cpu_limit,
+    )
     # A write refused (or failed) is said and costs the exit code, never the report or the other
     # writes. The report and the results go out first; the history (the workspace's own file) last.
     written = True
@@ -183,26 +226,33 @@ def grade(
         console.print(f"[yellow]note:[/] {escape(note)}")
     not_started = untouched is Untouched.report and report.not_started
     if not_started:
-        console.print(f"{the_day.id}: not started (every exercise still a stub, no question answered); "
-                      "with --untouched report that does not fail the run")
+        console.print(
+            f"{the_day.id}: not started (every exercise still a stub, no question answered); "
+            "with --untouched report that does not fail the run"
+        )
     if json_out:
         written &= _write(json_out, to_json(report), workspace)
     if export:
-        written &= _write(export, _exported(render(report, repros), export, f"quiz grade {the_day.id}"), workspace)
+        written &= _write(
+            export, _exported(render(report, repros), export, f"quiz grade {the_day.id}"), workspace
+        )
     if junit or gradescope or ci:
         from .report import ci as ci_formats
 
         if junit:
             written &= _write(junit, ci_formats.junit_xml(report), workspace)
         if gradescope:
-            written &= _write(gradescope, json.dumps(ci_formats.gradescope_json(report), indent=2, allow_nan=False)
-                              + "\n", workspace)
+            written &= _write(
+                gradescope,
+                json.dumps(ci_formats.gradescope_json(report), indent=2, allow_nan=False) + "\n",
+                workspace,
+            )
         if ci and os.environ.get("GITHUB_ACTIONS") == "true":
             for line in ci_formats.github_annotations(report, os.path.relpath(workspace)):
                 print(line)
         if ci and (summary_file := os.environ.get("GITHUB_STEP_SUMMARY")):
             written &= _write(Path(summary_file), ci_formats.step_summary(report), workspace, append=True)
-    if not ci:          # a CI run starts from a fresh checkout: nothing to remember
+    if not ci:  # a CI run starts from a fresh checkout: nothing to remember
         written &= _record_report(workspace, report, started)
     raise typer.Exit(0 if (report.passed or not_started) and written else 1)
 
@@ -212,7 +262,9 @@ def grade_batch(
     submissions: Annotated[Path, typer.Argument(help="A folder with a folder (or .zip) per submission")],
     day: Annotated[str, typer.Option(help="day16 or day9")],
     jobs: Annotated[int, typer.Option(min=1, help="Submissions graded at once")] = 2,
-    out: Annotated[Path, typer.Option(help="Where the gradebook and each submission's results go")] = Path("grades"),
+    out: Annotated[Path, typer.Option(help="Where the gradebook and each submission's results go")] = Path(
+        "grades"
+    ),
     only: Annotated[str | None, typer.Option(help="Comma-separated exercise ids")] = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
@@ -220,7 +272,9 @@ def grade_batch(
     timeout: TimeoutOption = None,
     memory_limit: MemoryOption = MEMORY_GIB,
     cpu_limit: CpuOption = CPU_SECONDS,
-    submission_timeout: Annotated[float, typer.Option(min=1, help="Seconds for a whole submission")] = SUBMISSION_SECONDS,
+    submission_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds for a whole submission")
+    ] = SUBMISSION_SECONDS,
 ) -> None:
     """Grade every submission in a folder, in parallel: a CSV gradebook and each one's results.
 
@@ -244,12 +298,26 @@ def grade_batch(
     grade_args = ["--memory-limit", str(memory_limit), "--cpu-limit", str(cpu_limit)]
     if timeout:
         grade_args += ["--timeout", str(timeout)]
-    options = batch.BatchOptions(day=the_day, out=out, jobs=jobs, only=ids, profile=profile.value, seed=seed,
-                                 device=device.value, submission_timeout=submission_timeout,
-                                 grade_args=grade_args)
+    options = batch.BatchOptions(
+        day=the_day,
+        out=out,
+        jobs=jobs,
+        only=ids,
+        profile=profile.value,
+        seed=seed,
+        device=device.value,
+        submission_timeout=submission_timeout,
+        grade_args=grade_args,
+    )
     started = time.perf_counter()
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("submissions", total=len(found))
         count = iter(range(1, len(found) + 1))
 
@@ -257,8 +325,10 @@ def grade_batch(
             line = f"[{next(count)}/{len(found)}] {o.submission.name}: "
             if o.state == batch.GRADED:
                 ex = o.results["exercises"]
-                line += (f"{sum(e['status'] == 'pass' for e in ex)}/{len(ex)} exercises pass, "
-                         f"{o.scores['score']:g}/{o.scores['max_score']:g} points")
+                line += (
+                    f"{sum(e['status'] == 'pass' for e in ex)}/{len(ex)} exercises pass, "
+                    f"{o.scores['score']:g}/{o.scores['max_score']:g} points"
+                )
             else:
                 line += f"{o.state}: {o.problem}"
             bar.console.print(escape(line + f" ({o.seconds:.1f} s)"), soft_wrap=True)
@@ -269,18 +339,22 @@ def grade_batch(
     try:
         batch.write_gradebook(out / "gradebook.csv", outcomes, exercise_ids)
         written = True
-    except OSError as e:            # each submission's line and the summary are printed all the same
+    except OSError as e:  # each submission's line and the summary are printed all the same
         _not_written(out / "gradebook.csv", e)
         written = False
     elapsed = time.perf_counter() - started
     graded = sum(o.state == batch.GRADED for o in outcomes)
     rate = len(outcomes) / elapsed * 60 if elapsed else 0.0
-    console.print(f"{graded} of {len(found)} submissions graded in {elapsed:.0f} s "
-                  f"({rate:.1f} per minute, {jobs} at a time); gradebook: {escape(str(out / 'gradebook.csv'))}",
-                  soft_wrap=True)
+    console.print(
+        f"{graded} of {len(found)} submissions graded in {elapsed:.0f} s "
+        f"({rate:.1f} per minute, {jobs} at a time); gradebook: {escape(str(out / 'gradebook.csv'))}",
+        soft_wrap=True,
+    )
     for o in outcomes:
         if o.state != batch.GRADED:
-            console.print(f"  not graded: {escape(o.submission.name)} ({o.state}: {escape(o.problem)})", soft_wrap=True)
+            console.print(
+                f"  not graded: {escape(o.submission.name)} ({o.state}: {escape(o.problem)})", soft_wrap=True
+            )
     if runner.interrupted:
         err.print(f"interrupted: the gradebook lists the {len(outcomes)} submissions finished before Ctrl-C")
         raise typer.Exit(130)
@@ -292,7 +366,9 @@ def report(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
     workspace: WorkspaceOption = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown source")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file")
+    ] = None,
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
@@ -310,7 +386,9 @@ def report(
 
     started = datetime.now(UTC)
     # the Markdown source printed on stdout stays only that: the lines go to stderr then
-    result = _grade(the_day, workspace, None, profile, seed, device, lines=err if markdown and not output else console)
+    result = _grade(
+        the_day, workspace, None, profile, seed, device, lines=err if markdown and not output else console
+    )
     recorded = _record_report(workspace, result, started)
     text = md.render(result, workspace_flag=_in(workspace))
     if output:
@@ -356,7 +434,9 @@ def _record(workspace: Path, session) -> bool:
     try:
         problem = _write_history(workspace, lambda history: history.record(session))
     except LinkError as e:
-        err.print(f"[bold red]error:[/] this run was not added to the history: {escape(str(e))}", soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] this run was not added to the history: {escape(str(e))}", soft_wrap=True
+        )
         return False
     if problem not in (None, HISTORY_OFF):
         err.print(f"[yellow]warning:[/] this run was not added to the history: {escape(problem)}")
@@ -396,8 +476,10 @@ def _saved_repros(report, workspace: Path) -> dict[str, str]:
 
     saved = repro_files.save(report, workspace)
     if saved.problem:
-        err.print(f"[yellow]warning:[/] a smallest failing example was not saved: {escape(saved.problem)}",
-                  soft_wrap=True)
+        err.print(
+            f"[yellow]warning:[/] a smallest failing example was not saved: {escape(saved.problem)}",
+            soft_wrap=True,
+        )
     return repro_files.shown(saved.files, Path.cwd())
 
 
@@ -431,12 +513,23 @@ def _check_workspace(the_day, workspace: Path) -> None:
         raise usage_error(f"workspace {workspace} is not a folder (it should hold {the_day.id}/...)")
     answers = workspace / the_day.answers_file
     if not the_day.exercises and not answers.is_file():
-        raise usage_error(f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
-                          f"the checkpoint questions there (or run `quiz answer {the_day.id}{_in(workspace)}`)")
+        raise usage_error(
+            f"{the_day.id} has no exercises to grade yet, and {answers} does not exist: answer "
+            f"the checkpoint questions there (or run `quiz answer {the_day.id}{_in(workspace)}`)"
+        )
 
 
-def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, seed: int, device: Device,
-           lines: Console | None = console, plain: bool = False, **limits):
+def _grade(
+    the_day,
+    workspace: Path,
+    ids: list[str] | None,
+    profile: Profile,
+    seed: int,
+    device: Device,
+    lines: Console | None = console,
+    plain: bool = False,
+    **limits,
+):
     """Run the grading with a status line; a day with no exercises yet grades its answers only.
     Not on a terminal (or `plain`: a CI log), a line per exercise on `lines` as it finishes instead
     (none when `lines` is None). `limits`: Options' timeout, memory_gib and cpu_seconds."""
@@ -450,17 +543,20 @@ def _grade(the_day, workspace: Path, ids: list[str] | None, profile: Profile, se
         from .grade import grade as run
 
         resolved = _resolved(device)
-        options = Options(workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved,
-                          **limits)
-        plan = the_day.ordered([the_day.exercise(i).id for i in ids] if ids else None)   # as grade() plans it
+        options = Options(
+            workspace=workspace, only=ids, profile=profile.value, seed=seed, device=resolved, **limits
+        )
+        plan = the_day.ordered([the_day.exercise(i).id for i in ids] if ids else None)  # as grade() plans it
         with _grading_progress(len(plan), lines, plain) as on_progress:
             report = run(the_day.id, options, on_progress, zygote)
-    _stop_if_interrupted()      # never record or print a run that Ctrl-C was meant to stop
+    _stop_if_interrupted()  # never record or print a run that Ctrl-C was meant to stop
     return report
 
 
 @contextmanager
-def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress, Callable[[str | None], None]]]:
+def _progress_bar(
+    total: int, doing: str = "grading"
+) -> Iterator[tuple[Progress, Callable[[str | None], None]]]:
     """A bar over `total` steps, gone once the report prints, with the step under way named and,
     while the learner's process trains, its training step. Yields the bar and `step(name)`:
     a name starts that step, None ends it. Ctrl-C is honoured at each."""
@@ -475,8 +571,15 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress
 
     from .sandbox.process import ON_PROGRESS
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(doing, total=total)
         now = [doing]
 
@@ -490,6 +593,7 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress
 
         def training(done: int, of: int) -> None:
             bar.update(task, description=f"{now[0]}: training step {done}/{of}")
+
         token = ON_PROGRESS.set(training)
         try:
             yield bar, step
@@ -498,7 +602,9 @@ def _progress_bar(total: int, doing: str = "grading") -> Iterator[tuple[Progress
 
 
 @contextmanager
-def _grading_progress(total: int, lines: Console | None, plain: bool) -> Iterator[Callable[[str, object], None]]:
+def _grading_progress(
+    total: int, lines: Console | None, plain: bool
+) -> Iterator[Callable[[str, object], None]]:
     """grade()'s progress callback. On a terminal, the transient bar; piped or in a CI log
     (`plain`), where a bar shows nothing until the end, a plain line per exercise on `lines` as
     soon as it finishes (none when `lines` is None)."""
@@ -514,11 +620,12 @@ def _grading_progress(total: int, lines: Console | None, plain: bool) -> Iterato
             return
         done[0] += 1
         lines.print(escape(progress_line(done[0], total, result)), soft_wrap=True, highlight=False)
+
     yield finished
 
 
 def progress_line(n: int, total: int, result) -> str:
-    """"[3/17] day16.attention.softmax  pass  (4/4 checks, 1.2 s)": one exercise just graded."""
+    """ "[3/17] day16.attention.softmax  pass  (4/4 checks, 1.2 s)": one exercise just graded."""
     checks = f"{result.passed_checks}/{len(result.checks)} checks, " if result.checks else ""
     return f"[{n}/{total}] {result.id}  {result.status.label}  ({checks}{result.seconds:.1f} s)"
 
@@ -535,12 +642,25 @@ def watch(
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.quick,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
-    poll: Annotated[bool, typer.Option("--poll", help="Look at the files every --every seconds instead of "
-                                       "waiting for file events (network drives, some containers)")] = False,
-    every: Annotated[float, typer.Option(min=0.05, help="Seconds between looks at the files when no file "
-                                         "event comes")] = 0.5,
-    debounce: Annotated[int, typer.Option(min=0, help="Milliseconds of quiet after a file event before "
-                                          "grading (an editor's save is often several writes)")] = 50,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll",
+            help="Look at the files every --every seconds instead of "
+            "waiting for file events (network drives, some containers)",
+        ),
+    ] = False,
+    every: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between looks at the files when no file event comes")
+    ] = 0.5,
+    debounce: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Milliseconds of quiet after a file event before "
+            "grading (an editor's save is often several writes)",
+        ),
+    ] = 50,
     timeout: TimeoutOption = None,
     memory_limit: MemoryOption = MEMORY_GIB,
     cpu_limit: CpuOption = CPU_SECONDS,
@@ -565,12 +685,20 @@ def watch(
 
         resolved = _resolved(device)
         # Each save gets its verdicts at once; timings are for `quiz grade`.
-        options = Options(workspace=workspace, profile=profile.value, seed=seed, device=resolved,
-                          timeout=timeout, memory_gib=memory_limit, cpu_seconds=cpu_limit, measure=False)
+        options = Options(
+            workspace=workspace,
+            profile=profile.value,
+            seed=seed,
+            device=resolved,
+            timeout=timeout,
+            memory_gib=memory_limit,
+            cpu_seconds=cpu_limit,
+            measure=False,
+        )
         stop = threading.Event()
         try:
             with Loop(the_day, options, zygote) as loop:
-                before = snapshot(the_day, workspace)      # a save during the first grading is not lost
+                before = snapshot(the_day, workspace)  # a save during the first grading is not lost
                 with _progress_bar(len(the_day.exercises)) as (_, step):
                     first = loop.grade(None, _grading_steps(step))
                 console.print(exercise_table(first))
@@ -579,20 +707,34 @@ def watch(
                 console.print(watching(the_day, loop.totals(), workspace))
 
                 def missed() -> None:
-                    console.print(f"[yellow]no file events arrive from {escape(str(workspace))}; looking at the "
-                                  f"files every {every:g} s instead[/]")
-                for saved in changes(the_day, workspace, stop, since=before, poll=every, step_ms=debounce,
-                                     force_polling=poll, on_missed_events=missed):
+                    console.print(
+                        f"[yellow]no file events arrive from {escape(str(workspace))}; looking at the "
+                        f"files every {every:g} s instead[/]"
+                    )
+
+                for saved in changes(
+                    the_day,
+                    workspace,
+                    stop,
+                    since=before,
+                    poll=every,
+                    step_ms=debounce,
+                    force_polling=poll,
+                    on_missed_events=missed,
+                ):
                     files = sorted({the_day.exercise(i).file for i in saved.exercises})
                     files += [the_day.answers_file] if saved.answers else []
-                    console.rule(f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed",
-                                 align="left")
+                    console.rule(
+                        f"[bold]{datetime.now():%H:%M:%S}[/] {escape(', '.join(files))} changed", align="left"
+                    )
                     if saved.exercises:
                         report = loop.grade(saved.exercises)
                         console.print(watch_round(report, loop.stale(saved.exercises)))
                     if saved.answers:
-                        console.print(answers_panel(*loop.answers()) or
-                                      f"no answers in {escape(str(workspace / the_day.answers_file))}")
+                        console.print(
+                            answers_panel(*loop.answers())
+                            or f"no answers in {escape(str(workspace / the_day.answers_file))}"
+                        )
                     console.print(watching(the_day, loop.totals(), workspace))
         except KeyboardInterrupt:
             stop.set()
@@ -662,9 +804,13 @@ def show_questions(
 @app.command()
 def answer(
     day: Annotated[str, typer.Argument(help="day16 or day9")],
-    workspace: Annotated[Path | None, typer.Option(help="The workspace whose answers/DAY.toml to update " + FOUND)] = None,
+    workspace: Annotated[
+        Path | None, typer.Option(help="The workspace whose answers/DAY.toml to update " + FOUND)
+    ] = None,
     row: Annotated[list[int] | None, typer.Option(help="Only this rubric row (repeatable)")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Ask again the questions already answered right")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Ask again the questions already answered right")
+    ] = False,
 ) -> None:
     """Answer the checkpoint questions one at a time, each judged at once.
 
@@ -690,38 +836,57 @@ def answer(
     questions = pick(bank, previous, set(row or ()), everything)
     rows = sorted(set(row or ()) or {r.number for r in the_day.rubric})
     if questions:
-        console.print(f"{len(questions)} question(s) for {the_day.id}" +
-                      ("" if everything else " not yet answered right (--all asks every one)"))
+        console.print(
+            f"{len(questions)} question(s) for {the_day.id}"
+            + ("" if everything else " not yet answered right (--all asks every one)")
+        )
     else:
-        console.print(f"every checkable question{' of these rows' if row else ''} is answered right in {path}; "
-                      "--all asks them again. On to the self-ratings.")
+        console.print(
+            f"every checkable question{' of these rows' if row else ''} is answered right in {path}; "
+            "--all asks them again. On to the self-ratings."
+        )
     started = datetime.now(UTC)
     saver = Saver(path, bank, the_day.scale, workspace / ".quiz" / "backups", workspace)
-    session = run(console, the_day, bank, previous, questions, rows, saver.save)   # saved as it goes
+    session = run(console, the_day, bank, previous, questions, rows, saver.save)  # saved as it goes
     recorded = True
     if session.given or session.ratings:
         try:
-            saver.save(session.given, session.ratings)       # whatever was not saved yet
+            saver.save(session.given, session.ratings)  # whatever was not saved yet
             backup = saver.backup
         except (AnswersFileError, OSError) as e:
             import tomlkit
 
-            err.print(f"[bold red]error:[/] could not save the answers: {escape(str(e))}. So that nothing "
-                      f"is lost, here they are to paste into {path}:")
-            err.print(escape(tomlkit.dumps({"answers": session.given,
-                                            "ratings": {str(k): v for k, v in session.ratings.items()}})))
+            err.print(
+                f"[bold red]error:[/] could not save the answers: {escape(str(e))}. So that nothing "
+                f"is lost, here they are to paste into {path}:"
+            )
+            err.print(
+                escape(
+                    tomlkit.dumps(
+                        {"answers": session.given, "ratings": {str(k): v for k, v in session.ratings.items()}}
+                    )
+                )
+            )
             raise typer.Exit(1) from None
         kept = f" (the previous version is in {backup})" if backup else ""
-        console.print(f"saved {len(session.given)} answer(s) and {len(session.ratings)} rating(s) to {path}{kept}")
+        console.print(
+            f"saved {len(session.given)} answer(s) and {len(session.ratings)} rating(s) to {path}{kept}"
+        )
         from .history import Session
         from .rubric import rate
 
-        recorded = _record(workspace, Session.answered(the_day.id, started, session.results,
-                                                       rate(the_day, [], session.results, session.ratings)))
+        recorded = _record(
+            workspace,
+            Session.answered(
+                the_day.id, started, session.results, rate(the_day, [], session.results, session.ratings)
+            ),
+        )
     right = sum(r.outcome is Answer.CORRECT for r in session.results)
-    console.print(f"{right}/{len(session.results)} right this session"
-                  + (" (stopped early)" if session.stopped else "")
-                  + escape(f". `quiz grade {the_day.id}{_in(workspace)}` gives the verdict with your code's evidence."))
+    console.print(
+        f"{right}/{len(session.results)} right this session"
+        + (" (stopped early)" if session.stopped else "")
+        + escape(f". `quiz grade {the_day.id}{_in(workspace)}` gives the verdict with your code's evidence.")
+    )
     if session.interrupted:
         raise typer.Exit(130)
     if not recorded:
@@ -731,7 +896,9 @@ def answer(
 @app.command()
 def progress(
     day: Annotated[str | None, typer.Argument(help="day16 or day9 (default: both)")] = None,
-    workspace: Annotated[Path | None, typer.Option(help="The workspace whose history to read " + FOUND)] = None,
+    workspace: Annotated[
+        Path | None, typer.Option(help="The workspace whose history to read " + FOUND)
+    ] = None,
 ) -> None:
     """Each rubric row's trend over your attempts, and what is due again.
 
@@ -746,8 +913,13 @@ def progress(
     if path is None:
         raise usage_error("the history is turned off (QUIZ_HISTORY=off)")
     if not path.is_file():
-        console.print(escape(f"No history yet in {path}: `quiz grade DAY{_in(workspace)}` and `quiz answer "
-                             f"DAY{_in(workspace)}` add to it."), soft_wrap=True)
+        console.print(
+            escape(
+                f"No history yet in {path}: `quiz grade DAY{_in(workspace)}` and `quiz answer "
+                f"DAY{_in(workspace)}` add to it."
+            ),
+            soft_wrap=True,
+        )
         return
     try:
         with History(path, workspace) as history:
@@ -775,9 +947,14 @@ def progress(
             table.add_row(str(r.row), r.area, trend_marks(r, d.scale), r.last or "–", when)
         console.print(table)
         if due_rows:
-            console.print(escape(f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
-                                 + " ".join(f"--row {n}" for n in due_rows) + f" --all{_in(workspace)}`, then "
-                                 f"`quiz grade {d.id}{_in(workspace)}`"))
+            console.print(
+                escape(
+                    f"due now: row(s) {', '.join(map(str, due_rows))}: `quiz answer {d.id} "
+                    + " ".join(f"--row {n}" for n in due_rows)
+                    + f" --all{_in(workspace)}`, then "
+                    f"`quiz grade {d.id}{_in(workspace)}`"
+                )
+            )
         if shown := [i.split(".", 1)[1] for i in forced if i.startswith(d.id + ".")]:
             console.print(f"solutions shown with --force before passing: {', '.join(shown)}")
 
@@ -785,11 +962,21 @@ def progress(
 @app.command()
 def verify(
     results: Annotated[Path, typer.Argument(help="A results file written by `quiz grade --json`")],
-    workspace: Annotated[Path | None, typer.Option(help="The graded workspace (default: the one in the file, "
-                                                   "else the one found as `quiz grade` finds it)")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="The graded workspace (default: the one in the file, "
+            "else the one found as `quiz grade` finds it)"
+        ),
+    ] = None,
     device: Annotated[Device, typer.Option(help="Where to grade again")] = Device.cpu,
-    allow_version_change: Annotated[bool, typer.Option("--allow-version-change", help="Verify a result of another "
-                                                       "grader version all the same (a note, not a refusal)")] = False,
+    allow_version_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-version-change",
+            help="Verify a result of another grader version all the same (a note, not a refusal)",
+        ),
+    ] = False,
 ) -> None:
     """Check a result of `quiz grade --json` by grading again.
 
@@ -829,10 +1016,16 @@ def verify(
     for line in outcome.differences:
         console.print(f"[red]✘[/] {escape(line)}", soft_wrap=True)
     if outcome.ok:
-        console.print("[green]✔[/] " + escape(f"{results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
-                             f"({data['day']}, seed {data['seed']}, {data['profile']} profile) give the same "
-                             f"results, and {sum(d is not None for d in data['files'].values())} file(s) are the "
-                             "ones graded."), soft_wrap=True)
+        console.print(
+            "[green]✔[/] "
+            + escape(
+                f"{results} matches: {len(outcome.report.exercises)} exercise(s) graded again "
+                f"({data['day']}, seed {data['seed']}, {data['profile']} profile) give the same "
+                f"results, and {sum(d is not None for d in data['files'].values())} file(s) are the "
+                "ones graded."
+            ),
+            soft_wrap=True,
+        )
     raise typer.Exit(0 if outcome.ok else 1)
 
 
@@ -849,12 +1042,20 @@ class CI(str, Enum):
 def init(
     folder: Annotated[Path, typer.Argument(help="Where to make the workspace (new or empty)")],
     ci: Annotated[CI | None, typer.Option(help="Also add a workflow that grades every push")] = None,
-    grader: Annotated[str | None, typer.Option(
-        help="What the workflow pip-installs instead of the grader's wheel, e.g. a git URL")] = None,
-    untouched: Annotated[Untouched, typer.Option(
-        help="In the workflow: a day not started is reported (the job passes) or fails the job")] = Untouched.report,
-    torch: Annotated[str | None, typer.Option(
-        help="The torch release the workflow installs (CPU build; default: the one this grader runs with)")] = None,
+    grader: Annotated[
+        str | None,
+        typer.Option(help="What the workflow pip-installs instead of the grader's wheel, e.g. a git URL"),
+    ] = None,
+    untouched: Annotated[
+        Untouched,
+        typer.Option(help="In the workflow: a day not started is reported (the job passes) or fails the job"),
+    ] = Untouched.report,
+    torch: Annotated[
+        str | None,
+        typer.Option(
+            help="The torch release the workflow installs (CPU build; default: the one this grader runs with)"
+        ),
+    ] = None,
 ) -> None:
     """Make a fresh workspace for a learner; never overwrites a file.
 
@@ -868,15 +1069,21 @@ def init(
         written = make(folder, ci.value if ci else None, grader, untouched.value, torch)
     except InitError as e:
         raise usage_error(str(e)) from None
-    console.print(escape(f"made {folder} ({len(written)} files). Next: fill in {folder / 'day16' / 'attention.py'}, "
-                         f"then `quiz grade day16{_in(folder)}`; answer the questions with `quiz answer "
-                         f"day16{_in(folder)}`."))
+    console.print(
+        escape(
+            f"made {folder} ({len(written)} files). Next: fill in {folder / 'day16' / 'attention.py'}, "
+            f"then `quiz grade day16{_in(folder)}`; answer the questions with `quiz answer "
+            f"day16{_in(folder)}`."
+        )
+    )
 
 
 @app.command()
 def hint(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
-    level: Annotated[int, typer.Option(min=1, help="1 = the idea, 2 = the invariant, 3 = a worked example")] = 1,
+    level: Annotated[
+        int, typer.Option(min=1, help="1 = the idea, 2 = the invariant, 3 = a worked example")
+    ] = 1,
 ) -> None:
     """Show the hints for an exercise, up to --level."""
     ex = _exercise(exercise)
@@ -904,11 +1111,19 @@ def _in(workspace: Path) -> str:
 
 @app.command()
 def reset(
-    exercise: Annotated[str | None, typer.Argument(help="The exercise to reset, e.g. attention.softmax")] = None,
-    everything: Annotated[bool, typer.Option("--all", help="Every stub file that differs (of --day, or of "
-                                             "each day folder in the workspace)")] = False,
+    exercise: Annotated[
+        str | None, typer.Argument(help="The exercise to reset, e.g. attention.softmax")
+    ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every stub file that differs (of --day, or of each day folder in the workspace)"
+        ),
+    ] = False,
     day: Annotated[str | None, typer.Option(help="With --all: only this day")] = None,
-    whole_file: Annotated[bool, typer.Option("--file", help="Reset the whole file the exercise is in")] = False,
+    whole_file: Annotated[
+        bool, typer.Option("--file", help="Reset the whole file the exercise is in")
+    ] = False,
     undo: Annotated[bool, typer.Option("--undo", help="Bring back what the last reset replaced")] = False,
     redo: Annotated[bool, typer.Option("--redo", help="Take back the last --undo")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first")] = False,
@@ -923,13 +1138,24 @@ def reset(
     from . import restore
 
     if whole_file and exercise is None:
-        raise usage_error("--file resets the file of an exercise: give its id, e.g. "
-                          "`quiz reset attention.softmax --file`")
-    modes = [name for name, on in (("an exercise id", exercise is not None), ("--all", everything),
-                                   ("--undo", undo), ("--redo", redo)) if on]
+        raise usage_error(
+            "--file resets the file of an exercise: give its id, e.g. `quiz reset attention.softmax --file`"
+        )
+    modes = [
+        name
+        for name, on in (
+            ("an exercise id", exercise is not None),
+            ("--all", everything),
+            ("--undo", undo),
+            ("--redo", redo),
+        )
+        if on
+    ]
     if len(modes) != 1:
-        raise usage_error("say what to reset: an exercise id (`quiz reset attention.softmax`), --all, --undo or "
-                          "--redo" + (f", not {' and '.join(modes)} at once" if modes else ""))
+        raise usage_error(
+            "say what to reset: an exercise id (`quiz reset attention.softmax`), --all, --undo or "
+            "--redo" + (f", not {' and '.join(modes)} at once" if modes else "")
+        )
     if day and not everything:
         raise usage_error("--day picks the day for --all; an exercise id names its day itself")
     ex = _exercise(exercise) if exercise is not None else None
@@ -949,11 +1175,14 @@ def reset(
             outcome = restore.reset_exercise(workspace, ex)
     except restore.Unparsable as e:
         assert ex is not None
-        raise usage_error(f"{workspace / e.file} is not valid Python ({e.problem}"
-                          + (f", line {e.line}" if e.line else "") + f"), so where `{ex.name}` begins and ends "
-                          "cannot be told; nothing was changed. Fix that line, or reset the whole file with "
-                          f"`quiz reset {ex.short} --file{_in(workspace)}` (or every file with `quiz reset "
-                          f"--all{_in(workspace)}`): your version is backed up first either way") from None
+        raise usage_error(
+            f"{workspace / e.file} is not valid Python ({e.problem}"
+            + (f", line {e.line}" if e.line else "")
+            + f"), so where `{ex.name}` begins and ends "
+            "cannot be told; nothing was changed. Fix that line, or reset the whole file with "
+            f"`quiz reset {ex.short} --file{_in(workspace)}` (or every file with `quiz reset "
+            f"--all{_in(workspace)}`): your version is backed up first either way"
+        ) from None
     except restore.NothingToTakeBack as e:
         err.print(escape(str(e)))
         raise typer.Exit(1) from None
@@ -963,8 +1192,10 @@ def reset(
         err.print(f"[bold red]error:[/] {escape(str(e))}. Nothing was changed.", soft_wrap=True)
         raise typer.Exit(1) from None
     except OSError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}. Whatever was replaced is backed up in "
-                  f"{escape(str(restore.backups_dir(workspace)))}")
+        err.print(
+            f"[bold red]error:[/] {escape(str(e))}. Whatever was replaced is backed up in "
+            f"{escape(str(restore.backups_dir(workspace)))}"
+        )
         raise typer.Exit(1) from None
     _said_reset(outcome, workspace, ex, whole_file)
 
@@ -982,8 +1213,10 @@ def _reset_all(workspace: Path, day: str | None, yes: bool):
     if todo and not yes:
         listed = ", ".join(todo)
         if not _interactive():
-            raise usage_error(f"--all would reset {len(todo)} file(s) in {workspace} ({listed}); nothing was "
-                              "changed. Run it in a terminal to be asked, or add --yes")
+            raise usage_error(
+                f"--all would reset {len(todo)} file(s) in {workspace} ({listed}); nothing was "
+                "changed. Run it in a terminal to be asked, or add --yes"
+            )
         console.print(f"These {len(todo)} file(s) in {escape(str(workspace))} differ from the stubs:")
         for rel in todo:
             console.print(f"  {escape(rel)}" + ("" if (workspace / rel).exists() else " (missing)"))
@@ -996,10 +1229,16 @@ def _reset_all(workspace: Path, day: str | None, yes: bool):
 def _said_reset(outcome, workspace: Path, ex, whole_file: bool) -> None:
     """What a reset changed, where the old version is, and how to take it back."""
     if outcome.backup is None:
-        what = (f"`{ex.name}` in {workspace / ex.file} is" if ex is not None and not whole_file else
-                f"{workspace / ex.file} is" if ex is not None else
-                f"every stub file of {outcome.what.removeprefix('all of ')} in {workspace} is")
-        console.print(escape(f"{what} already the stub's: nothing to reset (no backup made)."), soft_wrap=True)
+        what = (
+            f"`{ex.name}` in {workspace / ex.file} is"
+            if ex is not None and not whole_file
+            else f"{workspace / ex.file} is"
+            if ex is not None
+            else f"every stub file of {outcome.what.removeprefix('all of ')} in {workspace} is"
+        )
+        console.print(
+            escape(f"{what} already the stub's: nothing to reset (no backup made)."), soft_wrap=True
+        )
         return
     for change in outcome.changes:
         path = workspace / change.path
@@ -1009,15 +1248,23 @@ def _said_reset(outcome, workspace: Path, ex, whole_file: bool) -> None:
             line = f"added the stub's `{ex.name}` to {path} (it had none); the rest of the file is unchanged"
         elif ex is not None and not whole_file and outcome.lines:
             first, last = outcome.lines
-            line = (f"reset `{ex.name}` in {path}: your lines {first}-{last} are replaced by the stub's; the rest "
-                    "of the file (other exercises, imports, helpers) is unchanged")
+            line = (
+                f"reset `{ex.name}` in {path}: your lines {first}-{last} are replaced by the stub's; the "
+                "rest "
+                "of the file (other exercises, imports, helpers) is unchanged"
+            )
         else:
             line = f"restored {path} from the stub"
         console.print(escape(line), soft_wrap=True)
     kept = [c for c in outcome.changes if c.before is not None]
     if kept:
-        console.print(escape(f"your version{'s are' if len(kept) > 1 else ' is'} backed up in {outcome.backup.path}"
-                             + (f" ({kept[0].path})" if len(kept) == 1 else "")), soft_wrap=True)
+        console.print(
+            escape(
+                f"your version{'s are' if len(kept) > 1 else ' is'} backed up in {outcome.backup.path}"
+                + (f" ({kept[0].path})" if len(kept) == 1 else "")
+            ),
+            soft_wrap=True,
+        )
     console.print(escape(f"to take this back: quiz reset --undo{_in(workspace)}"), soft_wrap=True)
 
 
@@ -1030,23 +1277,41 @@ def _said_taken_back(outcome, workspace: Path) -> None:
     for change in outcome.changes:
         path = workspace / change.path
         if change.after is None:
-            console.print(escape(f"  removed {path}: it did not exist before that {back.kind}"), soft_wrap=True)
+            console.print(
+                escape(f"  removed {path}: it did not exist before that {back.kind}"), soft_wrap=True
+            )
         else:
             console.print(escape(f"  {path} is back as it was before that {back.kind}"), soft_wrap=True)
         if change.edited and change.before is not None:
-            console.print(escape(f"  {path} had changed since that {back.kind}: the changed version is kept in "
-                                 f"{done.copy_of(change.path)}"), soft_wrap=True)
-    console.print(escape(f"what this {done.kind} replaced is backed up in {done.path}; "
-                         + (f"`quiz reset --redo{_in(workspace)}` takes the undo back" if done.kind == "undo" else
-                            f"`quiz reset --undo{_in(workspace)}` undoes it again")), soft_wrap=True)
+            console.print(
+                escape(
+                    f"  {path} had changed since that {back.kind}: the changed version is kept in "
+                    f"{done.copy_of(change.path)}"
+                ),
+                soft_wrap=True,
+            )
+    console.print(
+        escape(
+            f"what this {done.kind} replaced is backed up in {done.path}; "
+            + (
+                f"`quiz reset --redo{_in(workspace)}` takes the undo back"
+                if done.kind == "undo"
+                else f"`quiz reset --undo{_in(workspace)}` undoes it again"
+            )
+        ),
+        soft_wrap=True,
+    )
 
 
 @app.command()
 def solution(
     exercise: Annotated[str, typer.Argument(help="e.g. attention.softmax")],
-    force: Annotated[bool, typer.Option("--force", help="Show it although yours does not pass (recorded in "
-                                        "the history)")] = False,
-    workspace: Annotated[Path | None, typer.Option(help="The workspace whose exercise must pass " + FOUND)] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Show it although yours does not pass (recorded in the history)")
+    ] = False,
+    workspace: Annotated[
+        Path | None, typer.Option(help="The workspace whose exercise must pass " + FOUND)
+    ] = None,
 ) -> None:
     """Show the reference solution of an exercise, once yours passes.
 
@@ -1067,11 +1332,19 @@ def solution(
         result = _grade(the_day, workspace, [ex.id], Profile.quick, 0, Device.auto, lines=None).exercises[0]
         status = str(result.status)
         if result.status is not Status.PASS:
-            err.print(escape(f"{ex.short} in {workspace}: {result.status.label}"
-                             + (f": {result.reason}" if result.reason else "")))
-            err.print(escape(f"The solution is shown once your `{ex.name}` passes: `quiz grade {the_day.id} "
-                             f"--only {ex.short}{_in(workspace)}` says what is wrong, `quiz hint {ex.short}` "
-                             "helps. `--force` shows it now, and your history records that it was forced."))
+            err.print(
+                escape(
+                    f"{ex.short} in {workspace}: {result.status.label}"
+                    + (f": {result.reason}" if result.reason else "")
+                )
+            )
+            err.print(
+                escape(
+                    f"The solution is shown once your `{ex.name}` passes: `quiz grade {the_day.id} "
+                    f"--only {ex.short}{_in(workspace)}` says what is wrong, `quiz hint {ex.short}` "
+                    "helps. `--force` shows it now, and your history records that it was forced."
+                )
+            )
             raise typer.Exit(1)
     try:
         found, helpers = restore.solution(ex)
@@ -1083,10 +1356,13 @@ def solution(
         problem, refused = str(e), True
     console.print(f"[bold]{ex.id}[/] — the reference solution ({ex.file}, lines {found.start}-{found.end})")
     for h in helpers:
-        console.print(Syntax(h.text.rstrip("\n"), "python", line_numbers=True, start_line=h.start, word_wrap=True))
+        console.print(
+            Syntax(h.text.rstrip("\n"), "python", line_numbers=True, start_line=h.start, word_wrap=True)
+        )
         console.print("[dim]   …[/]")
-    console.print(Syntax(found.text.rstrip("\n"), "python", line_numbers=True, start_line=found.start,
-                         word_wrap=True))
+    console.print(
+        Syntax(found.text.rstrip("\n"), "python", line_numbers=True, start_line=found.start, word_wrap=True)
+    )
     if force and problem:
         err.print(f"[yellow]note:[/] this forced reveal could not be recorded: {escape(problem)}")
     elif force:
@@ -1101,8 +1377,10 @@ def _record_reveal(workspace: Path, exercise_id: str, forced: bool, status: str)
     """Add a solution shown to the history; why it could not be, or None."""
     from .history import Reveal
 
-    return _write_history(workspace, lambda history: history.record_reveal(
-        Reveal(exercise_id, datetime.now(UTC), forced, status)))
+    return _write_history(
+        workspace,
+        lambda history: history.record_reveal(Reveal(exercise_id, datetime.now(UTC), forced, status)),
+    )
 
 
 @app.command()
@@ -1111,12 +1389,17 @@ def lab(
     workspace: WorkspaceOption = None,
     out: Annotated[Path, typer.Option(help="Where the PNGs and results.json go")] = Path("lab"),
     device: Annotated[Device, typer.Option(help="Where the learner's code runs")] = Device.auto,
-    reference: Annotated[bool, typer.Option("--reference", help="Run the reference solutions in place of "
-                                            "yours, to compare")] = False,
+    reference: Annotated[
+        bool, typer.Option("--reference", help="Run the reference solutions in place of yours, to compare")
+    ] = False,
     text: Annotated[bool, typer.Option("--text", help="Show the results as text instead of PNGs")] = False,
-    only: Annotated[str | None, typer.Option(help="Comma-separated experiments: attention_maps, positional, "
-                                             "throughput, pre_post_ln")] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Training steps of the LM and of each Pre-/Post-LN stack")] = 150,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated experiments: attention_maps, positional, throughput, pre_post_ln"),
+    ] = None,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Training steps of the LM and of each Pre-/Post-LN stack")
+    ] = 150,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
 ) -> None:
     """Run experiments on your Day 16 code and draw what it does.
@@ -1143,11 +1426,17 @@ def lab(
     if out.exists() and not out.is_dir():
         raise usage_error(f"--out {out} is a file, not a folder")
     whose = experiments.whose(reference)
-    with Zygote() as zygote:    # imports torch in its own interpreter while this one does the same
+    with Zygote() as zygote:  # imports torch in its own interpreter while this one does the same
         resolved = _resolved(device)
-        options = experiments.LabOptions(workspace=workspace, settings=experiments.Settings(seed=seed, steps=steps),
-                                         reference=reference, device=resolved, only=names)
+        options = experiments.LabOptions(
+            workspace=workspace,
+            settings=experiments.Settings(seed=seed, steps=steps),
+            reference=reference,
+            device=resolved,
+            only=names,
+        )
         with _progress_bar(len(names or experiments.EXPERIMENTS), "running") as (bar, step):
+
             def progress(exp, outcome) -> None:
                 if outcome is not None:
                     bar.console.print(lab_text.outcome_line(outcome, whose), soft_wrap=True)
@@ -1156,7 +1445,7 @@ def lab(
             report = experiments.run(options, progress, zygote)
     try:
         saved = experiments.save(report, out, images=not text)
-    except OSError as e:            # the results are shown all the same
+    except OSError as e:  # the results are shown all the same
         _not_written(out, e)
         console.print(lab_text.details(report))
         raise typer.Exit(1) from None
@@ -1164,7 +1453,9 @@ def lab(
         console.print(f"[yellow]note:[/] {escape(saved.no_images)}; the results as text:")
     if text or saved.no_images:
         console.print(lab_text.details(report))
-    console.print(f"wrote {', '.join(escape(str(f)) for f in saved.files)} in {report.seconds:.0f} s", soft_wrap=True)
+    console.print(
+        f"wrote {', '.join(escape(str(f)) for f in saved.files)} in {report.seconds:.0f} s", soft_wrap=True
+    )
     raise typer.Exit(1 if report.failed else 0)
 
 
@@ -1223,13 +1514,19 @@ def autograder_gradescope(
     day: Annotated[list[str], typer.Option(help="A day to grade (repeat for several): day16, day9")],
     profile: Annotated[Profile, typer.Option(help="How many examples each check tries")] = Profile.default,
     seed: Annotated[int, typer.Option(help="Fixes every random choice")] = 0,
-    hidden: Annotated[list[str] | None, typer.Option(
-        help="An exercise whose test the learner does not see (repeatable; an id such as attention.softmax, "
-             "a glob, or \"questions\")")] = None,
-    hidden_until: Annotated[Visibility, typer.Option(help="What hidden means, in Gradescope's words")
-                            ] = Visibility.hidden,
-    questions_points: Annotated[float, typer.Option(min=0, help="What each day's checkpoint questions are "
-                                                    "worth (0: not graded)")] = 1.0,
+    hidden: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An exercise whose test the learner does not see (repeatable; an id such as "
+            'attention.softmax, a glob, or "questions")'
+        ),
+    ] = None,
+    hidden_until: Annotated[
+        Visibility, typer.Option(help="What hidden means, in Gradescope's words")
+    ] = Visibility.hidden,
+    questions_points: Annotated[
+        float, typer.Option(min=0, help="What each day's checkpoint questions are worth (0: not graded)")
+    ] = 1.0,
 ) -> None:
     """Write OUT/autograder.zip for a Gradescope programming assignment: the grader's wheel,
     setup.sh, run_autograder and its config."""
@@ -1242,8 +1539,9 @@ def autograder_gradescope(
         visibility = gradescope.hidden_tests(days, hidden or [], hidden_until.value)
     except ValueError as e:
         raise usage_error(str(e)) from None
-    config = gradescope.Config(days=days, profile=profile.value, seed=seed, visibility=visibility,
-                               questions_points=questions_points)
+    config = gradescope.Config(
+        days=days, profile=profile.value, seed=seed, visibility=visibility, questions_points=questions_points
+    )
     try:
         path = gradescope.build(out, config)
     except WheelError as e:
@@ -1251,14 +1549,19 @@ def autograder_gradescope(
     except OSError as e:
         _not_written(out / gradescope.ZIP, e)
         raise typer.Exit(1) from None
-    console.print(f"wrote {escape(str(path))}: grades {', '.join(days)} ({profile.value} profile, seed {seed})"
-                  + (f"; {len(visibility)} test(s) {hidden_until.value}" if visibility else ""), soft_wrap=True)
+    console.print(
+        f"wrote {escape(str(path))}: grades {', '.join(days)} ({profile.value} profile, seed {seed})"
+        + (f"; {len(visibility)} test(s) {hidden_until.value}" if visibility else ""),
+        soft_wrap=True,
+    )
 
 
 @autograder_app.command("run", hidden=True)
 def autograder_run(
     root: Annotated[Path, typer.Option(help="The autograder's root (/autograder)")] = Path("/autograder"),
-    config: Annotated[Path | None, typer.Option(help="Its config.json (default: ROOT/source/config.json)")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Its config.json (default: ROOT/source/config.json)")
+    ] = None,
 ) -> None:
     """Grade ROOT/submission and write ROOT/results/results.json (what run_autograder calls)."""
     from .deploy import gradescope

@@ -34,11 +34,11 @@ class Options:
     only: list[str] | None = None
     profile: str = "default"
     seed: int = 0
-    device: str = "cpu"          # resolved: "cpu" or "cuda"
-    timeout: float | None = None # seconds per call; None: each exercise's own
-    memory_gib: float = confine.MEMORY_GIB    # address space the learner's process may add (CPU runs)
+    device: str = "cpu"  # resolved: "cpu" or "cuda"
+    timeout: float | None = None  # seconds per call; None: each exercise's own
+    memory_gib: float = confine.MEMORY_GIB  # address space the learner's process may add (CPU runs)
     cpu_seconds: float = confine.CPU_SECONDS  # CPU time per exercise's process
-    measure: bool = True         # False: no timings (quiz watch), every verdict still reached
+    measure: bool = True  # False: no timings (quiz watch), every verdict still reached
 
 
 def resolve_device(wanted: str) -> str:
@@ -54,9 +54,14 @@ def resolve_device(wanted: str) -> str:
     return "cuda" if available else "cpu"
 
 
-def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResult | None], None] | None = None,
-          zygote: Zygote | None = None, doctor: diagnosis.Diagnoser | None = None,
-          earlier: dict[str, ExerciseResult] | None = None) -> GradeReport:
+def grade(
+    day_name: str,
+    options: Options,
+    progress: Callable[[str, ExerciseResult | None], None] | None = None,
+    zygote: Zygote | None = None,
+    doctor: diagnosis.Diagnoser | None = None,
+    earlier: dict[str, ExerciseResult] | None = None,
+) -> GradeReport:
     """Grade a day. Pass a `zygote` started before this process imported torch to overlap the two
     imports, and a `doctor` to keep its mutants across runs; those made here are closed here.
     `earlier`: results of exercises not graded this time, that the ones graded may depend on."""
@@ -102,8 +107,9 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
             for ex in plan:
                 result = results[ex.id]
                 if stand_ins := _stand_ins(result, ex, {**(earlier or {}), **results}):
-                    result.with_reference = grade_exercise(ex, day, copy, zygote, ref, doctor,
-                                                           substitute=stand_ins, refused=refused)
+                    result.with_reference = grade_exercise(
+                        ex, day, copy, zygote, ref, doctor, substitute=stand_ins, refused=refused
+                    )
                     result.with_reference.substituted = stand_ins
         graded = fingerprints(snap.root, [ex.file for ex in plan])
     finally:
@@ -117,14 +123,26 @@ def grade(day_name: str, options: Options, progress: Callable[[str, ExerciseResu
     exercises = list(results.values())
     answers_file, answers_error, questions, ratings = judge_answers(day, options.workspace)
     rubric = rate(day, exercises, questions, ratings)
-    return GradeReport(day=day.id, title=day.title, workspace=str(options.workspace), seed=options.seed,
-                       profile=options.profile, device=options.device, scale=day.scale,
-                       exercises=exercises, rubric=rubric, seconds=time.perf_counter() - started,
-                       version=__version__, questions=questions, answers_file=answers_file,
-                       answers_error=answers_error, verdict=verdict(day, rubric),
-                       files={**graded, **fingerprints(options.workspace, [day.answers_file])},
-                       plan=[ex.id for ex in plan],
-                       sandbox=(zygote.confinement or {}) if zygote else {})
+    return GradeReport(
+        day=day.id,
+        title=day.title,
+        workspace=str(options.workspace),
+        seed=options.seed,
+        profile=options.profile,
+        device=options.device,
+        scale=day.scale,
+        exercises=exercises,
+        rubric=rubric,
+        seconds=time.perf_counter() - started,
+        version=__version__,
+        questions=questions,
+        answers_file=answers_file,
+        answers_error=answers_error,
+        verdict=verdict(day, rubric),
+        files={**graded, **fingerprints(options.workspace, [day.answers_file])},
+        plan=[ex.id for ex in plan],
+        sandbox=(zygote.confinement or {}) if zygote else {},
+    )
 
 
 def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
@@ -138,7 +156,7 @@ def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
         digests[f] = None
         if (workspace / f).is_file():
             try:
-                if (size := (workspace / f).stat().st_size) > FINGERPRINT_LIMIT:   # refused anyway: not read
+                if (size := (workspace / f).stat().st_size) > FINGERPRINT_LIMIT:  # refused anyway: not read
                     digests[f] = f"not hashed: {size} bytes"
                     continue
                 with open(workspace / f, "rb") as data:
@@ -148,7 +166,7 @@ def fingerprints(workspace: Path, files: list[str]) -> dict[str, str | None]:
     return digests
 
 
-FINGERPRINT_LIMIT = 64 * 2**20    # bytes: a graded file is kilobytes; a larger one is refused, not read
+FINGERPRINT_LIMIT = 64 * 2**20  # bytes: a graded file is kilobytes; a larger one is refused, not read
 
 
 def judge_answers(day: Day, workspace: Path):
@@ -179,8 +197,16 @@ def all_checks(ex: Exercise) -> list[Check]:
     return checks
 
 
-def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref, doctor: diagnosis.Diagnoser,
-                   substitute: list[str] | None = None, refused=lambda file: None) -> ExerciseResult:
+def grade_exercise(
+    ex: Exercise,
+    day: Day,
+    options: Options,
+    zygote: Zygote,
+    ref,
+    doctor: diagnosis.Diagnoser,
+    substitute: list[str] | None = None,
+    refused=lambda file: None,
+) -> ExerciseResult:
     """Grade one exercise in a fresh child; `substitute` lists exercises whose reference version
     replaces the learner's there. `refused(file)` says why a file was left out of the workspace's
     copy (a link leading out of the workspace), or None."""
@@ -203,10 +229,21 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         return result
     timeout = options.timeout or ex.timeout
     try:
-        child = zygote.spawn(ChildConfig(options.workspace, options.device, timeout, ex.forbidden_routines,
-                                         tuple(substitute or ()), options.cpu_seconds, options.memory_gib,
-                                         ex.forbidden_ops, ex.id, ex.forbidden_names),
-                             hard_timeout=timeout + 5)
+        child = zygote.spawn(
+            ChildConfig(
+                options.workspace,
+                options.device,
+                timeout,
+                ex.forbidden_routines,
+                tuple(substitute or ()),
+                options.cpu_seconds,
+                options.memory_gib,
+                ex.forbidden_ops,
+                ex.id,
+                ex.forbidden_names,
+            ),
+            hard_timeout=timeout + 5,
+        )
     except SandboxError as e:
         result.status, result.reason = Status.ERROR, e.reason
         return result
@@ -216,14 +253,16 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         for c in all_checks(ex):
             began = time.perf_counter()
             try:
-                check_result, failure = run_check(c, you, ref, options.profile, options.seed, options.device,
-                                                  options.measure)
+                check_result, failure = run_check(
+                    c, you, ref, options.profile, options.seed, options.device, options.measure
+                )
             except SandboxError as e:
                 result.status = Status.TIMEOUT if isinstance(e, ChildTimeout) else Status.ERROR
                 result.reason = e.reason
                 result.output = e.log_tail
-                result.checks.append(CheckResult(c.name, result.status, e.reason,
-                                                 seconds=time.perf_counter() - began))
+                result.checks.append(
+                    CheckResult(c.name, result.status, e.reason, seconds=time.perf_counter() - began)
+                )
                 break
             if failure and isinstance(failure.error, LearnerError) and failure.error.not_implemented:
                 _not_implemented(result, ex, failure.error, source)
@@ -235,10 +274,14 @@ def grade_exercise(ex: Exercise, day: Day, options: Options, zygote: Zygote, ref
         ran = {r.name for r in result.checks}
         for c in all_checks(ex):
             if c.name not in ran and result.status in (Status.TIMEOUT, Status.ERROR):
-                result.checks.append(CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended"))
+                result.checks.append(
+                    CheckResult(c.name, Status.SKIPPED, "not run: the learner's process had ended")
+                )
         if result.status is Status.PASS:
             _settle(result)
-            if forbidden_call := next((c for c in result.checks if c.status is Status.FAIL and _ran_forbidden(c)), None):
+            if forbidden_call := next(
+                (c for c in result.checks if c.status is Status.FAIL and _ran_forbidden(c)), None
+            ):
                 # what else went wrong came from the library routine it should not have called
                 result.status = Status.FAIL
                 result.reason = f"not written from scratch: {forbidden_call.message.splitlines()[0]}"
@@ -276,7 +319,9 @@ def _draw(ex: Exercise, failed: list[tuple[CheckResult, Failure]], you, ref) -> 
             failed[0][0].heatmap = picture
             return
         for check, f in failed:
-            picture = weights.heatmap(ex.id, f.first_calls, you, ref) or weights.heatmap(ex.id, f.calls, you, ref)
+            picture = weights.heatmap(ex.id, f.first_calls, you, ref) or weights.heatmap(
+                ex.id, f.calls, you, ref
+            )
             if picture is not None:
                 check.heatmap = picture
                 return
@@ -311,7 +356,7 @@ def _parse_error(source: str) -> str | None:
         compile(source, "<workspace>", "exec", dont_inherit=True)
     except SyntaxError as e:
         return f"{e.msg} (line {e.lineno})"
-    except ValueError as e:      # a NUL byte
+    except ValueError as e:  # a NUL byte
         return str(e)
     except (RecursionError, MemoryError):
         return "it is nested or chained too deeply for Python to parse"
@@ -326,8 +371,10 @@ def _not_implemented(result: ExerciseResult, ex: Exercise, e: LearnerError, sour
         result.status, result.reason = Status.NOT_ATTEMPTED, f"`{ex.name}` still raises NotImplementedError"
     else:
         result.status = Status.BLOCKED
-        result.reason = (f"it calls `{origin.get('function')}` ({origin.get('file')}, line {origin.get('line')}), "
-                         "which is not implemented yet")
+        result.reason = (
+            f"it calls `{origin.get('function')}` ({origin.get('file')}, line {origin.get('line')}), "
+            "which is not implemented yet"
+        )
     result.checks.clear()
 
 
@@ -364,12 +411,20 @@ def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[st
     blockers = _failing_dependencies(ex, done)
     if blockers and result.status is not Status.BLOCKED:
         result.status = Status.BLOCKED
-        result.reason += "; it depends on " + ", ".join(
-            f"{d.split('.', 1)[1]} ({done[d].status.label})" for d in blockers) + ", fix that first"
+        result.reason += (
+            "; it depends on "
+            + ", ".join(f"{d.split('.', 1)[1]} ({done[d].status.label})" for d in blockers)
+            + ", fix that first"
+        )
     if (other := result.with_reference) is not None:
         names = ", ".join(d.rsplit(".", 1)[1] for d in other.substituted)
-        verdict = ("all checks pass" if other.status is Status.PASS else
-                   f"{other.passed_checks}/{len(other.checks)} checks pass" if other.checks else other.status.label)
+        verdict = (
+            "all checks pass"
+            if other.status is Status.PASS
+            else f"{other.passed_checks}/{len(other.checks)} checks pass"
+            if other.checks
+            else other.status.label
+        )
         result.reason += f". With the reference {names} in place of yours: {verdict}"
 
 
@@ -389,8 +444,10 @@ def _hint(ex: Exercise, result: ExerciseResult) -> tuple[str | None, int | None]
     works yet, the invariant once some checks pass (the worked example is theirs to ask for)."""
     if not ex.hints:
         return None, None
-    level = min(1 if result.status in (Status.NOT_ATTEMPTED, Status.BLOCKED) or not result.passed_checks else 2,
-                len(ex.hints))
+    level = min(
+        1 if result.status in (Status.NOT_ATTEMPTED, Status.BLOCKED) or not result.passed_checks else 2,
+        len(ex.hints),
+    )
     return f"[{level}/{len(ex.hints)}] {ex.hints[level - 1]}", (level + 1 if level < len(ex.hints) else None)
 
 

@@ -29,8 +29,8 @@ from .rubric import standing
 from .safefs import LinkError
 
 KINDS = ("grade", "answer")
-MAX_INTERVAL = 30    # days: the longest a row the learner is sure of stays away
-SIDE_FILES = ("-journal", "-wal", "-shm")   # what SQLite keeps beside a database file
+MAX_INTERVAL = 30  # days: the longest a row the learner is sure of stays away
+SIDE_FILES = ("-journal", "-wal", "-shm")  # what SQLite keeps beside a database file
 
 # Schema steps: step i takes a file from user_version i to i + 1. A later version appends a step;
 # a file is never taken backwards.
@@ -72,7 +72,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             self_rating TEXT,
             PRIMARY KEY (session_id, "row"))""",
     ),
-    (   # 2: a reference solution shown (`quiz solution`), forced: before the exercise passed
+    (  # 2: a reference solution shown (`quiz solution`), forced: before the exercise passed
         """CREATE TABLE reveal (
             id INTEGER PRIMARY KEY,
             exercise_id TEXT NOT NULL,
@@ -85,7 +85,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-WRITE_SECONDS = 20.0      # the longest any use of the history may take (a thousand runs take well under 1 s)
+WRITE_SECONDS = 20.0  # the longest any use of the history may take (a thousand runs take well under 1 s)
 
 
 class HistoryError(RuntimeError):
@@ -106,6 +106,7 @@ def resolve_path(workspace: Path) -> Path | None:
 
 # ---------------------------------------------------------------------------------------------- data
 
+
 @dataclass
 class ExerciseRow:
     exercise_id: str
@@ -121,14 +122,14 @@ class QuestionRow:
     question_id: str
     row: int
     outcome: str
-    answer: Any = None           # what the learner wrote (JSON-able); None: no answer given
+    answer: Any = None  # what the learner wrote (JSON-able); None: no answer given
 
 
 @dataclass
 class RowRating:
     row: int
     area: str
-    rating: str | None           # from the evidence; None: nothing in this run spoke for the row
+    rating: str | None  # from the evidence; None: nothing in this run spoke for the row
     self_rating: str | None = None
 
 
@@ -136,6 +137,7 @@ class RowRating:
 class Session:
     """One run, as stored. Plain strings rather than the result enums, so that a history written
     by an older version still reads after a status or an outcome is renamed."""
+
     kind: str
     day: str
     started: datetime
@@ -148,7 +150,7 @@ class Session:
     exercises: list[ExerciseRow] = field(default_factory=list)
     questions: list[QuestionRow] = field(default_factory=list)
     rows: list[RowRating] = field(default_factory=list)
-    id: int | None = field(default=None, compare=False)   # set once stored
+    id: int | None = field(default=None, compare=False)  # set once stored
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -157,46 +159,74 @@ class Session:
         self.finished = None if self.finished is None else _utc(self.finished)
 
     @classmethod
-    def from_report(cls, report: GradeReport, started: datetime, kind: str = "grade",
-                    answers: dict[str, object] | None = None) -> Session:
+    def from_report(
+        cls,
+        report: GradeReport,
+        started: datetime,
+        kind: str = "grade",
+        answers: dict[str, object] | None = None,
+    ) -> Session:
         """A grading run; `answers` maps question ids to what the learner wrote."""
         finished = started + timedelta(seconds=report.seconds) if report.seconds else datetime.now(UTC)
         return cls(
-            kind=kind, day=report.day, started=started, finished=finished,
-            version=report.version or __version__, seed=report.seed, profile=report.profile,
-            device=report.device, passed=report.passed if kind == "grade" else report.questions_ok,
-            exercises=[ExerciseRow(e.id, str(e.status), e.passed_checks, len(e.checks), e.seconds,
-                                   list(e.diagnosis)) for e in report.exercises],
+            kind=kind,
+            day=report.day,
+            started=started,
+            finished=finished,
+            version=report.version or __version__,
+            seed=report.seed,
+            profile=report.profile,
+            device=report.device,
+            passed=report.passed if kind == "grade" else report.questions_ok,
+            exercises=[
+                ExerciseRow(e.id, str(e.status), e.passed_checks, len(e.checks), e.seconds, list(e.diagnosis))
+                for e in report.exercises
+            ],
             questions=_question_rows(report.questions, answers),
             rows=_rating_rows(report.rubric),
         )
 
     @classmethod
-    def answered(cls, day: str, started: datetime, questions: Iterable[QuestionResult],
-                 rubric: Iterable[RubricRating], answers: dict[str, object] | None = None,
-                 finished: datetime | None = None) -> Session:
+    def answered(
+        cls,
+        day: str,
+        started: datetime,
+        questions: Iterable[QuestionResult],
+        rubric: Iterable[RubricRating],
+        answers: dict[str, object] | None = None,
+        finished: datetime | None = None,
+    ) -> Session:
         """A run that only judged the answers file (no code graded): passed when no answer is
         wrong or unreadable."""
         questions = list(questions)
-        return cls(kind="answer", day=day, started=started, finished=finished or datetime.now(UTC),
-                   passed=all(q.outcome not in (Answer.WRONG, Answer.UNREADABLE) for q in questions),
-                   questions=_question_rows(questions, answers), rows=_rating_rows(rubric))
+        return cls(
+            kind="answer",
+            day=day,
+            started=started,
+            finished=finished or datetime.now(UTC),
+            passed=all(q.outcome not in (Answer.WRONG, Answer.UNREADABLE) for q in questions),
+            questions=_question_rows(questions, answers),
+            rows=_rating_rows(rubric),
+        )
 
 
 @dataclass
 class Reveal:
     """A reference solution shown to the learner; `forced` when their code did not pass first."""
+
     exercise_id: str
     at: datetime
     forced: bool
-    status: str = ""             # the exercise's status when shown; "" when it was not graded
+    status: str = ""  # the exercise's status when shown; "" when it was not graded
     id: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         self.at = _utc(self.at)
 
 
-def _question_rows(questions: Iterable[QuestionResult], answers: dict[str, object] | None) -> list[QuestionRow]:
+def _question_rows(
+    questions: Iterable[QuestionResult], answers: dict[str, object] | None
+) -> list[QuestionRow]:
     answers = answers or {}
     return [QuestionRow(q.id, q.row, str(q.outcome), answers.get(q.id, q.given)) for q in questions]
 
@@ -220,6 +250,7 @@ def _json(value: Any) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- storage
+
 
 class History:
     """The history file of one workspace, open for reading and writing."""
@@ -251,11 +282,17 @@ class History:
         self._db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
             with self._errors("cannot be opened as a history database"):
-                planted = [r[0] for r in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'view')")]
+                planted = [
+                    r[0]
+                    for r in self._db.execute(
+                        "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'view')"
+                    )
+                ]
                 if planted:
-                    raise HistoryError(f"{self.path} holds triggers or views ({', '.join(planted[:3])}) that the "
-                                       "grader never makes: it is not used; move it away to start a new history")
+                    raise HistoryError(
+                        f"{self.path} holds triggers or views ({', '.join(planted[:3])}) that the "
+                        "grader never makes: it is not used; move it away to start a new history"
+                    )
                 self._db.execute("PRAGMA foreign_keys=ON")
                 self._wal()
                 self._migrate()
@@ -315,14 +352,18 @@ class History:
         if self._user_version() == SCHEMA_VERSION:
             return
         with self._transaction():
-            current = self._user_version()     # again, under the lock: another run may have done it
+            current = self._user_version()  # again, under the lock: another run may have done it
             if current > SCHEMA_VERSION:
-                raise HistoryError(f"{self.path} was written by a newer quizgrader (history schema "
-                                   f"{current}, this one knows up to {SCHEMA_VERSION}); upgrade quizgrader "
-                                   "or set QUIZ_HISTORY to another file")
+                raise HistoryError(
+                    f"{self.path} was written by a newer quizgrader (history schema "
+                    f"{current}, this one knows up to {SCHEMA_VERSION}); upgrade quizgrader "
+                    "or set QUIZ_HISTORY to another file"
+                )
             if current == 0 and self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise HistoryError(f"{self.path} is an SQLite database but not a quiz history; "
-                                   "set QUIZ_HISTORY to another file")
+                raise HistoryError(
+                    f"{self.path} is an SQLite database but not a quiz history; "
+                    "set QUIZ_HISTORY to another file"
+                )
             for step in MIGRATIONS[current:]:
                 for statement in step:
                     self._db.execute(statement)
@@ -338,16 +379,33 @@ class History:
         sid = self._db.execute(
             "INSERT INTO session (kind, day, started, finished, version, seed, profile, device, passed)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (s.kind, s.day, _iso(s.started), _iso(s.finished), s.version, s.seed, s.profile, s.device,
-             None if s.passed is None else int(s.passed))).lastrowid
+            (
+                s.kind,
+                s.day,
+                _iso(s.started),
+                _iso(s.finished),
+                s.version,
+                s.seed,
+                s.profile,
+                s.device,
+                None if s.passed is None else int(s.passed),
+            ),
+        ).lastrowid
         self._db.executemany(
             "INSERT INTO exercise VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(sid, e.exercise_id, e.status, e.passed_checks, e.checks, e.seconds, ",".join(e.diagnosis))
-             for e in s.exercises])
-        self._db.executemany("INSERT INTO question VALUES (?, ?, ?, ?, ?)",
-                             [(sid, q.question_id, q.row, q.outcome, _json(q.answer)) for q in s.questions])
-        self._db.executemany("INSERT INTO row_rating VALUES (?, ?, ?, ?, ?)",
-                             [(sid, r.row, r.area, r.rating, r.self_rating) for r in s.rows])
+            [
+                (sid, e.exercise_id, e.status, e.passed_checks, e.checks, e.seconds, ",".join(e.diagnosis))
+                for e in s.exercises
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO question VALUES (?, ?, ?, ?, ?)",
+            [(sid, q.question_id, q.row, q.outcome, _json(q.answer)) for q in s.questions],
+        )
+        self._db.executemany(
+            "INSERT INTO row_rating VALUES (?, ?, ?, ?, ?)",
+            [(sid, r.row, r.area, r.rating, r.self_rating) for r in s.rows],
+        )
         return sid
 
     def sessions(self, day: str | None = None) -> list[Session]:
@@ -356,20 +414,45 @@ class History:
         of = f"WHERE session_id IN (SELECT id FROM session {where}) ORDER BY rowid"
         with self._errors("could not be read"), self._transaction("DEFERRED"):
             heads = self._db.execute(f"SELECT * FROM session {where} ORDER BY started, id", args).fetchall()
-            children = {table: self._db.execute(f"SELECT * FROM {table} {of}", args).fetchall()
-                        for table in ("exercise", "question", "row_rating")}
-        out = {h["id"]: Session(
-            kind=h["kind"], day=h["day"], started=datetime.fromisoformat(h["started"]),
-            finished=None if h["finished"] is None else datetime.fromisoformat(h["finished"]),
-            version=h["version"], seed=h["seed"], profile=h["profile"], device=h["device"],
-            passed=None if h["passed"] is None else bool(h["passed"]), id=h["id"]) for h in heads}
+            children = {
+                table: self._db.execute(f"SELECT * FROM {table} {of}", args).fetchall()
+                for table in ("exercise", "question", "row_rating")
+            }
+        out = {
+            h["id"]: Session(
+                kind=h["kind"],
+                day=h["day"],
+                started=datetime.fromisoformat(h["started"]),
+                finished=None if h["finished"] is None else datetime.fromisoformat(h["finished"]),
+                version=h["version"],
+                seed=h["seed"],
+                profile=h["profile"],
+                device=h["device"],
+                passed=None if h["passed"] is None else bool(h["passed"]),
+                id=h["id"],
+            )
+            for h in heads
+        }
         for e in children["exercise"]:
-            out[e["session_id"]].exercises.append(ExerciseRow(
-                e["exercise_id"], e["status"], e["passed_checks"], e["checks"], e["seconds"],
-                e["diagnosis"].split(",") if e["diagnosis"] else []))
+            out[e["session_id"]].exercises.append(
+                ExerciseRow(
+                    e["exercise_id"],
+                    e["status"],
+                    e["passed_checks"],
+                    e["checks"],
+                    e["seconds"],
+                    e["diagnosis"].split(",") if e["diagnosis"] else [],
+                )
+            )
         for q in children["question"]:
-            out[q["session_id"]].questions.append(QuestionRow(
-                q["question_id"], q["row"], q["outcome"], None if q["answer"] is None else json.loads(q["answer"])))
+            out[q["session_id"]].questions.append(
+                QuestionRow(
+                    q["question_id"],
+                    q["row"],
+                    q["outcome"],
+                    None if q["answer"] is None else json.loads(q["answer"]),
+                )
+            )
         for r in children["row_rating"]:
             out[r["session_id"]].rows.append(RowRating(r["row"], r["area"], r["rating"], r["self_rating"]))
         return list(out.values())
@@ -379,7 +462,8 @@ class History:
         with self._errors("could not be written"), self._transaction():
             reveal.id = self._db.execute(
                 "INSERT INTO reveal (exercise_id, at, forced, status) VALUES (?, ?, ?, ?)",
-                (reveal.exercise_id, _iso(reveal.at), int(reveal.forced), reveal.status)).lastrowid
+                (reveal.exercise_id, _iso(reveal.at), int(reveal.forced), reveal.status),
+            ).lastrowid
         return reveal.id
 
     def reveals(self, exercise_id: str | None = None) -> list[Reveal]:
@@ -387,8 +471,12 @@ class History:
         where, args = ("WHERE exercise_id = ?", (exercise_id,)) if exercise_id is not None else ("", ())
         with self._errors("could not be read"):
             rows = self._db.execute(f"SELECT * FROM reveal {where} ORDER BY at, id", args).fetchall()
-        return [Reveal(r["exercise_id"], datetime.fromisoformat(r["at"]), bool(r["forced"]), r["status"], id=r["id"])
-                for r in rows]
+        return [
+            Reveal(
+                r["exercise_id"], datetime.fromisoformat(r["at"]), bool(r["forced"]), r["status"], id=r["id"]
+            )
+            for r in rows
+        ]
 
     def integrity(self) -> str:
         """SQLite's own check of the file: "ok", or what is wrong."""
@@ -398,23 +486,24 @@ class History:
 
 # ------------------------------------------------------------------------------------------ progress
 
+
 @dataclass(frozen=True)
 class Attempt:
-    date: date                   # local date of the run
+    date: date  # local date of the run
     kind: str
     rating: str | None
     self_rating: str | None
-    standing: str                # the worse of the two: what the verdict and the schedule go by
+    standing: str  # the worse of the two: what the verdict and the schedule go by
 
 
 @dataclass
 class RowProgress:
     row: int
     area: str
-    trend: list[Attempt]         # oldest first
-    last: str | None             # standing of the latest attempt; None: not started
-    streak: int                  # days of the latest attempts in a row at the best rating
-    due: date | None             # when to come back to the row; None: not started
+    trend: list[Attempt]  # oldest first
+    last: str | None  # standing of the latest attempt; None: not started
+    streak: int  # days of the latest attempts in a row at the best rating
+    due: date | None  # when to come back to the row; None: not started
 
     def is_due(self, today: date) -> bool:
         return self.due is not None and self.due <= today
@@ -424,7 +513,7 @@ def interval(streak: int) -> int:
     """Days until a row comes back: tomorrow while it is not at the best rating (the course's
     advice: try the question again the next day); then doubling with each attempt in a row at the
     best (2, 4, 8 ...), up to MAX_INTERVAL."""
-    return 1 if streak == 0 else min(2 ** streak, MAX_INTERVAL)
+    return 1 if streak == 0 else min(2**streak, MAX_INTERVAL)
 
 
 def progress(sessions: list[Session], day: Day, today: date) -> list[RowProgress]:
@@ -447,9 +536,17 @@ def progress(sessions: list[Session], day: Day, today: date) -> list[RowProgress
         # Days (not runs) in a row at the best rating: grading three times in one afternoon does
         # not push a row three steps away.
         at_best = next((i for i, a in enumerate(reversed(trend)) if a.standing != best), len(trend))
-        streak = len({a.date for a in trend[len(trend) - at_best:]})
-        out.append(RowProgress(row.number, row.area, trend, trend[-1].standing if trend else None, streak,
-                               trend[-1].date + timedelta(days=interval(streak)) if trend else None))
+        streak = len({a.date for a in trend[len(trend) - at_best :]})
+        out.append(
+            RowProgress(
+                row.number,
+                row.area,
+                trend,
+                trend[-1].standing if trend else None,
+                streak,
+                trend[-1].date + timedelta(days=interval(streak)) if trend else None,
+            )
+        )
     return out
 
 

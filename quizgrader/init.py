@@ -17,7 +17,7 @@ from .paths import exercises_root
 from .questions import load_bank
 from .questions.answers import HEADER
 
-GITIGNORE = "__pycache__/\n.quiz/\n.venv/\njunit-*.xml\n"
+GITIGNORE = "__pycache__/\n.quiz/\n.venv/\njunit*.xml\n"
 
 MARKER = "quiz.toml"
 GRADER_FOLDER = "grader"
@@ -58,12 +58,12 @@ jobs:
       - name: the grader
         run: {install}
       - name: grade
-        run: quiz grade ${{{{ matrix.day }}}} --workspace . --ci --untouched {untouched} --junit junit-${{{{ matrix.day }}}}.xml
+        run: quiz grade ${{{{ matrix.day }}}} --ci --untouched {untouched} --junit junit.xml
       - if: always()
         uses: actions/upload-artifact@v4
         with:
           name: junit-${{{{ matrix.day }}}}
-          path: junit-${{{{ matrix.day }}}}.xml
+          path: junit.xml
           if-no-files-found: ignore
 """
 
@@ -83,9 +83,15 @@ def _torch_version() -> str:
 def workflow(install: str, untouched: str = "report", torch: str | None = None) -> str:
     """The GitHub Actions workflow: `install` is the shell command that installs the grader."""
     other = next(u for u in UNTOUCHED if u != untouched)
-    return WORKFLOW.format(days=", ".join(DAYS), torch=torch or _torch_version(), install=install,
-                           untouched=untouched, other=other, untouched_rule=_RULES[untouched],
-                           other_rule=_RULES[other])
+    return WORKFLOW.format(
+        days=", ".join(DAYS),
+        torch=torch or _torch_version(),
+        install=install,
+        untouched=untouched,
+        other=other,
+        untouched_rule=_RULES[untouched],
+        other_rule=_RULES[other],
+    )
 
 
 class InitError(ValueError):
@@ -105,15 +111,22 @@ def answers_template(day_id: str) -> str:
             lines.append(f"# {q.prompt}")
             options = q.shown_choices or q.shown_items
             if options:
-                lines.append("#   " + "   ".join(f"{letter}) {o}" for letter, o in zip("abcdefghij", options)))
+                lines.append(
+                    "#   " + "   ".join(f"{letter}) {o}" for letter, o in zip("abcdefghij", options))
+                )
             lines += [f"# {q.id} = ", ""]
     lines += ["[ratings]", f"# your own rating of each rubric row: {', '.join(day.scale)}"]
-    lines += [f"# {row.number} = \"\"   # {row.area}" for row in day.rubric]
+    lines += [f'# {row.number} = ""   # {row.area}' for row in day.rubric]
     return "\n".join(lines) + "\n"
 
 
-def plan(target: Path, ci: str | None = None, grader: str | None = None, untouched: str = "report",
-         torch: str | None = None) -> dict[Path, str | Path | bytes]:
+def plan(
+    target: Path,
+    ci: str | None = None,
+    grader: str | None = None,
+    untouched: str = "report",
+    torch: str | None = None,
+) -> dict[Path, str | Path | bytes]:
     """What `init` writes: a path in `target` -> its text, its bytes, or the bundled file to copy.
     With `ci`, the grader travels in the workspace as a wheel (with its SHA-256) that the workflow
     checks and installs, unless `grader` names what to pip-install instead."""
@@ -132,23 +145,30 @@ def plan(target: Path, ci: str | None = None, grader: str | None = None, untouch
             name = wheel.filename()
             data = wheel.pack()
             files[target / GRADER_FOLDER / name] = data
-            files[target / GRADER_FOLDER / "SHA256SUMS"] = (f"{hashlib.sha256(data).hexdigest()}  "
-                                                             f"{GRADER_FOLDER}/{name}\n")
+            files[target / GRADER_FOLDER / "SHA256SUMS"] = (
+                f"{hashlib.sha256(data).hexdigest()}  {GRADER_FOLDER}/{name}\n"
+            )
             install = f"sha256sum --check {GRADER_FOLDER}/SHA256SUMS && pip install {GRADER_FOLDER}/{name}"
         files[target / ".github" / "workflows" / "quiz.yml"] = workflow(install, untouched, torch)
     return files
 
 
-def init(target: Path, ci: str | None = None, grader: str | None = None, untouched: str = "report",
-         torch: str | None = None) -> list[Path]:
+def init(
+    target: Path,
+    ci: str | None = None,
+    grader: str | None = None,
+    untouched: str = "report",
+    torch: str | None = None,
+) -> list[Path]:
     """Write the workspace; refuses, writing nothing, when any of its files exists already (a
     link there too, even one to nothing) or a folder on the way to one is a link."""
     files = plan(target, ci, grader, untouched, torch)
     if clashes := [p for p in files if os.path.lexists(p)]:
         shown = ", ".join(str(p.relative_to(target)) for p in clashes[:5])
         more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
-        raise InitError(f"{target} already has {shown}{more}; nothing was written (start in an empty or new "
-                        "folder)")
+        raise InitError(
+            f"{target} already has {shown}{more}; nothing was written (start in an empty or new folder)"
+        )
     try:
         for path in files:
             safefs.refuse_links(path, target)
@@ -175,10 +195,19 @@ def version_note(workspace: Path) -> str | None:
         if path.stat().st_size > MARKER_LIMIT:
             return f"{MARKER} is larger than {MARKER_LIMIT // 1024} KiB; it was not read"
         made_by = tomllib.loads(path.read_text(encoding="utf-8"))["workspace"]["grader"]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, MemoryError, KeyError,
-            TypeError) as e:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        tomllib.TOMLDecodeError,
+        RecursionError,
+        MemoryError,
+        KeyError,
+        TypeError,
+    ) as e:
         return f"{MARKER} cannot be read ({type(e).__name__}: {e}); the grader version it names is not known"
     if made_by == __version__:
         return None
-    return (f"this workspace was made for quizgrader {safefs.shown(str(made_by))[:40]}, and this is "
-            f"{__version__}: checks and points may differ from what the course set")
+    return (
+        f"this workspace was made for quizgrader {safefs.shown(str(made_by))[:40]}, and this is "
+        f"{__version__}: checks and points may differ from what the course set"
+    )

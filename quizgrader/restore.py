@@ -53,22 +53,22 @@ class NothingToTakeBack(RestoreError):
 
 @dataclass(frozen=True)
 class FileChange:
-    path: str                    # relative to the workspace, "day16/attention.py"
-    before: str | None           # SHA-256 of the file before the change; None: it did not exist
-    after: str | None            # SHA-256 after; None: the change removed it
-    edited: bool = False         # undo/redo: it had changed since the set taken back was made
+    path: str  # relative to the workspace, "day16/attention.py"
+    before: str | None  # SHA-256 of the file before the change; None: it did not exist
+    after: str | None  # SHA-256 after; None: the change removed it
+    edited: bool = False  # undo/redo: it had changed since the set taken back was made
 
 
 @dataclass
 class BackupSet:
-    path: Path                   # WORKSPACE/.quiz/backups/reset-20250101-120000-3
-    kind: str                    # reset | undo | redo
-    what: str                    # what was reset: "day16.attention.softmax", "all of day16" (undo/redo: the same)
-    at: datetime                 # UTC
+    path: Path  # WORKSPACE/.quiz/backups/reset-20250101-120000-3
+    kind: str  # reset | undo | redo
+    what: str  # what was reset: "day16.attention.softmax", "all of day16" (undo/redo: the same)
+    at: datetime  # UTC
     seq: int
     files: list[FileChange] = field(default_factory=list)
-    takes_back: str | None = None    # undo/redo: the name of the set it took back
-    undone_by: str | None = None     # the name of the set that took this one back
+    takes_back: str | None = None  # undo/redo: the name of the set it took back
+    undone_by: str | None = None  # the name of the set that took this one back
 
     @property
     def name(self) -> str:
@@ -79,23 +79,31 @@ class BackupSet:
         return self.path / rel
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "what": self.what, "at": self.at.isoformat(timespec="microseconds"),
-                "seq": self.seq, "takes_back": self.takes_back, "undone_by": self.undone_by,
-                "files": [{"path": f.path, "before": f.before, "after": f.after, "edited": f.edited}
-                          for f in self.files]}
+        return {
+            "kind": self.kind,
+            "what": self.what,
+            "at": self.at.isoformat(timespec="microseconds"),
+            "seq": self.seq,
+            "takes_back": self.takes_back,
+            "undone_by": self.undone_by,
+            "files": [
+                {"path": f.path, "before": f.before, "after": f.after, "edited": f.edited} for f in self.files
+            ],
+        }
 
 
 @dataclass
 class Outcome:
     what: str
-    changes: list[FileChange]            # the files written; empty: nothing needed changing
-    backup: BackupSet | None             # the set holding what was replaced; None: nothing changed
-    lines: tuple[int, int] | None = None     # an exercise's reset: the learner's lines replaced
-    taken_back: BackupSet | None = None      # undo/redo: the set it took back
-    inserted: bool = False               # an exercise's reset: the definition was missing and was added
+    changes: list[FileChange]  # the files written; empty: nothing needed changing
+    backup: BackupSet | None  # the set holding what was replaced; None: nothing changed
+    lines: tuple[int, int] | None = None  # an exercise's reset: the learner's lines replaced
+    taken_back: BackupSet | None = None  # undo/redo: the set it took back
+    inserted: bool = False  # an exercise's reset: the definition was missing and was added
 
 
 # ------------------------------------------------------------------------------------ backup sets
+
 
 def backups_dir(workspace: Path) -> Path:
     return Path(workspace) / ".quiz" / "backups"
@@ -115,14 +123,23 @@ def sets(workspace: Path) -> list[BackupSet]:
 def _read_set(path: Path) -> BackupSet:
     try:
         data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        return BackupSet(path=path, kind=data["kind"], what=data["what"], at=datetime.fromisoformat(data["at"]),
-                         seq=int(data["seq"]), takes_back=data.get("takes_back"),
-                         undone_by=data.get("undone_by"),
-                         files=[FileChange(f["path"], f["before"], f["after"], bool(f.get("edited")))
-                                for f in data["files"]])
+        return BackupSet(
+            path=path,
+            kind=data["kind"],
+            what=data["what"],
+            at=datetime.fromisoformat(data["at"]),
+            seq=int(data["seq"]),
+            takes_back=data.get("takes_back"),
+            undone_by=data.get("undone_by"),
+            files=[
+                FileChange(f["path"], f["before"], f["after"], bool(f.get("edited"))) for f in data["files"]
+            ],
+        )
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-        raise RestoreError(f"the backup set {path} has a manifest that cannot be read ({e}); nothing was "
-                           "changed. Move that folder out of .quiz/backups/ to go on") from None
+        raise RestoreError(
+            f"the backup set {path} has a manifest that cannot be read ({e}); nothing was "
+            "changed. Move that folder out of .quiz/backups/ to go on"
+        ) from None
 
 
 def _new_set(workspace: Path, kind: str, now: datetime) -> tuple[Path, int]:
@@ -148,6 +165,7 @@ def _write_manifest(backup: BackupSet, workspace: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ files
 
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -156,8 +174,15 @@ def _read(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _apply(workspace: Path, new: dict[str, bytes | None], kind: str, what: str, now: datetime | None,
-           takes_back: str | None = None, edited: Iterable[str] = ()) -> BackupSet:
+def _apply(
+    workspace: Path,
+    new: dict[str, bytes | None],
+    kind: str,
+    what: str,
+    now: datetime | None,
+    takes_back: str | None = None,
+    edited: Iterable[str] = (),
+) -> BackupSet:
     """Back up the current version of every file in `new`, then write `new` (None: remove). The
     manifest is written before any file is replaced, so the set can be taken back whatever
     happens next. A link in the workspace on the way to any of them is refused first."""
@@ -172,10 +197,17 @@ def _apply(workspace: Path, new: dict[str, bytes | None], kind: str, what: str, 
         if current is not None:
             safefs.write_atomic(path / rel, current, workspace)
             if _read(path / rel) != current:
-                raise RestoreError(f"the backup of {rel} in {path} does not read back as written; nothing "
-                                   "was changed")
-        changes.append(FileChange(rel, None if current is None else sha256(current),
-                                  None if data is None else sha256(data), rel in edited))
+                raise RestoreError(
+                    f"the backup of {rel} in {path} does not read back as written; nothing was changed"
+                )
+        changes.append(
+            FileChange(
+                rel,
+                None if current is None else sha256(current),
+                None if data is None else sha256(data),
+                rel in edited,
+            )
+        )
     backup = BackupSet(path, kind, what, now, seq, changes, takes_back=takes_back)
     _write_manifest(backup, workspace)
     for rel, data in new.items():
@@ -191,15 +223,20 @@ def check_workspace(workspace: Path, stubs: Path | None = None) -> None:
     """The stubs and the reference are the grader's own: never a workspace to reset."""
     here = Path(workspace).resolve()
     if here == (stubs or exercises_root()).resolve():
-        raise RestoreError(f"{workspace} is the grader's own copy of the stubs, so there is no separate "
-                           "pristine copy to restore it from. Work in a workspace of your own (`quiz init DIR`), "
-                           "or restore these files from version control")
+        raise RestoreError(
+            f"{workspace} is the grader's own copy of the stubs, so there is no separate "
+            "pristine copy to restore it from. Work in a workspace of your own (`quiz init DIR`), "
+            "or restore these files from version control"
+        )
     if here == reference_root().resolve():
-        raise RestoreError(f"{workspace} holds the reference solutions the grader compares against; "
-                           "it is not a workspace to reset")
+        raise RestoreError(
+            f"{workspace} holds the reference solutions the grader compares against; "
+            "it is not a workspace to reset"
+        )
 
 
 # ------------------------------------------------------------------------------------ definitions
+
 
 def _definitions(tree: ast.Module, name: str) -> list[ast.stmt]:
     return [n for n in tree.body if isinstance(n, _DEFINITION) and n.name == name]
@@ -221,7 +258,7 @@ def _parse(text: str, file: str) -> ast.Module:
         return ast.parse(text.removeprefix("\ufeff"))
     except SyntaxError as e:
         raise Unparsable(file, e.lineno, e.msg) from None
-    except ValueError as e:           # null bytes
+    except ValueError as e:  # null bytes
         raise Unparsable(file, None, str(e)) from None
     except (RecursionError, MemoryError):
         raise Unparsable(file, None, "nested or chained too deeply to parse") from None
@@ -229,8 +266,8 @@ def _parse(text: str, file: str) -> ast.Module:
 
 @dataclass(frozen=True)
 class Snippet:
-    file: str                    # "day16/attention.py"
-    start: int                   # first line in that file
+    file: str  # "day16/attention.py"
+    start: int  # first line in that file
     end: int
     text: str
 
@@ -241,8 +278,8 @@ def definition(source: str, name: str, file: str) -> Snippet | None:
     nodes = _definitions(tree, name)
     if not nodes:
         return None
-    start, end = span(nodes[-1])          # the one Python keeps when a name is defined twice
-    return Snippet(file, start, end, "".join(_lines(source)[start - 1:end]))
+    start, end = span(nodes[-1])  # the one Python keeps when a name is defined twice
+    return Snippet(file, start, end, "".join(_lines(source)[start - 1 : end]))
 
 
 def splice_stub(learner: str, stub: str, name: str, file: str) -> tuple[str, tuple[int, int] | None]:
@@ -256,21 +293,22 @@ def splice_stub(learner: str, stub: str, name: str, file: str) -> tuple[str, tup
         raise RestoreError(f"the stub of {file} does not define `{name}` once")
     s0, s1 = span(stub_nodes[0])
     newline = "\r\n" if "\r\n" in learner else "\n"
-    chunk = [line.rstrip("\r\n") + newline for line in _lines(stub)[s0 - 1:s1]]
+    chunk = [line.rstrip("\r\n") + newline for line in _lines(stub)[s0 - 1 : s1]]
     lines = _lines(learner)
     found = _definitions(mine, name)
     if len(found) > 1:
         where = ", ".join(str(span(n)[0]) for n in found)
-        raise RestoreError(f"{file} defines `{name}` {len(found)} times (lines {where}); which one to reset "
-                           "is not guessed")
+        raise RestoreError(
+            f"{file} defines `{name}` {len(found)} times (lines {where}); which one to reset is not guessed"
+        )
     if found:
         a, b = span(found[0])
         replaced: tuple[int, int] | None = (a, b)
-        new = lines[:a - 1] + chunk + lines[b:]
+        new = lines[: a - 1] + chunk + lines[b:]
     else:
         replaced = None
         before = [n.name for n in theirs.body if isinstance(n, _DEFINITION)]
-        before = before[:before.index(name)]
+        before = before[: before.index(name)]
         ends = [span(n)[1] for n in mine.body if isinstance(n, _DEFINITION) and n.name in before]
         at = max(ends) if ends else len(lines)
         head = lines[:at]
@@ -280,12 +318,15 @@ def splice_stub(learner: str, stub: str, name: str, file: str) -> tuple[str, tup
     result = "".join(new)
     after = _definitions(_parse(result, file), name)
     if len(after) != 1 or ast.dump(after[0]) != ast.dump(stub_nodes[0]):
-        raise RestoreError(f"resetting `{name}` in {file} did not give the stub's definition back; nothing "
-                           "was changed (`--file` resets the whole file)")
+        raise RestoreError(
+            f"resetting `{name}` in {file} did not give the stub's definition back; nothing "
+            "was changed (`--file` resets the whole file)"
+        )
     return result, replaced
 
 
 # ---------------------------------------------------------------------------------------- resets
+
 
 def stub_files(days: Iterable[str], stubs: Path | None = None) -> list[str]:
     """The stub files of `days`, relative to a workspace: "day16/attention.py", ..."""
@@ -299,8 +340,9 @@ def differing(workspace: Path, rels: Iterable[str], stubs: Path | None = None) -
     return [r for r in rels if _read(Path(workspace) / r) != (stubs / r).read_bytes()]
 
 
-def reset_files(workspace: Path, rels: list[str], what: str, stubs: Path | None = None,
-                now: datetime | None = None) -> Outcome:
+def reset_files(
+    workspace: Path, rels: list[str], what: str, stubs: Path | None = None, now: datetime | None = None
+) -> Outcome:
     """Restore whole files from the stubs: those that differ, in one backup set."""
     stubs = stubs or exercises_root()
     check_workspace(workspace, stubs)
@@ -311,14 +353,16 @@ def reset_files(workspace: Path, rels: list[str], what: str, stubs: Path | None 
     return Outcome(what, backup.files, backup)
 
 
-def reset_all(workspace: Path, days: Iterable[str], stubs: Path | None = None,
-              now: datetime | None = None) -> Outcome:
+def reset_all(
+    workspace: Path, days: Iterable[str], stubs: Path | None = None, now: datetime | None = None
+) -> Outcome:
     days = list(days)
     return reset_files(workspace, stub_files(days, stubs), f"all of {', '.join(days)}", stubs, now)
 
 
-def reset_exercise(workspace: Path, ex: Exercise, stubs: Path | None = None,
-                   now: datetime | None = None) -> Outcome:
+def reset_exercise(
+    workspace: Path, ex: Exercise, stubs: Path | None = None, now: datetime | None = None
+) -> Outcome:
     """Put the stub's definition of one exercise back, leaving the rest of its file as it is. A
     missing file is restored whole; a file that is not valid Python is left alone (Unparsable)."""
     stubs = stubs or exercises_root()
@@ -333,7 +377,7 @@ def reset_exercise(workspace: Path, ex: Exercise, stubs: Path | None = None,
     try:
         text = current.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise Unparsable(ex.file, current[:e.start].count(b"\n") + 1, "this is not UTF-8 text") from None
+        raise Unparsable(ex.file, current[: e.start].count(b"\n") + 1, "this is not UTF-8 text") from None
     result, replaced = splice_stub(text, stub.decode("utf-8"), ex.name, ex.file)
     if result == text:
         return Outcome(ex.id, [], None)
@@ -343,14 +387,18 @@ def reset_exercise(workspace: Path, ex: Exercise, stubs: Path | None = None,
 
 # -------------------------------------------------------------------------------- undo and redo
 
+
 def undo(workspace: Path, now: datetime | None = None) -> Outcome:
     """Bring back what the newest reset (or redo) not yet undone replaced. The files it
     overwrites are backed up first as an `undo-` set, which `redo` takes back."""
     all_sets = sets(workspace)
     targets = [s for s in all_sets if s.kind in ("reset", "redo") and s.undone_by is None]
     if not targets:
-        why = ("every reset there is undone already" if any(s.kind == "reset" for s in all_sets)
-               else "there is no reset there")
+        why = (
+            "every reset there is undone already"
+            if any(s.kind == "reset" for s in all_sets)
+            else "there is no reset there"
+        )
         raise NothingToTakeBack(f"nothing to undo in {backups_dir(workspace)}: {why}")
     return _take_back(workspace, targets[-1], "undo", now)
 
@@ -370,12 +418,14 @@ def _take_back(workspace: Path, target: BackupSet, kind: str, now: datetime | No
     edited = []
     for f in target.files:
         if f.before is None:
-            new[f.path] = None        # it did not exist before that change
+            new[f.path] = None  # it did not exist before that change
         else:
             saved = _read(target.copy_of(f.path))
             if saved is None or sha256(saved) != f.before:
-                raise RestoreError(f"{target.copy_of(f.path)} is missing or not the file the backup set "
-                                   f"{target.name} saved; nothing was changed")
+                raise RestoreError(
+                    f"{target.copy_of(f.path)} is missing or not the file the backup set "
+                    f"{target.name} saved; nothing was changed"
+                )
             new[f.path] = saved
         current = _read(Path(workspace) / f.path)
         if (None if current is None else sha256(current)) != f.after:
@@ -387,6 +437,7 @@ def _take_back(workspace: Path, target: BackupSet, kind: str, now: datetime | No
 
 
 # -------------------------------------------------------------------------------------- solutions
+
 
 def solution(ex: Exercise, reference: Path | None = None) -> tuple[Snippet, list[Snippet]]:
     """The reference's definition of `ex`, and the file's own constants and private helpers it
@@ -404,10 +455,13 @@ def solution(ex: Exercise, reference: Path | None = None) -> tuple[Snippet, list
     helpers = []
     for top in tree.body:
         names = _bound(top)
-        if names & used and not names & exercises and (isinstance(top, (ast.Assign, ast.AnnAssign))
-                                                       or all(n.startswith("_") for n in names)):
+        if (
+            names & used
+            and not names & exercises
+            and (isinstance(top, (ast.Assign, ast.AnnAssign)) or all(n.startswith("_") for n in names))
+        ):
             a, b = span(top) if isinstance(top, _DEFINITION) else (top.lineno, top.end_lineno or top.lineno)
-            helpers.append(Snippet(ex.file, a, b, "".join(lines[a - 1:b])))
+            helpers.append(Snippet(ex.file, a, b, "".join(lines[a - 1 : b])))
     return found, helpers
 
 
@@ -415,5 +469,11 @@ def _bound(node: ast.stmt) -> set[str]:
     """The names a top-level statement binds (definitions and plain assignments only)."""
     if isinstance(node, _DEFINITION):
         return {node.name}
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    targets = (
+        node.targets
+        if isinstance(node, ast.Assign)
+        else [node.target]
+        if isinstance(node, ast.AnnAssign)
+        else []
+    )
     return {t.id for t in targets if isinstance(t, ast.Name)}

@@ -31,11 +31,11 @@ class CheckResult:
     message: str = ""
     diagnosis: str | None = None
     repro: str | None = None
-    examples: int = 0            # inputs tried
-    figures: dict = field(default_factory=dict)   # what a measuring check measured
-    rows: tuple[int, ...] = ()   # rubric rows it is evidence for, beyond its exercise's
+    examples: int = 0  # inputs tried
+    figures: dict = field(default_factory=dict)  # what a measuring check measured
+    rows: tuple[int, ...] = ()  # rubric rows it is evidence for, beyond its exercise's
     heatmap: dict | None = None  # attention weights of the failing example, yours and expected
-    seconds: float = 0.0         # how long it ran (the grader's clock, calls to the learner's process included)
+    seconds: float = 0.0  # how long it ran (the grader's clock, calls to the learner's process included)
 
 
 @dataclass
@@ -43,18 +43,18 @@ class ExerciseResult:
     id: str
     title: str
     status: Status
-    reason: str = ""             # one line: why this status
+    reason: str = ""  # one line: why this status
     checks: list[CheckResult] = field(default_factory=list)
-    diagnosis: list[str] = field(default_factory=list)   # named known mistakes
-    hint: str | None = None      # what to read next, when not passing
-    hint_next: int | None = None # the level `quiz hint` shows next; None: that was the last
-    output: str = ""             # what the learner's code printed, when it failed
+    diagnosis: list[str] = field(default_factory=list)  # named known mistakes
+    hint: str | None = None  # what to read next, when not passing
+    hint_next: int | None = None  # the level `quiz hint` shows next; None: that was the last
+    output: str = ""  # what the learner's code printed, when it failed
     seconds: float = 0.0
     # Graded again with the reference's version of the dependencies that fail (`substituted`), so
     # the learner sees whether this exercise itself is right.
     with_reference: ExerciseResult | None = None
     substituted: list[str] = field(default_factory=list)
-    points: float = 1.0          # what it is worth (the catalog's `points`)
+    points: float = 1.0  # what it is worth (the catalog's `points`)
 
     @property
     def passed_checks(self) -> int:
@@ -103,19 +103,20 @@ def total(scores: list[float]) -> float:
 class RubricRating:
     row: int
     area: str
-    rating: str | None           # one of the day's scale, or None: no evidence yet
+    rating: str | None  # one of the day's scale, or None: no evidence yet
     evidence: list[str] = field(default_factory=list)
-    self_rating: str | None = None   # the learner's own, from the answers file
-    calibrated: bool | None = None   # self_rating == rating (None when either is missing)
+    self_rating: str | None = None  # the learner's own, from the answers file
+    calibrated: bool | None = None  # self_rating == rating (None when either is missing)
 
 
 class Answer(StrEnum):
     """What became of a checkpoint question."""
+
     CORRECT = "correct"
     WRONG = "wrong"
-    UNREADABLE = "unreadable"      # not a number / expression / choice ... that can be judged
+    UNREADABLE = "unreadable"  # not a number / expression / choice ... that can be judged
     UNANSWERED = "unanswered"
-    SELF_RATED = "self_rated"      # free-form: the learner rates it against the guide
+    SELF_RATED = "self_rated"  # free-form: the learner rates it against the guide
 
     @property
     def judged(self) -> bool:
@@ -129,27 +130,32 @@ class QuestionResult:
     outcome: Answer
     feedback: str = ""
     known_mistake: bool = False
-    given: Any = None            # the learner's answer, as the answers file holds it
+    given: Any = None  # the learner's answer, as the answers file holds it
 
 
 @dataclass
 class Criterion:
     row: int
     text: str
-    met: bool | None             # None: the row has no rating yet
+    met: bool | None  # None: the row has no rating yet
 
 
 @dataclass
 class Verdict:
     """What the day's rule makes of the rubric: move on, go back, or not decided yet."""
-    decision: str                # ready | go_back | extra_day | not_yet | incomplete
-    summary: str                 # one sentence
-    rows: list[int] = field(default_factory=list)     # the rows to revisit, weakest first
+
+    decision: str  # ready | go_back | extra_day | not_yet | incomplete
+    summary: str  # one sentence
+    rows: list[int] = field(default_factory=list)  # the rows to revisit, weakest first
     checklist: list[Criterion] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"decision": self.decision, "summary": self.summary, "rows": self.rows,
-                "checklist": [{"row": c.row, "text": c.text, "met": c.met} for c in self.checklist]}
+        return {
+            "decision": self.decision,
+            "summary": self.summary,
+            "rows": self.rows,
+            "checklist": [{"row": c.row, "text": c.text, "met": c.met} for c in self.checklist],
+        }
 
 
 @dataclass
@@ -166,18 +172,19 @@ class GradeReport:
     seconds: float = 0.0
     version: str = ""
     questions: list[QuestionResult] = field(default_factory=list)
-    answers_file: str | None = None      # the answers file graded, when there is one
-    answers_error: str | None = None     # why it could not be used
+    answers_file: str | None = None  # the answers file graded, when there is one
+    answers_error: str | None = None  # why it could not be used
     verdict: Verdict | None = None
     # graded file (workspace-relative) -> SHA-256; None: it was not there
     files: dict[str, str | None] = field(default_factory=dict)
     sandbox: dict[str, list[str]] = field(default_factory=dict)  # limits "applied" and "missing"
-    plan: list[str] = field(default_factory=list)   # the exercises asked for (--only), in dependency order
+    plan: list[str] = field(default_factory=list)  # the exercises asked for (--only), in dependency order
 
     @property
     def questions_ok(self) -> bool:
-        return self.answers_error is None and all(q.outcome not in (Answer.WRONG, Answer.UNREADABLE)
-                                                    for q in self.questions)
+        return self.answers_error is None and all(
+            q.outcome not in (Answer.WRONG, Answer.UNREADABLE) for q in self.questions
+        )
 
     @property
     def passed(self) -> bool:
@@ -191,9 +198,12 @@ class GradeReport:
         """The learner has not begun this day: it has exercises, none was attempted (each stub
         still raises NotImplementedError, or its file or function is missing) and no checkpoint
         question was answered."""
-        return (bool(self.exercises) and all(e.status is Status.NOT_ATTEMPTED for e in self.exercises)
-                and self.answers_error is None
-                and all(q.outcome in (Answer.UNANSWERED, Answer.SELF_RATED) for q in self.questions))
+        return (
+            bool(self.exercises)
+            and all(e.status is Status.NOT_ATTEMPTED for e in self.exercises)
+            and self.answers_error is None
+            and all(q.outcome in (Answer.UNANSWERED, Answer.SELF_RATED) for q in self.questions)
+        )
 
     @property
     def score(self) -> float:
@@ -212,29 +222,49 @@ class GradeReport:
     def to_dict(self) -> dict:
         """Plain data that is also strict JSON: NaN and ±inf anywhere (a measurement, an answer)
         are written as the strings "NaN", "inf" and "-inf"."""
-        return strict({
-            "day": self.day,
-            "workspace": self.workspace,
-            "seed": self.seed,
-            "profile": self.profile,
-            "device": self.device,
-            "version": self.version,
-            "passed": self.passed,
-            "seconds": round(self.seconds, 3),
-            "plan": self.plan,
-            "exercises": [_exercise_dict(e) for e in self.exercises],
-            "rubric": [{"row": r.row, "area": r.area, "rating": r.rating, "evidence": r.evidence,
-                        "self_rating": r.self_rating, "calibrated": r.calibrated} for r in self.rubric],
-            "answers_file": self.answers_file,
-            "answers_error": self.answers_error,
-            "questions": [{"id": q.id, "row": q.row, "outcome": q.outcome, "feedback": q.feedback,
-                           "known_mistake": q.known_mistake, "given": q.given} for q in self.questions],
-            "verdict": self.verdict.to_dict() if self.verdict else None,
-            "files": self.files,
-            "sandbox": self.sandbox,
-            "score": self.score,
-            "max_score": self.max_score,
-        })
+        return strict(
+            {
+                "day": self.day,
+                "workspace": self.workspace,
+                "seed": self.seed,
+                "profile": self.profile,
+                "device": self.device,
+                "version": self.version,
+                "passed": self.passed,
+                "seconds": round(self.seconds, 3),
+                "plan": self.plan,
+                "exercises": [_exercise_dict(e) for e in self.exercises],
+                "rubric": [
+                    {
+                        "row": r.row,
+                        "area": r.area,
+                        "rating": r.rating,
+                        "evidence": r.evidence,
+                        "self_rating": r.self_rating,
+                        "calibrated": r.calibrated,
+                    }
+                    for r in self.rubric
+                ],
+                "answers_file": self.answers_file,
+                "answers_error": self.answers_error,
+                "questions": [
+                    {
+                        "id": q.id,
+                        "row": q.row,
+                        "outcome": q.outcome,
+                        "feedback": q.feedback,
+                        "known_mistake": q.known_mistake,
+                        "given": q.given,
+                    }
+                    for q in self.questions
+                ],
+                "verdict": self.verdict.to_dict() if self.verdict else None,
+                "files": self.files,
+                "sandbox": self.sandbox,
+                "score": self.score,
+                "max_score": self.max_score,
+            }
+        )
 
 
 def json_number(x: float) -> float | str:
@@ -270,15 +300,37 @@ def _finite(value: Any) -> Any:
 
 
 def _exercise_dict(e: ExerciseResult) -> dict:
-    out = {"id": e.id, "status": e.status.value, "reason": e.reason, "diagnosis": e.diagnosis, "hint": e.hint,
-           "hint_next": e.hint_next, "score": e.score, "max_score": round(e.points, 2),
-           "seconds": round(e.seconds, 3),
-           "checks": [{"name": c.name, "status": c.status.value, "message": c.message, "diagnosis": c.diagnosis,
-                       "repro": c.repro, "examples": c.examples, **({"figures": c.figures} if c.figures else {}),
-                       **({"heatmap": c.heatmap} if c.heatmap else {})}
-                      for c in e.checks]}
+    out = {
+        "id": e.id,
+        "status": e.status.value,
+        "reason": e.reason,
+        "diagnosis": e.diagnosis,
+        "hint": e.hint,
+        "hint_next": e.hint_next,
+        "score": e.score,
+        "max_score": round(e.points, 2),
+        "seconds": round(e.seconds, 3),
+        "checks": [
+            {
+                "name": c.name,
+                "status": c.status.value,
+                "message": c.message,
+                "diagnosis": c.diagnosis,
+                "repro": c.repro,
+                "examples": c.examples,
+                **({"figures": c.figures} if c.figures else {}),
+                **({"heatmap": c.heatmap} if c.heatmap else {}),
+            }
+            for c in e.checks
+        ],
+    }
     if e.with_reference is not None:
-        out["with_reference"] = {"substituted": e.with_reference.substituted,
-                                 **{k: v for k, v in _exercise_dict(e.with_reference).items()
-                                    if k not in ("id", "score", "max_score")}}
+        out["with_reference"] = {
+            "substituted": e.with_reference.substituted,
+            **{
+                k: v
+                for k, v in _exercise_dict(e.with_reference).items()
+                if k not in ("id", "score", "max_score")
+            },
+        }
     return out

@@ -35,8 +35,10 @@ class LinkError(OSError):
     def __init__(self, path: Path, link: Path, target: str) -> None:
         self.path, self.link, self.target = path, link, target
         what = "it is a link" if link == path else f"{shown(str(link))} is a link"
-        self.message = (f"refused to write {shown(str(path))}: {what} to {shown(target)}, and the grader never "
-                        "writes through a link in the workspace (remove the link, then run again)")
+        self.message = (
+            f"refused to write {shown(str(path))}: {what} to {shown(target)}, and the grader never "
+            "writes through a link in the workspace (remove the link, then run again)"
+        )
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -62,8 +64,10 @@ def _open_folder(folder: Path, workspace: Path, create: bool, writing: Path) -> 
     folder = Path(os.path.abspath(folder))
     root = os.path.realpath(workspace)
     parts = folder.parts
-    start = next((i for i in range(len(parts)) if within(os.path.realpath(Path(*parts[:i + 1])), root)), None)
-    outside = folder if start is None else Path(*parts[:start + 1])
+    start = next(
+        (i for i in range(len(parts)) if within(os.path.realpath(Path(*parts[: i + 1])), root)), None
+    )
+    outside = folder if start is None else Path(*parts[: start + 1])
     if create:
         os.makedirs(outside, exist_ok=True)
     fd = os.open(outside, _DIR)
@@ -71,7 +75,7 @@ def _open_folder(folder: Path, workspace: Path, create: bool, writing: Path) -> 
         return fd, False
     here = outside
     try:
-        for name in parts[start + 1:]:
+        for name in parts[start + 1 :]:
             here = here / name
             child = _open_child(fd, name, here, create, writing)
             os.close(fd)
@@ -96,7 +100,7 @@ def _open_child(fd: int, name: str, here: Path, create: bool, writing: Path) -> 
         raise
     try:
         os.mkdir(name, dir_fd=fd)
-    except FileExistsError:             # made meanwhile: opened, and checked, all the same
+    except FileExistsError:  # made meanwhile: opened, and checked, all the same
         pass
     return _open_child(fd, name, here, False, writing)
 
@@ -121,7 +125,7 @@ def write_atomic(path: Path, data: bytes | str, workspace: Path) -> None:
     """Write `data` (str: as UTF-8) to `path` in one rename, its folders made as needed. No link
     inside `workspace` is followed: one on the way raises LinkError, one at `path` is replaced."""
     if isinstance(data, str):
-        data = data.encode("utf-8", "backslashreplace")     # a lone surrogate is written as \udcff
+        data = data.encode("utf-8", "backslashreplace")  # a lone surrogate is written as \udcff
     parent, name = _split(path)
     fd, _ = _open_folder(parent, workspace, True, parent / name)
     try:
@@ -140,9 +144,9 @@ def write_atomic(path: Path, data: bytes | str, workspace: Path) -> None:
                 pass
             raise
         try:
-            os.fsync(fd)                # the rename itself reaches the disk
+            os.fsync(fd)  # the rename itself reaches the disk
         except OSError:
-            pass                        # some file systems cannot sync a folder
+            pass  # some file systems cannot sync a folder
     finally:
         os.close(fd)
 
@@ -152,8 +156,9 @@ def _temporary(fd: int, name: str) -> tuple[str, int]:
     for _ in range(100):
         tmp = f".{name}.{secrets.token_hex(6)}.tmp"
         try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                                dir_fd=fd)
+            return tmp, os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=fd
+            )
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary name", name)

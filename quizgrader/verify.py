@@ -23,8 +23,8 @@ from .results import Answer, GradeReport, Status
 from .safefs import shown
 from .workspace_links import refusal
 
-MAX_BYTES = 8 * 2**20       # a full result, every heatmap and repro in it, is well under 1 MiB
-MAX_DEPTH = 32              # a result nests about ten deep
+MAX_BYTES = 8 * 2**20  # a full result, every heatmap and repro in it, is well under 1 MiB
+MAX_DEPTH = 32  # a result nests about ten deep
 PROFILES = ("quick", "default", "thorough")
 STATUSES = tuple(s.value for s in Status)
 OUTCOMES = tuple(a.value for a in Answer)
@@ -37,9 +37,9 @@ class ResultsFileError(ValueError):
 
 @dataclass
 class Verification:
-    report: GradeReport                                    # the grading done now
-    differences: list[str] = field(default_factory=list)   # what does not match, in words
-    notes: list[str] = field(default_factory=list)         # what differs without mattering
+    report: GradeReport  # the grading done now
+    differences: list[str] = field(default_factory=list)  # what does not match, in words
+    notes: list[str] = field(default_factory=list)  # what differs without mattering
 
     @property
     def ok(self) -> bool:
@@ -47,6 +47,7 @@ class Verification:
 
 
 # ------------------------------------------------------------------------------------- reading
+
 
 def load(path: Path) -> dict:
     """The result in the file at `path`, read strictly (see the module's docstring). OSError when
@@ -65,7 +66,7 @@ def load(path: Path) -> dict:
         raise ResultsFileError("it is nested too deeply to be a result") from None
     except ResultsFileError:
         raise
-    except ValueError as e:         # not JSON; or an integer too long to read
+    except ValueError as e:  # not JSON; or an integer too long to read
         raise ResultsFileError(f"it is not JSON that can be read ({e})") from None
     check_shape(data)
     return data
@@ -78,7 +79,9 @@ def _no_constant(name: str) -> Any:
 def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise ResultsFileError(f"it holds the number {shown(text[:40])}, too large to be a number in a result")
+        raise ResultsFileError(
+            f"it holds the number {shown(text[:40])}, too large to be a number in a result"
+        )
     return value
 
 
@@ -86,8 +89,10 @@ def _once(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise ResultsFileError(f"an object in it gives the key {shown(repr(key))[:80]} twice, so which one "
-                                   "counts would depend on the reader")
+            raise ResultsFileError(
+                f"an object in it gives the key {shown(repr(key))[:80]} twice, so which one "
+                "counts would depend on the reader"
+            )
         out[key] = value
     return out
 
@@ -98,13 +103,32 @@ def check_shape(data: Any) -> None:
     if not isinstance(data, dict):
         raise ResultsFileError(f"it holds {_kind(data)}, not a result of `quiz grade --json` (an object)")
     if (depth := _depth(data)) > MAX_DEPTH:
-        raise ResultsFileError(f"it nests more than {MAX_DEPTH} levels deep ({depth} at least), far more than a "
-                               "result")
+        raise ResultsFileError(
+            f"it nests more than {MAX_DEPTH} levels deep ({depth} at least), far more than a result"
+        )
     if "day" not in data or "exercises" not in data:
-        raise ResultsFileError("it is not a result of `quiz grade --json` (it has no `day` or no `exercises`)")
-    _need(data, "", {"day": str, "workspace": str, "seed": int, "profile": str, "device": str, "version": str,
-                     "passed": bool, "plan": list, "exercises": list, "files": dict, "questions": list,
-                     "answers_file": (str, None), "answers_error": (str, None)})
+        raise ResultsFileError(
+            "it is not a result of `quiz grade --json` (it has no `day` or no `exercises`)"
+        )
+    _need(
+        data,
+        "",
+        {
+            "day": str,
+            "workspace": str,
+            "seed": int,
+            "profile": str,
+            "device": str,
+            "version": str,
+            "passed": bool,
+            "plan": list,
+            "exercises": list,
+            "files": dict,
+            "questions": list,
+            "answers_file": (str, None),
+            "answers_error": (str, None),
+        },
+    )
     _one_of(data["profile"], PROFILES, "profile")
     for i, name in enumerate(data["plan"]):
         _fits(name, str, f"plan[{i}]")
@@ -121,10 +145,13 @@ def check_shape(data: Any) -> None:
         _need(q, f"questions[{i}].", {"id": str, "outcome": str})
         _one_of(q["outcome"], OUTCOMES, f"questions[{i}].outcome")
     for name, digest in data["files"].items():
-        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
-                                       and all(c in "0123456789abcdef" for c in digest)):
-            raise ResultsFileError(f"`files` gives {shown(name)} the fingerprint {_value(digest)}, not a SHA-256 "
-                                   "(64 hexadecimal digits) or null")
+        if digest is not None and not (
+            isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+        ):
+            raise ResultsFileError(
+                f"`files` gives {shown(name)} the fingerprint {_value(digest)}, not a SHA-256 "
+                "(64 hexadecimal digits) or null"
+            )
 
 
 def _depth(value: Any) -> int:
@@ -148,8 +175,10 @@ def _need(obj: dict, where: str, fields: dict[str, Any]) -> None:
 
 def _fits(value: Any, kind: Any, name: str) -> None:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not any(value is None if k is None else isinstance(value, k) and not (k is int and isinstance(value, bool))
-               for k in kinds):
+    if not any(
+        value is None if k is None else isinstance(value, k) and not (k is int and isinstance(value, bool))
+        for k in kinds
+    ):
         wanted = " or ".join("null" if k is None else _NAMES[k] for k in kinds)
         raise ResultsFileError(f"`{name}` is {_kind(value)}, not {wanted}")
 
@@ -180,7 +209,10 @@ def _value(value: Any) -> str:
 
 # ----------------------------------------------------------------------------------- verifying
 
-def verify(data: dict, workspace: Path, device: str, zygote=None, allow_version_change: bool = False) -> Verification:
+
+def verify(
+    data: dict, workspace: Path, device: str, zygote=None, allow_version_change: bool = False
+) -> Verification:
     """Check the result `data` against the files in `workspace`, grading them again on `device`.
     `allow_version_change`: a result from another grader version is verified all the same (a
     note), rather than refused."""
@@ -197,16 +229,29 @@ def verify(data: dict, workspace: Path, device: str, zygote=None, allow_version_
         if allow_version_change:
             notes.append(said)
         else:
-            differences.append(f"{said}: another version may grade differently (--allow-version-change verifies "
-                               "it all the same)")
+            differences.append(
+                f"{said}: another version may grade differently (--allow-version-change verifies "
+                "it all the same)"
+            )
     if data["device"] != device:
         notes.append(f"graded on {shown(data['device'])}, verified on {device}")
-    report = grade(day.id, Options(workspace=workspace, only=planned or None, profile=data["profile"],
-                                   seed=data["seed"], device=device), zygote=zygote)
+    report = grade(
+        day.id,
+        Options(
+            workspace=workspace,
+            only=planned or None,
+            profile=data["profile"],
+            seed=data["seed"],
+            device=device,
+        ),
+        zygote=zygote,
+    )
     differences += _statuses(data, report)
     if data["passed"] != report.passed:
-        differences.append(f"the result says passed={str(data['passed']).lower()}, grading again gives "
-                           f"{str(report.passed).lower()}")
+        differences.append(
+            f"the result says passed={str(data['passed']).lower()}, grading again gives "
+            f"{str(report.passed).lower()}"
+        )
     return Verification(report, differences, notes)
 
 
@@ -250,8 +295,9 @@ def _files(data: dict, day: Day, planned: list[str], workspace: Path) -> list[st
     for name in sorted(set(files) - expected):
         out.append(f"the result fingerprints {shown(name)}, which its plan does not grade")
     if any(q["outcome"] in JUDGED for q in data["questions"]) and files.get(day.answers_file) is None:
-        out.append(f"questions were judged, yet the result has no fingerprint of the answers file "
-                   f"{day.answers_file}")
+        out.append(
+            f"questions were judged, yet the result has no fingerprint of the answers file {day.answers_file}"
+        )
     now = fingerprints(workspace, sorted(expected))
     for name in sorted(expected & set(files)):
         if files[name] == now[name]:
@@ -272,7 +318,7 @@ def _statuses(data: dict, report: GradeReport) -> list[str]:
     again = {e.id: e for e in report.exercises}
     for e in data["exercises"]:
         if e["id"] not in data["plan"]:
-            continue                # said already
+            continue  # said already
         name = shown(e["id"])
         mine = again.get(e["id"])
         if mine is None:
@@ -284,16 +330,22 @@ def _statuses(data: dict, report: GradeReport) -> list[str]:
         listed = {c["name"]: c["status"] for c in e["checks"]}
         for check, status in listed.items():
             if check not in checks:
-                out.append(f"{name}: the result lists a check {shown(repr(check))} that grading again does not run")
+                out.append(
+                    f"{name}: the result lists a check {shown(repr(check))} that grading again does not run"
+                )
             elif checks[check] != status:
-                out.append(f"{name}, check {shown(repr(check))}: the result says {status}, grading again gives "
-                           f"{checks[check]}")
+                out.append(
+                    f"{name}, check {shown(repr(check))}: the result says {status}, grading again gives "
+                    f"{checks[check]}"
+                )
         for check in checks.keys() - listed.keys():
             out.append(f"{name}: grading again runs the check {check!r}, which the result does not list")
     judged = {q.id: q.outcome.value for q in report.questions}
     claimed = {q["id"]: q["outcome"] for q in data["questions"]}
     for q in sorted(judged.keys() | claimed.keys()):
         if judged.get(q) != claimed.get(q):
-            out.append(f"question {shown(q)}: the result says {claimed.get(q, 'nothing')}, judging the answers "
-                       f"again gives {judged.get(q, 'nothing')}")
+            out.append(
+                f"question {shown(q)}: the result says {claimed.get(q, 'nothing')}, judging the answers "
+                f"again gives {judged.get(q, 'nothing')}"
+            )
     return out

@@ -34,14 +34,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FileState:
     """What a workspace file holds, as far as grading is concerned."""
-    digest: str                        # of the whole file
-    parts: dict[str, str] | None       # top-level def/class name -> digest of its source; None: does not parse
-    rest: str = ""                     # digest of everything outside those definitions
+
+    digest: str  # of the whole file
+    parts: dict[str, str] | None  # top-level def/class name -> digest of its source; None: does not parse
+    rest: str = ""  # digest of everything outside those definitions
 
     @classmethod
     def read(cls, path: Path, before: FileState | None = None) -> FileState | None:
         """The file's state; `before`, unparsed again, when the bytes are the same."""
-        try:     # a regular file only: a named pipe or a device in its place would block or never end
+        try:  # a regular file only: a named pipe or a device in its place would block or never end
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
             try:
                 info = os.fstat(fd)
@@ -67,8 +68,8 @@ class FileState:
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 first, last = span(node)
-                parts[node.name] = _digest("".join(lines[first - 1:last]))
-                outside[first - 1:last] = [""] * (last - first + 1)
+                parts[node.name] = _digest("".join(lines[first - 1 : last]))
+                outside[first - 1 : last] = [""] * (last - first + 1)
         return cls(digest, parts, _digest("".join(outside)))
 
 
@@ -93,6 +94,7 @@ def snapshot(day: Day, workspace: Path, before: Snapshot | None = None) -> Snaps
 @dataclass(frozen=True)
 class Saved:
     """What a save changed: exercises to regrade (the day's order), and whether the answers did."""
+
     exercises: list[str]
     answers: bool = False
 
@@ -106,7 +108,7 @@ def changed_exercises(day: Day, before: Snapshot, after: Snapshot) -> list[str]:
         old, new = before.get(ex.file), after.get(ex.file)
         if old == new or (old is not None and new is not None and old.digest == new.digest):
             continue
-        whole = (old is None or new is None or old.parts is None or new.parts is None or old.rest != new.rest)
+        whole = old is None or new is None or old.parts is None or new.parts is None or old.rest != new.rest
         if whole or old.parts.get(ex.name) != new.parts.get(ex.name):
             out.append(ex.id)
     return out
@@ -127,12 +129,21 @@ def _relevant(workspace: Path, day: Day) -> Callable[[object, str], bool]:
 
     def keep(change: object, path: str) -> bool:
         return str(Path(path).resolve()) in files
+
     return keep
 
 
-def changes(day: Day, workspace: Path, stop: threading.Event, *, since: Snapshot | None = None,
-            poll: float = 0.5, step_ms: int = 50, force_polling: bool = False,
-            on_missed_events: Callable[[], None] | None = None) -> Iterator[Saved]:
+def changes(
+    day: Day,
+    workspace: Path,
+    stop: threading.Event,
+    *,
+    since: Snapshot | None = None,
+    poll: float = 0.5,
+    step_ms: int = 50,
+    force_polling: bool = False,
+    on_missed_events: Callable[[], None] | None = None,
+) -> Iterator[Saved]:
     """Yield what each save changed, once it settles: `step_ms` after the last file event of a
     burst (an editor's save is often several), or on the next look every `poll` seconds when no
     event came. Saves made since the snapshot `since` (taken before the first grading, say) come
@@ -142,14 +153,23 @@ def changes(day: Day, workspace: Path, stop: threading.Event, *, since: Snapshot
 
     seen = since if since is not None else snapshot(day, workspace)
     told = False
-    settling = True           # the first look also covers the moment before the watcher started
+    settling = True  # the first look also covers the moment before the watcher started
     now = snapshot(day, workspace, seen)
     if (saved := _saved(day, seen, now)) is not None:
         yield saved
     seen = now
-    for events in watch(workspace, watch_filter=_relevant(workspace, day), step=step_ms, debounce=1600,
-                        rust_timeout=int(poll * 1000), yield_on_timeout=True, force_polling=force_polling,
-                        poll_delay_ms=int(poll * 1000), stop_event=stop, raise_interrupt=True):
+    for events in watch(
+        workspace,
+        watch_filter=_relevant(workspace, day),
+        step=step_ms,
+        debounce=1600,
+        rust_timeout=int(poll * 1000),
+        yield_on_timeout=True,
+        force_polling=force_polling,
+        poll_delay_ms=int(poll * 1000),
+        stop_event=stop,
+        raise_interrupt=True,
+    ):
         now = snapshot(day, workspace, seen)
         saved, seen = _saved(day, seen, now), now
         missed = saved is not None and not events and not settling
@@ -164,7 +184,9 @@ def changes(day: Day, workspace: Path, stop: threading.Event, *, since: Snapshot
 
 def _saved(day: Day, before: Snapshot, after: Snapshot) -> Saved | None:
     answers = day.answers_file
-    saved = Saved(changed_exercises(day, before, after), _digest_of(before, answers) != _digest_of(after, answers))
+    saved = Saved(
+        changed_exercises(day, before, after), _digest_of(before, answers) != _digest_of(after, answers)
+    )
     return saved if saved.exercises or saved.answers else None
 
 
@@ -179,16 +201,21 @@ class Loop:
         from .diagnosis import Diagnoser
 
         self.day, self.options, self.zygote = day, options, zygote
-        self.doctor = Diagnoser()      # its mutants are built once, on the first failure that needs them
+        self.doctor = Diagnoser()  # its mutants are built once, on the first failure that needs them
         self.results: dict[str, ExerciseResult] = {}
 
-    def grade(self, ids: list[str] | None = None,
-              progress: Callable[[str, ExerciseResult | None], None] | None = None) -> GradeReport:
+    def grade(
+        self,
+        ids: list[str] | None = None,
+        progress: Callable[[str, ExerciseResult | None], None] | None = None,
+    ) -> GradeReport:
         """Grade `ids` (all: None), each in a fresh child, against what the others last did."""
         from .grade import grade
 
         earlier = {k: v for k, v in self.results.items() if ids is None or k not in ids}
-        report = grade(self.day.id, replace(self.options, only=ids), progress, self.zygote, self.doctor, earlier)
+        report = grade(
+            self.day.id, replace(self.options, only=ids), progress, self.zygote, self.doctor, earlier
+        )
         self.results.update((e.id, e) for e in report.exercises)
         return report
 
@@ -203,8 +230,11 @@ class Loop:
     def stale(self, ids: list[str]) -> list[str]:
         """The exercises, tried already, whose last result may be out of date now that `ids`
         changed: those that call them."""
-        return [d for d in dependents(self.day, ids)
-                if (r := self.results.get(d)) is not None and r.status is not Status.NOT_ATTEMPTED]
+        return [
+            d
+            for d in dependents(self.day, ids)
+            if (r := self.results.get(d)) is not None and r.status is not Status.NOT_ATTEMPTED
+        ]
 
     def totals(self) -> dict[Status, int]:
         counts: dict[Status, int] = {}

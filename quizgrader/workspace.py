@@ -63,9 +63,11 @@ def find_workspace(explicit: Path | None, cwd: Path) -> Path:
     if _holds(here, str(DEFAULT), stat.S_IFDIR):
         return DEFAULT
     days = " or ".join(f"{d}/" for d in sorted(DAYS, reverse=True))
-    raise NoWorkspace(f"no workspace here: looked for {MARKER}, {days} in {shown(str(here))} and {MARKER} in its "
-                      f"parents, and {DEFAULT}/; run `quiz init my-quiz` to make one, or pass `--workspace FOLDER` "
-                      "(`--workspace .` for this folder)")
+    raise NoWorkspace(
+        f"no workspace here: looked for {MARKER}, {days} in {shown(str(here))} and {MARKER} in its "
+        f"parents, and {DEFAULT}/; run `quiz init my-quiz` to make one, or pass `--workspace FOLDER` "
+        "(`--workspace .` for this folder)"
+    )
 
 
 def _same(a: Path, b: Path) -> bool:

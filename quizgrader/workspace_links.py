@@ -40,8 +40,8 @@ def links_outside(workspace: Path, roots: list[str]) -> list[tuple[str, str]]:
                 if not within(target := os.path.realpath(path), ws):
                     found.append((rel, target))
                     continue
-                st = os.stat(path)          # inside: what it leads to
-        except OSError:                     # missing, or a link to nothing (inside): nothing to grade
+                st = os.stat(path)  # inside: what it leads to
+        except OSError:  # missing, or a link to nothing (inside): nothing to grade
             continue
         if stat.S_ISDIR(st.st_mode):
             real = os.path.realpath(path)
@@ -64,7 +64,7 @@ def links_leaving(root: Path) -> list[tuple[str, str]]:
     which must stand on its own wherever it is copied. Links are listed, never followed."""
     real = os.path.realpath(root)
     found = []
-    for folder, dirs, files in os.walk(root):      # a linked folder is among `dirs`, and not entered
+    for folder, dirs, files in os.walk(root):  # a linked folder is among `dirs`, and not entered
         for name in dirs + files:
             path = os.path.join(folder, name)
             if os.path.islink(path):
@@ -100,13 +100,19 @@ def refusal(workspace: Path, rel: str) -> str | None:
         return None
     name, link, target = shown(Path(rel).as_posix()), shown(found[0]), shown(found[1])
     if found[0] != Path(rel).as_posix():
-        return (f"{name} lies in {link}/, a link to a folder outside the workspace (→ {target}): the grader "
-                "grades only files inside the workspace; copy the folder in instead")
+        return (
+            f"{name} lies in {link}/, a link to a folder outside the workspace (→ {target}): the grader "
+            "grades only files inside the workspace; copy the folder in instead"
+        )
     if not (Path(workspace) / rel).is_symlink():
-        return (f"{name} is a hard link to the grader's own reference ({target}): the grader grades only files "
-                "you wrote; put your own file there instead")
-    return (f"{name} is a link to a file outside the workspace (→ {target}): the grader grades only files "
-            "inside the workspace; copy the file in instead")
+        return (
+            f"{name} is a hard link to the grader's own reference ({target}): the grader grades only files "
+            "you wrote; put your own file there instead"
+        )
+    return (
+        f"{name} is a link to a file outside the workspace (→ {target}): the grader grades only files "
+        "inside the workspace; copy the file in instead"
+    )
 
 
 def _reference_twin(path: Path, st: os.stat_result) -> str | None:

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Tests that draw examples themselves: a fast, derandomized profile for CI.
-settings.register_profile("ci", max_examples=20, deadline=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck))
+settings.register_profile(
+    "ci", max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 settings.register_profile("thorough", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -15,8 +16,13 @@ os.environ["QUIZ_HISTORY"] = "off"
 
 # `python -m quizgrader` as a child that Ctrl-C reaches: a process started in the background
 # inherits SIGINT ignored, and the command only installs its own handler over the default one.
-CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                         "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
+CTRL_C_REACHES = [
+    "-c",
+    (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)"
+    ),
+]
 
 
 @pytest.fixture(scope="session")

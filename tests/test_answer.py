@@ -22,8 +22,16 @@ ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 
 
 def quiz(*args: str, text: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=ROOT, env=ENV, input=text, check=False,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "quizgrader", *args],
+        cwd=ROOT,
+        env=ENV,
+        input=text,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def typed(q, value=None) -> str:
@@ -45,12 +53,12 @@ def test_each_answer_is_judged_at_once_and_the_session_is_saved(tmp_path):
     first, second, third = ROW3[:3]
     mistake = second.wrong[0]
     lines = [typed(first), typed(second, mistake.answer), "no_such_name(", typed(third)]
-    lines += [""] * (len(ROW3) - 3) + ["2"]          # skip the rest, then rate row 3 as Shaky
+    lines += [""] * (len(ROW3) - 3) + ["2"]  # skip the rest, then rate row 3 as Shaky
     run = quiz("answer", "day16", "--workspace", str(tmp_path), "--row", "3", text="\n".join(lines) + "\n")
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert out.count("✔ right") == 2 and "✘ wrong: " + mistake.feedback[:40] in out
-    assert "try again" in out                        # the unreadable answer is asked again, not judged
+    assert "try again" in out  # the unreadable answer is asked again, not judged
     assert "2/3 right this session" in out
     data = saved(tmp_path)
     assert set(data["answers"]) == {first.id, second.id, third.id}
@@ -65,13 +73,15 @@ def test_the_next_session_asks_what_is_not_yet_right_and_keeps_the_file(tmp_path
     first, second = ROW3[:2]
     (tmp_path / "answers").mkdir()
     path = tmp_path / "answers" / "day16.toml"
-    original = (f"# my notes: revise heads\n[answers]\n{first.id} = {typed(first)!r}\n"
-                f"{second.id} = {typed(second, second.wrong[0].answer)!r}\n")
+    original = (
+        f"# my notes: revise heads\n[answers]\n{first.id} = {typed(first)!r}\n"
+        f"{second.id} = {typed(second, second.wrong[0].answer)!r}\n"
+    )
     original = original.replace("'", '"')
     path.write_text(original)
     run = quiz("answer", "day16", "--workspace", str(tmp_path), "--row", "3", text=typed(second) + "\nq\n")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"{len(ROW3) - 1} question(s)" in run.stdout           # the right one is not asked again
+    assert f"{len(ROW3) - 1} question(s)" in run.stdout  # the right one is not asked again
     assert second.prompt[:50] in run.stdout and first.prompt[:50] not in run.stdout
     text = path.read_text()
     assert text.startswith("# my notes: revise heads") and "stopped early" in run.stdout
@@ -107,9 +117,15 @@ def test_end_of_input_keeps_what_was_answered(tmp_path):
 def test_ctrl_c_keeps_what_was_answered_and_exits_130(tmp_path):
     log = tmp_path / "out.txt"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, *CTRL_C_REACHES, "answer", "day16", "--workspace",
-                                 str(tmp_path), "--row", "3"], cwd=ROOT, env=ENV, stdin=subprocess.PIPE,
-                                stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, *CTRL_C_REACHES, "answer", "day16", "--workspace", str(tmp_path), "--row", "3"],
+            cwd=ROOT,
+            env=ENV,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         proc.stdin.write(typed(ROW3[0]) + "\n")
         proc.stdin.flush()
         deadline = time.monotonic() + 60

@@ -63,8 +63,9 @@ def test_no_module_imports_itself_back():
 def test_no_two_subpackages_import_each_other():
     edges: dict[str, set[str]] = {}
     for name, targets in graph().items():
-        edges.setdefault(subpackage(name), set()).update(subpackage(t) for t in targets
-                                                         if subpackage(t) != subpackage(name))
+        edges.setdefault(subpackage(name), set()).update(
+            subpackage(t) for t in targets if subpackage(t) != subpackage(name)
+        )
     try:
         list(graphlib.TopologicalSorter(edges).static_order())
     except graphlib.CycleError as e:
@@ -75,5 +76,6 @@ def test_the_reader_sees_a_lazy_import(tmp_path):
     """The analysis is not blind: an import inside a function is an edge."""
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from .other import g\n    return g\n")
-    assert imported("quizgrader.m", source, {"quizgrader.m": source, "quizgrader.other": source}) == \
-        {"quizgrader.other"}
+    assert imported("quizgrader.m", source, {"quizgrader.m": source, "quizgrader.other": source}) == {
+        "quizgrader.other"
+    }

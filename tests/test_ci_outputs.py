@@ -19,7 +19,7 @@ from quizgrader.results import Answer, CheckResult, ExerciseResult, GradeReport,
 from quizgrader.rubric import rate, verdict
 
 D16 = load_day("day16")
-NASTY = 'shapes differ: got <B, T> & "expected" \'(B, T, T)\'\nsecond line of the message'
+NASTY = "shapes differ: got <B, T> & \"expected\" '(B, T, T)'\nsecond line of the message"
 SOFTMAX = "day16.attention.softmax"
 SDPA = "day16.attention.scaled_dot_product_attention"
 ADDITIVE = "day16.attention.additive_attention"
@@ -36,26 +36,69 @@ def ok(name: str) -> CheckResult:
 
 def make_report(questions=None) -> GradeReport:
     exercises = [
-        ExerciseResult(SOFTMAX, "Softmax", Status.PASS, checks=[ok("sums to one"), ok("stable"), ok("shape")],
-                       seconds=0.5),
-        ExerciseResult(SDPA, "Scaled dot-product attention", Status.FAIL, reason="1 of 4 checks fails",
-                       checks=[ok("shape"), CheckResult("matches reference", Status.FAIL, NASTY,
-                                                       diagnosis="forgot the 1/sqrt(d_k) scale",
-                                                       repro="q = torch.ones(1, 2, 4)\nattend(q, q, q)"),
-                               ok("mask"), ok("grad")],
-                       diagnosis=["missing-scale"], seconds=1.25),
-        ExerciseResult(ADDITIVE, "Additive attention", Status.ERROR, reason="ImportError: no module named x",
-                       output="Traceback\n\x1b[31mboom\x1b[0m", seconds=0.1),
-        ExerciseResult(CAUSAL, "Causal mask", Status.TIMEOUT, reason="took longer than 10 s",
-                       checks=[CheckResult("shape", Status.PASS, seconds=0.25),
-                               CheckResult("big input", Status.TIMEOUT, "took longer than 10 s", seconds=10.5)],
-                       seconds=11.0),
-        ExerciseResult(PADDING, "Padding mask", Status.NOT_ATTEMPTED, reason="still raises NotImplementedError"),
-        ExerciseResult(MHA, "Multi-head attention", Status.BLOCKED,
-                       reason="needs attention.scaled_dot_product_attention, which fails"),
+        ExerciseResult(
+            SOFTMAX,
+            "Softmax",
+            Status.PASS,
+            checks=[ok("sums to one"), ok("stable"), ok("shape")],
+            seconds=0.5,
+        ),
+        ExerciseResult(
+            SDPA,
+            "Scaled dot-product attention",
+            Status.FAIL,
+            reason="1 of 4 checks fails",
+            checks=[
+                ok("shape"),
+                CheckResult(
+                    "matches reference",
+                    Status.FAIL,
+                    NASTY,
+                    diagnosis="forgot the 1/sqrt(d_k) scale",
+                    repro="q = torch.ones(1, 2, 4)\nattend(q, q, q)",
+                ),
+                ok("mask"),
+                ok("grad"),
+            ],
+            diagnosis=["missing-scale"],
+            seconds=1.25,
+        ),
+        ExerciseResult(
+            ADDITIVE,
+            "Additive attention",
+            Status.ERROR,
+            reason="ImportError: no module named x",
+            output="Traceback\n\x1b[31mboom\x1b[0m",
+            seconds=0.1,
+        ),
+        ExerciseResult(
+            CAUSAL,
+            "Causal mask",
+            Status.TIMEOUT,
+            reason="took longer than 10 s",
+            checks=[
+                CheckResult("shape", Status.PASS, seconds=0.25),
+                CheckResult("big input", Status.TIMEOUT, "took longer than 10 s", seconds=10.5),
+            ],
+            seconds=11.0,
+        ),
+        ExerciseResult(
+            PADDING, "Padding mask", Status.NOT_ATTEMPTED, reason="still raises NotImplementedError"
+        ),
+        ExerciseResult(
+            MHA,
+            "Multi-head attention",
+            Status.BLOCKED,
+            reason="needs attention.scaled_dot_product_attention, which fails",
+        ),
         # does not pass although every check does: a forbidden call
-        ExerciseResult(FORBIDDEN, "Sinusoidal encoding", Status.FAIL, reason="calls torch.nn.functional.softmax",
-                       checks=[ok("values"), ok("shape")]),
+        ExerciseResult(
+            FORBIDDEN,
+            "Sinusoidal encoding",
+            Status.FAIL,
+            reason="calls torch.nn.functional.softmax",
+            checks=[ok("values"), ok("shape")],
+        ),
         ExerciseResult(SCOPE, "Learned positions", Status.SKIPPED, reason="needs a GPU"),
     ]
     if questions is None:
@@ -67,8 +110,21 @@ def make_report(questions=None) -> GradeReport:
             QuestionResult("d16-later", 5, Answer.UNANSWERED),
         ]
     rubric = rate(D16, exercises, questions, {})
-    return GradeReport("day16", D16.title, "exercises", 0, "quick", "cpu", D16.scale, exercises, rubric,
-                       seconds=3.5, version="0", questions=questions, verdict=verdict(D16, rubric))
+    return GradeReport(
+        "day16",
+        D16.title,
+        "exercises",
+        0,
+        "quick",
+        "cpu",
+        D16.scale,
+        exercises,
+        rubric,
+        seconds=3.5,
+        version="0",
+        questions=questions,
+        verdict=verdict(D16, rubric),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +175,12 @@ def test_junit_has_a_suite_per_exercise_and_one_for_the_questions_with_counts(ju
 
 def test_junit_testcases_carry_their_checks_time(junit):
     by_name = suites(junit)
-    assert {c.name: c.time for c in by_name[CAUSAL]} == {"shape": pytest.approx(0.25),
-                                                          "big input": pytest.approx(10.5)}
+    assert {c.name: c.time for c in by_name[CAUSAL]} == {
+        "shape": pytest.approx(0.25),
+        "big input": pytest.approx(10.5),
+    }
     assert by_name[CAUSAL].time == pytest.approx(11.0)
-    (additive,) = list(by_name[ADDITIVE])        # no checks: the exercise's own time
+    (additive,) = list(by_name[ADDITIVE])  # no checks: the exercise's own time
     assert additive.time == pytest.approx(0.1)
 
 
@@ -134,7 +192,7 @@ def test_junit_failure_keeps_first_line_as_message_and_special_characters(junit)
     case = next(c for c in suites(junit)[SDPA] if c.name == "matches reference")
     kind, message, text = outcome(case)
     assert kind == "failure"
-    assert message == 'shapes differ: got <B, T> & "expected" \'(B, T, T)\''
+    assert message == "shapes differ: got <B, T> & \"expected\" '(B, T, T)'"
     assert NASTY in text
     assert "forgot the 1/sqrt(d_k) scale" in text
     assert "q = torch.ones(1, 2, 4)\nattend(q, q, q)" in text
@@ -158,7 +216,10 @@ def test_junit_timeout_is_an_error_and_failing_exercise_with_passing_checks_stil
     big = next(c for c in by_name[CAUSAL] if c.name == "big input")
     assert outcome(big)[:2] == ("error", "took longer than 10 s")
     cases = {c.name: outcome(c) for c in by_name[FORBIDDEN]}
-    assert cases["values"] is None and cases[FORBIDDEN][:2] == ("failure", "calls torch.nn.functional.softmax")
+    assert cases["values"] is None and cases[FORBIDDEN][:2] == (
+        "failure",
+        "calls torch.nn.functional.softmax",
+    )
 
 
 def test_junit_questions_suite_has_only_judged_questions(junit):
@@ -184,17 +245,38 @@ def test_junit_without_questions_has_no_questions_suite():
 # --- Gradescope -------------------------------------------------------------------------------------
 
 # Gradescope's autograder specifications: every key results.json may hold
-TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
-             "visibility", "extra_data"}
-TOP_KEYS = {"score", "max_score", "output", "output_format", "visibility", "stdout_visibility", "tests",
-            "leaderboard", "execution_time", "extra_data"}
+TEST_KEYS = {
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "name_format",
+    "number",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
+TOP_KEYS = {
+    "score",
+    "max_score",
+    "output",
+    "output_format",
+    "visibility",
+    "stdout_visibility",
+    "tests",
+    "leaderboard",
+    "execution_time",
+    "extra_data",
+}
 
 
 def test_gradescope_has_documented_keys_and_types(report):
     data = gradescope_json(report)
     assert set(data) <= TOP_KEYS and data["output_format"] in ("text", "md")
     assert json.loads(json.dumps(data)) == data
-    assert len(data["tests"]) == len(report.exercises) + 1          # and the checkpoint questions
+    assert len(data["tests"]) == len(report.exercises) + 1  # and the checkpoint questions
     for t in data["tests"]:
         assert set(t) <= TEST_KEYS and t["output_format"] in ("text", "md")
         assert isinstance(t["score"], float) and isinstance(t["max_score"], float)
@@ -266,6 +348,7 @@ def test_gradescope_output_explains_failures_and_carries_the_verdict(report):
 def scored_report() -> GradeReport:
     """Three exercises that pass 2 of their 3 checks (0.67 each: 2.01 together, not 2), one blocked
     although 3 of its 4 checks pass, one worth 2 points that passes."""
+
     def two_of_three(last: Status = Status.FAIL) -> list[CheckResult]:
         return [ok("a"), ok("b"), CheckResult("c", last, "off")]
 
@@ -273,12 +356,29 @@ def scored_report() -> GradeReport:
         ExerciseResult(SOFTMAX, "Softmax", Status.FAIL, checks=two_of_three()),
         ExerciseResult(SDPA, "SDPA", Status.ERROR, checks=two_of_three(Status.ERROR)),
         ExerciseResult(ADDITIVE, "Additive", Status.TIMEOUT, checks=two_of_three(Status.TIMEOUT)),
-        ExerciseResult(MHA, "MHA", Status.BLOCKED, reason="it depends on scaled_dot_product_attention (error)",
-                       checks=[ok("a"), ok("b"), ok("c"), CheckResult("d", Status.FAIL, "off")], points=2.0),
+        ExerciseResult(
+            MHA,
+            "MHA",
+            Status.BLOCKED,
+            reason="it depends on scaled_dot_product_attention (error)",
+            checks=[ok("a"), ok("b"), ok("c"), CheckResult("d", Status.FAIL, "off")],
+            points=2.0,
+        ),
         ExerciseResult(CAUSAL, "Causal mask", Status.PASS, checks=[ok("a")], points=2.0),
     ]
-    return GradeReport("day16", D16.title, "exercises", 0, "quick", "cpu", D16.scale, exercises,
-                       rate(D16, exercises, [], {}), seconds=1.0, version="0")
+    return GradeReport(
+        "day16",
+        D16.title,
+        "exercises",
+        0,
+        "quick",
+        "cpu",
+        D16.scale,
+        exercises,
+        rate(D16, exercises, [], {}),
+        seconds=1.0,
+        version="0",
+    )
 
 
 def test_every_output_scores_by_one_rule_and_totals_the_rounded_parts():
@@ -296,7 +396,10 @@ def test_every_output_scores_by_one_rule_and_totals_the_rounded_parts():
 
     root = ElementTree.fromstring(junit_xml(rep).encode())
     props = {s.get("name"): {p.get("name"): p.get("value") for p in s.iter("property")} for s in root}
-    assert props[MHA] == {"score": "0", "max_score": "2"} and props[SOFTMAX] == {"score": "0.67", "max_score": "1"}
+    assert props[MHA] == {"score": "0", "max_score": "2"} and props[SOFTMAX] == {
+        "score": "0.67",
+        "max_score": "1",
+    }
 
     summary = step_summary(rep)
     assert "| `multihead.MultiHeadAttention` | blocked | 3/4 | 0/2 |" in summary
@@ -336,8 +439,8 @@ def test_annotations_point_at_the_stub_file_and_line(tmp_path, monkeypatch):
     sdpa = next(line for line in lines if "scaled_dot_product_attention%3A fail" in line)
     assert sdpa.startswith("::error file=exercises/day16/attention.py,line=10,title=")
     additive = next(line for line in lines if "additive_attention" in line)
-    assert ",line=1," in additive          # no such function in the file: line 1
-    assert "exercises/day16/masks.py" in by_file     # no such file: still named, line 1
+    assert ",line=1," in additive  # no such function in the file: line 1
+    assert "exercises/day16/masks.py" in by_file  # no such file: still named, line 1
     assert ",line=1," in by_file["exercises/day16/masks.py"]
 
 
@@ -388,10 +491,17 @@ def test_step_summary_says_passed_when_everything_passes():
 
 def test_the_json_results_are_strict_json_whatever_the_numbers():
     rep = make_report()
-    rep.exercises[0].checks[0].figures = {"growth_exponent": math.nan, "speedup": {64: math.inf}, "ms": [-math.inf]}
+    rep.exercises[0].checks[0].figures = {
+        "growth_exponent": math.nan,
+        "speedup": {64: math.inf},
+        "ms": [-math.inf],
+    }
     rep.questions[0].given = math.nan
     text = json.dumps(rep.to_dict(), allow_nan=False)
     data = json.loads(text)
-    assert data["exercises"][0]["checks"][0]["figures"] == {"growth_exponent": "NaN", "speedup": {"64": "inf"},
-                                                             "ms": ["-inf"]}
+    assert data["exercises"][0]["checks"][0]["figures"] == {
+        "growth_exponent": "NaN",
+        "speedup": {"64": "inf"},
+        "ms": ["-inf"],
+    }
     assert data["questions"][0]["given"] == "NaN"

@@ -17,8 +17,15 @@ STATUSES = {"pass", "fail", "error", "timeout", "not_attempted", "blocked", "ski
 
 def quiz(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=cwd, env=env, check=False,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "quizgrader", *args],
+        cwd=cwd,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_reference_grades_clean_with_exit_0_and_valid_json(tmp_path):
@@ -39,7 +46,9 @@ def test_reference_grades_clean_with_exit_0_and_valid_json(tmp_path):
     for row in data["rubric"]:
         assert {"row", "rating", "evidence"} <= set(row) and row["rating"] == "Confident", row
     # the measuring checks carry their figures, and the rows they are evidence for show them
-    parallel = next(c for e in data["exercises"] for c in e["checks"] if "all T positions at once" in c["name"])
+    parallel = next(
+        c for e in data["exercises"] for c in e["checks"] if "all T positions at once" in c["name"]
+    )
     from quizgrader.checks.day16.attention import SCALING
 
     lengths = {str(T) for T in SCALING["quick"][0]}
@@ -62,23 +71,39 @@ def test_a_named_mistake_reaches_the_report(tmp_path):
 
     mistake = next(m for m in diagnosis.mistakes("day16") if m.id == "sdpa-no-scaling")
     ws = diagnosis.materialize(mistake, tmp_path / "ws")
-    run = quiz("grade", "day16", "--workspace", str(ws), "--only", "scaled_dot_product_attention", "--profile", "quick")
+    run = quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(ws),
+        "--only",
+        "scaled_dot_product_attention",
+        "--profile",
+        "quick",
+    )
     assert run.returncode == 1
     assert mistake.summary in " ".join(run.stdout.split())
     assert "quiz hint" in run.stdout or "hint" in run.stdout.lower()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["grade", "day17"], ["unknown day 'day17'", "did you mean day16"]),
-    (["grade", "day16", "--only", "sofmax"], ["unknown day16 exercise 'sofmax'", "did you mean attention.softmax"]),
-    (["grade", "day16", "--workspace", "no-such-folder"], ["no-such-folder", "not a folder"]),
-    (["grade", "day16", "--profile", "fast"], ["fast"]),
-    (["grade", "day16", "--json", "no-such-folder/r.json"], ["cannot write"]),
-    (["grade", "day9", "--only", "entropi"], ["unknown day09 exercise 'entropi'", "information.entropy"]),
-    (["show", "rubric", "day10"], ["unknown day 'day10'"]),
-    (["show", "exercise", "softmx"], ["did you mean attention.softmax"]),
-    (["hint", "causal"], ["did you mean masks.causal_mask"]),
-], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0] in {"grade", "show", "hint"} else None)
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["grade", "day17"], ["unknown day 'day17'", "did you mean day16"]),
+        (
+            ["grade", "day16", "--only", "sofmax"],
+            ["unknown day16 exercise 'sofmax'", "did you mean attention.softmax"],
+        ),
+        (["grade", "day16", "--workspace", "no-such-folder"], ["no-such-folder", "not a folder"]),
+        (["grade", "day16", "--profile", "fast"], ["fast"]),
+        (["grade", "day16", "--json", "no-such-folder/r.json"], ["cannot write"]),
+        (["grade", "day9", "--only", "entropi"], ["unknown day09 exercise 'entropi'", "information.entropy"]),
+        (["show", "rubric", "day10"], ["unknown day 'day10'"]),
+        (["show", "exercise", "softmx"], ["did you mean attention.softmax"]),
+        (["hint", "causal"], ["did you mean masks.causal_mask"]),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0] in {"grade", "show", "hint"} else None,
+)
 def test_usage_errors_exit_2_with_a_specific_message(args, words):
     run = quiz(*args)
     assert run.returncode == 2, run.stdout + run.stderr
@@ -111,7 +136,10 @@ def test_show_rubric_day9_prints_its_rows():
 def test_list_hint_and_show_exercise():
     listed = quiz("list", "day16")
     assert listed.returncode == 0
-    assert all(name in listed.stdout for name in ["attention.softmax", "masks.causal_mask", "multihead.MultiHeadAttention"])
+    assert all(
+        name in listed.stdout
+        for name in ["attention.softmax", "masks.causal_mask", "multihead.MultiHeadAttention"]
+    )
 
     hints = quiz("hint", "softmax", "--level", "2")
     assert hints.returncode == 0
@@ -126,10 +154,12 @@ def test_list_hint_and_show_exercise():
 def test_day9_answers_and_ratings_decide_rows_no_exercise_has_evidence_for_yet(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "day09.toml").write_text(
-        '[answers]\nd09-ce-uniform-10 = "ln(10)"\n[ratings]\n1 = "✅ Solid"\n2 = "❌ Weak"\n3 = "❌ Weak"\n4 = "❌ Weak"\n')
+        '[answers]\nd09-ce-uniform-10 = "ln(10)"\n[ratings]\n'
+        '1 = "✅ Solid"\n2 = "❌ Weak"\n3 = "❌ Weak"\n4 = "❌ Weak"\n'
+    )
     out = tmp_path / "r.json"
     run = quiz("grade", "day9", "--workspace", str(tmp_path), "--profile", "quick", "--json", str(out))
-    assert run.returncode == 1, run.stdout + run.stderr      # no exercise attempted yet
+    assert run.returncode == 1, run.stdout + run.stderr  # no exercise attempted yet
     assert "verdict: extra day of review" in run.stdout and "[x] Draw a computation graph" in run.stdout
     data = json.loads(out.read_text())
     assert {e["status"] for e in data["exercises"]} == {"not_attempted"}

@@ -64,9 +64,15 @@ def confined(tmp_path: Path, tries: dict, cuda: bool = False) -> tuple[dict, dic
     def work():
         # as in a learner's process: sys.path without the folder pytest adds for the tests
         sys.path[:] = [p for p in sys.path if not p.startswith(str(ROOT / "tests"))]
-        access = confine.Access(read=(ws, *confine.library_roots([ROOT / "quizgrader", ROOT / "reference"],
-                                                                 [ROOT]), *confine.system_roots(cuda)),
-                                write=(scratch,), devices=(Path(os.devnull),))
+        access = confine.Access(
+            read=(
+                ws,
+                *confine.library_roots([ROOT / "quizgrader", ROOT / "reference"], [ROOT]),
+                *confine.system_roots(cuda),
+            ),
+            write=(scratch,),
+            devices=(Path(os.devnull),),
+        )
         c = confine.confine(access=access, cpu_seconds=60, memory_bytes=None, output_bytes=2**20, cuda=cuda)
         return [attempts(tries, ws, scratch), {"applied": c.applied, "missing": c.missing}]
 
@@ -88,41 +94,59 @@ def test_reads_reach_the_workspace_and_the_libraries_and_nothing_else(tmp_path):
 
     other = tmp_path / "other-submission.py"
     other.write_text("someone else's work\n")
-    out, layers = confined(tmp_path, {
-        "own file": lambda ws, scratch: (ws / "mine.txt").read_text().strip(),
-        "a library": _read(torch.__file__),
-        "the reference": _read(ROOT / "reference" / "day16" / "attention.py"),
-        "the reference's folder": lambda ws, scratch: os.listdir(ROOT / "reference"),
-        "the grader": _read(ROOT / "quizgrader" / "grade.py"),
-        "the checkout's tests": _read(ROOT / "tests" / "test_confine.py"),
-        "another submission": _read(other),
-        "the grader's environment": _read(f"/proc/{os.getpid()}/environ"),
-        "the machine's accounts": _read("/etc/passwd"),
-    })
+    out, layers = confined(
+        tmp_path,
+        {
+            "own file": lambda ws, scratch: (ws / "mine.txt").read_text().strip(),
+            "a library": _read(torch.__file__),
+            "the reference": _read(ROOT / "reference" / "day16" / "attention.py"),
+            "the reference's folder": lambda ws, scratch: os.listdir(ROOT / "reference"),
+            "the grader": _read(ROOT / "quizgrader" / "grade.py"),
+            "the checkout's tests": _read(ROOT / "tests" / "test_confine.py"),
+            "another submission": _read(other),
+            "the grader's environment": _read(f"/proc/{os.getpid()}/environ"),
+            "the machine's accounts": _read("/etc/passwd"),
+        },
+    )
     needs(layers, confine.READS)
     assert out["own file"] == "the learner's own file" and out["a library"].isdigit(), out
-    for name in ("the reference", "the reference's folder", "the grader", "the checkout's tests",
-                 "another submission", "the grader's environment", "the machine's accounts"):
+    for name in (
+        "the reference",
+        "the reference's folder",
+        "the grader",
+        "the checkout's tests",
+        "another submission",
+        "the grader's environment",
+        "the machine's accounts",
+    ):
         assert out[name] == "EACCES", (name, out[name])
 
 
 def test_writes_reach_the_scratch_folder_only(tmp_path):
     target = tmp_path / "outside.txt"
-    out, layers = confined(tmp_path, {
-        "scratch": lambda ws, scratch: (scratch / "s.txt").write_text("ok"),
-        "the workspace": lambda ws, scratch: (ws / "mine.txt").write_text("changed"),
-        "outside": lambda ws, scratch: target.write_text("x"),
-        "a link in scratch": lambda ws, scratch: os.symlink(target, scratch / "link") or "made",
-    })
+    out, layers = confined(
+        tmp_path,
+        {
+            "scratch": lambda ws, scratch: (scratch / "s.txt").write_text("ok"),
+            "the workspace": lambda ws, scratch: (ws / "mine.txt").write_text("changed"),
+            "outside": lambda ws, scratch: target.write_text("x"),
+            "a link in scratch": lambda ws, scratch: os.symlink(target, scratch / "link") or "made",
+        },
+    )
     needs(layers, confine.WRITES)
     assert out["scratch"] == "2" and out["the workspace"] == "EACCES" and out["outside"] == "EACCES", out
     assert not target.exists() and (tmp_path / "ws" / "mine.txt").read_text() == "the learner's own file\n"
 
 
 def test_no_socket_of_any_family(tmp_path):
-    families = {"tcp": (socket.AF_INET, socket.SOCK_STREAM), "udp": (socket.AF_INET, socket.SOCK_DGRAM),
-                "tcp6": (socket.AF_INET6, socket.SOCK_STREAM), "unix": (socket.AF_UNIX, socket.SOCK_STREAM),
-                "netlink": (socket.AF_NETLINK, socket.SOCK_RAW)}
+    families = {
+        "tcp": (socket.AF_INET, socket.SOCK_STREAM),
+        "udp": (socket.AF_INET, socket.SOCK_DGRAM),
+        "tcp6": (socket.AF_INET6, socket.SOCK_STREAM),
+        "unix": (socket.AF_UNIX, socket.SOCK_STREAM),
+        "netlink": (socket.AF_NETLINK, socket.SOCK_RAW),
+    }
+
     def opening(family: int, kind: int):
         return lambda ws, scratch: socket.socket(family, kind).close()
 
@@ -139,21 +163,29 @@ def test_no_processes_no_tracing_no_capabilities_no_shared_memory(tmp_path):
             if libc.syscall(*args) == -1:
                 raise OSError(ctypes.get_errno(), "")
             return "allowed"
+
         return attempt
 
-    ptrace, vm_readv, shmget = {"x86_64": (101, 310, 29), "aarch64": (117, 270, 194)}.get(os.uname().machine,
-                                                                                       (None, None, None))
-    tries = {"fork": lambda ws, scratch: os.fork(), "exec": lambda ws, scratch: os.execv("/bin/true", ["true"]),
-             "capabilities": lambda ws, scratch: [line for line in Path("/proc/self/status").read_text().splitlines()
-                                                  if line.startswith(("CapEff", "CapPrm", "CapBnd"))]}
+    ptrace, vm_readv, shmget = {"x86_64": (101, 310, 29), "aarch64": (117, 270, 194)}.get(
+        os.uname().machine, (None, None, None)
+    )
+    tries = {
+        "fork": lambda ws, scratch: os.fork(),
+        "exec": lambda ws, scratch: os.execv("/bin/true", ["true"]),
+        "capabilities": lambda ws, scratch: [
+            line
+            for line in Path("/proc/self/status").read_text().splitlines()
+            if line.startswith(("CapEff", "CapPrm", "CapBnd"))
+        ],
+    }
     if ptrace is not None:
-        tries["ptrace the grader"] = syscall(ptrace, 16, os.getpid(), 0, 0)   # PTRACE_ATTACH
+        tries["ptrace the grader"] = syscall(ptrace, 16, os.getpid(), 0, 0)  # PTRACE_ATTACH
         tries["read the grader's memory"] = syscall(vm_readv, os.getpid(), 0, 0, 0, 0, 0)
     grader = os.getpid()
     tries["the grader's limits"] = lambda ws, scratch: resource.prlimit(grader, resource.RLIMIT_NOFILE)
     tries["its own limits"] = lambda ws, scratch: resource.getrlimit(resource.RLIMIT_NOFILE)
-    if shmget is not None:       # a channel between processes that no file rule covers
-        tries["System V shared memory"] = syscall(shmget, 0, 4096, 0o1600)          # IPC_PRIVATE | IPC_CREAT
+    if shmget is not None:  # a channel between processes that no file rule covers
+        tries["System V shared memory"] = syscall(shmget, 0, 4096, 0o1600)  # IPC_PRIVATE | IPC_CREAT
     out, layers = confined(tmp_path, tries)
     needs(layers, confine.PROCESSES)
     assert out["fork"] == out["exec"] == "EPERM", out
@@ -185,15 +217,30 @@ def test_the_library_roots_leave_out_every_copy_of_the_grader(tmp_path):
 
 
 def test_the_learners_environment_keeps_no_secrets():
-    env = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "s", "CI": "true",
-           "CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "1", "HOME": "/root", "SSH_AUTH_SOCK": "/tmp/x",
-           "PYTORCH_KEY": "k", "QUIZ_HISTORY": "off"}
-    assert confine.reduced_environment(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0",
-                                                "OMP_NUM_THREADS": "1"}
+    env = {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "GITHUB_TOKEN": "t",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "CI": "true",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "OMP_NUM_THREADS": "1",
+        "HOME": "/root",
+        "SSH_AUTH_SOCK": "/tmp/x",
+        "PYTORCH_KEY": "k",
+        "QUIZ_HISTORY": "off",
+    }
+    assert confine.reduced_environment(env) == {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
-needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                                reason="only a grader run as root has a user to drop")
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only a grader run as root has a user to drop"
+)
 
 
 @needs_root
@@ -211,19 +258,24 @@ def test_run_as_root_the_code_runs_as_nobody_and_cannot_read_roots_files():
         secret = base / "root-only.txt"
         secret.write_text("root's\n")
         secret.chmod(0o600)
+
         def work():
             confine.die_with(os.getppid())
             out = {"dropped": confine.drop_user(confine.NOBODY, (scratch,), (ws,))}
             out["uid"], out["gid"], out["groups"] = os.getuid(), os.getgid(), os.getgroups()
             out["home"] = os.environ["HOME"]
             death = ctypes.c_int(0)
-            ctypes.CDLL(None).prctl(2, ctypes.byref(death), 0, 0, 0)   # PR_GET_PDEATHSIG
+            ctypes.CDLL(None).prctl(2, ctypes.byref(death), 0, 0, 0)  # PR_GET_PDEATHSIG
             out["pdeathsig"] = death.value
-            return out | attempts({"own file": lambda: (ws / "mine.py").read_text(),
-                                   "root's file": lambda: secret.read_text(),
-                                   "scratch": lambda: (scratch / "note").write_text("ok"),
-                                   "back to root": lambda: os.setuid(0),
-                                   "own /proc entry": lambda: Path("/proc/self/status").read_text()[:4]})
+            return out | attempts(
+                {
+                    "own file": (ws / "mine.py").read_text,
+                    "root's file": secret.read_text,
+                    "scratch": lambda: (scratch / "note").write_text("ok"),
+                    "back to root": lambda: os.setuid(0),
+                    "own /proc entry": lambda: Path("/proc/self/status").read_text()[:4],
+                }
+            )
 
         out = in_child(work)
         assert out["pdeathsig"] == 9, out
@@ -239,8 +291,11 @@ def test_run_as_root_the_code_runs_as_nobody_and_cannot_read_roots_files():
 
 
 @needs_root
-@pytest.mark.skipif(not confine.python_reachable(), reason="this Python's own files are closed to other users "
-                    "(kept in root's home), so the grader keeps the learner's code as root and says so")
+@pytest.mark.skipif(
+    not confine.python_reachable(),
+    reason="this Python's own files are closed to other users "
+    "(kept in root's home), so the grader keeps the learner's code as root and says so",
+)
 def test_a_grading_run_as_root_runs_the_learners_code_as_nobody(tmp_path, zygote):
     """Through the whole grader: the learner's softmax reports the uid it runs as, and tries a file
     only root may read; the report lists the layer."""
@@ -259,8 +314,11 @@ def test_a_grading_run_as_root_runs_the_learners_code_as_nobody(tmp_path, zygote
     start = source.index("def softmax")
     body_start = source.index("\n", source.index(":\n", start)) + 1
     end = source.index("\ndef ", body_start)
-    stub.write_text(source[:body_start] + "    import os\n    raise ValueError(f'uid={os.getuid()} gid={os.getgid()}')\n"
-                    + source[end:])
+    stub.write_text(
+        source[:body_start]
+        + "    import os\n    raise ValueError(f'uid={os.getuid()} gid={os.getgid()}')\n"
+        + source[end:]
+    )
     report = grade("day16", Options(workspace=ws, only=["attention.softmax"], profile="quick"), zygote=zygote)
     result = report.exercises[0]
     messages = "\n".join(c.message for c in result.checks) + result.reason

@@ -69,8 +69,13 @@ def test_block_on_unwritten_attention_can_be_graded_before_it(tmp_path, zygote):
 
 
 def test_the_json_report_carries_the_second_grading(tmp_path, zygote):
-    report = grade("day16", Options(workspace=workspace(tmp_path, "mha-no-output-projection"),
-                                    only=BLOCK_AND_DEPS, profile="quick"), zygote=zygote)
+    report = grade(
+        "day16",
+        Options(
+            workspace=workspace(tmp_path, "mha-no-output-projection"), only=BLOCK_AND_DEPS, profile="quick"
+        ),
+        zygote=zygote,
+    )
     block = next(e for e in report.to_dict()["exercises"] if e["id"].endswith("TransformerBlock"))
     assert block["status"] == "blocked"
     assert block["with_reference"]["substituted"] == ["day16.multihead.MultiHeadAttention"]
@@ -81,7 +86,9 @@ def test_the_json_report_carries_the_second_grading(tmp_path, zygote):
 def test_a_dependency_that_does_not_even_import_is_replaced_whole(tmp_path, zygote, broken):
     ws = workspace(tmp_path)
     path = ws / "day16" / "multihead.py"
-    path.write_text(path.read_text() + ("\ndef oops(:\n" if broken == "syntax" else "\nimport no_such_module\n"))
+    path.write_text(
+        path.read_text() + ("\ndef oops(:\n" if broken == "syntax" else "\nimport no_such_module\n")
+    )
     block = graded(ws, zygote)["TransformerBlock"]
     assert block.status is Status.BLOCKED
     assert block.with_reference is not None and block.with_reference.status is Status.PASS

@@ -19,9 +19,14 @@ from quizgrader.grade import Options, grade
 from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ["day16.multihead.MultiHeadAttention", "day16.block.FeedForward", "day16.block.TransformerBlock",
-          "day16.block.DecoderBlock", "day16.lm.DecoderLM"]
-TRAINS = "learns to copy"     # its GPU configuration is sized for a GPU: not run on the CPU
+MODELS = [
+    "day16.multihead.MultiHeadAttention",
+    "day16.block.FeedForward",
+    "day16.block.TransformerBlock",
+    "day16.block.DecoderBlock",
+    "day16.lm.DecoderLM",
+]
+TRAINS = "learns to copy"  # its GPU configuration is sized for a GPU: not run on the CPU
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +35,32 @@ def ref():
 
 
 def tier_results(you, ref, exercise: str):
-    return [run_check(c, you, ref, "default", 0, device="cuda")[0]
-            for c in checks_for(exercise) if not c.name.startswith(TRAINS)]
+    return [
+        run_check(c, you, ref, "default", 0, device="cuda")[0]
+        for c in checks_for(exercise)
+        if not c.name.startswith(TRAINS)
+    ]
 
 
 @pytest.mark.parametrize("exercise", MODELS, ids=[m.rsplit(".", 1)[1] for m in MODELS])
 def test_reference_passes_the_bfloat16_tier(ref, exercise):
     you = local(ROOT / "reference", "day16")
     results = tier_results(you, ref, exercise)
-    assert all(r.status is Status.PASS for r in results), [(r.name, r.message[:300]) for r in results
-                                                            if r.status is not Status.PASS]
+    assert all(r.status is Status.PASS for r in results), [
+        (r.name, r.message[:300]) for r in results if r.status is not Status.PASS
+    ]
 
 
-@pytest.mark.parametrize("mistake", ["lm-final-ln-always", "lm-scaled-embedding", "block-pre-post-swapped",
-                                     "block-ff-no-residual", "mha-no-output-projection"])
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "lm-final-ln-always",
+        "lm-scaled-embedding",
+        "block-pre-post-swapped",
+        "block-ff-no-residual",
+        "mha-no-output-projection",
+    ],
+)
 def test_the_bfloat16_tier_still_catches_mistakes(ref, tmp_path, mistake):
     m = next(x for x in diagnosis.mistakes("day16") if x.id == mistake)
     you = local(diagnosis.materialize(m, tmp_path / "ws"), "day16")
@@ -56,7 +73,7 @@ def test_normwise_message_names_the_tier():
     from quizgrader.checks.compare import Mismatch, expect_close
 
     want = torch.linspace(-1, 1, 16, dtype=torch.float64)
-    expect_close((want * 1.03).to(torch.bfloat16), want, "x", dtype=torch.bfloat16)   # 3% off: within the tier
+    expect_close((want * 1.03).to(torch.bfloat16), want, "x", dtype=torch.bfloat16)  # 3% off: within the tier
     with pytest.raises(Mismatch, match="relative error of the whole tensor 0.2"):
         expect_close((want * 1.2).to(torch.bfloat16), want, "x", dtype=torch.bfloat16)
 
@@ -65,8 +82,11 @@ def test_normwise_message_names_the_tier():
 def test_models_grade_on_the_gpu(tmp_path, zygote):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
-    report = grade("day16", Options(workspace=ws, device="cuda", only=["MultiHeadAttention", "TransformerBlock",
-                                                                       "DecoderLM"]), zygote=zygote)
+    report = grade(
+        "day16",
+        Options(workspace=ws, device="cuda", only=["MultiHeadAttention", "TransformerBlock", "DecoderLM"]),
+        zygote=zygote,
+    )
     assert report.device == "cuda" and report.passed, [(e.id, e.reason) for e in report.exercises]
     learns = next(c for e in report.exercises for c in e.checks if c.name.startswith(TRAINS))
     assert learns.figures["accuracy"] >= 0.9 and learns.figures["accuracy_without_positions"] <= 0.6

@@ -21,10 +21,31 @@ from typer.testing import CliRunner
 from quizgrader.cli import app
 from quizgrader.paths import exercises_root, reference_root
 
-TOP_KEYS = {"score", "max_score", "output", "output_format", "visibility", "stdout_visibility", "tests",
-            "leaderboard", "execution_time", "extra_data"}
-TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
-             "visibility", "extra_data"}
+TOP_KEYS = {
+    "score",
+    "max_score",
+    "output",
+    "output_format",
+    "visibility",
+    "stdout_visibility",
+    "tests",
+    "leaderboard",
+    "execution_time",
+    "extra_data",
+}
+TEST_KEYS = {
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "name_format",
+    "number",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 BIN = str(Path(sys.executable).parent)
 
@@ -40,8 +61,9 @@ def source(tmp_path_factory) -> Path:
     """The autograder for day16 (quick profile, the questions not graded, the model's test hidden),
     unpacked as Gradescope unpacks it."""
     out = tmp_path_factory.mktemp("out")
-    archive = build(out, "--day", "day16", "--profile", "quick", "--questions-points", "0",
-                    "--hidden", "lm.DecoderLM")
+    archive = build(
+        out, "--day", "day16", "--profile", "quick", "--questions-points", "0", "--hidden", "lm.DecoderLM"
+    )
     folder = tmp_path_factory.mktemp("source")
     with zipfile.ZipFile(archive) as z:
         z.extractall(folder)
@@ -60,8 +82,15 @@ def autograde(source: Path, tmp_path: Path, fill) -> tuple[dict, float]:
     fill(root / "submission")
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
     started = time.perf_counter()
-    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True,
-                         text=True, timeout=300, check=False)
+    run = subprocess.run(
+        ["bash", str(root / "source" / "run_autograder")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     seconds = time.perf_counter() - started
     path = root / "results" / "results.json"
     assert path.is_file(), run.stdout + run.stderr
@@ -92,8 +121,11 @@ def copy_reference(submission: Path, *files: str) -> None:
     """The reference's day16 folder, or only `files` of it (the others are then not attempted, which
     costs no learner's process: a quicker run)."""
     keep = {"__init__.py", *files} if files else None
-    shutil.copytree(reference_root() / "day16", submission / "day16",
-                    ignore=lambda folder, names: [n for n in names if n == "__pycache__" or keep and n not in keep])
+    shutil.copytree(
+        reference_root() / "day16",
+        submission / "day16",
+        ignore=lambda folder, names: [n for n in names if n == "__pycache__" or keep and n not in keep],
+    )
 
 
 MASKS = ("day16.masks.causal_mask", "day16.masks.padding_mask")
@@ -107,8 +139,17 @@ def by_id(data: dict) -> dict:
 
 
 def test_the_zip_holds_the_wheel_its_digest_setup_run_autograder_and_config(tmp_path):
-    archive = build(tmp_path / "made" / "here", "--day", "day16", "--day", "day9", "--hidden", "attention.*",
-                    "--hidden-until", "after_published")
+    archive = build(
+        tmp_path / "made" / "here",
+        "--day",
+        "day16",
+        "--day",
+        "day9",
+        "--hidden",
+        "attention.*",
+        "--hidden-until",
+        "after_published",
+    )
     with zipfile.ZipFile(archive) as z:
         names = set(z.namelist())
         wheel = next(n for n in names if n.endswith(".whl"))
@@ -131,8 +172,9 @@ def test_the_zip_holds_the_wheel_its_digest_setup_run_autograder_and_config(tmp_
 
 
 def test_an_unknown_hidden_exercise_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(app, ["autograder", "gradescope", str(tmp_path), "--day", "day16", "--hidden",
-                                      "no.such"])
+    result = CliRunner().invoke(
+        app, ["autograder", "gradescope", str(tmp_path), "--day", "day16", "--hidden", "no.such"]
+    )
     assert result.exit_code == 2 and "no.such" in result.output
 
 
@@ -182,19 +224,22 @@ CHEATS = {
     "reads the reference": (
         "def softmax(x, dim=-1):\n"
         "    import importlib.resources\n"
-        "    path = importlib.resources.files('quizgrader') / '_bundled' / 'reference' / 'day16' / 'attention.py'\n"
+        "    path = importlib.resources.files('quizgrader') / '_bundled' / 'reference' / 'day16' / "
+        "'attention.py'\n"
         "    scope = {}\n"
         "    exec(path.read_text(), scope)\n"
-        "    return scope['softmax'](x, dim)\n"),
+        "    return scope['softmax'](x, dim)\n"
+    ),
     "calls torch.softmax": (
-        "def softmax(x, dim=-1):\n"
-        "    import torch\n"
-        "    return torch.softmax(x, dim=dim)\n"),
+        "def softmax(x, dim=-1):\n    import torch\n    return torch.softmax(x, dim=dim)\n"
+    ),
 }
 
 
-WHY = {"reads the reference": r"reaches nothing but its inputs.*may not read",
-       "calls torch.softmax": r"written from scratch.*softmax"}
+WHY = {
+    "reads the reference": r"reaches nothing but its inputs.*may not read",
+    "calls torch.softmax": r"written from scratch.*softmax",
+}
 
 
 @pytest.mark.parametrize("how", CHEATS)
@@ -215,8 +260,11 @@ def test_a_cheating_softmax_scores_0_and_the_output_says_why(source, tmp_path, h
 
 @pytest.mark.parametrize("layout", ["exercises", "one folder deeper", "one folder deeper, exercises"])
 def test_the_layouts_a_learner_may_upload(source, tmp_path, layout):
-    inner = {"exercises": "exercises", "one folder deeper": "my-work",
-             "one folder deeper, exercises": "my-work/exercises"}[layout]
+    inner = {
+        "exercises": "exercises",
+        "one folder deeper": "my-work",
+        "one folder deeper, exercises": "my-work/exercises",
+    }[layout]
     data, _ = autograde(source, tmp_path, lambda s: copy_reference(s / inner, "masks.py"))
     tests = by_id(data)
     assert all(tests[m]["score"] == tests[m]["max_score"] == 1.0 for m in MASKS), data["output"]
@@ -226,7 +274,7 @@ def test_the_layouts_a_learner_may_upload(source, tmp_path, layout):
 def test_a_submission_with_nothing_to_grade_scores_0_and_says_what_was_expected(source, tmp_path):
     def fill(submission: Path) -> None:
         (submission / "notes.txt").write_text("I did it on paper\n")
-        (submission / "day16").symlink_to(reference_root() / "day16")      # a link is not a workspace
+        (submission / "day16").symlink_to(reference_root() / "day16")  # a link is not a workspace
 
     data, _ = autograde(source, tmp_path, fill)
     assert data["score"] == 0.0 and data["max_score"] == 21.0

@@ -69,7 +69,9 @@ def mutant_results(tmp_path_factory, zygote):
         ws = diagnosis.materialize(m, tmp_path_factory.mktemp(m.id) / "ws")
         profile = QUICK.get(m.exercise, "default")
         day = m.exercise.split(".")[0]
-        out[m.id] = grade(day, Options(workspace=ws, only=[m.exercise], profile=profile), zygote=zygote).exercises[-1]
+        out[m.id] = grade(
+            day, Options(workspace=ws, only=[m.exercise], profile=profile), zygote=zygote
+        ).exercises[-1]
         assert out[m.id].id == m.exercise
     return out
 
@@ -83,7 +85,7 @@ QUICK = {"day16.lm.DecoderLM": "quick"}
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
 def test_every_mistake_is_an_edit_of_the_reference_that_compiles(mistake):
     source = (ROOT / "reference" / mistake.file).read_text()
-    mutant = diagnosis.mutate(source, mistake)   # raises unless each `old` occurs exactly once
+    mutant = diagnosis.mutate(source, mistake)  # raises unless each `old` occurs exactly once
     assert mutant != source and mistake.summary and mistake.why
     compile(mutant, mistake.file, "exec")
 
@@ -108,74 +110,143 @@ NOT_YET = {"written from scratch (no forbidden library calls)", KEEPS_TO_ITSELF}
 
 @pytest.mark.parametrize("day", DAYS)
 def test_every_check_fails_on_some_mistake(day, mutant_results):
-    caught = {(r.id, c.name) for r in mutant_results.values() for c in r.checks
-              if c.status in (Status.FAIL, Status.ERROR)}
-    never = [(e.id, c.name) for e in load_day(day).exercises for c in all_checks(e)
-             if (e.id, c.name) not in caught and c.name not in NOT_YET]
+    caught = {
+        (r.id, c.name)
+        for r in mutant_results.values()
+        for c in r.checks
+        if c.status in (Status.FAIL, Status.ERROR)
+    }
+    never = [
+        (e.id, c.name)
+        for e in load_day(day).exercises
+        for c in all_checks(e)
+        if (e.id, c.name) not in caught and c.name not in NOT_YET
+    ]
     assert not never, f"checks no known mistake fails: {never}"
 
 
 FORBIDDEN_STUBS = [
     # (exercise, file, old, new): the reference, made to call the routine it should implement
-    ("day16", "softmax", "attention.py",
-     "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
-     "    return torch.softmax(shifted, dim=dim)"),
+    (
+        "day16",
+        "softmax",
+        "attention.py",
+        "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
+        "    return torch.softmax(shifted, dim=dim)",
+    ),
     # through a helper outside the exercise, reached by a name put together at run time: the routine is
     # disabled in the learner's process, and the record of its call names the helper
-    ("day16", "softmax", "attention.py",
-     "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
-     "    return _normalise(shifted, dim)\n\n\ndef _normalise(z, dim):\n    return getattr(torch, 'soft' + 'max')(z, dim=dim)"),
+    (
+        "day16",
+        "softmax",
+        "attention.py",
+        "    exps = torch.exp(shifted)\n    return exps / exps.sum(dim=dim, keepdim=True)",
+        "    return _normalise(shifted, dim)\n\n\ndef _normalise(z, dim):\n    return getattr(torch, 'soft' "
+        "+ 'max')(z, dim=dim)",
+    ),
     # through an import alias, which only the source scan resolves
-    ("day16", "scaled_dot_product_attention", "attention.py",
-     "    return weights @ V, weights",
-     ("    from torch.nn import functional as Fn\n"
-     "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights")),
+    (
+        "day16",
+        "scaled_dot_product_attention",
+        "attention.py",
+        "    return weights @ V, weights",
+        (
+            "    from torch.nn import functional as Fn\n"
+            "    return Fn.scaled_dot_product_attention(Q, K, V, attn_mask=mask), weights"
+        ),
+    ),
     # through getattr, which no source scan sees: the disabled routine raises all the same
-    ("day16", "MultiHeadAttention", "multihead.py",
-     "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
-     ("        import torch\n"
-     "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
-     "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, attn_mask=mask)")),
+    (
+        "day16",
+        "MultiHeadAttention",
+        "multihead.py",
+        "        out, weights = scaled_dot_product_attention(q, k, v, mask)",
+        (
+            "        import torch\n"
+            "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n"
+            "        out = getattr(torch.nn.functional, 'scaled_' + 'dot_product_attention')(q, k, v, "
+            "attn_mask=mask)"
+        ),
+    ),
     # a block that does the attention of its Pre-LN branch with the library kernel
-    ("day16", "TransformerBlock", "block.py",
-     "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
-     ("            import torch.nn.functional as F\n"
-      "            a, h = self.attn, self.ln1(x)\n"
-      "            B, T, C = h.shape\n"
-      "            q, k, v = (W(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_q, a.W_k, a.W_v))\n"
-      "            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n"
-      "            x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
-    ("day16", "DecoderBlock", "block.py",
-     "        x = x + self.cross_attn(self.ln2(x), context=memory, mask=memory_mask)[0]\n",
-     ("        import torch\n"
-      "        a, h = self.cross_attn, self.ln2(x)\n"
-      "        (B, T, C), S = h.shape, memory.size(1)\n"
-      "        q = a.W_q(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2)\n"
-      "        k, v = (W(memory).view(B, S, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_k, a.W_v))\n"
-      "        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask)\n"
-      "        x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n")),
-    ("day16", "label_smoothed_cross_entropy", "recipe.py",
-     "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
-     "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')"),
+    (
+        "day16",
+        "TransformerBlock",
+        "block.py",
+        "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
+        (
+            "            import torch.nn.functional as F\n"
+            "            a, h = self.attn, self.ln1(x)\n"
+            "            B, T, C = h.shape\n"
+            "            q, k, v = (W(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_q, "
+            "a.W_k, a.W_v))\n"
+            "            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)\n"
+            "            x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n"
+        ),
+    ),
+    (
+        "day16",
+        "DecoderBlock",
+        "block.py",
+        "        x = x + self.cross_attn(self.ln2(x), context=memory, mask=memory_mask)[0]\n",
+        (
+            "        import torch\n"
+            "        a, h = self.cross_attn, self.ln2(x)\n"
+            "        (B, T, C), S = h.shape, memory.size(1)\n"
+            "        q = a.W_q(h).view(B, T, a.num_heads, a.d_k).transpose(1, 2)\n"
+            "        k, v = (W(memory).view(B, S, a.num_heads, a.d_k).transpose(1, 2) for W in (a.W_k, "
+            "a.W_v))\n"
+            "        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask)\n"
+            "        x = x + a.W_o(out.transpose(1, 2).reshape(B, T, C))\n"
+        ),
+    ),
+    (
+        "day16",
+        "label_smoothed_cross_entropy",
+        "recipe.py",
+        "    nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)",
+        "    nll = torch.nn.functional.cross_entropy(logits, safe_targets, reduction='none')",
+    ),
     # Day 9: by the source scan, through an alias, and through getattr (the disabled routine)
-    ("day09", "layer_norm", "stability.py",
-     "    x_hat = (x - mean) / torch.sqrt(var + eps)",
-     "    x_hat = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)"),
-    ("day09", "clip_grad_norm_", "stability.py",
-     "    total_norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))",
-     "    total_norm = torch.nn.utils.get_total_norm(grads)"),
-    ("day09", "one_hot", "embeddings.py",
-     "    return (indices[..., None] == classes).to(torch.get_default_dtype())",
-     ("    from torch.nn import functional as Fn\n"
-      "    return Fn.one_hot(indices, num_classes).to(torch.get_default_dtype())")),
-    ("day09", "entropy", "information.py",
-     "    return -(p * torch.log(p_safe)).sum(dim=dim)",
-     "    return getattr(torch.special, 'en' + 'tr')(p).sum(dim=dim)"),
+    (
+        "day09",
+        "layer_norm",
+        "stability.py",
+        "    x_hat = (x - mean) / torch.sqrt(var + eps)",
+        "    x_hat = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)",
+    ),
+    (
+        "day09",
+        "clip_grad_norm_",
+        "stability.py",
+        "    total_norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads))",
+        "    total_norm = torch.nn.utils.get_total_norm(grads)",
+    ),
+    (
+        "day09",
+        "one_hot",
+        "embeddings.py",
+        "    return (indices[..., None] == classes).to(torch.get_default_dtype())",
+        (
+            "    from torch.nn import functional as Fn\n"
+            "    return Fn.one_hot(indices, num_classes).to(torch.get_default_dtype())"
+        ),
+    ),
+    (
+        "day09",
+        "entropy",
+        "information.py",
+        "    return -(p * torch.log(p_safe)).sum(dim=dim)",
+        "    return getattr(torch.special, 'en' + 'tr')(p).sum(dim=dim)",
+    ),
 ]
 
 
-@pytest.mark.parametrize("day, name, file, old, new", FORBIDDEN_STUBS,
-                         ids=[f"{s[0]}-{s[1]}-{i}" for i, s in enumerate(FORBIDDEN_STUBS)])
+@pytest.mark.parametrize(
+    "day, name, file, old, new",
+    FORBIDDEN_STUBS,
+    ids=[f"{s[0]}-{s[1]}-{i}" for i, s in enumerate(FORBIDDEN_STUBS)],
+)
 def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file, old, new):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
@@ -186,11 +257,15 @@ def test_from_scratch_names_the_forbidden_call(tmp_path, zygote, day, name, file
     scratch = next(c for c in result.checks if c.name.startswith("written from scratch"))
     assert result.status is Status.FAIL and scratch.status is Status.FAIL, scratch.message
     ex = load_day(day).exercise(name)
-    assert any(f in scratch.message for f in ex.forbidden + ex.forbidden_ops) and "line" in scratch.message, \
+    assert any(f in scratch.message for f in ex.forbidden + ex.forbidden_ops) and "line" in scratch.message, (
         scratch.message
+    )
     # The routine is disabled in the learner's process: every check that called it fails, naming it.
     for c in result.checks:
-        assert c.status is Status.PASS or c is scratch or "asks you to write yourself" in c.message, (c.name, c.message)
+        assert c.status is Status.PASS or c is scratch or "asks you to write yourself" in c.message, (
+            c.name,
+            c.message,
+        )
     assert "not written from scratch" in result.reason, result.reason
     if "def _normalise" in new:
         assert "through `_normalise`" in scratch.message, scratch.message
@@ -209,8 +284,9 @@ def run_repro(repro: str, mistake_id: str, tmp_path: Path) -> None:
     ws = diagnosis.materialize(next(m for m in MISTAKES if m.id == mistake_id), tmp_path / "ws")
     script = ws / "repro.py"
     script.write_text(repro)
-    run = subprocess.run([sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=120,
-                         check=False)
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=ws, capture_output=True, text=True, timeout=120, check=False
+    )
     assert run.returncode == 0, run.stderr
     assert "tensor(" in run.stdout
 
@@ -219,8 +295,12 @@ def test_staged_message_names_shape_first(tmp_path, zygote):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
     path = ws / "day16" / "attention.py"
-    path.write_text(path.read_text().replace("return weights @ V, weights", "return (weights @ V)[..., :1], weights"))
-    result = grade("day16", Options(workspace=ws, only=["scaled_dot_product_attention"]), zygote=zygote).exercises[0]
+    path.write_text(
+        path.read_text().replace("return weights @ V, weights", "return (weights @ V)[..., :1], weights")
+    )
+    result = grade(
+        "day16", Options(workspace=ws, only=["scaled_dot_product_attention"]), zygote=zygote
+    ).exercises[0]
     assert result.status is Status.FAIL
     first = next(c for c in result.checks if c.status is Status.FAIL)
     assert "out: shape" in first.message and "expected" in first.message
@@ -252,7 +332,9 @@ def test_attention_in_a_loop_is_named_sequential(mutant_results):
 def test_model_repro_rebuilds_its_weights_in_one_line(mutant_results, tmp_path):
     """A model's weights are not printed one by one: the repro rebuilds them with random_state."""
     result = mutant_results["lm-no-final-ln"]
-    failed = next(c for c in result.checks if c.status is Status.FAIL and c.repro and "random_state(" in c.repro)
+    failed = next(
+        c for c in result.checks if c.status is Status.FAIL and c.repro and "random_state(" in c.repro
+    )
     run_repro(failed.repro, "lm-no-final-ln", tmp_path)
 
 
@@ -293,9 +375,13 @@ def test_from_scratch_names_a_helper_in_another_file_on_the_same_line_number():
 
     ex = load_day("day16").exercise("attention.softmax")
     source = (ROOT / "reference" / "day16" / "attention.py").read_text()
-    line = forbidden.line_range(source, ex.name)[0] + 3          # inside softmax
-    record = {"kind": "forbidden", "name": "torch.softmax", "message": "forbidden: ...",
-              "stack": [["day16/helpers.py", line, "_norm"], [ex.file, line, ex.name]]}
+    line = forbidden.line_range(source, ex.name)[0] + 3  # inside softmax
+    record = {
+        "kind": "forbidden",
+        "name": "torch.softmax",
+        "message": "forbidden: ...",
+        "stack": [["day16/helpers.py", line, "_norm"], [ex.file, line, ex.name]],
+    }
     you = SimpleNamespace(records=[record], source=lambda file: source)
     with pytest.raises(Mismatch) as e:
         from_scratch(ex)(None, you, None)

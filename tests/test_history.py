@@ -50,20 +50,48 @@ CONFIDENT, SHAKY, RESTUDY = DAY16.scale
 def report(seed: int = 0) -> GradeReport:
     """A day16 run as the grader would report it: one exercise passing, one failing with known
     mistakes, questions right, wrong and unanswered, rows rated, self-rated and without evidence."""
-    softmax = ExerciseResult("day16.attention.softmax", "Softmax", Status.PASS, seconds=0.25,
-                             checks=[CheckResult("rows sum to 1", Status.PASS),
-                                     CheckResult("stable for large inputs", Status.PASS)])
-    mha = ExerciseResult("day16.attention.multi_head", "Multi-head attention", Status.FAIL,
-                         checks=[CheckResult("shape", Status.PASS), CheckResult("matches", Status.FAIL)],
-                         diagnosis=["heads-not-split", "missing-scale"], seconds=1.5)
-    questions = [QuestionResult("d16-dk-per-head", 3, Answer.CORRECT),
-                 QuestionResult("d16-prelayer-order", 5, Answer.WRONG, "ln2 comes before the FFN"),
-                 QuestionResult("d16-why-scale", 2, Answer.UNANSWERED)]
-    rubric = [RubricRating(2, "Scaled dot-product equation", CONFIDENT, ["softmax: pass"], SHAKY, False),
-              RubricRating(3, "Multi-head attention mechanics", SHAKY, ["multi_head: fail"]),
-              RubricRating(8, "Why transformers beat RNNs", None, [], RESTUDY)]
-    return GradeReport("day16", "Transformers", "/ws", seed, "cpu-fast", "cpu", DAY16.scale, [softmax, mha],
-                       rubric, seconds=2.0, version="0.1.0", questions=questions)
+    softmax = ExerciseResult(
+        "day16.attention.softmax",
+        "Softmax",
+        Status.PASS,
+        seconds=0.25,
+        checks=[
+            CheckResult("rows sum to 1", Status.PASS),
+            CheckResult("stable for large inputs", Status.PASS),
+        ],
+    )
+    mha = ExerciseResult(
+        "day16.attention.multi_head",
+        "Multi-head attention",
+        Status.FAIL,
+        checks=[CheckResult("shape", Status.PASS), CheckResult("matches", Status.FAIL)],
+        diagnosis=["heads-not-split", "missing-scale"],
+        seconds=1.5,
+    )
+    questions = [
+        QuestionResult("d16-dk-per-head", 3, Answer.CORRECT),
+        QuestionResult("d16-prelayer-order", 5, Answer.WRONG, "ln2 comes before the FFN"),
+        QuestionResult("d16-why-scale", 2, Answer.UNANSWERED),
+    ]
+    rubric = [
+        RubricRating(2, "Scaled dot-product equation", CONFIDENT, ["softmax: pass"], SHAKY, False),
+        RubricRating(3, "Multi-head attention mechanics", SHAKY, ["multi_head: fail"]),
+        RubricRating(8, "Why transformers beat RNNs", None, [], RESTUDY),
+    ]
+    return GradeReport(
+        "day16",
+        "Transformers",
+        "/ws",
+        seed,
+        "cpu-fast",
+        "cpu",
+        DAY16.scale,
+        [softmax, mha],
+        rubric,
+        seconds=2.0,
+        version="0.1.0",
+        questions=questions,
+    )
 
 
 ANSWERS = {"d16-dk-per-head": 64, "d16-prelayer-order": ["ln1", "attention", "add", "ffn", "add"]}
@@ -78,24 +106,31 @@ def test_round_trip(tmp_path):
         h.record(earlier)
         back = h.sessions()
         assert h.sessions("day09") == []
-    assert back == [earlier, first]                      # oldest first, whatever order they came in
+    assert back == [earlier, first]  # oldest first, whatever order they came in
     got = back[1]
     assert got.started == T0 and got.started.tzinfo is not None and got.finished == T0 + timedelta(seconds=2)
     assert (got.kind, got.seed, got.passed) == ("grade", 1, False)
     assert [(e.exercise_id, e.status, e.passed_checks, e.checks, e.diagnosis) for e in got.exercises] == [
         ("day16.attention.softmax", "pass", 2, 2, []),
-        ("day16.attention.multi_head", "fail", 1, 2, ["heads-not-split", "missing-scale"])]
+        ("day16.attention.multi_head", "fail", 1, 2, ["heads-not-split", "missing-scale"]),
+    ]
     assert [(q.question_id, q.outcome, q.answer) for q in got.questions] == [
         ("d16-dk-per-head", "correct", 64),
         ("d16-prelayer-order", "wrong", ANSWERS["d16-prelayer-order"]),
-        ("d16-why-scale", "unanswered", None)]
-    assert [(r.row, r.rating, r.self_rating) for r in got.rows] == [(2, CONFIDENT, SHAKY), (3, SHAKY, None),
-                                                                    (8, None, RESTUDY)]
+        ("d16-why-scale", "unanswered", None),
+    ]
+    assert [(r.row, r.rating, r.self_rating) for r in got.rows] == [
+        (2, CONFIDENT, SHAKY),
+        (3, SHAKY, None),
+        (8, None, RESTUDY),
+    ]
 
 
 def test_answer_session_and_cascade(tmp_path):
-    questions = [QuestionResult("d16-dk-per-head", 3, Answer.CORRECT),
-                 QuestionResult("d16-why-scale", 2, Answer.SELF_RATED)]
+    questions = [
+        QuestionResult("d16-dk-per-head", 3, Answer.CORRECT),
+        QuestionResult("d16-why-scale", 2, Answer.SELF_RATED),
+    ]
     rubric = [RubricRating(3, "Multi-head attention mechanics", CONFIDENT, self_rating=CONFIDENT)]
     s = Session.answered("day16", T0, questions, rubric, answers={"d16-dk-per-head": 64})
     assert (s.kind, s.passed, s.exercises) == ("answer", True, [])
@@ -103,10 +138,12 @@ def test_answer_session_and_cascade(tmp_path):
     with History(path) as h:
         sid = h.record(s)
         assert h.sessions() == [s]
-    with _sql(path) as db:                     # the children go with their session
+    with _sql(path) as db:  # the children go with their session
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("DELETE FROM session WHERE id = ?", (sid,))
-        assert [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("question", "row_rating")] == [0, 0]
+        assert [
+            db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("question", "row_rating")
+        ] == [0, 0]
     with pytest.raises(ValueError, match="kind"):
         Session("practice", "day16", T0)
 
@@ -126,9 +163,14 @@ def _child(code: str, path: Path, questions: int) -> subprocess.Popen:
         print("ready", flush=True)
         sys.stdin.readline()
     """
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(prelude) + textwrap.dedent(code)],
-                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(prelude) + textwrap.dedent(code)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @contextmanager
@@ -140,8 +182,10 @@ def _sql(path: Path, **kw) -> Iterator[sqlite3.Connection]:
 
 def _counts(path: Path) -> list[int]:
     with _sql(path) as db:
-        return [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("session", "exercise", "question", "row_rating")]
+        return [
+            db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("session", "exercise", "question", "row_rating")
+        ]
 
 
 def test_killed_mid_write_leaves_no_partial_session(tmp_path):
@@ -155,7 +199,8 @@ def test_killed_mid_write_leaves_no_partial_session(tmp_path):
     # pages into the write-ahead log, then stops inside the transaction until it is killed.
     wal = Path(f"{path}-wal")
     wal_before = wal.stat().st_size if wal.exists() else 0
-    with _child("""
+    with _child(
+        """
         h._db.execute("PRAGMA cache_size=2")
         insert = History._insert
         def stuck(self, s):
@@ -164,13 +209,16 @@ def test_killed_mid_write_leaves_no_partial_session(tmp_path):
             time.sleep(120)
         History._insert = stuck
         h.record(session(0))
-        """, path, questions=2000) as child:
+        """,
+        path,
+        questions=2000,
+    ) as child:
         try:
             assert child.stdout.readline().strip() == "ready"
             child.stdin.write("go\n")
             child.stdin.flush()
             assert child.stdout.readline().strip() == "inside", child.stderr.read()
-            assert wal.stat().st_size > wal_before + 100_000       # the partial session is on disk
+            assert wal.stat().st_size > wal_before + 100_000  # the partial session is on disk
         finally:
             child.send_signal(signal.SIGKILL)
     assert child.returncode == -signal.SIGKILL
@@ -184,11 +232,18 @@ def test_killed_mid_write_leaves_no_partial_session(tmp_path):
 
 
 def test_two_writers_at_once(tmp_path):
-    path = tmp_path / "fresh" / "h.sqlite3"           # both create it: the schema race is part of it
-    children = [_child(f"""
+    path = tmp_path / "fresh" / "h.sqlite3"  # both create it: the schema race is part of it
+    children = [
+        _child(
+            f"""
         for i in range(40):
             h.record(session(i, device="writer{n}"))
-        """, path, questions=5) for n in range(2)]
+        """,
+            path,
+            questions=5,
+        )
+        for n in range(2)
+    ]
     for c in children:
         assert c.stdout.readline().strip() == "ready", c.stderr.read()
     # A third writer holds the file as both start, so both must queue on the busy timeout.
@@ -230,14 +285,14 @@ def test_other_databases_are_refused(tmp_path):
         db.execute("CREATE TABLE notes (text)")
     with pytest.raises(HistoryError, match="not a quiz history"):
         History(foreign)
-    with _sql(foreign) as db:                  # untouched
+    with _sql(foreign) as db:  # untouched
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
 
 
 def test_paths(tmp_path, monkeypatch):
     monkeypatch.delenv("QUIZ_HISTORY", raising=False)
     assert resolve_path(tmp_path) == default_path(tmp_path) == tmp_path / ".quiz" / "history.sqlite3"
-    with History(resolve_path(tmp_path)) as h:            # creates the folder
+    with History(resolve_path(tmp_path)) as h:  # creates the folder
         assert h.sessions() == []
     monkeypatch.setenv("QUIZ_HISTORY", "off")
     assert resolve_path(tmp_path) is None
@@ -245,36 +300,56 @@ def test_paths(tmp_path, monkeypatch):
     assert resolve_path(tmp_path) == tmp_path / "elsewhere.db"
 
 
-@pytest.mark.parametrize("planted", [".quiz", ".quiz/history.sqlite3", ".quiz/history.sqlite3-journal",
-                                     ".quiz/history.sqlite3-wal", ".quiz/history.sqlite3-shm"])
+@pytest.mark.parametrize(
+    "planted",
+    [
+        ".quiz",
+        ".quiz/history.sqlite3",
+        ".quiz/history.sqlite3-journal",
+        ".quiz/history.sqlite3-wal",
+        ".quiz/history.sqlite3-shm",
+    ],
+)
 def test_a_history_reached_through_a_planted_link_is_refused_and_nothing_outside_changes(tmp_path, planted):
     ws, outside = tmp_path / "ws", tmp_path / "outside"
     (ws / ".quiz").mkdir(parents=True)
     outside.mkdir()
-    with History(outside / "history.sqlite3") as h:          # the learner's own history, elsewhere
+    with History(outside / "history.sqlite3") as h:  # the learner's own history, elsewhere
         h.record(Session.from_report(report(), T0))
     (outside / "history.sqlite3-journal").write_text("not a journal")
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()}
     link, path = ws / planted, default_path(ws)
-    target = outside if planted == ".quiz" else outside / ("history.sqlite3" if planted.endswith("3") else
-                                                           "history.sqlite3-journal")
+    target = (
+        outside
+        if planted == ".quiz"
+        else outside / ("history.sqlite3" if planted.endswith("3") else "history.sqlite3-journal")
+    )
     if planted == ".quiz":
         (ws / ".quiz").rmdir()
     link.symlink_to(target)
     with pytest.raises(LinkError) as caught:
         History(path, ws)
-    assert str(caught.value).startswith(f"refused to write {path}: {link} is a link to {target}, " if link == path.parent
-                                        else f"refused to write {link}: it is a link to {target}, ")
+    assert str(caught.value).startswith(
+        f"refused to write {path}: {link} is a link to {target}, "
+        if link == path.parent
+        else f"refused to write {link}: it is a link to {target}, "
+    )
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()} == before
     if planted == ".quiz":
-        history = subprocess.run([sys.executable, "-m", "quizgrader", "progress", "day16", "--workspace", str(ws)],
-                                 env={**os.environ, "QUIZ_HISTORY": "", "COLUMNS": "300"}, capture_output=True,
-                                 text=True, timeout=120, check=False)
+        history = subprocess.run(
+            [sys.executable, "-m", "quizgrader", "progress", "day16", "--workspace", str(ws)],
+            env={**os.environ, "QUIZ_HISTORY": "", "COLUMNS": "300"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert history.returncode == 2 and f"{ws / '.quiz'} is a link to {outside}" in history.stderr
         assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in outside.iterdir()} == before
 
 
 # -------------------------------------------------------------------------------------------- progress
+
 
 def noon(d: date) -> datetime:
     """Midday local time: the same local date whatever the machine's time zone."""
@@ -282,7 +357,9 @@ def noon(d: date) -> datetime:
 
 
 def run(d: date, ratings: dict[int, tuple[str | None, str | None]], day=DAY16, kind="grade") -> Session:
-    return Session(kind, day.id, noon(d), rows=[RowRating(n, day.row(n).area, *r) for n, r in ratings.items()])
+    return Session(
+        kind, day.id, noon(d), rows=[RowRating(n, day.row(n).area, *r) for n, r in ratings.items()]
+    )
 
 
 D = date(2025, 3, 1)
@@ -290,17 +367,22 @@ D = date(2025, 3, 1)
 
 def test_trend_order_skips_and_standing():
     sessions = [
-        run(D + timedelta(2), {1: (CONFIDENT, None), 2: (None, None)}),   # row 2 not graded this time
+        run(D + timedelta(2), {1: (CONFIDENT, None), 2: (None, None)}),  # row 2 not graded this time
         run(D, {1: (RESTUDY, None), 2: (CONFIDENT, SHAKY)}, kind="answer"),
         run(D + timedelta(1), {1: (SHAKY, CONFIDENT), 2: (RESTUDY, CONFIDENT), 3: (None, SHAKY)}),
-        run(D + timedelta(1), {5: ("✅ Solid", None)}, day=DAY09),          # another day's run
+        run(D + timedelta(1), {5: ("✅ Solid", None)}, day=DAY09),  # another day's run
     ]
     rows = {p.row: p for p in progress(sessions, DAY16, D + timedelta(5))}
     assert [(a.date, a.kind, a.standing) for a in rows[1].trend] == [
-        (D, "answer", RESTUDY), (D + timedelta(1), "grade", SHAKY), (D + timedelta(2), "grade", CONFIDENT)]
+        (D, "answer", RESTUDY),
+        (D + timedelta(1), "grade", SHAKY),
+        (D + timedelta(2), "grade", CONFIDENT),
+    ]
     # standing: the worse of the evidence's rating and the learner's own
     assert [(a.rating, a.self_rating, a.standing) for a in rows[2].trend] == [
-        (CONFIDENT, SHAKY, SHAKY), (RESTUDY, CONFIDENT, RESTUDY)]
+        (CONFIDENT, SHAKY, SHAKY),
+        (RESTUDY, CONFIDENT, RESTUDY),
+    ]
     assert [(a.rating, a.self_rating, a.standing) for a in rows[3].trend] == [(None, SHAKY, SHAKY)]
     assert trend_marks(rows[1], DAY16.scale) == "✘ ~ ✔"
     assert (rows[2].last, rows[2].streak) == (RESTUDY, 0)
@@ -314,7 +396,10 @@ def test_trend_order_skips_and_standing():
 @pytest.mark.parametrize("level", [1, 2])
 def test_not_best_comes_back_tomorrow(day, level):
     not_best = day.scale[level]
-    sessions = [run(D, {1: (day.scale[0], None)}, day=day), run(D + timedelta(3), {1: (not_best, None)}, day=day)]
+    sessions = [
+        run(D, {1: (day.scale[0], None)}, day=day),
+        run(D + timedelta(3), {1: (not_best, None)}, day=day),
+    ]
     row = progress(sessions, day, D + timedelta(3))[0]
     assert (row.last, row.streak, row.due) == (not_best, 0, D + timedelta(4))
     assert not row.is_due(D + timedelta(3)) and row.is_due(D + timedelta(4)) and row.is_due(D + timedelta(9))
@@ -345,7 +430,7 @@ def test_streak_at_best_doubles_up_to_30_days(day):
 @pytest.fixture
 def ahead_of_utc(monkeypatch):
     """Local time well ahead of UTC: an early-morning run is still the previous day in UTC."""
-    monkeypatch.setenv("TZ", "NZST-12")    # POSIX form: UTC+12, needs no time zone database
+    monkeypatch.setenv("TZ", "NZST-12")  # POSIX form: UTC+12, needs no time zone database
     time.tzset()
     yield
     monkeypatch.undo()
@@ -355,8 +440,10 @@ def ahead_of_utc(monkeypatch):
 def test_progress_as_of_a_day_and_local_dates(ahead_of_utc):
     early = datetime(2025, 3, 1, 8, 0).astimezone()
     assert early.astimezone(UTC).date() == D - timedelta(1)
-    sessions = [Session("grade", "day16", early, rows=[RowRating(1, "a", SHAKY)]),
-                run(D + timedelta(10), {1: (CONFIDENT, None)})]
+    sessions = [
+        Session("grade", "day16", early, rows=[RowRating(1, "a", SHAKY)]),
+        run(D + timedelta(10), {1: (CONFIDENT, None)}),
+    ]
     row = progress(sessions, DAY16, D + timedelta(2))[0]  # before the later run: it does not count yet
     assert ([a.date for a in row.trend], row.due) == ([D], D + timedelta(1))
     assert progress(sessions, DAY16, D + timedelta(10))[0].due == D + timedelta(12)
@@ -364,10 +451,17 @@ def test_progress_as_of_a_day_and_local_dates(ahead_of_utc):
 
 # ------------------------------------------------------------------ the history of real `quiz` runs
 
+
 def _quiz(*args: str, history: Path, **popen) -> subprocess.Popen:
     env = {**os.environ, "QUIZ_HISTORY": str(history), "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.Popen([sys.executable, *CTRL_C_REACHES, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, *CTRL_C_REACHES, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
 @pytest.fixture
@@ -379,7 +473,16 @@ def workspace(tmp_path):
 
 def test_two_quiz_grade_runs_at_once_both_land(workspace, tmp_path):
     db = tmp_path / "history.sqlite3"
-    args = ("grade", "day16", "--workspace", str(workspace), "--only", "attention.softmax", "--profile", "quick")
+    args = (
+        "grade",
+        "day16",
+        "--workspace",
+        str(workspace),
+        "--only",
+        "attention.softmax",
+        "--profile",
+        "quick",
+    )
     runs = [_quiz(*args, history=db) for _ in range(2)]
     outputs = [r.communicate(timeout=240)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
@@ -396,23 +499,45 @@ def test_two_quiz_grade_runs_at_once_both_land(workspace, tmp_path):
 
 # `python -m quizgrader` with Python's own Ctrl-C handler, even where these tests run with SIGINT
 # ignored (a job started in the background inherits SIG_IGN, and Python keeps it).
-CTRL_C_REACHES = ["-c", ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)")]
+CTRL_C_REACHES = [
+    "-c",
+    (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('quizgrader', run_name='__main__', alter_sys=True)"
+    ),
+]
 
 
 def test_an_interrupted_quiz_grade_leaves_the_history_intact(workspace, tmp_path):
     db = tmp_path / "history.sqlite3"
-    first = _quiz("grade", "day16", "--workspace", str(workspace), "--only", "causal_mask", "--profile", "quick",
-                  history=db)
+    first = _quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(workspace),
+        "--only",
+        "causal_mask",
+        "--profile",
+        "quick",
+        history=db,
+    )
     first.communicate(timeout=240)
     assert first.returncode == 0
     with History(db) as h:
         before = h.sessions()
     assert len(before) == 1
     for sig in (signal.SIGINT, signal.SIGKILL):
-        run = _quiz("grade", "day16", "--workspace", str(workspace), "--profile", "quick", history=db,
-                    start_new_session=True)
-        time.sleep(4)                      # torch imported, grading under way (a full run takes longer)
+        run = _quiz(
+            "grade",
+            "day16",
+            "--workspace",
+            str(workspace),
+            "--profile",
+            "quick",
+            history=db,
+            start_new_session=True,
+        )
+        time.sleep(4)  # torch imported, grading under way (a full run takes longer)
         assert run.poll() is None, "the run ended before it could be interrupted"
         os.killpg(run.pid, sig)
         run.communicate(timeout=60)
@@ -431,9 +556,12 @@ def test_quiz_progress_shows_trends_and_what_is_due(tmp_path):
     proc = _quiz("progress", "day16", "--workspace", str(tmp_path), history=db)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, out
-    lines = {int(line.split("│")[1]): line for line in out.splitlines() if line.startswith("│ ") and
-             line.split("│")[1].strip().isdigit()}
-    assert "✘ ~" in lines[1] and "due now" in lines[1]                    # Shaky yesterday: back today
+    lines = {
+        int(line.split("│")[1]): line
+        for line in out.splitlines()
+        if line.startswith("│ ") and line.split("│")[1].strip().isdigit()
+    }
+    assert "✘ ~" in lines[1] and "due now" in lines[1]  # Shaky yesterday: back today
     assert "✔ ✔" in lines[2] and f"in 3 days, {(today + timedelta(3)).isoformat()}" in lines[2]
     assert "not started" in lines[3]
     assert "quiz answer day16 --row 1 --all" in out

@@ -13,9 +13,11 @@ from quizgrader.grade import Options, grade
 from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
-SOFTMAX_BODY = ("    shifted = x - x.amax(dim=dim, keepdim=True)\n"
-                "    exps = torch.exp(shifted)\n"
-                "    return exps / exps.sum(dim=dim, keepdim=True)\n")
+SOFTMAX_BODY = (
+    "    shifted = x - x.amax(dim=dim, keepdim=True)\n"
+    "    exps = torch.exp(shifted)\n"
+    "    return exps / exps.sum(dim=dim, keepdim=True)\n"
+)
 
 
 def workspace_with_softmax(tmp_path: Path, body: str, header: str = "") -> Path:
@@ -31,8 +33,11 @@ def workspace_with_softmax(tmp_path: Path, body: str, header: str = "") -> Path:
 
 def grade_softmax(ws: Path, zygote, timeout: float | None = None):
     """Grade softmax and an exercise in another file: the second must still pass."""
-    report = grade("day16", Options(workspace=ws, only=["softmax", "causal_mask"], profile="quick", timeout=timeout),
-                   zygote=zygote)
+    report = grade(
+        "day16",
+        Options(workspace=ws, only=["softmax", "causal_mask"], profile="quick", timeout=timeout),
+        zygote=zygote,
+    )
     softmax, causal = report.exercises
     assert causal.status is Status.PASS, "an exercise after the broken one must still be graded"
     assert not report.passed
@@ -49,17 +54,24 @@ def test_infinite_loop_times_out(tmp_path, zygote):
 
 def test_sleeping_in_c_code_times_out(tmp_path, zygote):
     """A hang the soft timeout cannot interrupt (a blocking C call) is killed by the hard one."""
-    ws = workspace_with_softmax(tmp_path, "    import signal\n    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
-                                          "    while True:\n        pass\n")
+    ws = workspace_with_softmax(
+        tmp_path,
+        "    import signal\n    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        "    while True:\n        pass\n",
+    )
     result = grade_softmax(ws, zygote, timeout=1.0)
     assert result.status is Status.TIMEOUT
 
 
-@pytest.mark.parametrize("body, words", [
-    ("    import os\n    os._exit(0)\n", "exited with code 0"),
-    ("    import signal\n    signal.raise_signal(signal.SIGKILL)\n", "SIGKILL"),
-    ("    import faulthandler\n    faulthandler._sigsegv()\n", "SIGSEGV"),
-], ids=["os._exit", "sigkill", "segfault"])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("    import os\n    os._exit(0)\n", "exited with code 0"),
+        ("    import signal\n    signal.raise_signal(signal.SIGKILL)\n", "SIGKILL"),
+        ("    import faulthandler\n    faulthandler._sigsegv()\n", "SIGSEGV"),
+    ],
+    ids=["os._exit", "sigkill", "segfault"],
+)
 def test_process_ending_is_an_error_with_the_reason(tmp_path, body, words, zygote):
     result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)
     assert result.status is Status.ERROR
@@ -70,9 +82,11 @@ def test_process_ending_is_an_error_with_the_reason(tmp_path, body, words, zygot
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to find the parent safely")
 def test_killing_the_parent_process_loses_nothing_else(tmp_path, zygote):
     """A stub that ends the zygote it was forked from: the rest of the run gets a new one."""
-    body = ("    import os, signal\n"
-            "    os.kill(os.getppid(), signal.SIGKILL)\n"     # only ever the zygote
-            "    raise RuntimeError('after the kill')\n")
+    body = (
+        "    import os, signal\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n"  # only ever the zygote
+        "    raise RuntimeError('after the kill')\n"
+    )
     result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)
     assert result.status is Status.ERROR
     # The kill is refused (the audit hook; Landlock's signal scope); where neither exists it lands
@@ -103,7 +117,9 @@ def test_wrong_shape_fails_at_the_shape_stage(tmp_path, zygote):
 
 
 def test_nan_output_fails_at_the_finite_stage(tmp_path, zygote):
-    result = grade_softmax(workspace_with_softmax(tmp_path, "    return torch.full_like(x, float('nan'))\n"), zygote)
+    result = grade_softmax(
+        workspace_with_softmax(tmp_path, "    return torch.full_like(x, float('nan'))\n"), zygote
+    )
     assert result.status is Status.FAIL
     assert any("NaN" in c.message for c in result.checks if c.status is Status.FAIL)
 
@@ -117,10 +133,12 @@ def test_returning_something_other_than_a_tensor_fails(tmp_path, zygote):
 def test_patching_the_comparison_in_the_child_changes_nothing(tmp_path, zygote):
     """Judging happens in the parent: a stub that rigs torch's comparisons in its own process
     (and returns a wrong answer) still fails."""
-    rig = ("    torch.allclose = lambda *a, **k: True\n"
-           "    torch.testing.assert_close = lambda *a, **k: None\n"
-           "    torch.Tensor.__eq__ = lambda *a, **k: True\n"
-           "    return torch.ones_like(x)\n")
+    rig = (
+        "    torch.allclose = lambda *a, **k: True\n"
+        "    torch.testing.assert_close = lambda *a, **k: None\n"
+        "    torch.Tensor.__eq__ = lambda *a, **k: True\n"
+        "    return torch.ones_like(x)\n"
+    )
     result = grade_softmax(workspace_with_softmax(tmp_path, rig), zygote)
     assert result.status is Status.FAIL
 
@@ -135,7 +153,9 @@ def test_a_file_that_does_not_parse_is_an_error_for_that_file_only_with_no_check
 
 
 def test_stub_printing_a_lot_does_not_flood_the_report(tmp_path, zygote):
-    ws = workspace_with_softmax(tmp_path, "    print('x' * 100_000)\n    raise RuntimeError('after printing')\n")
+    ws = workspace_with_softmax(
+        tmp_path, "    print('x' * 100_000)\n    raise RuntimeError('after printing')\n"
+    )
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR
     assert result.output and len(result.output) < 10_000
@@ -164,7 +184,9 @@ def test_ctrl_c_while_the_reference_runs_in_the_grader_stops_the_run():
     torch.manual_seed = interrupted
     try:
         with pytest.raises(KeyboardInterrupt):
-            server.handle({"op": "new", "target": "day16.multihead.MultiHeadAttention", "args": [8, 2], "kwargs": {}})
+            server.handle(
+                {"op": "new", "target": "day16.multihead.MultiHeadAttention", "args": [8, 2], "kwargs": {}}
+            )
     finally:
         torch.manual_seed = original
 
@@ -177,11 +199,12 @@ def test_printing_100_mb_stops_at_the_output_limit_and_fills_no_disk(tmp_path, z
     assert result.status is Status.ERROR, (result.status, result.reason)
     assert "File too large" in result.reason or "OSError" in result.reason, result.reason
     assert result.output and len(result.output) < 10_000
-    logs = list(Path(zygote.tmp.name).glob("*.log"))        # what the learner's processes printed
+    logs = list(Path(zygote.tmp.name).glob("*.log"))  # what the learner's processes printed
     assert logs and max(p.stat().st_size for p in logs) <= OUTPUT_LIMIT
 
 
 # -- the learner's process under limits (sandbox/confine.py) -----------------------------------------
+
 
 @pytest.fixture(scope="module")
 def enforced(zygote) -> list[str]:
@@ -203,13 +226,19 @@ def grader_files() -> dict[str, str]:
     import quizgrader
 
     roots = [Path(quizgrader.__file__).parent, ROOT / "reference"]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for root in roots for p in sorted(root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for root in roots
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def test_a_50_gb_allocation_is_an_error_naming_the_memory_limit(tmp_path, zygote, enforced):
     needs(enforced, "memory")
-    ws = workspace_with_softmax(tmp_path, "    torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n    return x\n")
+    ws = workspace_with_softmax(
+        tmp_path, "    torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n    return x\n"
+    )
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR
     assert "4 GiB" in result.reason and "allocate" in result.reason, result.reason
@@ -221,14 +250,19 @@ def test_the_memory_limit_holds_below_the_machines_memory(tmp_path, zygote, enfo
     ws = workspace_with_softmax(tmp_path, "    torch.empty(6 * 2**30, dtype=torch.uint8)\n" + SOFTMAX_BODY)
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR and "GiB of memory" in result.reason, result.reason
-    roomy = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick", memory_gib=8), zygote=zygote)
+    roomy = grade(
+        "day16", Options(workspace=ws, only=["softmax"], profile="quick", memory_gib=8), zygote=zygote
+    )
     assert roomy.exercises[0].status is Status.PASS, "--memory-limit raises the limit"
 
 
 def test_the_cpu_limit_ends_a_process_that_spins_past_it(tmp_path, zygote):
     ws = workspace_with_softmax(tmp_path, "    while True:\n        pass\n")
-    report = grade("day16", Options(workspace=ws, only=["softmax"], profile="quick", timeout=60, cpu_seconds=1),
-                   zygote=zygote)
+    report = grade(
+        "day16",
+        Options(workspace=ws, only=["softmax"], profile="quick", timeout=60, cpu_seconds=1),
+        zygote=zygote,
+    )
     result = report.exercises[0]
     assert result.status is Status.TIMEOUT
     assert "CPU-time limit" in result.reason and "SIGXCPU" in result.reason, result.reason
@@ -259,24 +293,33 @@ def test_no_process_outlives_its_exercise(tmp_path, zygote, enforced):
     running when the answer is returned: after the exercise nothing of it is left."""
     needs(enforced, "no new processes")
     token = f"3600.{abs(hash(tmp_path)) % 10**6}"
-    body = ("    import ctypes, os, subprocess, threading, time\n"
-            "    problems = [f'pid {os.getpid()}']\n"
-            "    for name, start in [('thread', lambda: threading.Thread(target=time.sleep, args=(3600,)).start()),\n"
-            f"                        ('Popen', lambda: subprocess.Popen(['sleep', '{token}'], start_new_session=True)),\n"
-            "                        ('fork', lambda: ctypes.CDLL(None, use_errno=True).fork()),\n"
-            "                        ('os.fork', os.fork)]:\n"
-            "        try:\n"
-            "            problems.append(f'{name} returned {start()}')\n"
-            "        except OSError as e:\n"
-            "            problems.append(f'{name}: {e}')\n"
-            "    raise RuntimeError('; '.join(problems))\n")
+    body = (
+        "    import ctypes, os, subprocess, threading, time\n"
+        "    problems = [f'pid {os.getpid()}']\n"
+        "    for name, start in [('thread', lambda: threading.Thread(target=time.sleep, "
+        "args=(3600,)).start()),\n"
+        f"                        ('Popen', lambda: subprocess.Popen(['sleep', '{token}'], "
+        "start_new_session=True)),\n"
+        "                        ('fork', lambda: ctypes.CDLL(None, use_errno=True).fork()),\n"
+        "                        ('os.fork', os.fork)]:\n"
+        "        try:\n"
+        "            problems.append(f'{name} returned {start()}')\n"
+        "        except OSError as e:\n"
+        "            problems.append(f'{name}: {e}')\n"
+        "    raise RuntimeError('; '.join(problems))\n"
+    )
     ws = workspace_with_softmax(tmp_path, body)
     result = grade_softmax(ws, zygote)
     assert result.status is Status.ERROR
-    for name, refusal in [("thread", "may not start threads"), ("Popen", "may not start processes"),
-                          ("fork", "may not use ctypes"), ("os.fork", "may not start processes")]:
-        assert f"{name}: " in result.reason and refusal in result.reason.split(f"{name}: ", 1)[1].split(";")[0], \
-            result.reason
+    for name, refusal in [
+        ("thread", "may not start threads"),
+        ("Popen", "may not start processes"),
+        ("fork", "may not use ctypes"),
+        ("os.fork", "may not start processes"),
+    ]:
+        assert (
+            f"{name}: " in result.reason and refusal in result.reason.split(f"{name}: ", 1)[1].split(";")[0]
+        ), result.reason
     assert _processes_with(token) == []
     child = int(result.reason.split("pid ", 1)[1].split(";")[0])
     assert not Path(f"/proc/{child}").exists(), "the learner's process outlived the exercise"
@@ -294,7 +337,7 @@ def test_a_learner_process_ends_with_its_zygote_however_the_zygote_ends(tmp_path
 
     with Zygote() as z:
         child = z.spawn(ChildConfig(ROOT / "reference", soft_timeout=10), hard_timeout=15)
-        assert child.request({"op": "confinement"})["ok"]          # it is up and answering
+        assert child.request({"op": "confinement"})["ok"]  # it is up and answering
         os.kill(z.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while _alive(child.pid) and time.monotonic() < deadline:
@@ -321,17 +364,22 @@ def test_writes_anywhere_but_the_scratch_folder_are_refused_and_change_nothing(t
     needs(enforced, confine.WRITES)
     outside = tmp_path / "outside.txt"
     planted = ROOT / "reference" / "day16" / "planted.py"
-    body = ("    import os\n"
-            "    results = []\n"
-            f"    for path in [{str(ROOT / 'quizgrader' / '__init__.py')!r}, {str(ROOT / 'reference' / 'day16' / 'attention.py')!r},\n"
-            f"                 {str(planted)!r}, {str(outside)!r}, {str(tmp_path / 'ws' / 'day16' / 'mine.txt')!r},\n"
-            "                 pathlib.Path(__file__).parent / 'copy.txt', os.path.join(os.environ['TMPDIR'], 'scratch.txt')]:\n"
-            "        try:\n"
-            "            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))\n"
-            "            results.append(f'{path}: opened')\n"
-            "        except OSError as e:\n"
-            "            results.append(f'{path}: {e.strerror or e}')\n"
-            "    raise PermissionError(13, ' | '.join(results))\n")
+    body = (
+        "    import os\n"
+        "    results = []\n"
+        f"    for path in [{str(ROOT / 'quizgrader' / '__init__.py')!r}, "
+        f"{str(ROOT / 'reference' / 'day16' / 'attention.py')!r},\n"
+        f"                 {str(planted)!r}, {str(outside)!r}, "
+        f"{str(tmp_path / 'ws' / 'day16' / 'mine.txt')!r},\n"
+        "                 pathlib.Path(__file__).parent / 'copy.txt', os.path.join(os.environ['TMPDIR'], "
+        "'scratch.txt')]:\n"
+        "        try:\n"
+        "            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))\n"
+        "            results.append(f'{path}: opened')\n"
+        "        except OSError as e:\n"
+        "            results.append(f'{path}: {e.strerror or e}')\n"
+        "    raise PermissionError(13, ' | '.join(results))\n"
+    )
     before = grader_files()
     ws = workspace_with_softmax(tmp_path, body, header="import pathlib\n")
     try:
@@ -343,7 +391,9 @@ def test_writes_anywhere_but_the_scratch_folder_are_refused_and_change_nothing(t
     assert grader_files() == before
     assert result.status is Status.ERROR
     reason = result.reason
-    assert reason.count("may write only to its scratch folder") + reason.count("Permission denied") == 6, reason
+    assert reason.count("may write only to its scratch folder") + reason.count("Permission denied") == 6, (
+        reason
+    )
     assert "scratch.txt: opened" in reason, reason
 
 
@@ -352,43 +402,59 @@ def test_signals_to_the_grader_are_refused(tmp_path, zygote, enforced):
     import os
 
     body = f"    import os, signal\n    os.kill({os.getpid()}, signal.SIGKILL)\n" + SOFTMAX_BODY
-    result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)   # this test's process survives
+    result = grade_softmax(workspace_with_softmax(tmp_path, body), zygote)  # this test's process survives
     assert result.status is Status.ERROR and "may not send signals" in result.reason, result.reason
 
 
 def test_monkeypatching_torch_and_hypothesis_at_import_changes_nothing(tmp_path, zygote):
     """Patches made when the learner's module is imported stay in the learner's process; the
     examples are drawn and judged in the grader's."""
-    header = ("import hypothesis, torch, torch.testing\n"
-              "hypothesis.given = lambda *a, **k: (lambda f: f)\n"
-              "hypothesis.settings.register_profile('ci', max_examples=1)\n"
-              "hypothesis.settings.load_profile('ci')\n"
-              "torch.testing.assert_close = lambda *a, **k: None\n"
-              "torch.allclose = lambda *a, **k: True\n"
-              "torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)\n"
-              "torch.Tensor.__eq__ = lambda *a, **k: True\n")
-    result = grade_softmax(workspace_with_softmax(tmp_path, "    return torch.ones_like(x)\n", header=header), zygote)
+    header = (
+        "import hypothesis, torch, torch.testing\n"
+        "hypothesis.given = lambda *a, **k: (lambda f: f)\n"
+        "hypothesis.settings.register_profile('ci', max_examples=1)\n"
+        "hypothesis.settings.load_profile('ci')\n"
+        "torch.testing.assert_close = lambda *a, **k: None\n"
+        "torch.allclose = lambda *a, **k: True\n"
+        "torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)\n"
+        "torch.Tensor.__eq__ = lambda *a, **k: True\n"
+    )
+    result = grade_softmax(
+        workspace_with_softmax(tmp_path, "    return torch.ones_like(x)\n", header=header), zygote
+    )
     assert result.status in (Status.FAIL, Status.ERROR) and result.passed_checks != len(result.checks)
 
 
-LIAR = ("class Liar(torch.Tensor):\n"
-        "    def __eq__(self, other):\n        return True\n"
-        "    def allclose(self, *a, **k):\n        return True\n"
-        "    def __repr__(self):\n        return 'tensor(correct)'\n")
+LIAR = (
+    "class Liar(torch.Tensor):\n"
+    "    def __eq__(self, other):\n        return True\n"
+    "    def allclose(self, *a, **k):\n        return True\n"
+    "    def __repr__(self):\n        return 'tensor(correct)'\n"
+)
 
 
-@pytest.mark.parametrize("body, status", [
-    ("    return torch.zeros_like(x).as_subclass(Liar)\n", Status.FAIL),
-    (("    class Raiser(Liar):\n"
-      "        @classmethod\n"
-      "        def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
-      "            raise RuntimeError('no')\n"
-      "    return torch.zeros_like(x).as_subclass(Raiser)\n"), Status.ERROR),
-], ids=["lies-in-comparisons", "raises-when-read"])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ("    return torch.zeros_like(x).as_subclass(Liar)\n", Status.FAIL),
+        (
+            (
+                "    class Raiser(Liar):\n"
+                "        @classmethod\n"
+                "        def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                "            raise RuntimeError('no')\n"
+                "    return torch.zeros_like(x).as_subclass(Raiser)\n"
+            ),
+            Status.ERROR,
+        ),
+    ],
+    ids=["lies-in-comparisons", "raises-when-read"],
+)
 def test_a_tensor_subclass_that_lies_never_passes(tmp_path, zygote, body, status):
     """The value crosses as bytes and arrives as a plain tensor: its methods never run in the grader."""
-    result = grade_softmax(workspace_with_softmax(tmp_path, body, header=LIAR.replace("class", "import torch\nclass", 1)),
-                           zygote)
+    result = grade_softmax(
+        workspace_with_softmax(tmp_path, body, header=LIAR.replace("class", "import torch\nclass", 1)), zygote
+    )
     assert result.status is status, (result.status, result.reason)
 
 
@@ -412,10 +478,14 @@ def test_escape_sequences_in_what_the_code_raised_or_printed_reach_no_terminal_o
     from quizgrader.report.ci import github_annotations
     from quizgrader.report.terminal import render
 
-    body = ("    print('\\x1b[2J\\x1b[32m\\u2714 pass\\r')\n"
-            "    raise ValueError('\\x1b[31mforged\\x07\\u202e')\n")
-    report = grade("day16", Options(workspace=workspace_with_softmax(tmp_path, body), only=["softmax"],
-                                    profile="quick"), zygote=zygote)
+    body = (
+        "    print('\\x1b[2J\\x1b[32m\\u2714 pass\\r')\n    raise ValueError('\\x1b[31mforged\\x07\\u202e')\n"
+    )
+    report = grade(
+        "day16",
+        Options(workspace=workspace_with_softmax(tmp_path, body), only=["softmax"], profile="quick"),
+        zygote=zygote,
+    )
     assert report.exercises[0].status is Status.ERROR
     out = io.StringIO()
     Console(file=out, width=120, no_color=True).print(render(report))

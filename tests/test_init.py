@@ -22,8 +22,15 @@ ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
 
 
 def quiz(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "quizgrader", *args], cwd=ROOT, env=ENV, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "quizgrader", *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_init_makes_a_workspace_that_grades_as_not_attempted(tmp_path):
@@ -36,14 +43,34 @@ def test_init_makes_a_workspace_that_grades_as_not_attempted(tmp_path):
     workflow = (ws / ".github" / "workflows" / "quiz.yml").read_text()
     assert "run: pip install git+https://example.org/quizgrader.git\n" in workflow
     assert not (ws / "grader").exists(), "a grader named with --grader needs no wheel in the workspace"
-    assert "quiz grade ${{ matrix.day }} --workspace . --ci --untouched report --junit" in workflow
+    assert "quiz grade ${{ matrix.day }} --ci --untouched report --junit" in workflow
     assert ".quiz/" in (ws / ".gitignore").read_text()
     assert f'grader = "{__version__}"' in (ws / "quiz.toml").read_text()
-    graded = quiz("grade", "day16", "--workspace", str(ws), "--only", "softmax,causal_mask", "--profile", "quick",
-                  "--json", str(tmp_path / "r.json"))
+    graded = quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(ws),
+        "--only",
+        "softmax,causal_mask",
+        "--profile",
+        "quick",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert graded.returncode == 1 and "not attempted" in graded.stdout and "not started" not in graded.stdout
-    reported = quiz("grade", "day16", "--workspace", str(ws), "--only", "softmax,causal_mask", "--profile", "quick",
-                    "--untouched", "report")
+    reported = quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(ws),
+        "--only",
+        "softmax,causal_mask",
+        "--profile",
+        "quick",
+        "--untouched",
+        "report",
+    )
     assert reported.returncode == 0 and "day16: not started" in reported.stdout, reported.stdout
 
 
@@ -54,23 +81,46 @@ def test_a_day_with_one_answer_given_is_started_and_untouched_report_does_not_hi
     q = next(q for q in bank.questions if q.kind == "number")
     answers = ws / "answers" / "day16.toml"
     answers.write_text(answers.read_text().replace(f"# {q.id} = ", f"{q.id} = 123456789"))
-    graded = quiz("grade", "day16", "--workspace", str(ws), "--only", "softmax", "--profile", "quick",
-                  "--untouched", "report")
+    graded = quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(ws),
+        "--only",
+        "softmax",
+        "--profile",
+        "quick",
+        "--untouched",
+        "report",
+    )
     assert graded.returncode == 1 and "not started" not in graded.stdout, graded.stdout
 
 
-@pytest.mark.parametrize("content, said", [
-    ('[workspace]\ngrader = "0.0.9"\n', "made for quizgrader 0.0.9, and this is"),
-    ("[workspace]\ngrader = " + "[" * 5_000 + "\n", "quiz.toml cannot be read (RecursionError"),
-    ("[workspace]\ngrader = " + "[" * 100_000 + "\n", "quiz.toml is larger than 64 KiB; it was not read"),
-    ("grader = 3\n", "quiz.toml cannot be read"),
-])
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        ('[workspace]\ngrader = "0.0.9"\n', "made for quizgrader 0.0.9, and this is"),
+        ("[workspace]\ngrader = " + "[" * 5_000 + "\n", "quiz.toml cannot be read (RecursionError"),
+        ("[workspace]\ngrader = " + "[" * 100_000 + "\n", "quiz.toml is larger than 64 KiB; it was not read"),
+        ("grader = 3\n", "quiz.toml cannot be read"),
+    ],
+)
 def test_a_workspace_made_for_another_grader_version_is_said_and_still_graded(tmp_path, content, said):
     ws = tmp_path / "ws"
     assert quiz("init", str(ws)).returncode == 0
     (ws / "quiz.toml").write_text(content)
-    graded = quiz("grade", "day16", "--workspace", str(ws), "--only", "softmax", "--profile", "quick",
-                  "--json", str(tmp_path / "r.json"))
+    graded = quiz(
+        "grade",
+        "day16",
+        "--workspace",
+        str(ws),
+        "--only",
+        "softmax",
+        "--profile",
+        "quick",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert said in " ".join(graded.stdout.split()), graded.stdout
     assert graded.returncode == 1 and (tmp_path / "r.json").is_file()
 

@@ -29,14 +29,18 @@ DAY = load_day("day16")
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def planting_softmax(link: Path, target: Path) -> str:
     """The reference's attention.py whose softmax, each time it is called, plants `link` -> `target`."""
     text = (REFERENCE / "day16" / "attention.py").read_text()
-    plant = (f"    import os\n    try:\n        os.symlink({str(target)!r}, {str(link)!r})\n"
-             "    except OSError:\n        pass\n")
+    plant = (
+        f"    import os\n    try:\n        os.symlink({str(target)!r}, {str(link)!r})\n"
+        "    except OSError:\n        pass\n"
+    )
     head = "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n"
     return text.replace(head, head + plant, 1)
 
@@ -48,9 +52,22 @@ def test_a_link_planted_by_the_learners_code_during_the_run_is_refused_at_write_
     (outside / "history.sqlite3").write_text("someone else's file\n")
     (ws / "day16" / "attention.py").write_text(planting_softmax(ws / ".quiz", outside))
     before = digests(outside)
-    run = CliRunner().invoke(cli.app, ["grade", "day16", "--workspace", str(ws), "--only", "attention.softmax",
-                                       "--profile", "quick", "--json", str(tmp_path / "r.json")],
-                             env={"COLUMNS": "300", "QUIZ_HISTORY": ""})
+    run = CliRunner().invoke(
+        cli.app,
+        [
+            "grade",
+            "day16",
+            "--workspace",
+            str(ws),
+            "--only",
+            "attention.softmax",
+            "--profile",
+            "quick",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        env={"COLUMNS": "300", "QUIZ_HISTORY": ""},
+    )
     assert digests(outside) == before
     # The learner's process may write only to its scratch folder: the link is never planted, and
     # the attempt fails the exercise.
@@ -62,10 +79,15 @@ def test_a_helper_module_linked_to_the_reference_and_imported_by_the_exercise(tm
     ws = tmp_path / "ws"
     (ws / "day16").mkdir(parents=True)
     (ws / "day16" / "_mine.py").symlink_to(REFERENCE / "day16" / "attention.py")
-    (ws / "day16" / "attention.py").write_text("from ._mine import softmax as _theirs\n\n\n"
-                                                "def softmax(x, dim=-1):\n    return _theirs(x, dim)\n")
-    assert links_outside(ws, ["day16"]) == [("day16/_mine.py", os.path.realpath(REFERENCE / "day16" / "attention.py"))]
-    [result] = grade("day16", Options(ws, only=["attention.softmax"], profile="quick"), zygote=zygote).exercises
+    (ws / "day16" / "attention.py").write_text(
+        "from ._mine import softmax as _theirs\n\n\ndef softmax(x, dim=-1):\n    return _theirs(x, dim)\n"
+    )
+    assert links_outside(ws, ["day16"]) == [
+        ("day16/_mine.py", os.path.realpath(REFERENCE / "day16" / "attention.py"))
+    ]
+    [result] = grade(
+        "day16", Options(ws, only=["attention.softmax"], profile="quick"), zygote=zygote
+    ).exercises
     assert result.status is Status.ERROR and "_mine.py" in result.reason
 
 
@@ -78,8 +100,12 @@ def test_a_loop_of_links_is_neither_followed_forever_nor_a_crash(tmp_path, zygot
     assert links_outside(ws, ["day16", "answers"]) == []
     report = grade("day16", Options(ws, only=["attention.softmax"], profile="quick"), zygote=zygote)
     assert [(e.status, e.reason) for e in report.exercises] == [
-        (Status.ERROR, "day16/attention.py cannot be read: Too many levels of symbolic links")]
-    assert "Too many levels of symbolic links" in report.answers_error and report.files["day16/attention.py"] is None
+        (Status.ERROR, "day16/attention.py cannot be read: Too many levels of symbolic links")
+    ]
+    assert (
+        "Too many levels of symbolic links" in report.answers_error
+        and report.files["day16/attention.py"] is None
+    )
 
 
 def test_a_named_pipe_in_place_of_a_watched_file_does_not_hang_quiz_watch(tmp_path):
@@ -92,7 +118,7 @@ def test_a_named_pipe_in_place_of_a_watched_file_does_not_hang_quiz_watch(tmp_pa
     threading.Thread(target=lambda: (watch.snapshot(DAY, ws), done.set()), daemon=True).start()
     finished = done.wait(3)
     if not finished:
-        os.close(os.open(fifo, os.O_WRONLY))     # let the blocked reader go
+        os.close(os.open(fifo, os.O_WRONLY))  # let the blocked reader go
     assert finished, "quiz watch's snapshot blocked on a named pipe"
 
 
@@ -102,12 +128,16 @@ def test_a_forged_result_cannot_make_verify_read_files_it_did_not_grade(tmp_path
     ws = tmp_path / "ws"
     (ws / "day16").mkdir(parents=True)
     shutil.copy(REFERENCE / "day16" / "masks.py", ws / "day16" / "masks.py")
-    data = json.loads(to_json(grade("day16", Options(ws, only=["masks.causal_mask"], profile="quick"), zygote=zygote)))
+    data = json.loads(
+        to_json(grade("day16", Options(ws, only=["masks.causal_mask"], profile="quick"), zygote=zygote))
+    )
     forged = copy.deepcopy(data)
     forged["files"].update({"../outside.txt": None, "/proc/self/environ": None})
     outcome = verify(forged, ws, "cpu", zygote)
-    assert outcome.differences == ["the result fingerprints ../outside.txt, which its plan does not grade",
-                                   "the result fingerprints /proc/self/environ, which its plan does not grade"]
+    assert outcome.differences == [
+        "the result fingerprints ../outside.txt, which its plan does not grade",
+        "the result fingerprints /proc/self/environ, which its plan does not grade",
+    ]
 
 
 def test_a_zip_whose_link_member_a_later_member_would_be_written_through_writes_nothing(tmp_path):
@@ -129,8 +159,9 @@ def test_a_submission_that_is_a_link_to_another_learners_work_is_refused(tmp_pat
     shutil.copytree(REFERENCE / "day16", subs / "ann" / "day16")
     (subs / "bob").symlink_to("ann")
     day = load_day("day16")
-    outcomes = batch.Batch(batch.BatchOptions(day, out, jobs=1, only=["masks.causal_mask"], profile="quick")).run(
-        batch.find_submissions(subs))
+    outcomes = batch.Batch(
+        batch.BatchOptions(day, out, jobs=1, only=["masks.causal_mask"], profile="quick")
+    ).run(batch.find_submissions(subs))
     bob = next(o for o in outcomes if o.submission.name == "bob")
     assert bob.state == batch.REFUSED and "itself a link (to ann)" in bob.problem, (bob.state, bob.problem)
 

@@ -33,7 +33,9 @@ def ids_of(day: str) -> list[str]:
 
 def whole(exercise_id: str, text: str) -> int:
     """How many times the id appears whole on a line: not as part of a longer id or word."""
-    return sum(len(re.findall(rf"(?<![\w.]){re.escape(exercise_id)}(?!\w)", line)) for line in text.splitlines())
+    return sum(
+        len(re.findall(rf"(?<![\w.]){re.escape(exercise_id)}(?!\w)", line)) for line in text.splitlines()
+    )
 
 
 def drawn(renderable, width: int) -> str:
@@ -71,7 +73,9 @@ def reports(tmp_path_factory, zygote):
 
 @pytest.mark.parametrize("width", NARROW)
 @pytest.mark.parametrize("key", [*DAYS, *(d + "-started" for d in DAYS)])
-@pytest.mark.parametrize("part", [exercise_table, rubric_table, render], ids=["exercises", "rubric", "report"])
+@pytest.mark.parametrize(
+    "part", [exercise_table, rubric_table, render], ids=["exercises", "rubric", "report"]
+)
 def test_every_table_of_the_grade_report_keeps_each_id_whole(reports, key, part, width):
     report = reports[key]
     assert_ids_whole(report.day, drawn(part(report), WIDE), drawn(part(report), width))
@@ -95,8 +99,11 @@ def quiz(width: int, *args: str) -> str:
 
 
 @pytest.mark.parametrize("width", (60, 80))
-@pytest.mark.parametrize("args", [("list", "day16"), ("list", "day9"), ("show", "rubric", "day16"),
-                                  ("show", "rubric", "day9")], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [("list", "day16"), ("list", "day9"), ("show", "rubric", "day16"), ("show", "rubric", "day9")],
+    ids=" ".join,
+)
 def test_the_list_and_the_rubric_keep_each_id_whole(args, width):
     day = "day09" if args[-1] == "day9" else args[-1]
     assert_ids_whole(day, quiz(WIDE, *args), quiz(width, *args))

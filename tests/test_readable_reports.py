@@ -52,7 +52,7 @@ def test_a_repro_folder_planted_as_a_link_costs_a_warning_never_the_report(tmp_p
     run = quiz("grade", "day16", "--workspace", "ws", "--only", "softmax", "--profile", "quick")
     assert run.exit_code == 1, run.output
     assert "warning: a smallest failing example was not saved" in run.output
-    assert "smallest failing example (run it from your workspace)" in run.output      # the report all the same
+    assert "smallest failing example (run it from your workspace)" in run.output  # the report all the same
     assert (outside / "day16.attention.softmax.py").read_text() == "kept\n"
     assert [p.name for p in outside.iterdir()] == ["day16.attention.softmax.py"]
 
@@ -60,16 +60,23 @@ def test_a_repro_folder_planted_as_a_link_costs_a_warning_never_the_report(tmp_p
 def test_not_on_a_terminal_a_line_per_exercise_comes_as_each_finishes(tmp_path, monkeypatch):
     ws = wrong_softmax(tmp_path)
     monkeypatch.chdir(tmp_path)
-    run = quiz("grade", "day16", "--workspace", str(ws), "--only", "softmax,causal_mask", "--profile", "quick")
+    run = quiz(
+        "grade", "day16", "--workspace", str(ws), "--only", "softmax,causal_mask", "--profile", "quick"
+    )
     lines = run.output.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("[1/2] day16.attention.softmax  fail  ("))
+    first = next(
+        i for i, line in enumerate(lines) if line.startswith("[1/2] day16.attention.softmax  fail  (")
+    )
     assert lines[first + 1].startswith("[2/2] day16.masks.causal_mask  pass  (4/4 checks, ")
-    assert "day16: Do you really understand attention?" in "\n".join(lines[first + 2:])   # the report after them
+    assert "day16: Do you really understand attention?" in "\n".join(
+        lines[first + 2 :]
+    )  # the report after them
 
 
 def test_the_markdown_source_on_stdout_carries_no_progress_line(tmp_path):
-    run = CliRunner().invoke(cli.app, ["report", "day16", "--workspace", str(reference_root()),
-                                       "--profile", "quick", "--markdown"])
+    run = CliRunner().invoke(
+        cli.app, ["report", "day16", "--workspace", str(reference_root()), "--profile", "quick", "--markdown"]
+    )
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.stdout.startswith("# ") and "[1/17]" not in run.stdout
     assert "[17/17] " in run.stderr
@@ -81,17 +88,27 @@ def _q(outcome: Answer, row: int = 1) -> QuestionResult:
 
 def test_the_counts_say_what_was_judged_and_self_ratings_only_when_given():
     questions = [_q(Answer.CORRECT)] * 14 + [_q(Answer.UNANSWERED)] * 58 + [_q(Answer.SELF_RATED, 2)] * 3
-    assert answered(questions, set()) == ("14 of 14 answered are right; 58 questions unanswered; "
-                                          "3 free-form not rated yet")
+    assert answered(questions, set()) == (
+        "14 of 14 answered are right; 58 questions unanswered; 3 free-form not rated yet"
+    )
     assert answered(questions, {2}).endswith("58 questions unanswered; 3 free-form self-rated")
     assert answered([_q(Answer.CORRECT), _q(Answer.WRONG)], set()) == "1 of 2 answered are right, 1 wrong"
 
 
 def test_the_summary_of_a_passing_run_does_not_claim_unanswered_questions_are_right():
     questions = [_q(Answer.CORRECT)] * 2 + [_q(Answer.UNANSWERED)] * 5 + [_q(Answer.SELF_RATED)]
-    report = GradeReport(day="day09", title="t", workspace=".", seed=0, profile="quick", device="cpu",
-                         scale=("✅ Solid", "⚠️ Shaky", "❌ Need to re-study"), exercises=[],
-                         rubric=[RubricRating(1, "area", None)], questions=questions)
+    report = GradeReport(
+        day="day09",
+        title="t",
+        workspace=".",
+        seed=0,
+        profile="quick",
+        device="cpu",
+        scale=("✅ Solid", "⚠️ Shaky", "❌ Need to re-study"),
+        exercises=[],
+        rubric=[RubricRating(1, "area", None)],
+        questions=questions,
+    )
     assert report.passed
     text = summary(report).plain
     assert "every answer" not in text and "self rated" not in text

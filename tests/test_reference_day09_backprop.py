@@ -64,7 +64,9 @@ def test_float32_in_float32_out_and_inputs_untouched():
 
 
 def test_hint_worked_example():
-    t = lambda v: torch.tensor(v, dtype=torch.float64)
+    def t(v):
+        return torch.tensor(v, dtype=torch.float64)
+
     loss, g = BP.mlp_forward_backward(t([[1.0]]), t([[1.0]]), t([[2.0]]), t([0.0]), t([[3.0]]), t([0.0]))
     assert float(loss) == 25.0
     assert [float(g[k]) for k in ("W2", "b2", "W1", "b1")] == [20.0, 10.0, 30.0, 30.0]
@@ -79,15 +81,18 @@ def test_calling_autograd_fails_written_from_scratch(tmp_path, zygote):
     ws = tmp_path / "ws"
     shutil.copytree(ROOT / "reference", ws)
     path = ws / "day09" / "backprop.py"
-    old = "    return loss, {\"W1\": dW1, \"b1\": db1, \"W2\": dW2, \"b2\": db2}"
-    new = ("    params = [t.detach().requires_grad_(True) for t in (W1, b1, W2, b2)]\n"
-           "    out = torch.relu(x @ params[0].T + params[1]) @ params[2].T + params[3]\n"
-           "    grads = torch.autograd.grad(((out - y) ** 2).sum(-1).mean(), params)\n"
-           "    return loss, dict(zip((\"W1\", \"b1\", \"W2\", \"b2\"), grads))")
+    old = '    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}'
+    new = (
+        "    params = [t.detach().requires_grad_(True) for t in (W1, b1, W2, b2)]\n"
+        "    out = torch.relu(x @ params[0].T + params[1]) @ params[2].T + params[3]\n"
+        "    grads = torch.autograd.grad(((out - y) ** 2).sum(-1).mean(), params)\n"
+        '    return loss, dict(zip(("W1", "b1", "W2", "b2"), grads))'
+    )
     assert path.read_text().count(old) == 1
     path.write_text(path.read_text().replace(old, new))
-    result = grade("day09", Options(workspace=ws, only=["mlp_forward_backward"], profile="quick"),
-                   zygote=zygote).exercises[-1]
+    result = grade(
+        "day09", Options(workspace=ws, only=["mlp_forward_backward"], profile="quick"), zygote=zygote
+    ).exercises[-1]
     failed = [c for c in result.checks if c.status is not Status.PASS]
     scratch = next(c for c in failed if c.name == "written from scratch (no forbidden library calls)")
     assert result.status is Status.FAIL and "not written from scratch" in result.reason, result.reason

@@ -29,13 +29,40 @@ def gen(seed: int = 0) -> torch.Generator:
 # Twelve interpretable axes. A word is the sum of its attributes (each with a fixed size along
 # its axis) plus a little Gaussian noise, so "king - man + woman" lands next to "queen" by
 # construction; eight distractor words are pure noise of a larger spread.
-AXES = ("person", "royal", "gender", "young", "plural", "place", "capital",
-        "france", "italy", "germany", "japan", "spain")
-SIZE = {"person": 1.0, "royal": 1.0, "male": 0.8, "female": -0.8, "young": 0.8, "plural": 0.8,
-        "place": 1.0, "capital": 0.8}
-PEOPLE = {"man": ["male"], "woman": ["female"], "boy": ["male", "young"], "girl": ["female", "young"],
-          "king": ["royal", "male"], "queen": ["royal", "female"],
-          "prince": ["royal", "male", "young"], "princess": ["royal", "female", "young"]}
+AXES = (
+    "person",
+    "royal",
+    "gender",
+    "young",
+    "plural",
+    "place",
+    "capital",
+    "france",
+    "italy",
+    "germany",
+    "japan",
+    "spain",
+)
+SIZE = {
+    "person": 1.0,
+    "royal": 1.0,
+    "male": 0.8,
+    "female": -0.8,
+    "young": 0.8,
+    "plural": 0.8,
+    "place": 1.0,
+    "capital": 0.8,
+}
+PEOPLE = {
+    "man": ["male"],
+    "woman": ["female"],
+    "boy": ["male", "young"],
+    "girl": ["female", "young"],
+    "king": ["royal", "male"],
+    "queen": ["royal", "female"],
+    "prince": ["royal", "male", "young"],
+    "princess": ["royal", "female", "young"],
+}
 PLURALS = {"man": "men", "woman": "women", "boy": "boys", "girl": "girls", "king": "kings", "queen": "queens"}
 CAPITALS = {"france": "paris", "italy": "rome", "germany": "berlin", "japan": "tokyo", "spain": "madrid"}
 DISTRACTORS = ("apple", "bread", "cloud", "green", "music", "river", "seven", "table")
@@ -71,7 +98,10 @@ def make_table() -> str:
         f"# are noise of sd {SPREAD}.",
         f"# Made by make_table() in tests/test_reference_day09_embeddings.py (random.Random({SEED})).",
     ]
-    return "\n".join(header + [f"{w} " + " ".join(f"{round(v, 3) + 0.0:.3f}" for v in vec) for w, vec in rows]) + "\n"
+    return (
+        "\n".join(header + [f"{w} " + " ".join(f"{round(v, 3) + 0.0:.3f}" for v in vec) for w, vec in rows])
+        + "\n"
+    )
 
 
 def test_the_shipped_table_is_what_the_generator_makes():
@@ -117,10 +147,10 @@ def test_one_hot_rejects_indices_out_of_range(bad):
 BROADCASTS = [  # (shape of a, shape of b, dim)
     ((4, 6), (4, 6), -1),
     ((4, 6), (6,), -1),
-    ((6,), (3, 6), 1),            # dim counts in the broadcast shape
-    ((3, 1, 5), (4, 5), -1),      # all pairs: (3, 4)
-    ((2, 5, 3), (2, 5, 3), 1),    # the vectors along a middle axis
-    ((3, 1), (3, 4), -1),         # a length-1 axis stretched along dim
+    ((6,), (3, 6), 1),  # dim counts in the broadcast shape
+    ((3, 1, 5), (4, 5), -1),  # all pairs: (3, 4)
+    ((2, 5, 3), (2, 5, 3), 1),  # the vectors along a middle axis
+    ((3, 1), (3, 4), -1),  # a length-1 axis stretched along dim
     ((1, 4), (5, 4), 0),
 ]
 
@@ -135,8 +165,10 @@ def test_cosine_matches_f_cosine_similarity(a_shape, b_shape, dim, dtype):
     torch.testing.assert_close(got, F.cosine_similarity(a, b, dim=dim))
 
 
-@pytest.mark.parametrize("a_norm, b_norm", [(0.0, 1.0), (0.0, 0.0), (1e-9, 1.0), (1e-9, 1e-3), (1e-5, 1e-5),
-                                            (1e-7, 1e-9), (1e3, 1e-6)])
+@pytest.mark.parametrize(
+    "a_norm, b_norm",
+    [(0.0, 1.0), (0.0, 0.0), (1e-9, 1.0), (1e-9, 1e-3), (1e-5, 1e-5), (1e-7, 1e-9), (1e3, 1e-6)],
+)
 def test_cosine_floors_each_norm_at_eps_as_torch_does(a_norm, b_norm):
     a = F.normalize(torch.randn(3, 4, generator=gen(5), dtype=DT), dim=-1) * a_norm
     b = F.normalize(torch.randn(3, 4, generator=gen(6), dtype=DT), dim=-1) * b_norm
@@ -159,7 +191,9 @@ def test_cosine_gradients():
 # -- analogy -------------------------------------------------------------------------------------
 def brute_force_analogy(emb: torch.Tensor, a: int, b: int, c: int) -> int:
     target = emb[b] - emb[a] + emb[c]
-    scored = [(F.cosine_similarity(emb[i], target, dim=0).item(), i) for i in range(len(emb)) if i not in (a, b, c)]
+    scored = [
+        (F.cosine_similarity(emb[i], target, dim=0).item(), i) for i in range(len(emb)) if i not in (a, b, c)
+    ]
     return max(scored)[1]
 
 

@@ -72,8 +72,10 @@ def test_cross_entropy_of_a_class_is_the_negative_log_likelihood():
     k = torch.tensor([0, 4, 2, 2, 1, 3])
     got = info.cross_entropy(F.one_hot(k, 5).to(DT), q)
     torch.testing.assert_close(got, F.nll_loss(q.log(), k, reduction="none"))
-    torch.testing.assert_close(info.cross_entropy(F.one_hot(k, 5).to(DT), torch.full_like(q, 0.2)),
-                               torch.full((6,), math.log(5), dtype=DT))
+    torch.testing.assert_close(
+        info.cross_entropy(F.one_hot(k, 5).to(DT), torch.full_like(q, 0.2)),
+        torch.full((6,), math.log(5), dtype=DT),
+    )
 
 
 def test_zero_probability_outcomes_follow_the_conventions():
@@ -81,9 +83,9 @@ def test_zero_probability_outcomes_follow_the_conventions():
     q = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]], dtype=DT)
     assert not info.entropy(p).isnan().any()
     ce, kl = info.cross_entropy(p, q), info.kl_divergence(p, q)
-    assert ce[0] == pytest.approx(math.log(2)) and kl[0] == 0.0        # q = 0 only where p = 0: finite
-    assert ce[1] == math.inf and kl[1] == math.inf                     # q = 0 < p: +inf
-    assert ce[2] == 0.0 and kl[2] == 0.0                               # certain, and q agrees
+    assert ce[0] == pytest.approx(math.log(2)) and kl[0] == 0.0  # q = 0 only where p = 0: finite
+    assert ce[1] == math.inf and kl[1] == math.inf  # q = 0 < p: +inf
+    assert ce[2] == 0.0 and kl[2] == 0.0  # certain, and q agrees
     torch.testing.assert_close(kl, kl_divergence(Categorical(probs=p), Categorical(probs=q)))
 
 
@@ -96,8 +98,9 @@ def test_kl_matches_torch_distributions_and_f_kl_div(seed):
     got = info.kl_divergence(p, q)
     torch.testing.assert_close(got, kl_divergence(Categorical(probs=p), Categorical(probs=q)))
     positive = distributions(seed + 200, 4, 6)
-    torch.testing.assert_close(info.kl_divergence(p, positive),
-                               F.kl_div(positive.log(), p, reduction="none").sum(-1))
+    torch.testing.assert_close(
+        info.kl_divergence(p, positive), F.kl_div(positive.log(), p, reduction="none").sum(-1)
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -112,8 +115,12 @@ def test_cross_entropy_is_entropy_plus_kl(seed):
 
 def test_float32_in_float32_out():
     p32, q32 = distributions(5, 3, 4).float(), distributions(6, 3, 4).float()
-    for out in (info.entropy(p32), info.cross_entropy(p32, q32), info.kl_divergence(p32, q32),
-                info.code_length_bits(p32, torch.tensor([0, 1, 3]))):
+    for out in (
+        info.entropy(p32),
+        info.cross_entropy(p32, q32),
+        info.kl_divergence(p32, q32),
+        info.code_length_bits(p32, torch.tensor([0, 1, 3])),
+    ):
         assert out.dtype == torch.float32
 
 
@@ -160,4 +167,8 @@ MISTAKES = [m for m in diagnosis.mistakes("day09") if m.file == "day09/informati
 def test_at_least_six_mistakes_over_the_module():
     assert len(MISTAKES) >= 6
     assert {m.exercise.rsplit(".", 1)[1] for m in MISTAKES} == {
-        "entropy", "cross_entropy", "kl_divergence", "code_length_bits"}
+        "entropy",
+        "cross_entropy",
+        "kl_divergence",
+        "code_length_bits",
+    }

@@ -31,8 +31,13 @@ def rnn_inputs(seed: int, H: int, d_in: int, T: int, norm: float, scale: float =
     g = gen(seed)
     W_hh = randn(H, H, g=g)
     W_hh = W_hh * (norm / torch.linalg.matrix_norm(W_hh, ord=2))
-    return {"W_hh": W_hh.to(dtype), "W_xh": randn(H, d_in, g=g, dtype=dtype), "b": randn(H, g=g, dtype=dtype, scale=0.3),
-            "xs": randn(T, d_in, g=g, dtype=dtype, scale=scale), "h0": torch.tanh(randn(H, g=g, dtype=dtype))}
+    return {
+        "W_hh": W_hh.to(dtype),
+        "W_xh": randn(H, d_in, g=g, dtype=dtype),
+        "b": randn(H, g=g, dtype=dtype, scale=0.3),
+        "xs": randn(T, d_in, g=g, dtype=dtype, scale=scale),
+        "h0": torch.tanh(randn(H, g=g, dtype=dtype)),
+    }
 
 
 def unrolled(W_hh, W_xh, b, xs, h0, t: int) -> torch.Tensor:
@@ -51,9 +56,15 @@ def autograd_norms(W_hh, W_xh, b, xs, h0) -> torch.Tensor:
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("seed, H, d_in, T, norm, scale", [
-    (0, 1, 1, 4, 0.9, 1.0), (1, 3, 2, 6, 0.5, 2.0), (2, 4, 3, 8, 1.1, 1.0), (3, 5, 1, 5, 1.5, 0.3),
-])
+@pytest.mark.parametrize(
+    "seed, H, d_in, T, norm, scale",
+    [
+        (0, 1, 1, 4, 0.9, 1.0),
+        (1, 3, 2, 6, 0.5, 2.0),
+        (2, 4, 3, 8, 1.1, 1.0),
+        (3, 5, 1, 5, 1.5, 0.3),
+    ],
+)
 def test_norms_match_autograd_jacobians(seed, H, d_in, T, norm, scale):
     inputs = rnn_inputs(seed, H, d_in, T, norm, scale)
     got = ref.rnn_jacobian_norms(**inputs)
@@ -90,8 +101,12 @@ def test_linear_regime_is_exactly_geometric():
     """h0 = 0, b = 0, xs = 0: every state is 0, tanh' = 1, and the norms are ||W_hh||^t exactly for
     a scaled orthogonal W_hh."""
     q, _ = torch.linalg.qr(randn(6, 6, g=gen(6)))
-    zeros = {"W_xh": torch.zeros(6, 2, dtype=DT), "b": torch.zeros(6, dtype=DT), "xs": torch.zeros(10, 2, dtype=DT),
-             "h0": torch.zeros(6, dtype=DT)}
+    zeros = {
+        "W_xh": torch.zeros(6, 2, dtype=DT),
+        "b": torch.zeros(6, dtype=DT),
+        "xs": torch.zeros(10, 2, dtype=DT),
+        "h0": torch.zeros(6, dtype=DT),
+    }
     for s in (0.9, 1.1):
         torch.testing.assert_close(ref.rnn_jacobian_norms(s * q, **zeros), s ** torch.arange(1, 11, dtype=DT))
 
@@ -102,8 +117,12 @@ def test_norms_float32_and_inputs_untouched():
     got = ref.rnn_jacobian_norms(**inputs)
     assert got.dtype == torch.float32
     assert all(torch.equal(inputs[k], copies[k]) for k in inputs)
-    torch.testing.assert_close(got.double(), ref.rnn_jacobian_norms(**{k: v.double() for k, v in inputs.items()}),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        got.double(),
+        ref.rnn_jacobian_norms(**{k: v.double() for k, v in inputs.items()}),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_norms_gradcheck():
@@ -126,7 +145,9 @@ def twins(input_size: int, hidden: int, seed: int, dtype=DT):
 
 def test_lstm_parameters_have_the_torch_layout():
     mine, torch_cell = ref.LSTMCell(3, 5), nn.LSTMCell(3, 5)
-    assert {k: v.shape for k, v in mine.state_dict().items()} == {k: v.shape for k, v in torch_cell.state_dict().items()}
+    assert {k: v.shape for k, v in mine.state_dict().items()} == {
+        k: v.shape for k, v in torch_cell.state_dict().items()
+    }
     bound = 1 / 5**0.5
     assert all(p.abs().max() <= bound for p in mine.parameters())
 
@@ -135,7 +156,11 @@ def test_lstm_parameters_have_the_torch_layout():
 def test_lstm_matches_torch_with_and_without_state(dtype):
     mine, torch_cell = twins(4, 3, 0, dtype)
     g = gen(1)
-    x, h, c = randn(5, 4, g=g, dtype=dtype), randn(5, 3, g=g, dtype=dtype), randn(5, 3, g=g, dtype=dtype, scale=2.0)
+    x, h, c = (
+        randn(5, 4, g=g, dtype=dtype),
+        randn(5, 3, g=g, dtype=dtype),
+        randn(5, 3, g=g, dtype=dtype, scale=2.0),
+    )
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {}
     for got, want in ((mine(x, (h, c)), torch_cell(x, (h, c))), (mine(x), torch_cell(x))):
         assert got[0].dtype == got[1].dtype == dtype
@@ -201,7 +226,9 @@ MISTAKES = [m for m in diagnosis.mistakes("day09") if m.file == "day09/rnn.py"]
 
 
 def test_enough_mistakes_for_each_exercise():
-    by_exercise = {e: [m for m in MISTAKES if m.exercise == e] for e in ("day09.rnn.rnn_jacobian_norms",
-                                                                         "day09.rnn.LSTMCell")}
+    by_exercise = {
+        e: [m for m in MISTAKES if m.exercise == e]
+        for e in ("day09.rnn.rnn_jacobian_norms", "day09.rnn.LSTMCell")
+    }
     assert len(by_exercise["day09.rnn.rnn_jacobian_norms"]) >= 3
     assert len(by_exercise["day09.rnn.LSTMCell"]) >= 4

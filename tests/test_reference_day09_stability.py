@@ -14,7 +14,9 @@ from quizgrader.sandbox.loader import import_from
 from quizgrader.sandbox.tools import call_on_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-MISTAKES = tomllib.loads((ROOT / "quizgrader" / "diagnosis" / "day09" / "stability.toml").read_text())["mistake"]
+MISTAKES = tomllib.loads((ROOT / "quizgrader" / "diagnosis" / "day09" / "stability.toml").read_text())[
+    "mistake"
+]
 DT = torch.float64
 
 
@@ -132,7 +134,7 @@ def test_the_graders_parameter_routine_equals_calling_torch_directly(container):
     specs = [{"data": p.detach(), "grad": p.grad, "requires_grad": p.requires_grad} for p in params]
     sent = [None if p.grad is None else p.grad.clone() for p in params]
     out = call_on_parameters(torch.nn.utils.clip_grad_norm_, params=specs, args=[0.5], container=container)
-    assert all(g is None or torch.equal(p.grad, g) for p, g in zip(params, sent))   # it clipped copies
+    assert all(g is None or torch.equal(p.grad, g) for p, g in zip(params, sent))  # it clipped copies
     want = torch.nn.utils.clip_grad_norm_(params[0] if container == "single" else params, 0.5)
     torch.testing.assert_close(out["value"], want)
     assert_same_grads([_with_grad(d, g) for d, g in zip(out["weights"], out["grads"])], params)
@@ -167,7 +169,7 @@ def test_layer_norm_keeps_dtype_and_handles_constant_and_quiet_rows(dtype):
 
 
 def test_layer_norm_default_eps_is_torchs():
-    x = torch.tensor([[0.0, 1e-3, 3e-3]], dtype=DT)   # variance near eps: eps matters here
+    x = torch.tensor([[0.0, 1e-3, 3e-3]], dtype=DT)  # variance near eps: eps matters here
     torch.testing.assert_close(ref.layer_norm(x, None, None), F.layer_norm(x, (3,)))
 
 
@@ -181,7 +183,7 @@ def test_layer_norm_gradients_match_torch_and_pass_gradcheck():
     theirs = torch.autograd.grad((F.layer_norm(x, (4,), w, b) * c).sum(), (x, w, b))
     for m, t in zip(mine, theirs):
         torch.testing.assert_close(m, t)
-    assert torch.autograd.gradcheck(lambda x, w, b: ref.layer_norm(x, w, b), (x, w, b))
+    assert torch.autograd.gradcheck(ref.layer_norm, (x, w, b))
 
 
 def test_layer_norm_leaves_its_inputs_alone():
@@ -204,12 +206,20 @@ def cosine_annealing(max_lr: float, min_lr: float, steps: int) -> list[float]:
     return rates
 
 
-@pytest.mark.parametrize("max_lr, warmup, total, min_lr", [
-    (1.0, 10, 100, 0.0), (3e-4, 5, 37, 3e-5), (0.1, 0, 20, 0.01), (1.0, 1, 2, 0.1),
-])
+@pytest.mark.parametrize(
+    "max_lr, warmup, total, min_lr",
+    [
+        (1.0, 10, 100, 0.0),
+        (3e-4, 5, 37, 3e-5),
+        (0.1, 0, 20, 0.01),
+        (1.0, 1, 2, 0.1),
+    ],
+)
 def test_schedule_decay_matches_cosine_annealing_and_warmup_is_linear(max_lr, warmup, total, min_lr):
     for step in range(warmup):
-        assert ref.warmup_cosine_lr(step, max_lr, warmup, total, min_lr) == pytest.approx(max_lr * step / warmup)
+        assert ref.warmup_cosine_lr(step, max_lr, warmup, total, min_lr) == pytest.approx(
+            max_lr * step / warmup
+        )
     decay = cosine_annealing(max_lr, min_lr, total - warmup)
     for k, want in enumerate(decay):
         got = ref.warmup_cosine_lr(warmup + k, max_lr, warmup, total, min_lr)
@@ -220,12 +230,24 @@ def test_schedule_decay_matches_cosine_annealing_and_warmup_is_linear(max_lr, wa
 
 def test_schedule_worked_example_and_edges():
     rates = [ref.warmup_cosine_lr(s, 1.0, 2, 6, 0.1) for s in range(7)]
-    assert rates == pytest.approx([0.0, 0.5, 1.0, 0.1 + 0.45 * (1 + math.cos(math.pi / 4)), 0.55,
-                                   0.1 + 0.45 * (1 - math.cos(math.pi / 4)), 0.1])
-    assert ref.warmup_cosine_lr(0, 1.0, 0, 4) == 1.0                               # no warmup
+    assert rates == pytest.approx(
+        [
+            0.0,
+            0.5,
+            1.0,
+            0.1 + 0.45 * (1 + math.cos(math.pi / 4)),
+            0.55,
+            0.1 + 0.45 * (1 - math.cos(math.pi / 4)),
+            0.1,
+        ]
+    )
+    assert ref.warmup_cosine_lr(0, 1.0, 0, 4) == 1.0  # no warmup
     assert [ref.warmup_cosine_lr(s, 1.0, 3, 3, 0.1) for s in range(6)] == pytest.approx(
-        [0.0, 1 / 3, 2 / 3, 0.1, 0.1, 0.1])                                        # no decay
-    assert ref.warmup_cosine_lr(5, 1.0, 2, 10) == pytest.approx(0.5 * (1 + math.cos(math.pi * 3 / 8)))  # default min_lr
+        [0.0, 1 / 3, 2 / 3, 0.1, 0.1, 0.1]
+    )  # no decay
+    assert ref.warmup_cosine_lr(5, 1.0, 2, 10) == pytest.approx(
+        0.5 * (1 + math.cos(math.pi * 3 / 8))
+    )  # default min_lr
     assert isinstance(ref.warmup_cosine_lr(3, 1.0, 2, 6), float)
 
 

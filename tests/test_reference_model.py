@@ -122,8 +122,15 @@ def test_transformer_block_matches_torch_encoder_layer(pre_ln, activation, causa
     ours = block.TransformerBlock(d, h, d_ff, pre_ln=pre_ln, activation=activation).to(DT)
     randomise_layer_norms(ours, gen(3))
     theirs = nn.TransformerEncoderLayer(
-        d, h, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=pre_ln,
-        bias=True, dtype=DT,
+        d,
+        h,
+        d_ff,
+        dropout=0.0,
+        activation=activation,
+        batch_first=True,
+        norm_first=pre_ln,
+        bias=True,
+        dtype=DT,
     )
     with torch.no_grad():
         copy_attention(ours.attn, theirs.self_attn)
@@ -238,14 +245,26 @@ def test_decoder_block_matches_hand_written_composition():
 def test_decoder_block_matches_torch_decoder_layer(activation):
     b = make_decoder_block(22, activation=activation)
     theirs = nn.TransformerDecoderLayer(
-        12, 3, 20, dropout=0.0, activation=activation, batch_first=True, norm_first=True,
-        bias=True, dtype=DT,
+        12,
+        3,
+        20,
+        dropout=0.0,
+        activation=activation,
+        batch_first=True,
+        norm_first=True,
+        bias=True,
+        dtype=DT,
     )
     with torch.no_grad():
         copy_attention(b.self_attn, theirs.self_attn)
         copy_attention(b.cross_attn, theirs.multihead_attn)
-        pairs = [("ff.fc1", "linear1"), ("ff.fc2", "linear2"),
-                 ("ln1", "norm1"), ("ln2", "norm2"), ("ln3", "norm3")]
+        pairs = [
+            ("ff.fc1", "linear1"),
+            ("ff.fc2", "linear2"),
+            ("ln1", "norm1"),
+            ("ln2", "norm2"),
+            ("ln3", "norm3"),
+        ]
         copy_linear_and_norm(b, theirs, pairs)
     x, memory, memory_mask = decoder_inputs(23)
     self_mask = masks.causal_mask(x.size(1))
@@ -337,9 +356,7 @@ def test_label_smoothing_large_logits_stay_finite(dtype):
 def test_label_smoothing_gradcheck():
     logits = randn(5, 4, g=gen(31)).requires_grad_()
     targets = torch.tensor([0, 3, -100, 1, 1])
-    assert torch.autograd.gradcheck(
-        lambda t: recipe.label_smoothed_cross_entropy(t, targets, 0.2), (logits,)
-    )
+    assert torch.autograd.gradcheck(lambda t: recipe.label_smoothed_cross_entropy(t, targets, 0.2), (logits,))
 
 
 # --- the Noam schedule -----------------------------------------------------------------------

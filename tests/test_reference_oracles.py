@@ -176,7 +176,7 @@ def test_sdpa_gradcheck():
     Q, K, V = (randn(2, 3, 4, g=g).requires_grad_() for _ in range(3))
     mask = masks.causal_mask(3)
     sdpa = attention.scaled_dot_product_attention
-    assert torch.autograd.gradcheck(lambda q, k, v: sdpa(q, k, v), (Q, K, V))
+    assert torch.autograd.gradcheck(sdpa, (Q, K, V))
     assert torch.autograd.gradcheck(lambda q, k, v: sdpa(q, k, v, mask), (Q, K, V))
 
 
@@ -307,9 +307,7 @@ def test_mha_cross_attention_with_padding_matches_torch():
         out, weights = ours(x, context=context, mask=mask)
         assert out.shape == (3, 4, 8) and weights.shape == (3, 2, 4, 6)
         kpm = None if mask is None else ~mask[:, 0, 0]
-        t_out, t_heads = theirs(
-            x, context, context, key_padding_mask=kpm, average_attn_weights=False
-        )
+        t_out, t_heads = theirs(x, context, context, key_padding_mask=kpm, average_attn_weights=False)
         torch.testing.assert_close(out, t_out)
         torch.testing.assert_close(weights, t_heads)
 
@@ -335,8 +333,11 @@ def test_stub_has_reference_signature_and_documents_every_argument(module, name)
     ref, stub = getattr(REF[module], name), getattr(STUBS[module], name)
     callables = [(ref, stub)]
     if inspect.isclass(ref):
-        callables = [(getattr(ref, m), getattr(stub, m)) for m in vars(ref)
-                     if not m.startswith("_") and callable(getattr(ref, m))] + [(ref.__init__, stub.__init__)]
+        callables = [
+            (getattr(ref, m), getattr(stub, m))
+            for m in vars(ref)
+            if not m.startswith("_") and callable(getattr(ref, m))
+        ] + [(ref.__init__, stub.__init__)]
     for r, s in callables:
         assert inspect.signature(r) == inspect.signature(s)
         for param in inspect.signature(s).parameters:
@@ -359,11 +360,13 @@ def test_stubs_raise_not_implemented():
         STUBS["masks"].padding_mask(torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(NotImplementedError):
         STUBS["multihead"].MultiHeadAttention(8, 2)
-    for call in (lambda: STUBS["positional"].sinusoidal_encoding(4, 8),
-                 lambda: STUBS["positional"].LearnedPositionalEmbedding(4, 8),
-                 lambda: STUBS["positional"].apply_rope(randn(3, 4, g=g)),
-                 lambda: STUBS["positional"].alibi_slopes(4),
-                 lambda: STUBS["positional"].alibi_bias(4, 3)):
+    for call in (
+        lambda: STUBS["positional"].sinusoidal_encoding(4, 8),
+        lambda: STUBS["positional"].LearnedPositionalEmbedding(4, 8),
+        lambda: STUBS["positional"].apply_rope(randn(3, 4, g=g)),
+        lambda: STUBS["positional"].alibi_slopes(4),
+        lambda: STUBS["positional"].alibi_bias(4, 3),
+    ):
         with pytest.raises(NotImplementedError):
             call()
 

@@ -24,11 +24,13 @@ def test_sinusoidal_worked_example_and_errata():
     pe = P.sinusoidal_encoding(101, 8)
     assert pe.dtype == torch.float32 and pe.shape == (101, 8)
     assert torch.equal(pe[0], torch.tensor([0.0, 1.0] * 4))
-    torch.testing.assert_close(pe[1], torch.tensor([0.841, 0.540, 0.100, 0.995, 0.010, 1.000, 0.001, 1.000]),
-                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        pe[1], torch.tensor([0.841, 0.540, 0.100, 0.995, 0.010, 1.000, 0.001, 1.000]), atol=1e-3, rtol=0
+    )
     # The course module prints -0.999, 0.045 for dims 2-3 of position 100; the formula gives:
-    torch.testing.assert_close(pe[100], torch.tensor([-0.506, 0.862, -0.544, -0.839, 0.841, 0.540, 0.100, 0.995]),
-                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        pe[100], torch.tensor([-0.506, 0.862, -0.544, -0.839, 0.841, 0.540, 0.100, 0.995]), atol=1e-3, rtol=0
+    )
     assert pe.abs().max() <= 1.0
 
 
@@ -51,8 +53,12 @@ def rope_complex(x: torch.Tensor, positions: torch.Tensor, base: float) -> torch
     return torch.view_as_real(z * torch.polar(torch.ones_like(angle), angle)).flatten(-2)
 
 
-@given(st.integers(1, 6), st.integers(1, 6).map(lambda n: 2 * n), st.sampled_from([10000.0, 100.0]),
-       st.integers(0, 2**16))
+@given(
+    st.integers(1, 6),
+    st.integers(1, 6).map(lambda n: 2 * n),
+    st.sampled_from([10000.0, 100.0]),
+    st.integers(0, 2**16),
+)
 def test_rope_is_complex_multiplication(T, d, base, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(2, 3, T, d, generator=g, dtype=torch.float64)
@@ -71,9 +77,11 @@ def test_rope_broadcast_positions_and_gradcheck():
 
 def alibi_paper_slopes(n: int) -> list[float]:
     """The slopes as the ALiBi authors' code computes them."""
+
     def power_of_2(n):
         start = 2 ** (-(2 ** -(math.log2(n) - 3)))
         return [start * start**i for i in range(n)]
+
     if math.log2(n).is_integer():
         return power_of_2(n)
     closest = 2 ** math.floor(math.log2(n))
@@ -84,8 +92,9 @@ def alibi_paper_slopes(n: int) -> list[float]:
 def test_alibi_slopes_match_the_paper(h):
     got = P.alibi_slopes(h)
     assert got.dtype == torch.float32 and got.shape == (h,)
-    torch.testing.assert_close(got.double(), torch.tensor(alibi_paper_slopes(h), dtype=torch.float64),
-                               rtol=1e-6, atol=0)
+    torch.testing.assert_close(
+        got.double(), torch.tensor(alibi_paper_slopes(h), dtype=torch.float64), rtol=1e-6, atol=0
+    )
 
 
 def test_alibi_bias_entries():
@@ -136,10 +145,15 @@ def every_two(tmp_path_factory) -> Path:
     return ws
 
 
-@pytest.mark.parametrize("profile, seed", [(p, s) for p in ("quick", "default") for s in range(6)]
-                         + [("thorough", 0), ("thorough", 1)])
+@pytest.mark.parametrize(
+    "profile, seed",
+    [(p, s) for p in ("quick", "default") for s in range(6)] + [("thorough", 0), ("thorough", 1)],
+)
 def test_rope_with_float32_angles_passes_every_check(every_two, profile, seed, zygote):
-    report = grade("day16", Options(every_two, only=["positional.apply_rope"], profile=profile, seed=seed),
-                   zygote=zygote)
+    report = grade(
+        "day16", Options(every_two, only=["positional.apply_rope"], profile=profile, seed=seed), zygote=zygote
+    )
     (result,) = report.exercises
-    assert result.status is Status.PASS, [(c.name, c.message) for c in result.checks if c.status is not Status.PASS]
+    assert result.status is Status.PASS, [
+        (c.name, c.message) for c in result.checks if c.status is not Status.PASS
+    ]

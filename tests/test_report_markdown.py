@@ -13,24 +13,44 @@ from quizgrader.rubric import rate, verdict
 D16, D09 = load_day("day16"), load_day("day09")
 
 
-def report_for(day, failing: dict[str, Status] | None = None, questions=(), ratings=None,
-               graded: bool = True) -> GradeReport:
+def report_for(
+    day, failing: dict[str, Status] | None = None, questions=(), ratings=None, graded: bool = True
+) -> GradeReport:
     """A report in which every exercise passes but those in `failing`; none graded unless `graded`."""
     failing = failing or {}
     exercises = []
     for ex in day.exercises if graded else ():
         status = failing.get(ex.short, Status.PASS)
-        checks = [CheckResult("a", Status.PASS), CheckResult("b", status if status is Status.FAIL else Status.PASS)]
+        checks = [
+            CheckResult("a", Status.PASS),
+            CheckResult("b", status if status is Status.FAIL else Status.PASS),
+        ]
         if ex.measures:
             checks.append(CheckResult("measures", Status.PASS, rows=ex.measures, figures={"summary": "fast"}))
         exercises.append(ExerciseResult(ex.id, ex.title, status, checks=checks))
     rubric = rate(day, exercises, list(questions), ratings or {})
-    return GradeReport(day.id, day.title, "ws", 0, "quick", "cpu", day.scale, exercises, rubric, version="0",
-                       questions=list(questions), verdict=verdict(day, rubric))
+    return GradeReport(
+        day.id,
+        day.title,
+        "ws",
+        0,
+        "quick",
+        "cpu",
+        day.scale,
+        exercises,
+        rubric,
+        version="0",
+        questions=list(questions),
+        verdict=verdict(day, rubric),
+    )
 
 
 def table(text: str) -> dict[int, list[str]]:
-    rows = [line.strip("|").split(" | ") for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [
+        line.strip("|").split(" | ")
+        for line in text.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
     return {int(r[0]): [c.strip() for c in r] for r in rows[1:]}
 
 
@@ -45,15 +65,22 @@ def test_dated_table_has_every_row_with_its_rating_and_notes():
 
 def test_weakest_areas_come_worst_first_and_the_plan_names_what_to_redo():
     wrong = QuestionResult("d16-mha-params-bias", 3, Answer.WRONG, "that is one projection")
-    rep = report_for(D16, {"positional.apply_rope": Status.FAIL, "block.FeedForward": Status.ERROR},
-                     questions=[wrong], ratings={7: "Need to re-study"})
+    rep = report_for(
+        D16,
+        {"positional.apply_rope": Status.FAIL, "block.FeedForward": Status.ERROR},
+        questions=[wrong],
+        ratings={7: "Need to re-study"},
+    )
     text = render(rep)
     weakest = text.split("## Weakest areas")[1].split("## Re-study plan")[0]
     order = [line.split("**")[1].split(".")[0] for line in weakest.splitlines() if line.startswith("1.")]
-    assert order[0] == "7"                              # the learner's own "Need to re-study" first
+    assert order[0] == "7"  # the learner's own "Need to re-study" first
     assert set(order) == {"3", "4", "6", "7"}
     plan = text.split("## Re-study plan")[1]
-    assert "`quiz hint positional.apply_rope --level 2`" in plan and "`d16-mha-params-bias`: that is one projection" in plan
+    assert (
+        "`quiz hint positional.apply_rope --level 2`" in plan
+        and "`d16-mha-params-bias`: that is one projection" in plan
+    )
     assert "(revisit Day 15)" in plan and "quiz answer day16 --row 7 --all" in plan
     assert "**Verdict: go back.**" in text
 
@@ -69,7 +96,11 @@ def test_day9_has_the_readiness_checklist_and_unrated_rows():
     assert "## Readiness criteria" in text
     checklist = [line for line in text.splitlines() if line.startswith("- [")]
     assert len(checklist) == 8
-    assert checklist[0].startswith("- [x]") and checklist[1].startswith("- [ ]") and checklist[4].startswith("- [x]")
+    assert (
+        checklist[0].startswith("- [x]")
+        and checklist[1].startswith("- [ ]")
+        and checklist[4].startswith("- [x]")
+    )
     assert "not rated yet" in checklist[2]
     assert "Not rated yet: 3." in text
     assert "your own rating; no evidence yet" in table(text)[1][3]
@@ -89,15 +120,32 @@ def test_quiz_report_writes_the_markdown_file_from_a_real_grading(tmp_path):
     (tmp_path / "answers" / "day16.toml").write_text('[ratings]\n5 = "Need to re-study"\n')
     out = tmp_path / "checkpoint.md"
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    run = subprocess.run([sys.executable, "-m", "quizgrader", "report", "day16", "--workspace", str(tmp_path),
-                          "--profile", "quick", "-o", str(out)], env=env, capture_output=True, text=True,
-                         timeout=300, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quizgrader",
+            "report",
+            "day16",
+            "--workspace",
+            str(tmp_path),
+            "--profile",
+            "quick",
+            "-o",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     text = out.read_text()
     assert f"checkpoint results — {date.today().isoformat()}" in text
     rows = table(text)
     assert rows[5][2] == "Need to re-study" and "your own rating" in rows[5][3]
-    assert "not attempted" in rows[2][3]                 # attention.py is missing from the workspace
+    assert "not attempted" in rows[2][3]  # attention.py is missing from the workspace
     # typed in the folder this ran in, a suggested command needs the workspace named
     assert f"`quiz answer day16 --row 5 --all --workspace {tmp_path}`" in text
     assert "**Verdict: go back.**" in text and "wrote " + str(out) in run.stdout.replace("\n", "")

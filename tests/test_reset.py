@@ -46,7 +46,9 @@ def learner_attention() -> bytes:
     their own, a decorator, and a helper at the end."""
     text = (reference_root() / ATTENTION).read_text()
     text = text.replace("import math\n", "import math\nimport os  # my own import\n", 1)
-    text = text.replace("def scaled_dot_product_attention(", "@torch.no_grad()\ndef scaled_dot_product_attention(", 1)
+    text = text.replace(
+        "def scaled_dot_product_attention(", "@torch.no_grad()\ndef scaled_dot_product_attention(", 1
+    )
     return (text + "\n\ndef _my_helper(x):\n    return x  # mine, keep it\n").encode()
 
 
@@ -67,6 +69,7 @@ def only_set(ws: Path) -> Path:
 
 # --------------------------------------------------------------------------------- one exercise
 
+
 def test_reset_of_one_exercise_keeps_everything_else_byte_for_byte(ws):
     mine = learner_attention()
     outcome = restore.reset_exercise(ws, SOFTMAX)
@@ -75,12 +78,14 @@ def test_reset_of_one_exercise_keeps_everything_else_byte_for_byte(ws):
     a, b = lines_of(mine.decode(), "softmax")
     s0, s1 = lines_of(stub_bytes().decode(), "softmax")
     old, stub = mine.decode().splitlines(keepends=True), stub_bytes().decode().splitlines(keepends=True)
-    assert after.decode() == "".join(old[:a - 1] + stub[s0 - 1:s1] + old[b:])
+    assert after.decode() == "".join(old[: a - 1] + stub[s0 - 1 : s1] + old[b:])
     assert outcome.lines == (a, b)
     # the other exercises, the import and the helper are exactly the learner's
     for name in ("scaled_dot_product_attention", "additive_attention", "_my_helper"):
-        assert (restore.definition(after.decode(), name, ATTENTION).text
-                == restore.definition(mine.decode(), name, ATTENTION).text)
+        assert (
+            restore.definition(after.decode(), name, ATTENTION).text
+            == restore.definition(mine.decode(), name, ATTENTION).text
+        )
     assert b"import os  # my own import\n" in after and after.endswith(b"    return x  # mine, keep it\n")
     # the backup holds the learner's exact bytes, and the manifest says what happened
     backup = only_set(ws)
@@ -88,7 +93,9 @@ def test_reset_of_one_exercise_keeps_everything_else_byte_for_byte(ws):
     assert (backup / ATTENTION).read_bytes() == mine
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["kind"] == "reset" and manifest["what"] == "day16.attention.softmax"
-    assert manifest["files"] == [{"path": ATTENTION, "before": sha(mine), "after": sha(after), "edited": False}]
+    assert manifest["files"] == [
+        {"path": ATTENTION, "before": sha(mine), "after": sha(after), "edited": False}
+    ]
 
 
 def test_the_decorators_go_with_the_definition(ws):
@@ -100,7 +107,7 @@ def test_the_decorators_go_with_the_definition(ws):
     assert restore.definition(after, SDPA.name, ATTENTION).text == stub_def.text
     a, b = lines_of(mine.decode(), SDPA.name)
     kept = mine.decode().splitlines(keepends=True)
-    assert after.startswith("".join(kept[:a - 1])) and after.endswith("".join(kept[b:]))
+    assert after.startswith("".join(kept[: a - 1])) and after.endswith("".join(kept[b:]))
 
 
 def test_crlf_line_endings_are_kept(ws):
@@ -117,7 +124,7 @@ def test_a_deleted_definition_is_added_back_after_the_one_before_it(ws):
     text = learner_attention().decode()
     a, b = lines_of(text, SDPA.name)
     lines = text.splitlines(keepends=True)
-    without = "".join(lines[:a - 1] + lines[b:])
+    without = "".join(lines[: a - 1] + lines[b:])
     (ws / ATTENTION).write_text(without)
     outcome = restore.reset_exercise(ws, SDPA)
     after = (ws / ATTENTION).read_text()
@@ -133,7 +140,7 @@ def test_a_missing_file_is_restored_whole_and_undo_removes_it_again(ws):
     outcome = restore.reset_exercise(ws, masks)
     assert (ws / "day16/masks.py").read_bytes() == stub_bytes("day16/masks.py")
     assert outcome.changes == [restore.FileChange("day16/masks.py", None, sha(stub_bytes("day16/masks.py")))]
-    assert not (outcome.backup.path / "day16/masks.py").exists()      # nothing to keep
+    assert not (outcome.backup.path / "day16/masks.py").exists()  # nothing to keep
 
     undone = restore.undo(ws)
     assert not (ws / "day16/masks.py").exists()
@@ -190,6 +197,7 @@ def test_reset_sets_leave_the_answers_backups_alone(ws):
 
 # ------------------------------------------------------------------------------- undo and redo
 
+
 def test_undo_restores_the_exact_bytes_and_walks_back_one_reset_at_a_time(ws):
     mine = learner_attention()
     restore.reset_exercise(ws, SOFTMAX)
@@ -219,7 +227,7 @@ def test_an_undo_can_itself_be_undone(ws):
     redone = restore.redo(ws)
     assert (ws / ATTENTION).read_bytes() == reset_state
     assert redone.backup.kind == "redo" and (redone.backup.path / ATTENTION).read_bytes() == mine
-    restore.undo(ws)                                   # and the redo is undone in turn
+    restore.undo(ws)  # and the redo is undone in turn
     assert (ws / ATTENTION).read_bytes() == mine
     with pytest.raises(restore.NothingToTakeBack):
         restore.undo(ws)
@@ -269,6 +277,7 @@ def test_reset_all_restores_every_differing_file_in_one_set_and_undo_brings_all_
 
 # ----------------------------------------------------------------------------------- the command
 
+
 def quiz(*args: str, input: str | None = None):
     return CliRunner().invoke(cli.app, list(args), input=input)
 
@@ -299,7 +308,9 @@ def test_cli_undo_says_where_edits_made_after_the_reset_are(ws):
     assert run.exit_code == 0, run.output
     kept = next(s for s in restore.sets(ws) if s.kind == "undo").copy_of(ATTENTION)
     assert kept.read_bytes() == edited
-    assert squash(f"had changed since that reset: the changed version is kept in {kept}") in squash(run.output)
+    assert squash(f"had changed since that reset: the changed version is kept in {kept}") in squash(
+        run.output
+    )
     nothing = quiz("reset", "--undo", "--workspace", str(ws))
     assert nothing.exit_code == 1 and "nothing to undo" in nothing.output
 
@@ -310,8 +321,13 @@ def test_cli_unparsable_file_changes_nothing_and_offers_a_whole_file_reset(ws):
     run = quiz("reset", "attention.softmax", "--workspace", str(ws))
     assert run.exit_code == 2
     text = squash(run.output)
-    for words in (f"{ws / ATTENTION} is not valid Python", "line 3", "nothing was changed",
-                  f"quiz reset attention.softmax --file --workspace {ws}", f"quiz reset --all --workspace {ws}"):
+    for words in (
+        f"{ws / ATTENTION} is not valid Python",
+        "line 3",
+        "nothing was changed",
+        f"quiz reset attention.softmax --file --workspace {ws}",
+        f"quiz reset --all --workspace {ws}",
+    ):
         assert squash(words) in text, words
     assert (ws / ATTENTION).read_bytes() == broken and not restore.backups_dir(ws).exists()
 
@@ -320,14 +336,17 @@ def test_cli_unparsable_file_changes_nothing_and_offers_a_whole_file_reset(ws):
     assert (ws / ATTENTION).read_bytes() == stub_bytes() and (only_set(ws) / ATTENTION).read_bytes() == broken
 
 
-@pytest.mark.parametrize("args, words", [
-    (["reset", "sofmax"], ["unknown day16 exercise 'sofmax'", "did you mean attention.softmax"]),
-    (["reset", "day16.attention.sofmax"], ["unknown day16 exercise 'attention.sofmax'"]),
-    (["reset"], ["say what to reset"]),
-    (["reset", "attention.softmax", "--undo"], ["not an exercise id and --undo at once"]),
-    (["reset", "--all", "--day", "day17"], ["unknown day 'day17'"]),
-    (["reset", "--file"], ["--file resets the file of an exercise"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["reset", "sofmax"], ["unknown day16 exercise 'sofmax'", "did you mean attention.softmax"]),
+        (["reset", "day16.attention.sofmax"], ["unknown day16 exercise 'attention.sofmax'"]),
+        (["reset"], ["say what to reset"]),
+        (["reset", "attention.softmax", "--undo"], ["not an exercise id and --undo at once"]),
+        (["reset", "--all", "--day", "day17"], ["unknown day 'day17'"]),
+        (["reset", "--file"], ["--file resets the file of an exercise"]),
+    ],
+)
 def test_cli_usage_errors_exit_2_and_change_nothing(ws, args, words):
     run = quiz(*args, "--workspace", str(ws))
     assert run.exit_code == 2, run.output
@@ -362,7 +381,7 @@ def test_cli_reset_all_asks_and_a_no_changes_nothing(ws, monkeypatch):
 @pytest.mark.parametrize("planted", [".quiz", ".quiz/backups", "day16"])
 def test_a_reset_through_a_planted_link_changes_nothing_anywhere(ws, tmp_path, planted):
     outside = tmp_path / "outside"
-    shutil.copytree(ws / "day16", outside)          # the learner's attention.py, and a folder to write into
+    shutil.copytree(ws / "day16", outside)  # the learner's attention.py, and a folder to write into
     if planted != ".quiz":
         (ws / ".quiz").mkdir()
     if planted == "day16":
@@ -370,8 +389,12 @@ def test_a_reset_through_a_planted_link_changes_nothing_anywhere(ws, tmp_path, p
     (ws / planted).symlink_to(outside)
 
     def digests() -> dict[str, str]:
-        return {str(p.relative_to(tmp_path)): sha(p.read_bytes()) for p in sorted(tmp_path.rglob("*"))
-                if p.is_file() and not p.is_symlink()}
+        return {
+            str(p.relative_to(tmp_path)): sha(p.read_bytes())
+            for p in sorted(tmp_path.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+        }
+
     before = digests()
     run = quiz("reset", "attention.softmax", "--workspace", str(ws))
     assert run.exit_code == 1, run.output

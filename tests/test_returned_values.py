@@ -23,7 +23,7 @@ EXERCISES = [ex for day in ("day16", "day09") for ex in load_day(day).exercises]
 # Appended to the exercise's file: the exercise (a function, or every method of a class) hands back
 # `_wrong(what it would have returned)`; calls made from inside it (generate calling forward) are
 # left alone, so that only what reaches the grader is of the wrong kind.
-WRAPPER = '''
+WRAPPER = """
 
 import functools as _functools
 import torch as _torch
@@ -57,7 +57,7 @@ def _wrapped(fn):
             _depth[0] -= 1
         return r if _depth[0] else _wrong(r)
     return wrapper
-'''
+"""
 
 # kind -> (what the exercise returns instead, words one of which the message names it by)
 KINDS = {
@@ -79,23 +79,44 @@ KINDS = {
     "nested tuple": ("(r[0], (r[1],)) if isinstance(r, tuple) else ((r,),)", ("tuple of 1",)),
     "generator": ("(x for x in [r])", ("generator",)),
     # right values, so these may pass; where gradients are checked, they must be missed
-    "detached, requires grad": (("_tensors(lambda t: _torch.nn.Parameter(t.detach().clone(), "
-                                "requires_grad=t.is_floating_point()))(r)"), ("gradient",)),
+    "detached, requires grad": (
+        (
+            "_tensors(lambda t: _torch.nn.Parameter(t.detach().clone(), "
+            "requires_grad=t.is_floating_point()))(r)"
+        ),
+        ("gradient",),
+    ),
     "tensor subclass": ("_tensors(lambda t: t.as_subclass(_Mine))(r)", ()),
 }
 RIGHT_VALUES = {"detached, requires grad", "tensor subclass"}
 # What the contract returns as a Python number is left as it is by a change of tensors, and is of the
 # right kind as a number (its value is what is wrong then).
 SCALARS = {"day16.recipe.noam_lr", "day09.stability.warmup_cosine_lr", "day09.embeddings.analogy"}
-TENSOR_KINDS = {"numpy array", "int dtype", "bool dtype", "complex dtype", "wrong device", "list",
-                *RIGHT_VALUES}
+TENSOR_KINDS = {
+    "numpy array",
+    "int dtype",
+    "bool dtype",
+    "complex dtype",
+    "wrong device",
+    "list",
+    *RIGHT_VALUES,
+}
 NUMBERS = {"0-d tensor", "python float", "python int"}
 # Where the contract's answer is a 0-d tensor for some inputs, a 0-d tensor is of the right kind there.
-ZERO_D = {"day16.recipe.label_smoothed_cross_entropy", "day09.information.entropy", "day09.information.cross_entropy",
-          "day09.information.kl_divergence", "day09.information.code_length_bits", "day09.stability.clip_grad_norm_",
-          "day09.backprop.mlp_forward_backward"}
-NOT_WRONG = {("day16.masks.causal_mask", "bool dtype"), ("day16.masks.padding_mask", "bool dtype"),
-             ("day09.stability.clip_grad_norm_", "list")}    # a Python float is a norm all the same
+ZERO_D = {
+    "day16.recipe.label_smoothed_cross_entropy",
+    "day09.information.entropy",
+    "day09.information.cross_entropy",
+    "day09.information.kl_divergence",
+    "day09.information.code_length_bits",
+    "day09.stability.clip_grad_norm_",
+    "day09.backprop.mlp_forward_backward",
+}
+NOT_WRONG = {
+    ("day16.masks.causal_mask", "bool dtype"),
+    ("day16.masks.padding_mask", "bool dtype"),
+    ("day09.stability.clip_grad_norm_", "list"),
+}  # a Python float is a norm all the same
 
 
 def applies(ex, kind: str) -> bool:
@@ -103,12 +124,17 @@ def applies(ex, kind: str) -> bool:
 
 
 # Each of these once ended in "a bug in the grader" (or, for the device, "not attempted").
-ONCE_BROKEN = [("day16.attention.softmax", "complex dtype"), ("day16.attention.softmax", "wrong device"),
-               ("day16.attention.scaled_dot_product_attention", "bool dtype"),
-               ("day16.attention.scaled_dot_product_attention", "nested tuple"),
-               ("day16.attention.additive_attention", "list"), ("day16.multihead.MultiHeadAttention", "bool dtype"),
-               ("day16.lm.DecoderLM", "complex dtype"), ("day09.rnn.LSTMCell", "bool dtype"),
-               ("day09.information.entropy", "complex dtype")]
+ONCE_BROKEN = [
+    ("day16.attention.softmax", "complex dtype"),
+    ("day16.attention.softmax", "wrong device"),
+    ("day16.attention.scaled_dot_product_attention", "bool dtype"),
+    ("day16.attention.scaled_dot_product_attention", "nested tuple"),
+    ("day16.attention.additive_attention", "list"),
+    ("day16.multihead.MultiHeadAttention", "bool dtype"),
+    ("day16.lm.DecoderLM", "complex dtype"),
+    ("day09.rnn.LSTMCell", "bool dtype"),
+    ("day09.information.entropy", "complex dtype"),
+]
 
 
 def cases() -> list[tuple]:
@@ -157,14 +183,19 @@ def with_wrong_kind(tmp_path: Path, ex, kind: str) -> Path:
 
 @pytest.mark.parametrize("ex, kind", cases(), ids=lambda v: getattr(v, "short", v))
 def test_every_wrong_kind_of_return_value_is_the_learners_mistake(ex, kind, tmp_path, zygote, doctor):
-    report = grade(ex.day, Options(with_wrong_kind(tmp_path, ex, kind), only=[ex.id], profile="quick"),
-                   zygote=zygote, doctor=doctor)
+    report = grade(
+        ex.day,
+        Options(with_wrong_kind(tmp_path, ex, kind), only=[ex.id], profile="quick"),
+        zygote=zygote,
+        doctor=doctor,
+    )
     result = report.exercises[0]
     messages = [c.message for c in result.checks if c.status is not Status.PASS]
     assert not any(GRADER_BUG in m for m in messages + [result.reason]), (result.status, messages)
     if kind in RIGHT_VALUES:
-        assert result.status is Status.PASS or (result.status is Status.FAIL and any("gradient" in m for m in messages)), \
-            (result.status, messages)
+        assert result.status is Status.PASS or (
+            result.status is Status.FAIL and any("gradient" in m for m in messages)
+        ), (result.status, messages)
         return
     assert result.status in (Status.FAIL, Status.ERROR), (result.status, result.reason)
     if not ((ex.id in SCALARS and kind in NUMBERS) or (ex.id in ZERO_D and kind == "0-d tensor")):
@@ -195,25 +226,41 @@ def unsteady(result) -> list[str]:
 
 
 def test_a_block_with_dropout_left_on_is_told_it_is_not_deterministic(tmp_path, zygote):
-    ws = edited(tmp_path, "day16/block.py",
-                ("        self.ln2 = nn.LayerNorm(d_model)\n\n    def forward(self, x: Tensor, mask",
-                 ("        self.ln2 = nn.LayerNorm(d_model)\n        self.drop = nn.Dropout(0.5)\n\n"
-                 "    def forward(self, x: Tensor, mask")),
-                ("            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
-                 "            x = x + self.drop(self.attn(self.ln1(x), mask=mask)[0])\n"))
+    ws = edited(
+        tmp_path,
+        "day16/block.py",
+        (
+            "        self.ln2 = nn.LayerNorm(d_model)\n\n    def forward(self, x: Tensor, mask",
+            (
+                "        self.ln2 = nn.LayerNorm(d_model)\n        self.drop = nn.Dropout(0.5)\n\n"
+                "    def forward(self, x: Tensor, mask"
+            ),
+        ),
+        (
+            "            x = x + self.attn(self.ln1(x), mask=mask)[0]\n",
+            "            x = x + self.drop(self.attn(self.ln1(x), mask=mask)[0])\n",
+        ),
+    )
     result = graded(ws, "block.TransformerBlock", zygote)
     assert result.status is Status.FAIL
     told = unsteady(result)
     assert told and all(GRADER_BUG not in c.message for c in result.checks)
-    assert told[0].startswith("your function is not deterministic: called again with the same inputs, your "
-                              "TransformerBlock.forward returned something else (by up to "), told[0]
+    assert told[0].startswith(
+        "your function is not deterministic: called again with the same inputs, your "
+        "TransformerBlock.forward returned something else (by up to "
+    ), told[0]
     assert told[0].endswith("Dropout or sampling left on?")
 
 
 def test_a_softmax_adding_tiny_noise_fails_though_its_float32_values_are_within_tolerance(tmp_path, zygote):
-    ws = edited(tmp_path, "day16/attention.py", ("    return exps / exps.sum(dim=dim, keepdim=True)\n",
-                                                  ("    return exps / exps.sum(dim=dim, keepdim=True) "
-                                                  "+ 1e-6 * torch.rand_like(exps)\n")))
+    ws = edited(
+        tmp_path,
+        "day16/attention.py",
+        (
+            "    return exps / exps.sum(dim=dim, keepdim=True)\n",
+            ("    return exps / exps.sum(dim=dim, keepdim=True) + 1e-6 * torch.rand_like(exps)\n"),
+        ),
+    )
     result = graded(ws, "attention.softmax", zygote)
     assert result.status is Status.FAIL
     failing = [c.message for c in result.checks if c.status is not Status.PASS]
@@ -224,11 +271,18 @@ def test_a_softmax_adding_tiny_noise_fails_though_its_float32_values_are_within_
 def test_a_failure_that_does_not_repeat_is_told_as_such_not_as_a_grader_bug(tmp_path, zygote):
     """Wrong on every fifth call only: the first example answers the same twice, a later one fails,
     and the failure is gone when Hypothesis tries that example again (its Flaky error)."""
-    ws = edited(tmp_path, "day16/attention.py",
-                ("def softmax(x: Tensor, dim: int = -1) -> Tensor:\n",
-                 "_calls = [0]\n\n\ndef softmax(x: Tensor, dim: int = -1) -> Tensor:\n    _calls[0] += 1\n"),
-                ("    return exps / exps.sum(dim=dim, keepdim=True)\n",
-                 "    return exps / exps.sum(dim=dim, keepdim=True) * (2 if _calls[0] % 5 == 0 else 1)\n"))
+    ws = edited(
+        tmp_path,
+        "day16/attention.py",
+        (
+            "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n",
+            "_calls = [0]\n\n\ndef softmax(x: Tensor, dim: int = -1) -> Tensor:\n    _calls[0] += 1\n",
+        ),
+        (
+            "    return exps / exps.sum(dim=dim, keepdim=True)\n",
+            "    return exps / exps.sum(dim=dim, keepdim=True) * (2 if _calls[0] % 5 == 0 else 1)\n",
+        ),
+    )
     result = graded(ws, "attention.softmax", zygote)
     assert result.status is Status.FAIL
     assert all(GRADER_BUG not in c.message for c in result.checks), [c.message for c in result.checks]

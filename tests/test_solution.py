@@ -64,7 +64,9 @@ def test_refused_on_a_failing_mutant_with_its_status(tmp_path, history):
     run = quiz("solution", "attention.softmax", "--workspace", str(ws))
     assert run.exit_code == 1
     text = squash(run.output)
-    assert squash("attention.softmax") in text and squash("fail: ") in text and squash("checks failed") in text
+    assert (
+        squash("attention.softmax") in text and squash("fail: ") in text and squash("checks failed") in text
+    )
     assert squash(SOLUTION_LINE) not in text
     assert not history.exists() or reveals(history) == []
 
@@ -108,13 +110,19 @@ def test_a_solution_comes_with_the_constants_it_uses_and_never_another_exercise(
     assert [h.text.split("=")[0].strip() for h in helpers] == ["EPS"]
     sdpa = load_day("day16").exercise("attention.scaled_dot_product_attention")
     found, helpers = restore.solution(sdpa)
-    assert "softmax(scores" in found.text and helpers == []     # softmax is an exercise of its own
+    assert "softmax(scores" in found.text and helpers == []  # softmax is an exercise of its own
 
 
-@pytest.mark.parametrize("args, words", [
-    (["solution", "sofmax", "--force"], ["unknown day16 exercise 'sofmax'"]),
-    (["solution", "attention.softmax", "--workspace", "no-such-folder"], ["no-such-folder is not a folder"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["solution", "sofmax", "--force"], ["unknown day16 exercise 'sofmax'"]),
+        (
+            ["solution", "attention.softmax", "--workspace", "no-such-folder"],
+            ["no-such-folder is not a folder"],
+        ),
+    ],
+)
 def test_usage_errors_exit_2(args, words):
     run = quiz(*args)
     assert run.exit_code == 2
@@ -127,12 +135,14 @@ def test_a_history_of_the_previous_schema_gains_the_reveal_table_and_keeps_its_r
     db = sqlite3.connect(path)
     for statement in MIGRATIONS[0]:
         db.execute(statement)
-    db.execute("INSERT INTO session (kind, day, started) VALUES ('grade', 'day16', '2025-01-01T12:00:00+00:00')")
+    db.execute(
+        "INSERT INTO session (kind, day, started) VALUES ('grade', 'day16', '2025-01-01T12:00:00+00:00')"
+    )
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     at = datetime(2025, 1, 2, tzinfo=UTC)
-    with History(path) as h:       # migrated on opening
+    with History(path) as h:  # migrated on opening
         h.record_reveal(Reveal(SOFTMAX.id, at, forced=True))
         assert [(r.exercise_id, r.at, r.forced) for r in h.reveals()] == [(SOFTMAX.id, at, True)]
         assert [(s.kind, s.day) for s in h.sessions()] == [("grade", "day16")]

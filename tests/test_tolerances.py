@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # A softmax through logsumexp (x - logsumexp(x) rounds at the scale of x), and attention that
 # scales Q before the product (as torch's own scaled_dot_product_attention does), in einsum.
-OTHER_ATTENTION = '''def softmax(x, dim=-1):
+OTHER_ATTENTION = """def softmax(x, dim=-1):
     return torch.exp(x - torch.logsumexp(x, dim=dim, keepdim=True))
 
 
@@ -28,7 +28,7 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     return torch.einsum("...qk,...kd->...qd", weights, V), weights
 
 
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,20 @@ def other_attention(tmp_path_factory) -> Path:
 
 # Profiles and seeds whose cases of logits or scores near ±1e4 once failed these formulations.
 @pytest.mark.parametrize("profile, seed", [("quick", 1), ("quick", 4), ("default", 1)])
-def test_other_right_formulations_of_attention_pass_the_stability_checks(other_attention, profile, seed, zygote):
-    report = grade("day16", Options(other_attention, only=["attention.softmax", "attention.scaled_dot_product_attention"],
-                                    profile=profile, seed=seed), zygote=zygote)
+def test_other_right_formulations_of_attention_pass_the_stability_checks(
+    other_attention, profile, seed, zygote
+):
+    report = grade(
+        "day16",
+        Options(
+            other_attention,
+            only=["attention.softmax", "attention.scaled_dot_product_attention"],
+            profile=profile,
+            seed=seed,
+        ),
+        zygote=zygote,
+    )
     for result in report.exercises:
-        assert result.status is Status.PASS, [(c.name, c.message) for c in result.checks if c.status is not Status.PASS]
+        assert result.status is Status.PASS, [
+            (c.name, c.message) for c in result.checks if c.status is not Status.PASS
+        ]

@@ -16,12 +16,12 @@ def test_adamw_equals_torch_optim_adamw():
     torch.manual_seed(0)
     a, b = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
     b.load_state_dict(a.state_dict())
-    a.bias.requires_grad_(False)          # a parameter that gets no gradient is skipped by both
+    a.bias.requires_grad_(False)  # a parameter that gets no gradient is skipped by both
     b.bias.requires_grad_(False)
     ours = tools.AdamW([p for p in a.parameters() if p.requires_grad], lr=1e-2)
     theirs = torch.optim.AdamW([p for p in b.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.0)
     x = torch.randn(8, 4)
-    for step in range(25):
+    for _ in range(25):
         for model, opt in ((a, ours), (b, theirs)):
             opt.zero_grad()
             (model(x) ** 2).sum().backward()
@@ -33,11 +33,15 @@ def test_adamw_equals_torch_optim_adamw():
 def test_training_imports_no_dynamo():
     """Constructing a torch.optim optimizer imports torch._dynamo (over a second in every fresh
     learner process); the grader's loop must not."""
-    code = ("import sys, torch\nfrom quizgrader.sandbox import tools\n"
-            "m = torch.nn.Sequential(torch.nn.Embedding(5, 8), torch.nn.Linear(8, 5))\n"
-            "tools.overfit(m, tokens=torch.randint(0, 5, (2, 6)), steps=3, lr=1e-2)\n"
-            "print('torch._dynamo' in sys.modules)")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    code = (
+        "import sys, torch\nfrom quizgrader.sandbox import tools\n"
+        "m = torch.nn.Sequential(torch.nn.Embedding(5, 8), torch.nn.Linear(8, 5))\n"
+        "tools.overfit(m, tokens=torch.randint(0, 5, (2, 6)), steps=3, lr=1e-2)\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert run.stdout.strip() == "False", run.stderr
 
 
@@ -60,8 +64,14 @@ def test_op_count_does_not_depend_on_length_for_a_matmul_but_does_for_a_loop():
 
 
 def test_time_attention_reports_every_length():
-    rows = tools.time_attention(lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,
-                                lengths=[8, 16], d=4, batch=1, repeats=2, seed=0)
+    rows = tools.time_attention(
+        lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,
+        lengths=[8, 16],
+        d=4,
+        batch=1,
+        repeats=2,
+        seed=0,
+    )
     assert [r["T"] for r in rows] == [8, 16]
     assert all(r["attention"] > 0 and r["recurrence"] > 0 for r in rows)
 

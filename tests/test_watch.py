@@ -23,8 +23,9 @@ from quizgrader.results import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = load_day("day16")
-SOFTMAX, SDPA, ADDITIVE = (f"day16.attention.{n}" for n in ("softmax", "scaled_dot_product_attention",
-                                                               "additive_attention"))
+SOFTMAX, SDPA, ADDITIVE = (
+    f"day16.attention.{n}" for n in ("softmax", "scaled_dot_product_attention", "additive_attention")
+)
 ATTENTION = [e.id for e in DAY.ordered() if e.file == "day16/attention.py"]
 
 
@@ -49,15 +50,18 @@ def sdpa_mistake(source: str) -> str:
 # -- what a save regrades ---------------------------------------------------------------------
 def test_an_edit_inside_one_exercise_regrades_that_exercise_only(ws):
     before = watch.snapshot(DAY, ws)
-    edit(ws / "day16/attention.py", "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n",
-         "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n    # trying something\n")
+    edit(
+        ws / "day16/attention.py",
+        "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n",
+        "def softmax(x: Tensor, dim: int = -1) -> Tensor:\n    # trying something\n",
+    )
     assert watch.changed_exercises(DAY, before, watch.snapshot(DAY, ws)) == [SOFTMAX]
 
 
 def test_a_save_that_changes_nothing_regrades_nothing(ws):
     before = watch.snapshot(DAY, ws)
     path = ws / "day16/attention.py"
-    path.write_bytes(path.read_bytes())          # an editor saving an unchanged buffer
+    path.write_bytes(path.read_bytes())  # an editor saving an unchanged buffer
     assert watch.changed_exercises(DAY, before, watch.snapshot(DAY, ws)) == []
 
 
@@ -97,7 +101,7 @@ def test_the_loop_regrades_against_what_the_others_last_did(ws, zygote):
         assert [e.id for e in again.exercises] == [SDPA]
         assert again.exercises[0].status is Status.BLOCKED and "softmax" in again.exercises[0].reason
         assert loop.totals() == {Status.FAIL: 1, Status.BLOCKED: 1, Status.PASS: 1}
-        assert loop.stale([SOFTMAX]) == [SDPA, ADDITIVE]   # tried already; the stubs are not listed
+        assert loop.stale([SOFTMAX]) == [SDPA, ADDITIVE]  # tried already; the stubs are not listed
 
 
 # -- file events, and the fallback when none come ---------------------------------------------
@@ -153,8 +157,12 @@ def test_a_save_is_seen_through_file_events(ws):
 
 
 def test_forced_polling_sees_a_save(ws):
-    saved, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
-                                   poll=0.2, force_polling=True)
+    saved, said, _ = _first_change(
+        ws,
+        lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
+        poll=0.2,
+        force_polling=True,
+    )
     assert saved == watch.Saved([SOFTMAX]) and said == []
 
 
@@ -169,8 +177,9 @@ def test_a_save_without_any_file_event_is_still_graded_and_said(ws, monkeypatch)
             yield set()
 
     monkeypatch.setattr(watchfiles, "watch", silent)
-    saved, said, _ = _first_change(ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"),
-                                   poll=0.1)
+    saved, said, _ = _first_change(
+        ws, lambda: edit(ws / "day16/attention.py", "shifted = x -", "shifted = x  -"), poll=0.1
+    )
     assert saved == watch.Saved([SOFTMAX]) and said == ["missed"]
 
 
@@ -182,7 +191,9 @@ def test_a_save_made_before_the_watcher_starts_is_not_lost(ws):
     stop = threading.Event()
     said: list[str] = []
     got: list[watch.Saved] = []
-    saves = watch.changes(DAY, ws, stop, since=before, poll=0.5, on_missed_events=lambda: said.append("missed"))
+    saves = watch.changes(
+        DAY, ws, stop, since=before, poll=0.5, on_missed_events=lambda: said.append("missed")
+    )
     first = threading.Thread(target=lambda: got.append(next(saves)), daemon=True)
     first.start()
     first.join(timeout=5)
@@ -194,7 +205,8 @@ def test_a_save_made_before_the_watcher_starts_is_not_lost(ws):
 def test_saving_the_answers_file_is_seen_apart_from_the_exercises(ws):
     def answer() -> None:
         (ws / "answers").mkdir(exist_ok=True)
-        (ws / "answers" / "day16.toml").write_text('[answers]\nd16-mha-dk-per-head = 64\n')
+        (ws / "answers" / "day16.toml").write_text("[answers]\nd16-mha-dk-per-head = 64\n")
+
     saved, _, _ = _first_change(ws, answer, poll=0.5)
     assert saved == watch.Saved([], answers=True)
 
@@ -204,8 +216,13 @@ def test_quiz_watch_grades_each_save_and_stops_cleanly_on_ctrl_c(ws, tmp_path):
     log = tmp_path / "out.txt"
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, *CTRL_C_REACHES, "watch", "day16", "--workspace", str(ws),
-                                 "--device", "cpu"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, *CTRL_C_REACHES, "watch", "day16", "--workspace", str(ws), "--device", "cpu"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
         def wait_for(text: str, count: int = 1) -> None:
             deadline = time.monotonic() + 120
@@ -220,19 +237,19 @@ def test_quiz_watch_grades_each_save_and_stops_cleanly_on_ctrl_c(ws, tmp_path):
             path = ws / "day16/attention.py"
             path.write_text(sdpa_mistake(path.read_text()))
             wait_for("watching", 2)
-            round_ = log.read_text()[len(first):]
+            round_ = log.read_text()[len(first) :]
             assert "day16/attention.py changed" in round_
             assert "✘ fail  attention.scaled_dot_product_attention" in round_
-            assert "not divided by sqrt(d_k)" in round_          # the diagnosis, in the round's report
-            assert "attention.softmax" not in round_.split("╭")[0]   # softmax's code did not change
+            assert "not divided by sqrt(d_k)" in round_  # the diagnosis, in the round's report
+            assert "attention.softmax" not in round_.split("╭")[0]  # softmax's code did not change
             assert "2 pass, 1 fail, 14 not attempted" in round_
             (ws / "answers").mkdir(exist_ok=True)
-            (ws / "answers" / "day16.toml").write_text('[answers]\nd16-mha-dk-per-head = 32\n')
+            (ws / "answers" / "day16.toml").write_text("[answers]\nd16-mha-dk-per-head = 32\n")
             wait_for("watching", 3)
-            answers = log.read_text()[len(first) + len(round_):]
+            answers = log.read_text()[len(first) + len(round_) :]
             assert "answers/day16.toml changed" in answers and "checkpoint answers" in answers
-            assert "✘ wrong d16-mha-dk-per-head" in answers                  # judged, with its feedback
-            assert "attention.scaled_dot_product_attention" not in answers   # no code was regraded
+            assert "✘ wrong d16-mha-dk-per-head" in answers  # judged, with its feedback
+            assert "attention.scaled_dot_product_attention" not in answers  # no code was regraded
         finally:
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=30)
@@ -241,11 +258,25 @@ def test_quiz_watch_grades_each_save_and_stops_cleanly_on_ctrl_c(ws, tmp_path):
 
 def test_quiz_watch_refuses_a_day_or_workspace_it_cannot_watch(tmp_path):
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    run = subprocess.run([sys.executable, "-m", "quizgrader", "watch", "day99"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "quizgrader", "watch", "day99"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 2 and "day99" in run.stderr
-    run = subprocess.run([sys.executable, "-m", "quizgrader", "watch", "day16", "--workspace",
-                          str(tmp_path / "nowhere")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "quizgrader", "watch", "day16", "--workspace", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 2 and "is not a folder" in run.stderr
 
 
@@ -263,5 +294,7 @@ def test_without_timings_every_verdict_is_still_reached(ws, zygote):
     timed = parallel_check(Options(ws, only=[SDPA], profile="quick"))
     assert timed.status is Status.PASS and timed.figures["growth_exponent"] > 1
     path = ws / "day16/attention.py"
-    path.write_text(mutate(path.read_text(), next(m for m in for_exercise(SDPA) if m.id == "sdpa-loop-over-queries")))
+    path.write_text(
+        mutate(path.read_text(), next(m for m in for_exercise(SDPA) if m.id == "sdpa-loop-over-queries"))
+    )
     assert parallel_check(Options(ws, only=[SDPA], profile="quick", measure=False)).status is Status.FAIL

@@ -40,6 +40,7 @@ def history(tmp_path: Path, monkeypatch) -> None:
 
 # -- find_workspace ---------------------------------------------------------------------------------
 
+
 def test_the_current_folder_with_the_marker_or_a_day_folder_is_the_workspace(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / MARKER).touch()
@@ -62,7 +63,7 @@ def test_a_folder_inside_a_workspace_finds_the_nearest_marker_above(tmp_path):
 def test_exercises_under_the_current_folder_comes_last(tmp_path):
     (tmp_path / "exercises" / "day16").mkdir(parents=True)
     assert find_workspace(None, tmp_path) == Path("exercises")
-    (tmp_path / "day09").mkdir()                 # the folder itself wins over exercises/
+    (tmp_path / "day09").mkdir()  # the folder itself wins over exercises/
     assert find_workspace(None, tmp_path) == Path(".")
 
 
@@ -70,8 +71,14 @@ def test_no_workspace_says_where_it_looked_and_what_to_type(tmp_path):
     with pytest.raises(NoWorkspace) as e:
         find_workspace(None, tmp_path)
     text = str(e.value)
-    for words in (f"looked for {MARKER}, day16/ or day09/ in {tmp_path}", "in its parents", "exercises/",
-                  "quiz init my-quiz", "--workspace FOLDER", "--workspace ."):
+    for words in (
+        f"looked for {MARKER}, day16/ or day09/ in {tmp_path}",
+        "in its parents",
+        "exercises/",
+        "quiz init my-quiz",
+        "--workspace FOLDER",
+        "--workspace .",
+    ):
         assert words in text, text
 
 
@@ -93,7 +100,7 @@ def test_a_linked_marker_or_day_folder_leading_out_redirects_nothing(tmp_path):
     (here / "exercises").symlink_to(outside)
     with pytest.raises(NoWorkspace):
         find_workspace(None, here)
-    (here / "mine").mkdir()                      # a link that stays inside is the learner's business
+    (here / "mine").mkdir()  # a link that stays inside is the learner's business
     (here / "day16").unlink()
     (here / "day16").symlink_to(here / "mine")
     assert find_workspace(None, here) == Path(".")
@@ -104,9 +111,9 @@ def test_the_flag_is_suggested_only_when_needed(tmp_path):
     (tmp_path / "ws" / MARKER).touch()
     assert flag(Path("ws"), tmp_path) == " --workspace ws"
     assert flag(Path("."), tmp_path / "ws") == ""
-    assert flag(tmp_path / "ws", tmp_path / "ws") == ""               # the same folder, named otherwise
-    assert flag(tmp_path / "ws", tmp_path / "ws" / "day16") == ""     # found above
-    assert flag(Path("my quiz"), tmp_path) == " --workspace 'my quiz'"    # typed as a shell reads it
+    assert flag(tmp_path / "ws", tmp_path / "ws") == ""  # the same folder, named otherwise
+    assert flag(tmp_path / "ws", tmp_path / "ws" / "day16") == ""  # found above
+    assert flag(Path("my quiz"), tmp_path) == " --workspace 'my quiz'"  # typed as a shell reads it
     (tmp_path / "exercises").mkdir()
     assert flag(Path("exercises"), tmp_path) == ""
     assert flag(Path("ws"), tmp_path) == " --workspace ws"
@@ -114,10 +121,11 @@ def test_the_flag_is_suggested_only_when_needed(tmp_path):
 
 # -- the commands -----------------------------------------------------------------------------------
 
+
 def _graded_workspace(tmp_path: Path) -> str:
     out = tmp_path / "r.json"
     run = quiz("grade", "day16", "--only", "causal_mask", "--profile", "quick", "--json", str(out))
-    assert run.exit_code == 1, run.output          # the stubs: not attempted
+    assert run.exit_code == 1, run.output  # the stubs: not attempted
     assert "not attempted" in run.output
     return json.loads(out.read_text())["workspace"]
 
@@ -150,9 +158,20 @@ def test_a_folder_with_exercises_uses_it(tmp_path, monkeypatch, history):
     assert "--workspace" not in run.output
 
 
-@pytest.mark.parametrize("args", [["grade", "day16"], ["report", "day16"], ["watch", "day16"], ["answer", "day16"],
-                                  ["progress"], ["reset", "--undo"], ["solution", "softmax"], ["lab", "day16"]],
-                         ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grade", "day16"],
+        ["report", "day16"],
+        ["watch", "day16"],
+        ["answer", "day16"],
+        ["progress"],
+        ["reset", "--undo"],
+        ["solution", "softmax"],
+        ["lab", "day16"],
+    ],
+    ids=lambda a: a[0],
+)
 def test_an_empty_folder_is_a_usage_error_naming_the_flag(args, tmp_path, monkeypatch, history):
     monkeypatch.chdir(tmp_path)
     run = quiz(*args)
@@ -168,7 +187,7 @@ def test_an_explicit_flag_overrides_the_workspace_one_is_in(ws, tmp_path, monkey
     run = quiz("progress", "--workspace", str(other))
     assert run.exit_code == 0, run.output
     assert f"No history yet in {other / '.quiz' / 'history.sqlite3'}" in squash(run.output)
-    assert f"--workspace {other}" in squash(run.output)        # and suggested commands keep it
+    assert f"--workspace {other}" in squash(run.output)  # and suggested commands keep it
 
 
 def _reset_undo_line(ws: Path, *flag_args: str) -> str:
@@ -193,7 +212,7 @@ def test_suggested_commands_carry_the_flag_where_it_is_needed(ws, tmp_path, monk
     run = quiz("init", "ws2")
     assert "`quiz grade day16 --workspace ws2`" in squash(run.output)
     monkeypatch.chdir(tmp_path / "ws2")
-    run = quiz("init", ".")                      # refused (not empty), but a fresh one in "." needs no flag
+    run = quiz("init", ".")  # refused (not empty), but a fresh one in "." needs no flag
     assert run.exit_code == 2
     empty = tmp_path / "empty"
     empty.mkdir()

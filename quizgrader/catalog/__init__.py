@@ -17,8 +17,8 @@ class CatalogError(ValueError):
 class RubricRow:
     number: int
     area: str
-    revisit: str = ""            # the course day that teaches it ("Day 13"), where the course says
-    readiness: str = ""          # the readiness criterion it stands for, where the day has a checklist
+    revisit: str = ""  # the course day that teaches it ("Day 13"), where the course says
+    readiness: str = ""  # the readiness criterion it stands for, where the day has a checklist
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class VerdictRule:
     """How a day's ratings become a decision. `none_worst`: every row above the worst rating
     moves on; `threshold`: at least `min_best` rows at the best rating move on, and more than
     `max_worst` at the worst call for an extra day of review."""
+
     rule: str = "none_worst"
     next: str = "the next day"
     min_best: int = 0
@@ -34,43 +35,45 @@ class VerdictRule:
 
 @dataclass(frozen=True)
 class Exercise:
-    id: str                      # "day16.attention.softmax"
+    id: str  # "day16.attention.softmax"
     title: str
     rubric: tuple[int, ...]
     depends_on: tuple[str, ...] = ()
-    forbidden: tuple[str, ...] = ()   # routines it may not call, by name (the source scan; catalog/operators.toml)
-    forbidden_ops: tuple[str, ...] = ()       # ATen operators disabled while it is graded
+    forbidden: tuple[
+        str, ...
+    ] = ()  # routines it may not call, by name (the source scan; catalog/operators.toml)
+    forbidden_ops: tuple[str, ...] = ()  # ATen operators disabled while it is graded
     forbidden_routines: tuple[str, ...] = ()  # torch's Python routines disabled while it is graded
-    forbidden_names: tuple[str, ...] = ()     # and every function of torch's modules with such a name
+    forbidden_names: tuple[str, ...] = ()  # and every function of torch's modules with such a name
     hints: tuple[str, ...] = ()
-    timeout: float = 10.0        # seconds per call
+    timeout: float = 10.0  # seconds per call
     measures: tuple[int, ...] = ()  # rubric rows one of its checks measures something for (a figure)
-    points: float = 1.0          # its weight in a CI score (Gradescope), shared out over its checks
+    points: float = 1.0  # its weight in a CI score (Gradescope), shared out over its checks
 
     @property
     def day(self) -> str:
         return self.id.split(".")[0]
 
     @property
-    def module(self) -> str:     # "day16.attention"
+    def module(self) -> str:  # "day16.attention"
         return self.id.rsplit(".", 1)[0]
 
     @property
-    def name(self) -> str:       # "softmax"
+    def name(self) -> str:  # "softmax"
         return self.id.rsplit(".", 1)[1]
 
     @property
-    def file(self) -> str:       # "day16/attention.py"
+    def file(self) -> str:  # "day16/attention.py"
         return self.module.replace(".", "/") + ".py"
 
     @property
-    def short(self) -> str:      # "attention.softmax"
+    def short(self) -> str:  # "attention.softmax"
         return self.id.split(".", 1)[1]
 
 
 @dataclass(frozen=True)
 class Day:
-    id: str                      # "day16"
+    id: str  # "day16"
     title: str
     scale: tuple[str, str, str]  # best .. worst
     rubric: tuple[RubricRow, ...]
@@ -78,7 +81,7 @@ class Day:
     verdict: VerdictRule = VerdictRule()
 
     @property
-    def answers_file(self) -> str:   # "answers/day16.toml", in a workspace
+    def answers_file(self) -> str:  # "answers/day16.toml", in a workspace
         return f"answers/{self.id}.toml"
 
     def exercise(self, ref: str) -> Exercise:
@@ -124,7 +127,7 @@ DAYS = ("day09", "day16")
 
 
 def normalise_day(name: str) -> str:
-    """"day9", "day09", "Day 9", "9" -> "day09"."""
+    """ "day9", "day09", "Day 9", "9" -> "day09"."""
     key = name.strip().lower().replace(" ", "").removeprefix("day")
     if key.isdigit() and f"day{int(key):02d}" in DAYS:
         return f"day{int(key):02d}"
@@ -133,10 +136,12 @@ def normalise_day(name: str) -> str:
 
 
 def _unknown(kind: str, name: str, aliases: dict[str, str]) -> str:
-    """"unknown day 'day17'; did you mean day16? (known: day9, day16)". `aliases` maps every
+    """ "unknown day 'day17'; did you mean day16? (known: day9, day16)". `aliases` maps every
     accepted spelling to the name to show; matching ignores case."""
     folded = {alias.lower(): shown for alias, shown in aliases.items()}
-    close = dict.fromkeys(folded[m] for m in difflib.get_close_matches(name.lower(), list(folded), n=5, cutoff=0.5))
+    close = dict.fromkeys(
+        folded[m] for m in difflib.get_close_matches(name.lower(), list(folded), n=5, cutoff=0.5)
+    )
     hint = f"; did you mean {' or '.join(list(close)[:3])}?" if close else ""
     return f"unknown {kind} {name!r}{hint} (known: {', '.join(dict.fromkeys(aliases.values()))})"
 
@@ -146,8 +151,14 @@ def operator_families() -> dict[str, dict[str, tuple[str, ...]]]:
     """catalog/operators.toml: family -> {"ops": ATen operators, "routines": Python routines,
     "names": patterns of the names of torch's Python functions}."""
     data = tomllib.loads(resources.files(__package__).joinpath("operators.toml").read_text())
-    return {name: {"ops": tuple(f.get("ops", ())), "routines": tuple(f.get("routines", ())),
-                   "names": tuple(f.get("names", ()))} for name, f in data.items()}
+    return {
+        name: {
+            "ops": tuple(f.get("ops", ())),
+            "routines": tuple(f.get("routines", ())),
+            "names": tuple(f.get("names", ())),
+        }
+        for name, f in data.items()
+    }
 
 
 @cache
@@ -161,8 +172,10 @@ def load_day(name: str) -> Day:
 
 
 def parse_day(data: dict) -> Day:
-    rubric = tuple(RubricRow(int(r["number"]), r["area"], r.get("revisit", ""), r.get("readiness", ""))
-                   for r in data["rubric"])
+    rubric = tuple(
+        RubricRow(int(r["number"]), r["area"], r.get("revisit", ""), r.get("readiness", ""))
+        for r in data["rubric"]
+    )
     rule = VerdictRule(**data.get("verdict", {}))
     if rule.rule not in ("none_worst", "threshold"):
         raise CatalogError(f"{data['id']}: unknown verdict rule {rule.rule!r}")
@@ -174,14 +187,20 @@ def parse_day(data: dict) -> Day:
             raise CatalogError(f"{raw['id']}: unknown operator families {unknown} (see operators.toml)")
         named = [families[f] for f in raw.get("forbidden_ops", ())]
         ex = Exercise(
-            id=raw["id"], title=raw["title"], rubric=tuple(raw["rubric"]),
-            depends_on=tuple(raw.get("depends_on", ())), forbidden=tuple(raw.get("forbidden", ())),
+            id=raw["id"],
+            title=raw["title"],
+            rubric=tuple(raw["rubric"]),
+            depends_on=tuple(raw.get("depends_on", ())),
+            forbidden=tuple(raw.get("forbidden", ())),
             forbidden_ops=tuple(dict.fromkeys(op for f in named for op in f["ops"])),
-            forbidden_routines=tuple(dict.fromkeys([*raw.get("forbidden", ()),
-                                                    *(r for f in named for r in f["routines"])])),
+            forbidden_routines=tuple(
+                dict.fromkeys([*raw.get("forbidden", ()), *(r for f in named for r in f["routines"])])
+            ),
             forbidden_names=tuple(dict.fromkeys(n for f in named for n in f["names"])),
-            hints=tuple(raw.get("hints", ())), timeout=float(raw.get("timeout", 10.0)),
-            measures=tuple(raw.get("measures", ())), points=float(raw.get("points", 1.0)),
+            hints=tuple(raw.get("hints", ())),
+            timeout=float(raw.get("timeout", 10.0)),
+            measures=tuple(raw.get("measures", ())),
+            points=float(raw.get("points", 1.0)),
         )
         if ex.points <= 0:
             raise CatalogError(f"{ex.id}: points must be positive, not {ex.points}")
@@ -190,8 +209,14 @@ def parse_day(data: dict) -> Day:
         if bad := (set(ex.rubric) | set(ex.measures)) - numbers:
             raise CatalogError(f"{ex.id} names rubric rows {sorted(bad)} that {data['id']} lacks")
         exercises.append(ex)
-    day = Day(id=data["id"], title=data["title"], scale=tuple(data["scale"]), rubric=rubric,
-              exercises=tuple(exercises), verdict=rule)
+    day = Day(
+        id=data["id"],
+        title=data["title"],
+        scale=tuple(data["scale"]),
+        rubric=rubric,
+        exercises=tuple(exercises),
+        verdict=rule,
+    )
     ids = {e.id for e in exercises}
     for ex in exercises:
         if missing := [d for d in ex.depends_on if d not in ids]:

@@ -44,20 +44,21 @@ class Outcome:
     kwargs_after: dict | None = None
 
 
-RAISED = object()   # a Call's answer when the call raised
+RAISED = object()  # a Call's answer when the call raised
 
 
 @dataclass
 class Call:
     """A call as made, kept so that a failing example can be written out as a repro, and its
     answer (RAISED when it raised), so that the runner can judge what came back afterwards."""
+
     op: str
     target: str
     args: tuple
     kwargs: dict
     handle: int | None = None
     answer: Any = field(default=None, repr=False, compare=False)
-    probe: dict = field(default_factory=dict, repr=False, compare=False)   # grad_seed, keep_args as asked
+    probe: dict = field(default_factory=dict, repr=False, compare=False)  # grad_seed, keep_args as asked
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Api:
 
     send: Callable[[dict], dict]
     day: str
-    root: Path | None = None      # the workspace folder (read as text, never imported here)
+    root: Path | None = None  # the workspace folder (read as text, never imported here)
     log: list[Call] = field(default_factory=list)
     # What the learner's process stopped or refused (sandbox/guard.py): {"kind": "forbidden" |
     # "refused", "name", "message", "stack": [[file, line, function], ...] innermost first}
@@ -93,13 +94,24 @@ class Api:
     def _qualify(self, name: str) -> str:
         return name if name.startswith(self.day + ".") else f"{self.day}.{name}"
 
-    def call(self, name: str, *args, grad_seed: int | None = None, keep_args: bool = False,
-             **kwargs) -> Outcome:
+    def call(
+        self, name: str, *args, grad_seed: int | None = None, keep_args: bool = False, **kwargs
+    ) -> Outcome:
         """Call a function of the workspace, e.g. call("attention.softmax", x, dim=-1)."""
         target = self._qualify(name)
         self.log.append(made := Call("call", target, args, kwargs, probe=_probe(grad_seed, keep_args)))
-        r = self._request({"op": "call", "target": target, "args": list(args), "kwargs": kwargs,
-                           "grad_seed": grad_seed, "keep_args": keep_args}, target, made)
+        r = self._request(
+            {
+                "op": "call",
+                "target": target,
+                "args": list(args),
+                "kwargs": kwargs,
+                "grad_seed": grad_seed,
+                "keep_args": keep_args,
+            },
+            target,
+            made,
+        )
         return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
 
     def __call__(self, name: str, *args, **kwargs) -> Any:
@@ -109,15 +121,17 @@ class Api:
         """Apply one of the grader's routines (sandbox/tools.py) to a function of the workspace."""
         target = self._qualify(name)
         self.log.append(made := Call("tool", target, (tool,), kwargs))
-        return self._request({"op": "tool", "tool": tool, "target": target, "kwargs": kwargs}, target,
-                             made)["value"]
+        return self._request({"op": "tool", "tool": tool, "target": target, "kwargs": kwargs}, target, made)[
+            "value"
+        ]
 
     def new(self, name: str, *args, **kwargs) -> Handle:
         target = self._qualify(name)
         handle = next(self._handles)
         self.log.append(Call("new", target, args, kwargs, handle))
-        self._request({"op": "new", "target": target, "handle": handle, "args": list(args),
-                       "kwargs": kwargs}, target)
+        self._request(
+            {"op": "new", "target": target, "handle": handle, "args": list(args), "kwargs": kwargs}, target
+        )
         return Handle(self, handle, target)
 
 
@@ -129,13 +143,27 @@ class Handle:
     id: int
     target: str
 
-    def call(self, *args, method: str = "forward", grad_seed: int | None = None,
-             keep_args: bool = False, **kwargs) -> Outcome:
-        self.api.log.append(made := Call("method", f"{self.target}.{method}", args, kwargs, self.id,
-                                         probe=_probe(grad_seed, keep_args)))
-        r = self.api._request({"op": "call", "handle": self.id, "method": method, "args": list(args),
-                               "kwargs": kwargs, "grad_seed": grad_seed, "keep_args": keep_args},
-                              f"{self.target}.{method}", made)
+    def call(
+        self, *args, method: str = "forward", grad_seed: int | None = None, keep_args: bool = False, **kwargs
+    ) -> Outcome:
+        self.api.log.append(
+            made := Call(
+                "method", f"{self.target}.{method}", args, kwargs, self.id, probe=_probe(grad_seed, keep_args)
+            )
+        )
+        r = self.api._request(
+            {
+                "op": "call",
+                "handle": self.id,
+                "method": method,
+                "args": list(args),
+                "kwargs": kwargs,
+                "grad_seed": grad_seed,
+                "keep_args": keep_args,
+            },
+            f"{self.target}.{method}",
+            made,
+        )
         return Outcome(r["value"], r.get("grads"), r.get("args_after"), r.get("kwargs_after"))
 
     def __call__(self, *args, **kwargs) -> Any:
@@ -144,8 +172,9 @@ class Handle:
     def tool(self, tool: str, **kwargs) -> Any:
         """Apply one of the grader's routines (sandbox/tools.py) to this object, e.g. train it."""
         self.api.log.append(made := Call("tool", self.target, (tool,), kwargs, self.id))
-        return self.api._request({"op": "tool", "tool": tool, "handle": self.id, "kwargs": kwargs},
-                                 self.target, made)["value"]
+        return self.api._request(
+            {"op": "tool", "tool": tool, "handle": self.id, "kwargs": kwargs}, self.target, made
+        )["value"]
 
     def to(self, dtype) -> Handle:
         self.api.log.append(Call("to", self.target, (dtype,), {}, self.id))
@@ -157,8 +186,9 @@ class Handle:
 
     def load_state_dict(self, state: dict, strict: bool = True) -> dict:
         self.api.log.append(Call("load", self.target, (state,), {}, self.id))
-        r = self.api._request({"op": "load_state_dict", "handle": self.id, "state": state,
-                               "strict": strict}, self.target)
+        r = self.api._request(
+            {"op": "load_state_dict", "handle": self.id, "state": state, "strict": strict}, self.target
+        )
         return {"missing": r["missing"], "unexpected": r["unexpected"]}
 
 

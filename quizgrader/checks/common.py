@@ -19,12 +19,20 @@ def expect_inputs_unchanged(outcome: Outcome, sent: dict[str, Any]) -> None:
     """`sent` maps argument names to what was passed, positional first, in order."""
     after = list(outcome.args_after or []) + list((outcome.kwargs_after or {}).values())
     for (name, before), now in zip(sent.items(), after):
-        changed = isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and (
-            before.shape != now.shape or not torch.equal(torch.nan_to_num(before), torch.nan_to_num(now)))
+        changed = (
+            isinstance(before, torch.Tensor)
+            and isinstance(now, torch.Tensor)
+            and (
+                before.shape != now.shape or not torch.equal(torch.nan_to_num(before), torch.nan_to_num(now))
+            )
+        )
         if changed:
-            raise Mismatch(f"your code modified its input `{name}` in place (an in-place op such as "
-                           f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
-                           "work on a new tensor instead", "inputs")
+            raise Mismatch(
+                f"your code modified its input `{name}` in place (an in-place op such as "
+                f"`{name} -= ...`, `{name}.sub_(...)` or `{name}[...] = ...`); "
+                "work on a new tensor instead",
+                "inputs",
+            )
 
 
 def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> None:
@@ -36,12 +44,21 @@ def expect_raises(call: Callable[[], Any], kind: str, what: str, why: str) -> No
         if e.info["type"] != kind:
             raise Mismatch(f"{what} raised {e.info['type']}; raise {kind} instead: {why}", "raises") from None
         return
-    did = "succeeded" if isinstance(got, Handle) else f"returned {describe(got)}"   # Handle: a module was built
+    did = (
+        "succeeded" if isinstance(got, Handle) else f"returned {describe(got)}"
+    )  # Handle: a module was built
     raise Mismatch(f"{what} {did} instead of raising {kind}: {why}", "raises")
 
 
-def expect_parameters(you, ref, name: str, args: tuple = (), kwargs: dict | None = None,
-                      advice: str | Callable[[list[str], list[str]], str] = "", shape_advice: str = "") -> None:
+def expect_parameters(
+    you,
+    ref,
+    name: str,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    advice: str | Callable[[list[str], list[str]], str] = "",
+    shape_advice: str = "",
+) -> None:
     """The learner's module `name` built with these arguments has the reference's state_dict keys
     and shapes (the grader loads weights by name). `advice` (or advice(missing, unexpected)) and
     `shape_advice` end the message."""
@@ -53,31 +70,48 @@ def expect_parameters(you, ref, name: str, args: tuple = (), kwargs: dict | None
     missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
     if missing or unexpected:
         tip = advice(missing, unexpected) if callable(advice) else advice
-        raise Mismatch(f"{call} has parameters that differ from the contract: missing {missing or 'none'}, "
-                       f"unexpected {unexpected or 'none'}" + (f". {tip}" if tip else ""), "parameters")
+        raise Mismatch(
+            f"{call} has parameters that differ from the contract: missing {missing or 'none'}, "
+            f"unexpected {unexpected or 'none'}" + (f". {tip}" if tip else ""),
+            "parameters",
+        )
     for k, shape in want.items():
         if got[k] != shape:
             raise Mismatch(f"{call}: {k} has shape {got[k]}, expected {shape}{shape_advice}", "parameters")
 
 
-def expect_grads_close(yours: Outcome, ref: Outcome, names: list[str], dtype: torch.dtype,
-                       params: bool = False, rtol: float | None = None, atol: float | None = None) -> None:
+def expect_grads_close(
+    yours: Outcome,
+    ref: Outcome,
+    names: list[str],
+    dtype: torch.dtype,
+    params: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> None:
     """Gradients of a fixed random projection of the outputs, against the reference's, at the
     dtype's tolerance unless the exercise's contract states another (`rtol`, `atol`)."""
     g, r = yours.grads or {}, ref.grads or {}
     if not g.get("graph"):
-        raise Mismatch("no gradient flows back from your outputs: they are detached from the graph "
-                       "(.detach(), .data, torch.no_grad(), or a round trip through numpy/lists)", "grad")
+        raise Mismatch(
+            "no gradient flows back from your outputs: they are detached from the graph "
+            "(.detach(), .data, torch.no_grad(), or a round trip through numpy/lists)",
+            "grad",
+        )
     pairs = list(zip(names, g["args"], r["args"])) + [
-        (k, g["kwargs"].get(k), v) for k, v in r["kwargs"].items()]
+        (k, g["kwargs"].get(k), v) for k, v in r["kwargs"].items()
+    ]
     if params:
         pairs += [(k, g["params"].get(k), v) for k, v in r["params"].items()]
     for name, got, want in pairs:
         if want is None:
             continue
         if got is None:
-            raise Mismatch(f"no gradient reached `{name}`: it does not take part in the output, or the "
-                           "path from it is cut", "grad")
+            raise Mismatch(
+                f"no gradient reached `{name}`: it does not take part in the output, or the "
+                "path from it is cut",
+                "grad",
+            )
         expect_close(got, want, f"d(output)/d({name})", dtype=dtype, rtol=rtol, atol=atol)
 
 
@@ -92,14 +126,15 @@ def from_scratch(ex: Exercise):
             raise Mismatch(f"{ex.file} does not parse, so it cannot be checked", "forbidden")
         uses = [(u.name, u.line) for u in forbidden.scan(source, ex.name, ex.forbidden)]
         span = forbidden.line_range(source, ex.name)
-        for r in you.records:
-            if r.get("kind") == "forbidden":
-                uses.append(_where(r, ex, span))
+        uses.extend(_where(r, ex, span) for r in you.records if r.get("kind") == "forbidden")
         if uses:
             seen = sorted(dict.fromkeys(uses), key=lambda u: u[1])
             where = "; ".join(f"{name} (line {line})" if line else name for name, line in seen)
-            raise Mismatch(f"`{ex.name}` must be written from scratch, but it calls {where}. "
-                           f"Build it from basic tensor operations.", "forbidden")
+            raise Mismatch(
+                f"`{ex.name}` must be written from scratch, but it calls {where}. "
+                f"Build it from basic tensor operations.",
+                "forbidden",
+            )
 
     return fn
 
@@ -107,13 +142,15 @@ def from_scratch(ex: Exercise):
 def _where(record: dict, ex: Exercise, span: tuple[int, int] | None) -> tuple[str, int]:
     """(what was called, and through what, the line of the exercise it came from or 0)."""
     name = str(record.get("name", "?"))
-    frames = [(str(f[0]), int(f[1]), str(f[2])) for f in record.get("stack", []) if len(f) == 3]  # innermost first
+    frames = [
+        (str(f[0]), int(f[1]), str(f[2])) for f in record.get("stack", []) if len(f) == 3
+    ]  # innermost first
     inside = [line for file, line, _ in frames if file == ex.file and span and span[0] <= line <= span[1]]
     if not frames:
         return name, 0
     file, line, function = frames[0]
     if inside:
-        helper = (file, line) != (ex.file, inside[0])      # made further in, from the exercise's line
+        helper = (file, line) != (ex.file, inside[0])  # made further in, from the exercise's line
         return name + (f" through `{function}` in {file}" if helper else ""), inside[0]
     return f"{name} in `{function}` ({file}, line {line})", 0
 
@@ -133,7 +170,9 @@ def keeps_to_itself(ex: Exercise):
                 continue
             seen.add(file)
             source = you.source(file)
-            findings += [f"{file}, line {line}: {what} ({why})" for line, what, why in forbidden.escapes(source)]
+            findings += [
+                f"{file}, line {line}: {what} ({why})" for line, what, why in forbidden.escapes(source)
+            ]
             files += [f for f in forbidden.workspace_imports(source, file) if you.source(f)]
         for r in you.records:
             if r.get("kind") == "refused":
@@ -141,9 +180,13 @@ def keeps_to_itself(ex: Exercise):
                 at = f"{frames[0][0]}, line {frames[0][1]}: " if frames and len(frames[0]) == 3 else ""
                 findings.append(f"{at}{r.get('message', 'refused')}")
         if findings:
-            shown = "; ".join(dict.fromkeys(findings[:8])) + (f"; and {len(findings) - 8} more" if len(findings) > 8
-                                                              else "")
-            raise Mismatch(f"`{ex.name}` reaches outside the exercise: {shown}. An exercise needs only its "
-                           "inputs and tensor operations", "integrity")
+            shown = "; ".join(dict.fromkeys(findings[:8])) + (
+                f"; and {len(findings) - 8} more" if len(findings) > 8 else ""
+            )
+            raise Mismatch(
+                f"`{ex.name}` reaches outside the exercise: {shown}. An exercise needs only its "
+                "inputs and tensor operations",
+                "integrity",
+            )
 
     return fn

@@ -73,23 +73,35 @@ def kind_difference(yours: Any, expected: Any, at: str = "") -> tuple[str, str, 
     Alike: tensors of the same dtype and shape; tuples or lists (either will do) of alike items;
     dicts with the same keys and alike values; numbers (a bool is not one), and a 0-d tensor for a
     number, which checks read with .item(); strings; None."""
+
     def differ() -> tuple[str, str, str]:
         return at, describe(yours), describe(expected)
 
     if isinstance(yours, torch.Tensor) and not yours.dim() and _number(expected):
         return None
     if isinstance(expected, torch.Tensor):
-        alike = isinstance(yours, torch.Tensor) and (yours.dtype, yours.shape) == (expected.dtype, expected.shape)
+        alike = isinstance(yours, torch.Tensor) and (yours.dtype, yours.shape) == (
+            expected.dtype,
+            expected.shape,
+        )
         return None if alike else differ()
     if isinstance(expected, (tuple, list)):
         if not isinstance(yours, (tuple, list)) or len(yours) != len(expected):
             return differ()
-        return next((d for i, (y, e) in enumerate(zip(yours, expected))
-                     if (d := kind_difference(y, e, f"{at}[{i}]"))), None)
+        return next(
+            (
+                d
+                for i, (y, e) in enumerate(zip(yours, expected))
+                if (d := kind_difference(y, e, f"{at}[{i}]"))
+            ),
+            None,
+        )
     if isinstance(expected, dict):
         if not isinstance(yours, dict) or set(yours) != set(expected):
             return differ()
-        return next((d for k in expected if (d := kind_difference(yours[k], expected[k], f"{at}[{k!r}]"))), None)
+        return next(
+            (d for k in expected if (d := kind_difference(yours[k], expected[k], f"{at}[{k!r}]"))), None
+        )
     if isinstance(expected, bool) or isinstance(yours, bool):
         return None if type(yours) is type(expected) else differ()
     if _number(expected):
@@ -123,7 +135,9 @@ def expect_dtype(got: torch.Tensor, dtype: torch.dtype, name: str) -> None:
     if got.dtype != dtype:
         raise Mismatch(
             f"{name}: dtype {str(got.dtype).removeprefix('torch.')}, expected "
-            f"{str(dtype).removeprefix('torch.')} (return the dtype of the inputs)", "dtype")
+            f"{str(dtype).removeprefix('torch.')} (return the dtype of the inputs)",
+            "dtype",
+        )
 
 
 def expect_finite_like(got: torch.Tensor, want: torch.Tensor, name: str) -> None:
@@ -131,12 +145,22 @@ def expect_finite_like(got: torch.Tensor, want: torch.Tensor, name: str) -> None
         extra = bad(got) & ~bad(want)
         if extra.any():
             idx = _index(extra.nonzero()[0])
-            raise Mismatch(f"{name}: {int(extra.sum())} of {got.numel()} values are {label} where the "
-                           f"expected values are finite (first at {idx})", "nan")
+            raise Mismatch(
+                f"{name}: {int(extra.sum())} of {got.numel()} values are {label} where the "
+                f"expected values are finite (first at {idx})",
+                "nan",
+            )
 
 
-def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype | None = None,
-                 rtol: float | None = None, atol: float | None = None) -> torch.Tensor:
+def expect_close(
+    got: Any,
+    want: torch.Tensor,
+    name: str,
+    *,
+    dtype: torch.dtype | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> torch.Tensor:
     """Compare `got` with the float64 `want`. `dtype` is the dtype `got` must have (default:
     want's). Tolerances default to those of that dtype."""
     got = expect_tensor(got, name)
@@ -147,8 +171,11 @@ def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype 
         wrong = got != want
         if wrong.any():
             idx = _index(wrong.nonzero()[0])
-            raise Mismatch(f"{name}: {int(wrong.sum())} of {got.numel()} entries differ (first at {idx})\n"
-                           + window(got, want, wrong.nonzero()[0].tolist()), "values")
+            raise Mismatch(
+                f"{name}: {int(wrong.sum())} of {got.numel()} entries differ (first at {idx})\n"
+                + window(got, want, wrong.nonzero()[0].tolist()),
+                "values",
+            )
         return got
     expect_finite_like(got, want, name)
     r, a = tolerance(dtype)
@@ -169,14 +196,19 @@ def expect_close(got: Any, want: torch.Tensor, name: str, *, dtype: torch.dtype 
     rel = err / w.abs().clamp_min(1e-12)
     overall = ""
     if dtype in NORMWISE:
-        overall = (f"  relative error of the whole tensor {float((g - w).norm() / w.norm().clamp_min(atol)):.3g} "
-                   f"(a {str(dtype).removeprefix('torch.')} result may differ by {NORMWISE[dtype]:g})\n")
+        overall = (
+            f"  relative error of the whole tensor {float((g - w).norm() / w.norm().clamp_min(atol)):.3g} "
+            f"(a {str(dtype).removeprefix('torch.')} result may differ by {NORMWISE[dtype]:g})\n"
+        )
     raise Mismatch(
-        f"{name}: values differ from the expected ones\n" + overall +
-        f"  max abs error {float(err.max()):.3g}, max rel error {float(rel.max()):.3g} "
+        f"{name}: values differ from the expected ones\n"
+        + overall
+        + f"  max abs error {float(err.max()):.3g}, max rel error {float(rel.max()):.3g} "
         f"(tolerance {atol:g} + {rtol:g}·|expected|), worst at {_index(idx)}\n"
         f"  {100.0 * float(ok.to(torch.float64).mean()):.1f}% of {g.numel()} values within tolerance\n"
-        + window(got, want, idx), "values")
+        + window(got, want, idx),
+        "values",
+    )
 
 
 def _index(idx: Sequence[int] | torch.Tensor) -> str:
@@ -197,13 +229,18 @@ def window(got: torch.Tensor, want: torch.Tensor, idx: Sequence[int], width: int
     row_g, row_w = got[tuple(lead)], want[tuple(lead)]
     lo = max(0, min(col - width // 2, row_g.shape[0] - width))
     hi = min(row_g.shape[0], lo + width)
-    cells = lambda row: "  ".join(_fmt(row[j].item()).rjust(9) for j in range(lo, hi))
+
+    def cells(row):
+        return "  ".join(_fmt(row[j].item()).rjust(9) for j in range(lo, hi))
+
     marks = "  ".join(("^" if j == col else " ").rjust(9) for j in range(lo, hi))
     where = f"[{', '.join(map(str, lead))}{', ' if lead else ''}{lo}:{hi}]"
     more_l = "… " if lo > 0 else "  "
     more_r = " …" if hi < row_g.shape[0] else ""
-    return (f"  {where}\n  yours    {more_l}{cells(row_g)}{more_r}\n"
-            f"  expected {more_l}{cells(row_w)}{more_r}\n           {'  '}{marks}")
+    return (
+        f"  {where}\n  yours    {more_l}{cells(row_g)}{more_r}\n"
+        f"  expected {more_l}{cells(row_w)}{more_r}\n           {'  '}{marks}"
+    )
 
 
 def expect_pair_close(got: Any, want: tuple, names: tuple[str, str], dtype: torch.dtype) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class Use:
     name: str
     line: int
-    how: str      # "in the source" / "at run time"
+    how: str  # "in the source" / "at run time"
 
 
 # What parsing a learner's file may raise: besides bad syntax and NUL bytes, a file nested or
@@ -104,7 +104,6 @@ def scan(source: str, name: str, forbidden: tuple[str, ...]) -> list[Use]:
     return sorted(unique.values(), key=lambda u: u.line)
 
 
-
 # -- escape hatches: what no exercise needs and a way around the grader would ----------------------
 # The learner's process refuses these at run time as well (sandbox/guard.py); the scan reads the
 # source in the grader's process, where nothing the learner's code does can reach it.
@@ -118,59 +117,300 @@ _HOOKS = "profiling and tracing hooks"
 _PATCH = "changing a library in place (monkeypatching)"
 
 MODULES = {
-    **dict.fromkeys(["ctypes", "cffi", "gc", "importlib", "runpy", "code", "codeop", "marshal", "pickle", "dill",
-                     "cloudpickle", "shelve", "copyreg", "builtins", "zipimport", "pkgutil", "site", "sysconfig",
-                     "linecache", "types", "dis", "tracemalloc", "faulthandler", "atexit", "weakref",
-                     "_weakref"], _INTERPRETER),
-    **dict.fromkeys(["timeit", "pdb", "bdb", "trace", "cProfile", "profile", "pstats", "_lsprof", "sched", "pydoc",
-                     "unittest", "doctest"], _HOOKS),
-    **dict.fromkeys(["socket", "ssl", "http", "urllib", "requests", "subprocess", "multiprocessing", "threading",
-                     "_thread", "concurrent", "asyncio", "signal", "select", "selectors", "pty", "mmap",
-                     "resource", "fcntl", "webbrowser", "ftplib", "smtplib", "telnetlib", "xmlrpc"], _PROCESSES),
-    **dict.fromkeys(["io", "pathlib", "shutil", "tempfile", "glob", "fnmatch", "zipfile", "tarfile", "sqlite3",
-                     "fileinput", "filecmp", "csv", "json", "tomllib"], _FILES),
+    **dict.fromkeys(
+        [
+            "ctypes",
+            "cffi",
+            "gc",
+            "importlib",
+            "runpy",
+            "code",
+            "codeop",
+            "marshal",
+            "pickle",
+            "dill",
+            "cloudpickle",
+            "shelve",
+            "copyreg",
+            "builtins",
+            "zipimport",
+            "pkgutil",
+            "site",
+            "sysconfig",
+            "linecache",
+            "types",
+            "dis",
+            "tracemalloc",
+            "faulthandler",
+            "atexit",
+            "weakref",
+            "_weakref",
+        ],
+        _INTERPRETER,
+    ),
+    **dict.fromkeys(
+        [
+            "timeit",
+            "pdb",
+            "bdb",
+            "trace",
+            "cProfile",
+            "profile",
+            "pstats",
+            "_lsprof",
+            "sched",
+            "pydoc",
+            "unittest",
+            "doctest",
+        ],
+        _HOOKS,
+    ),
+    **dict.fromkeys(
+        [
+            "socket",
+            "ssl",
+            "http",
+            "urllib",
+            "requests",
+            "subprocess",
+            "multiprocessing",
+            "threading",
+            "_thread",
+            "concurrent",
+            "asyncio",
+            "signal",
+            "select",
+            "selectors",
+            "pty",
+            "mmap",
+            "resource",
+            "fcntl",
+            "webbrowser",
+            "ftplib",
+            "smtplib",
+            "telnetlib",
+            "xmlrpc",
+        ],
+        _PROCESSES,
+    ),
+    **dict.fromkeys(
+        [
+            "io",
+            "pathlib",
+            "shutil",
+            "tempfile",
+            "glob",
+            "fnmatch",
+            "zipfile",
+            "tarfile",
+            "sqlite3",
+            "fileinput",
+            "filecmp",
+            "csv",
+            "json",
+            "tomllib",
+        ],
+        _FILES,
+    ),
 }
-BUILTINS = {"open": _FILES, "exec": _DYNAMIC, "eval": _DYNAMIC, "compile": _DYNAMIC, "__import__": _INTERPRETER,
-            "breakpoint": _HOOKS, "input": _FILES, "vars": _INTERPRETER, "globals": _INTERPRETER,
-            "locals": _INTERPRETER, "__builtins__": _INTERPRETER, "__loader__": _INTERPRETER,
-            "__spec__": _INTERPRETER}
-DUNDERS = {"__dict__", "__bases__", "__base__", "__mro__", "__subclasses__", "__globals__", "__code__",
-           "__closure__", "__builtins__", "__wrapped__", "__self__", "__func__", "__getattribute__",
-           "__reduce__", "__reduce_ex__", "__loader__", "__spec__", "__defaults__", "__kwdefaults__",
-           "__traceback__", "__objclass__", "__setattr__", "__delattr__", "__import__", "__init_subclass__",
-           "__set_name__", "__getstate__", "__setstate__"}
+BUILTINS = {
+    "open": _FILES,
+    "exec": _DYNAMIC,
+    "eval": _DYNAMIC,
+    "compile": _DYNAMIC,
+    "__import__": _INTERPRETER,
+    "breakpoint": _HOOKS,
+    "input": _FILES,
+    "vars": _INTERPRETER,
+    "globals": _INTERPRETER,
+    "locals": _INTERPRETER,
+    "__builtins__": _INTERPRETER,
+    "__loader__": _INTERPRETER,
+    "__spec__": _INTERPRETER,
+}
+DUNDERS = {
+    "__dict__",
+    "__bases__",
+    "__base__",
+    "__mro__",
+    "__subclasses__",
+    "__globals__",
+    "__code__",
+    "__closure__",
+    "__builtins__",
+    "__wrapped__",
+    "__self__",
+    "__func__",
+    "__getattribute__",
+    "__reduce__",
+    "__reduce_ex__",
+    "__loader__",
+    "__spec__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__traceback__",
+    "__objclass__",
+    "__setattr__",
+    "__delattr__",
+    "__import__",
+    "__init_subclass__",
+    "__set_name__",
+    "__getstate__",
+    "__setstate__",
+}
 ATTRIBUTES = {
-    **dict.fromkeys(["f_back", "f_globals", "f_locals", "f_code", "f_builtins", "tb_frame", "tb_next", "gi_frame",
-                     "gi_code", "cr_frame", "ag_frame", "co_code", "co_consts", "co_names"], _INTERPRETER),
-    **dict.fromkeys(["read_text", "read_bytes", "write_text", "write_bytes", "fromfile", "tofile", "memmap",
-                     "from_file"], _FILES),
+    **dict.fromkeys(
+        [
+            "f_back",
+            "f_globals",
+            "f_locals",
+            "f_code",
+            "f_builtins",
+            "tb_frame",
+            "tb_next",
+            "gi_frame",
+            "gi_code",
+            "cr_frame",
+            "ag_frame",
+            "co_code",
+            "co_consts",
+            "co_names",
+        ],
+        _INTERPRETER,
+    ),
+    **dict.fromkeys(
+        ["read_text", "read_bytes", "write_text", "write_bytes", "fromfile", "tofile", "memmap", "from_file"],
+        _FILES,
+    ),
     **dict.fromkeys(["settrace", "setprofile", "addaudithook", "gettrace", "getprofile"], _HOOKS),
     # getters and evaluators that reach attributes and run strings on another's behalf
-    **dict.fromkeys(["get_type_hints", "attrgetter", "methodcaller", "Formatter", "locate", "importfile",
-                     "getattr_static", "_getframe"], _INTERPRETER),
+    **dict.fromkeys(
+        [
+            "get_type_hints",
+            "attrgetter",
+            "methodcaller",
+            "Formatter",
+            "locate",
+            "importfile",
+            "getattr_static",
+            "_getframe",
+        ],
+        _INTERPRETER,
+    ),
 }
 # Public names of a module that are an escape: "torch.load" reads a file, "inspect.stack" the frames.
 MODULE_ATTRIBUTES = {
-    "torch": {"load": _FILES, "save": _FILES, "ops": _PRIVATE, "library": _PRIVATE, "classes": _PRIVATE,
-              "overrides": _PRIVATE, "profiler": _HOOKS},
+    "torch": {
+        "load": _FILES,
+        "save": _FILES,
+        "ops": _PRIVATE,
+        "library": _PRIVATE,
+        "classes": _PRIVATE,
+        "overrides": _PRIVATE,
+        "profiler": _HOOKS,
+    },
     "torch.autograd": {"profiler": _HOOKS, "profiler_legacy": _HOOKS},
     "torch.utils": {"cpp_extension": _PROCESSES},
     "numpy": {"load": _FILES, "save": _FILES, "loadtxt": _FILES, "savetxt": _FILES, "genfromtxt": _FILES},
-    "os": {n: _FILES for n in ("open", "read", "write", "listdir", "scandir", "walk", "chdir", "remove", "unlink",
-                               "rename", "replace", "symlink", "link", "mkdir", "makedirs", "rmdir", "fdopen",
-                               "dup", "dup2", "truncate", "readlink", "stat", "lstat")}
-          | {n: _PROCESSES for n in ("system", "popen", "fork", "forkpty", "kill", "killpg", "execv", "execve",
-                                     "execl", "execlp", "execvp", "execvpe", "spawnl", "spawnv", "posix_spawn",
-                                     "putenv", "unsetenv", "setsid", "environ", "getenv", "environb")},
-    "sys": {"modules": _INTERPRETER, "exit": _PROCESSES, "stdin": _FILES, "_current_frames": _INTERPRETER, "settrace": _HOOKS,
-            "setprofile": _HOOKS, "addaudithook": _HOOKS, "audit": _HOOKS, "path": _INTERPRETER,
-            "meta_path": _INTERPRETER, "path_hooks": _INTERPRETER},
-    "inspect": {n: _INTERPRETER for n in ("currentframe", "stack", "trace", "getouterframes", "getinnerframes",
-                                          "getframeinfo", "getsource", "getsourcelines", "getsourcefile",
-                                          "getfile", "getmodule", "getmembers", "getclosurevars", "unwrap",
-                                          "getattr_static")},
-    "traceback": {n: _INTERPRETER for n in ("extract_stack", "walk_stack", "walk_tb", "format_stack", "print_stack",
-                                            "StackSummary", "FrameSummary")},
+    "os": dict.fromkeys(
+        (
+            "open",
+            "read",
+            "write",
+            "listdir",
+            "scandir",
+            "walk",
+            "chdir",
+            "remove",
+            "unlink",
+            "rename",
+            "replace",
+            "symlink",
+            "link",
+            "mkdir",
+            "makedirs",
+            "rmdir",
+            "fdopen",
+            "dup",
+            "dup2",
+            "truncate",
+            "readlink",
+            "stat",
+            "lstat",
+        ),
+        _FILES,
+    )
+    | dict.fromkeys(
+        (
+            "system",
+            "popen",
+            "fork",
+            "forkpty",
+            "kill",
+            "killpg",
+            "execv",
+            "execve",
+            "execl",
+            "execlp",
+            "execvp",
+            "execvpe",
+            "spawnl",
+            "spawnv",
+            "posix_spawn",
+            "putenv",
+            "unsetenv",
+            "setsid",
+            "environ",
+            "getenv",
+            "environb",
+        ),
+        _PROCESSES,
+    ),
+    "sys": {
+        "modules": _INTERPRETER,
+        "exit": _PROCESSES,
+        "stdin": _FILES,
+        "_current_frames": _INTERPRETER,
+        "settrace": _HOOKS,
+        "setprofile": _HOOKS,
+        "addaudithook": _HOOKS,
+        "audit": _HOOKS,
+        "path": _INTERPRETER,
+        "meta_path": _INTERPRETER,
+        "path_hooks": _INTERPRETER,
+    },
+    "inspect": dict.fromkeys(
+        (
+            "currentframe",
+            "stack",
+            "trace",
+            "getouterframes",
+            "getinnerframes",
+            "getframeinfo",
+            "getsource",
+            "getsourcelines",
+            "getsourcefile",
+            "getfile",
+            "getmodule",
+            "getmembers",
+            "getclosurevars",
+            "unwrap",
+            "getattr_static",
+        ),
+        _INTERPRETER,
+    ),
+    "traceback": dict.fromkeys(
+        (
+            "extract_stack",
+            "walk_stack",
+            "walk_tb",
+            "format_stack",
+            "print_stack",
+            "StackSummary",
+            "FrameSummary",
+        ),
+        _INTERPRETER,
+    ),
     "functools": {"_lru_cache_wrapper": _PRIVATE},
 }
 
@@ -189,8 +429,13 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
         found.append((getattr(node, "lineno", 0), what, why))
 
     for node in ast.walk(tree):
-        targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else
-                   [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        targets = (
+            node.targets
+            if isinstance(node, (ast.Assign, ast.Delete))
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         for target in targets:
             dotted = _dotted(target) if isinstance(target, ast.Attribute) else None
             if dotted is not None and dotted.partition(".")[0] in aliases:
@@ -221,13 +466,24 @@ def escapes(source: str) -> list[tuple[int, str, str]]:
                     rest = dotted.partition(".")[2]
                     module = aliases[head] + (f".{rest}" if rest else "")
                     _attribute_hit(node, module, attr, hit, shown=f"{dotted}.{attr}")
-                elif attr.startswith("_") and not attr.startswith("__") and _root(node.value) not in ("self", "cls"):
-                    hit(node, f"{dotted or '...'}.{attr}", _PRIVATE)      # another's private attribute
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
-                "getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
+                elif (
+                    attr.startswith("_")
+                    and not attr.startswith("__")
+                    and _root(node.value) not in ("self", "cls")
+                ):
+                    hit(node, f"{dotted or '...'}.{attr}", _PRIVATE)  # another's private attribute
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "delattr", "hasattr")
+            and len(node.args) >= 2
+        ):
             name = node.args[1]
-            if isinstance(name, ast.Constant) and isinstance(name.value, str) and (
-                    name.value in DUNDERS or name.value in ATTRIBUTES or name.value.startswith("_")):
+            if (
+                isinstance(name, ast.Constant)
+                and isinstance(name.value, str)
+                and (name.value in DUNDERS or name.value in ATTRIBUTES or name.value.startswith("_"))
+            ):
                 hit(node, f"{node.func.id}(..., {name.value!r})", _INTERPRETER)
     unique = {(line, what): (line, what, why) for line, what, why in found}
     return sorted(unique.values())
@@ -247,7 +503,7 @@ def _module_hit(node: ast.AST, module: str, hit) -> None:
     elif top in MODULES:
         hit(node, f"import {module}", MODULES[top])
     elif any(part.startswith("_") and not part.endswith("__") for part in module.split(".")):
-        hit(node, f"import {module}", _PRIVATE)      # (__future__ is no one's internals)
+        hit(node, f"import {module}", _PRIVATE)  # (__future__ is no one's internals)
     elif module in ("torch.profiler", "torch.autograd.profiler", "torch.utils.cpp_extension"):
         hit(node, f"import {module}", _HOOKS)
 
@@ -271,9 +527,14 @@ def workspace_imports(source: str, file: str) -> list[str]:
     here = file.split("/")[:-1]
     found = []
     for node in ast.walk(tree):
-        absolute = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-            [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-        for name in absolute:               # `import day09.numerics`: the workspace on the path
+        absolute = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            )
+        )
+        for name in absolute:  # `import day09.numerics`: the workspace on the path
             if re.fullmatch(r"day\d\d(\.\w+)*", name):
                 found.append(name.replace(".", "/") + ".py")
                 if isinstance(node, ast.ImportFrom):

@@ -16,32 +16,41 @@ class Check:
     exercise: str
     name: str
     fn: Callable
-    strategy: st.SearchStrategy | None = None   # None: a single call with case=None
-    weight: float = 1.0                           # examples relative to the profile
-    rows: tuple[int, ...] = ()                    # rubric rows this check is evidence for, beyond the exercise's
-    shrink: bool = True                           # False: cases already small and costly to run
+    strategy: st.SearchStrategy | None = None  # None: a single call with case=None
+    weight: float = 1.0  # examples relative to the profile
+    rows: tuple[int, ...] = ()  # rubric rows this check is evidence for, beyond the exercise's
+    shrink: bool = True  # False: cases already small and costly to run
 
 
 REGISTRY: dict[str, list[Check]] = {}
 
 
-def check(exercise: str, name: str, strategy: st.SearchStrategy | None = None, weight: float = 1.0,
-          rows: tuple[int, ...] = (), shrink: bool = True):
+def check(
+    exercise: str,
+    name: str,
+    strategy: st.SearchStrategy | None = None,
+    weight: float = 1.0,
+    rows: tuple[int, ...] = (),
+    shrink: bool = True,
+):
     """Register a check. A check without a strategy runs once and may return its measurements (a
     dict of figures), which the report shows as evidence."""
+
     def register(fn: Callable) -> Callable:
         REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight, rows, shrink))
         return fn
+
     return register
 
 
 @dataclass(frozen=True)
 class Context:
     """What a check may need to know about the run it is part of."""
+
     profile: str = "default"
     device: str = "cpu"
     seed: int = 0
-    measure: bool = True      # False: skip what only measures (timings), keep every verdict
+    measure: bool = True  # False: skip what only measures (timings), keep every verdict
 
 
 _context: ContextVar[Context | None] = ContextVar("check_context", default=None)

@@ -48,7 +48,9 @@ def replay(api: Api, calls: list[Call]) -> list[Any]:
                 handles[c.handle].to(c.args[0])
             elif c.op == "tool":
                 owner = handles[c.handle] if c.handle is not None else None
-                got = owner.tool(c.args[0], **c.kwargs) if owner else api.tool(c.args[0], c.target, **c.kwargs)
+                got = (
+                    owner.tool(c.args[0], **c.kwargs) if owner else api.tool(c.args[0], c.target, **c.kwargs)
+                )
                 answers.append(_comparable(c.args[0], got))
             elif c.op == "method":
                 method = c.target.rsplit(".", 1)[1]

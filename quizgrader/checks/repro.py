@@ -9,7 +9,7 @@ import torch
 from .api import Call
 from .strategies import RandomState
 
-MAX_LITERAL = 256   # numbers written out in full; larger tensors are described instead
+MAX_LITERAL = 256  # numbers written out in full; larger tensors are described instead
 
 
 def literal(x: Any) -> str:
@@ -69,8 +69,10 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
             body.append(f"result{n} = {fn}({args})")
             body.append(f"print(result{n})")
     days = sorted({m.split(".")[0] for m in imports if m.startswith("day")}) or ["dayNN"]
-    head = [f"# Run this from your workspace folder (the one holding {', '.join(d + '/' for d in days)}).",
-            "import torch"]
+    head = [
+        f"# Run this from your workspace folder (the one holding {', '.join(d + '/' for d in days)}).",
+        "import torch",
+    ]
     if any("random_state(" in line for line in body):
         imports.setdefault("quizgrader.checks.strategies", set()).add("random_state")
     head += [f"from {m} import {', '.join(sorted(objs))}" for m, objs in imports.items()]

@@ -23,7 +23,7 @@ from .api import RAISED, Api, Call, LearnerError
 from .compare import Mismatch, describe, expect_finite_like, kind_difference, tolerance
 from .registry import Check, Context, _context, context
 
-PROFILES = {"quick": 6, "default": 20, "thorough": 150}   # examples per check (before weight)
+PROFILES = {"quick": 6, "default": 20, "thorough": 150}  # examples per check (before weight)
 
 
 @dataclass
@@ -35,8 +35,15 @@ class Failure:
     first_calls: list[Call] = field(default_factory=list)
 
 
-def run_check(c: Check, you: Api, ref: Api, profile: str = "default", seed: int = 0,
-              device: str = "cpu", measure: bool = True) -> tuple[CheckResult, Failure | None]:
+def run_check(
+    c: Check,
+    you: Api,
+    ref: Api,
+    profile: str = "default",
+    seed: int = 0,
+    device: str = "cpu",
+    measure: bool = True,
+) -> tuple[CheckResult, Failure | None]:
     """Run one check; SandboxError (the learner's process hung or died) propagates."""
     token = _context.set(Context(profile, device, seed, measure))
     started = time.perf_counter()
@@ -63,20 +70,25 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
             seen.setdefault("first", failure.calls)
             seen["last"] = failure
             if isinstance(e, Mismatch) and e.stage == "type":
-                raise _Settled(failure) from None   # the wrong kind for every input: nothing to shrink
+                raise _Settled(failure) from None  # the wrong kind for every input: nothing to shrink
             raise
         except SandboxError as e:
-            raise _Abandon(e) from None   # Hypothesis must neither retry nor shrink a dead process
+            raise _Abandon(e) from None  # Hypothesis must neither retry nor shrink a dead process
 
     try:
         if c.strategy is None:
             attempt(None)
         else:
             n = max(1, round(PROFILES[profile] * c.weight))
-            run = settings(max_examples=n, deadline=None, database=None, verbosity=Verbosity.quiet,
-                           suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                           phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if c.shrink else ()))(
-                hypothesis_seed(seed)(given(c.strategy)(attempt)))
+            run = settings(
+                max_examples=n,
+                deadline=None,
+                database=None,
+                verbosity=Verbosity.quiet,
+                suppress_health_check=list(HealthCheck),
+                report_multiple_bugs=False,
+                phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if c.shrink else ()),
+            )(hypothesis_seed(seed)(given(c.strategy)(attempt)))
             run()
     except _Abandon as a:
         raise a.error from None
@@ -88,7 +100,7 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
         failure = seen["last"]
         failure.first_calls = seen.get("first", [])
         e = failure.error
-        if isinstance(e, LearnerError) and e.forbidden:     # a disabled library routine: not from scratch
+        if isinstance(e, LearnerError) and e.forbidden:  # a disabled library routine: not from scratch
             where = e.info.get("origin")
             at = f" (at {where['file']}:{where['line']})" if where else ""
             status, message = Status.FAIL, f"{e.info['message'].removeprefix('forbidden: ')}{at}"
@@ -105,10 +117,16 @@ def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
             failure = seen["last"]
             failure.first_calls = seen.get("first", [])
             message = _unsteady_in(failure, you) or UNSTEADY.format(
-                what=f"an example that failed passed when {_name(failure.calls)} was tried on it again")
+                what=f"an example that failed passed when {_name(failure.calls)} was tried on it again"
+            )
             return CheckResult(c.name, Status.FAIL, message, examples=seen["n"]), failure
-        return CheckResult(c.name, Status.ERROR, f"the grader could not judge this check (a bug in the "
-                           f"grader, not in your code): {type(e).__name__}: {e}", examples=seen["n"]), None
+        return CheckResult(
+            c.name,
+            Status.ERROR,
+            f"the grader could not judge this check (a bug in the "
+            f"grader, not in your code): {type(e).__name__}: {e}",
+            examples=seen["n"],
+        ), None
     figures = seen.get("figures") if c.strategy is None else None
     return CheckResult(c.name, Status.PASS, examples=seen["n"], figures=figures or {}), None
 
@@ -158,8 +176,9 @@ class _Settled(BaseException):
 
 
 # A Flaky that is the grader's own doing (its strategies), not the learner's code changing its answer.
-_FLAKY_GRADER = tuple(getattr(errors, n) for n in ("FlakyStrategyDefinition", "FlakyBackendFailure")
-                      if hasattr(errors, n))
+_FLAKY_GRADER = tuple(
+    getattr(errors, n) for n in ("FlakyStrategyDefinition", "FlakyBackendFailure") if hasattr(errors, n)
+)
 # Failures that a value of the wrong kind, or NaN, may be behind (a bool "weights" tensor fails a sum
 # to 1; an int one carries no gradient): the learner's answers are judged before these are told.
 AUDITED = ("values", "grad")
@@ -208,7 +227,9 @@ def _non_finite(calls: list[Call], ref: Api) -> Mismatch | None:
     """NaN or inf in what the learner returned where the reference's answer to the same calls is
     finite: told at the finite stage, before any judgement of values that rests on it (a NaN passes
     every `x > tol` test). Only looked into when there is something non-finite to look at."""
-    if any(c.op == "tool" for c in calls) or not any(_has_non_finite(calls[i].answer) for i in _answered(calls)):
+    if any(c.op == "tool" for c in calls) or not any(
+        _has_non_finite(calls[i].answer) for i in _answered(calls)
+    ):
         return None
     return _audit(calls, ref, finite=True)
 
@@ -271,7 +292,7 @@ def _again(api: Api, calls: list[Call]) -> list[Any]:
                 answer = handles[c.handle].call(*c.args, method=method, **c.kwargs, **c.probe).value
             elif c.op == "call":
                 answer = api.call(c.target, *c.args, **c.kwargs, **c.probe).value
-        except (LearnerError, KeyError):     # KeyError: the object was never built
+        except (LearnerError, KeyError):  # KeyError: the object was never built
             answer = RAISED
         answers.append(answer)
     return answers
@@ -295,7 +316,9 @@ def _unsteady(calls: list[Call], you: Api) -> str | None:
         if c.op in ("call", "method") and (change := _change(a, b)) is not None:
             at, how = change
             what = f"a different item {at}" if at else "something else"
-            return UNSTEADY.format(what=f"called again with the same inputs, your {_name(c)} returned {what} ({how})")
+            return UNSTEADY.format(
+                what=f"called again with the same inputs, your {_name(c)} returned {what} ({how})"
+            )
     return None
 
 
@@ -303,7 +326,8 @@ def _unsteady_in(failure: Failure, you: Api) -> str | None:
     """_unsteady on the failing example, then on the first one that failed (larger, before any
     shrinking, so a random choice such as dropout's is less likely to come out the same twice)."""
     return _unsteady(failure.calls, you) or (
-        _unsteady(failure.first_calls, you) if failure.first_calls is not failure.calls else None)
+        _unsteady(failure.first_calls, you) if failure.first_calls is not failure.calls else None
+    )
 
 
 def _change(a: Any, b: Any, at: str = "") -> tuple[str, str] | None:
@@ -320,8 +344,14 @@ def _change(a: Any, b: Any, at: str = "") -> tuple[str, str] | None:
             same = bool(torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
         if same:
             return None
-        diff = (a.to(torch.complex128 if a.is_complex() else torch.float64)
-                - b.to(torch.complex128 if b.is_complex() else torch.float64)).abs().nan_to_num(math.inf)
+        diff = (
+            (
+                a.to(torch.complex128 if a.is_complex() else torch.float64)
+                - b.to(torch.complex128 if b.is_complex() else torch.float64)
+            )
+            .abs()
+            .nan_to_num(math.inf)
+        )
         if not a.dim():
             return at, f"{_number(a)}, then {_number(b)}"
         worst = [int(i) for i in torch.unravel_index(diff.reshape(-1).argmax(), diff.shape)]

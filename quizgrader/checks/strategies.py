@@ -19,7 +19,7 @@ FLOATS = (torch.float32, torch.float64)
 
 seeds = st.integers(0, 2**20)
 small = st.integers(1, 5)
-lead_dims = st.lists(st.integers(1, 3), max_size=2)       # none, (B,), (B, h)
+lead_dims = st.lists(st.integers(1, 3), max_size=2)  # none, (B,), (B, h)
 dtypes = st.sampled_from(FLOATS)
 
 
@@ -38,6 +38,8 @@ def untiered(case: Case) -> Case:
     failed one draw in three at the tier's tolerance), so gradients are judged in float32 on a
     GPU too."""
     return replace(case, dtype=torch.float32) if case.dtype == torch.bfloat16 else case
+
+
 scales = st.sampled_from([1.0, 0.3, 3.0])
 
 
@@ -88,8 +90,11 @@ def causal(t_q: int, t_k: int) -> torch.Tensor:
 
 
 @st.composite
-def attention_case(draw, masks: tuple[str, ...] = ("none", "full", "causal", "keys", "random"),
-                   dtype: st.SearchStrategy = dtypes) -> Case:
+def attention_case(
+    draw,
+    masks: tuple[str, ...] = ("none", "full", "causal", "keys", "random"),
+    dtype: st.SearchStrategy = dtypes,
+) -> Case:
     """Q (..., T_q, d_k), K (..., T_k, d_k), V (..., T_k, d_v) and an optional mask of one of
     the shapes the contract allows."""
     lead = tuple(draw(lead_dims))
@@ -99,24 +104,33 @@ def attention_case(draw, masks: tuple[str, ...] = ("none", "full", "causal", "ke
     if kind == "causal" and t_k < t_q:
         t_k = t_q
     mask = None
-    if kind == "full":                       # (..., T_q, T_k)
+    if kind == "full":  # (..., T_q, T_k)
         mask = random_mask(seed + 3, lead + (t_q, t_k))
-    elif kind == "causal":                   # (T_q, T_k), broadcast over the leading dims
+    elif kind == "causal":  # (T_q, T_k), broadcast over the leading dims
         mask = causal(t_q, t_k)
-    elif kind == "keys":                     # (..., 1, T_k): hide some keys from every query
+    elif kind == "keys":  # (..., 1, T_k): hide some keys from every query
         mask = random_mask(seed + 3, lead + (1, t_k))
-    elif kind == "random":                   # (T_q, T_k), shared by the batch
+    elif kind == "random":  # (T_q, T_k), shared by the batch
         mask = random_mask(seed + 3, (t_q, t_k))
-    return Case({"Q": randn(seed, *lead, t_q, d_k, scale=scale), "K": randn(seed + 1, *lead, t_k, d_k, scale=scale),
-                 "V": randn(seed + 2, *lead, t_k, d_v), "mask": mask}, draw(dtype), {"mask": kind})
+    return Case(
+        {
+            "Q": randn(seed, *lead, t_q, d_k, scale=scale),
+            "K": randn(seed + 1, *lead, t_k, d_k, scale=scale),
+            "V": randn(seed + 2, *lead, t_k, d_v),
+            "mask": mask,
+        },
+        draw(dtype),
+        {"mask": kind},
+    )
 
 
 class RandomState(dict):
     """A state_dict made by `random_state`, which remembers how, so that a repro can make it again
     in one line instead of printing every weight."""
 
-    def __init__(self, values: dict, shapes: dict[str, tuple[int, ...]], seed: int,
-                 dtype: torch.dtype = torch.float64) -> None:
+    def __init__(
+        self, values: dict, shapes: dict[str, tuple[int, ...]], seed: int, dtype: torch.dtype = torch.float64
+    ) -> None:
         super().__init__(values)
         self.shapes, self.seed, self.dtype = shapes, seed, dtype
 

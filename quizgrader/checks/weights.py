@@ -46,8 +46,12 @@ def heatmap(exercise: str, calls: list[Call], you: Api, ref: Api) -> dict[str, A
             continue
         full = tuple(expected.shape)
         yours, expected = (_cut(w) for w in (yours, expected))
-        return {"title": _title(exercise, full), "shape": list(full),
-                "yours": _rows(yours), "expected": _rows(expected)}
+        return {
+            "title": _title(exercise, full),
+            "shape": list(full),
+            "yours": _rows(yours),
+            "expected": _rows(expected),
+        }
     return None
 
 
@@ -62,8 +66,14 @@ def showcase(exercise: str) -> list[Call]:
         Q, K, V = randn(1, 6, 16), randn(1, 6, 16), randn(1, 6, 16)
         return [Call("call", exercise, (Q, K, V), {"mask": torch.ones(6, 6, dtype=torch.bool).tril()})]
     if exercise == "day16.attention.additive_attention":
-        args = (randn(4, 8), randn(4, 6, 8), randn(4, 6, 8), randn(8, 8, scale=0.5), randn(8, 8, scale=0.5),
-                randn(8))
+        args = (
+            randn(4, 8),
+            randn(4, 6, 8),
+            randn(4, 6, 8),
+            randn(8, 8, scale=0.5),
+            randn(8, 8, scale=0.5),
+            randn(8),
+        )
         return [Call("call", exercise, args, {})]
     return []
 
@@ -99,7 +109,8 @@ def _title(exercise: str, shape: tuple[int, ...]) -> str:
     else:
         lead = len(shape) - 2
         which = " (batch element 0, head 0)" if exercise.endswith("MultiHeadAttention") else ""
-        what = (f"attention weights[{', '.join(['0'] * lead)}]{which}" if lead > 0 else "attention weights") + \
-            ": a row per query, a column per key"
+        what = (
+            f"attention weights[{', '.join(['0'] * lead)}]{which}" if lead > 0 else "attention weights"
+        ) + ": a row per query, a column per key"
     shown = f", the first {MAX} rows and columns" if any(n > MAX for n in shape[-2:]) else ""
     return f"{what} (of shape {tuple(shape)}{shown})"

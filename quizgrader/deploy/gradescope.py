@@ -49,20 +49,34 @@ class Config:
     days: list[str]
     profile: str = "default"
     seed: int = 0
-    visibility: dict[str, str] = field(default_factory=dict)   # exercise id (or "<day>: checkpoint questions")
+    visibility: dict[str, str] = field(default_factory=dict)  # exercise id (or "<day>: checkpoint questions")
     questions_points: float = 1.0
 
     def to_json(self) -> str:
-        return json.dumps({"days": self.days, "profile": self.profile, "seed": self.seed,
-                           "visibility": self.visibility, "questions_points": self.questions_points},
-                          indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "days": self.days,
+                    "profile": self.profile,
+                    "seed": self.seed,
+                    "visibility": self.visibility,
+                    "questions_points": self.questions_points,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     @classmethod
     def read(cls, path: Path) -> Config:
         data = json.loads(path.read_text(encoding="utf-8"))
-        config = cls(days=[normalise_day(str(d)) for d in data["days"]], profile=str(data.get("profile", "default")),
-                     seed=int(data.get("seed", 0)), visibility=dict(data.get("visibility", {})),
-                     questions_points=float(data.get("questions_points", 1.0)))
+        config = cls(
+            days=[normalise_day(str(d)) for d in data["days"]],
+            profile=str(data.get("profile", "default")),
+            seed=int(data.get("seed", 0)),
+            visibility=dict(data.get("visibility", {})),
+            questions_points=float(data.get("questions_points", 1.0)),
+        )
         if config.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {config.profile!r}")
         if bad := [v for v in config.visibility.values() if v not in VISIBILITIES]:
@@ -88,8 +102,10 @@ def hidden_tests(days: list[str], patterns: list[str], visibility: str) -> dict[
             if fnmatch.fnmatchcase("questions", pattern) or fnmatch.fnmatchcase(QUESTIONS_SUITE, pattern):
                 found.append(questions_key(the_day.id))
         if not found:
-            raise ValueError(f"--hidden {pattern}: no exercise of {', '.join(days)} has that id "
-                             "(see `quiz list`; \"questions\" names the checkpoint questions)")
+            raise ValueError(
+                f"--hidden {pattern}: no exercise of {', '.join(days)} has that id "
+                '(see `quiz list`; "questions" names the checkpoint questions)'
+            )
         out.update(dict.fromkeys(found, visibility))
     return out
 
@@ -148,9 +164,17 @@ mkdir -p "$root/results"
 fallback='{fallback}'
 [ -s "$root/results/results.json" ] || echo "$fallback" > "$root/results/results.json"
 exit 1
-""".replace("{fallback}", json.dumps({
-    "score": 0.0, "output": "The autograder could not run (the grader is not installed): tell the course staff.",
-    "output_format": "text", "tests": []}))
+""".replace(
+    "{fallback}",
+    json.dumps(
+        {
+            "score": 0.0,
+            "output": "The autograder could not run (the grader is not installed): tell the course staff.",
+            "output_format": "text",
+            "tests": [],
+        }
+    ),
+)
 
 
 def _member(name: str, data: bytes, executable: bool = False) -> tuple[zipfile.ZipInfo, bytes]:
@@ -217,19 +241,36 @@ def find_workspace(submission: Path, days: list[str]) -> Path | None:
 
 def _expected(days: list[str]) -> str:
     folders = ", ".join(f"{load_day(d).id}/" for d in days)
-    return (f"Nothing to grade was found in your submission. Upload your workspace's folders ({folders} and "
-            "answers/) at the top of the submission, or one folder holding them (for example exercises/ or "
-            "a zip of your workspace).")
+    return (
+        f"Nothing to grade was found in your submission. Upload your workspace's folders ({folders} and "
+        "answers/) at the top of the submission, or one folder holding them (for example exercises/ or "
+        "a zip of your workspace)."
+    )
 
 
 def _day_failed(day: str, config: Config, why: str) -> dict:
     """A day that could not be graded at all: its tests, each 0, so the total stays the same."""
     the_day = load_day(day)
-    tests = [{"score": 0.0, "max_score": round(float(ex.points), 2), "status": "failed",
-              "name": f"{ex.id}: {ex.title}", "output": f"not graded: {why}", "output_format": "text",
-              "visibility": config.visibility.get(ex.id, "visible")} for ex in the_day.exercises]
-    return {"score": 0.0, "max_score": total([t["max_score"] for t in tests]), "output": f"{day}: not graded ({why})",
-            "tests": tests, "execution_time": 0.0, "extra_data": {"day": the_day.id}}
+    tests = [
+        {
+            "score": 0.0,
+            "max_score": round(float(ex.points), 2),
+            "status": "failed",
+            "name": f"{ex.id}: {ex.title}",
+            "output": f"not graded: {why}",
+            "output_format": "text",
+            "visibility": config.visibility.get(ex.id, "visible"),
+        }
+        for ex in the_day.exercises
+    ]
+    return {
+        "score": 0.0,
+        "max_score": total([t["max_score"] for t in tests]),
+        "output": f"{day}: not graded ({why})",
+        "tests": tests,
+        "execution_time": 0.0,
+        "extra_data": {"day": the_day.id},
+    }
 
 
 def _asked(day: str) -> int:
@@ -249,18 +290,32 @@ def grade_submission(submission: Path, config: Config) -> dict:
     with Zygote() as zygote:
         for day in config.days:
             the_day = load_day(day)
-            visibility = {**config.visibility, QUESTIONS_SUITE: config.visibility.get(questions_key(the_day.id),
-                                                                                      "visible")}
+            visibility = {
+                **config.visibility,
+                QUESTIONS_SUITE: config.visibility.get(questions_key(the_day.id), "visible"),
+            }
             try:
                 if workspace is None:
                     raise LookupError("nothing to grade in the submission")
-                report = grade(the_day.id, Options(workspace=workspace, profile=config.profile, seed=config.seed,
-                                                   device="cpu"), zygote=zygote)
-                data = gradescope_json(report, visibility=visibility, questions_points=config.questions_points,
-                                       asked=_asked(the_day.id) if config.questions_points > 0 else None)
+                report = grade(
+                    the_day.id,
+                    Options(workspace=workspace, profile=config.profile, seed=config.seed, device="cpu"),
+                    zygote=zygote,
+                )
+                data = gradescope_json(
+                    report,
+                    visibility=visibility,
+                    questions_points=config.questions_points,
+                    asked=_asked(the_day.id) if config.questions_points > 0 else None,
+                )
             except Exception as e:  # noqa: BLE001 - a day that cannot be graded still gets its tests
-                data = _day_failed(the_day.id, config, "nothing to grade in the submission"
-                                   if isinstance(e, LookupError) else f"the grader failed ({type(e).__name__})")
+                data = _day_failed(
+                    the_day.id,
+                    config,
+                    "nothing to grade in the submission"
+                    if isinstance(e, LookupError)
+                    else f"the grader failed ({type(e).__name__})",
+                )
                 if not isinstance(e, LookupError):
                     traceback.print_exc()
             results.append(data)
@@ -278,9 +333,14 @@ def run(root: Path, config_path: Path) -> int:
         data = grade_submission(root / "submission", config)
     except Exception as e:  # noqa: BLE001 - a result is written whatever happens
         traceback.print_exc()
-        data = {"score": 0.0, "max_score": 0.0, "output": f"The autograder failed ({type(e).__name__}); "
-                "this is not your submission's fault: tell the course staff.", "output_format": "text",
-                "tests": []}
+        data = {
+            "score": 0.0,
+            "max_score": 0.0,
+            "output": f"The autograder failed ({type(e).__name__}); "
+            "this is not your submission's fault: tell the course staff.",
+            "output_format": "text",
+            "tests": [],
+        }
         code = 1
     data["execution_time"] = round(time.perf_counter() - started, 2)
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"

@@ -52,12 +52,15 @@ def _metadata() -> tuple[str, str]:
     try:
         dist = importlib.metadata.distribution(NAME)
     except importlib.metadata.PackageNotFoundError:
-        raise WheelError(f"{NAME} is not installed (pip install -e . in a checkout), so its metadata is "
-                         "missing") from None
+        raise WheelError(
+            f"{NAME} is not installed (pip install -e . in a checkout), so its metadata is missing"
+        ) from None
     metadata, entry_points = dist.read_text("METADATA"), dist.read_text("entry_points.txt")
     if not metadata or not entry_points or dist.version != __version__:
-        raise WheelError(f"the installed metadata of {NAME} ({dist.version}) does not match this copy "
-                         f"({__version__}); reinstall it")
+        raise WheelError(
+            f"the installed metadata of {NAME} ({dist.version}) does not match this copy "
+            f"({__version__}); reinstall it"
+        )
     return metadata, entry_points
 
 

@@ -43,13 +43,23 @@ def mistakes(day: str) -> tuple[Mistake, ...]:
     root = resources.files(__package__)
     files = [root.joinpath(f"{day}.toml")]
     if root.joinpath(day).is_dir():
-        files += sorted((f for f in root.joinpath(day).iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
+        files += sorted(
+            (f for f in root.joinpath(day).iterdir() if f.name.endswith(".toml")), key=lambda f: f.name
+        )
     out = []
     for f in files:
         if not f.is_file():
             continue
-        out += [Mistake(m["id"], m["exercise"], m["summary"], m["why"], tuple((e["old"], e["new"]) for e in m["edits"]))
-                for m in tomllib.loads(f.read_text(encoding="utf-8")).get("mistake", [])]
+        out += [
+            Mistake(
+                m["id"],
+                m["exercise"],
+                m["summary"],
+                m["why"],
+                tuple((e["old"], e["new"]) for e in m["edits"]),
+            )
+            for m in tomllib.loads(f.read_text(encoding="utf-8")).get("mistake", [])
+        ]
     if len({m.id for m in out}) != len(out):
         raise ValueError(f"{day}: a known mistake id is used twice")
     return tuple(out)
@@ -62,8 +72,10 @@ def for_exercise(exercise: str) -> list[Mistake]:
 def mutate(source: str, mistake: Mistake) -> str:
     for old, new in mistake.edits:
         if source.count(old) != 1:
-            raise ValueError(f"mistake {mistake.id}: its edit must match the reference exactly once, "
-                             f"found {source.count(old)} times: {old[:60]!r}")
+            raise ValueError(
+                f"mistake {mistake.id}: its edit must match the reference exactly once, "
+                f"found {source.count(old)} times: {old[:60]!r}"
+            )
         source = source.replace(old, new)
     return source
 
@@ -100,10 +112,13 @@ class Diagnoser:
         yours = [replay(you, p) for p in probes]
         if all(same(y, replay(ref, p)) for y, p in zip(yours, probes)):
             return []
-        with warnings.catch_warnings():   # the mutants run here: their warnings are not the learner's
+        with warnings.catch_warnings():  # the mutants run here: their warnings are not the learner's
             warnings.simplefilter("ignore")
-            return [m for m in for_exercise(exercise)
-                    if all(same(y, replay(self.api(m), p)) for y, p in zip(yours, probes))]
+            return [
+                m
+                for m in for_exercise(exercise)
+                if all(same(y, replay(self.api(m), p)) for y, p in zip(yours, probes))
+            ]
 
     def close(self) -> None:
         self._tmp.cleanup()

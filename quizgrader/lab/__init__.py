@@ -8,5 +8,18 @@ from .experiments import EXPERIMENTS, Experiment, Settings
 from .output import RESULTS, Saved, save
 from .runner import DAYS, LabOptions, LabReport, Outcome, pick, run, whose
 
-__all__ = ["DAYS", "EXPERIMENTS", "RESULTS", "Experiment", "LabOptions", "LabReport", "Outcome", "Saved", "Settings",
-           "pick", "run", "save", "whose"]
+__all__ = [
+    "DAYS",
+    "EXPERIMENTS",
+    "RESULTS",
+    "Experiment",
+    "LabOptions",
+    "LabReport",
+    "Outcome",
+    "Saved",
+    "Settings",
+    "pick",
+    "run",
+    "save",
+    "whose",
+]

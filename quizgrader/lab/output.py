@@ -21,7 +21,7 @@ RESULTS = "results.json"
 @dataclass
 class Saved:
     files: list[Path] = field(default_factory=list)
-    no_images: str | None = None     # why there are no PNGs, when images were wanted
+    no_images: str | None = None  # why there are no PNGs, when images were wanted
 
 
 def save(report: LabReport, out: Path, images: bool = True) -> Saved:
@@ -38,7 +38,9 @@ def save(report: LabReport, out: Path, images: bool = True) -> Saved:
                 o.files.append(str(path))
                 saved.files.append(path)
     results = out / RESULTS
-    safefs.write_atomic(results, json.dumps(_rounded(report.to_dict()), separators=(",", ":")) + "\n", workspace)
+    safefs.write_atomic(
+        results, json.dumps(_rounded(report.to_dict()), separators=(",", ":")) + "\n", workspace
+    )
     saved.files.append(results)
     return saved
 

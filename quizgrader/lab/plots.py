@@ -62,15 +62,20 @@ def attention_maps(data: dict, whose: str) -> Any:
                 ax.set_xlabel("key", fontsize=7)
     fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     copied = f", copies {data['copied']}/{data['copy_n']} of this example" if "copied" in data else ""
-    fig.suptitle(f"Attention per head of {whose} DecoderLM, trained {data['steps']} steps on the copy task "
-                 f"(final loss {data['final_loss']:.3f}{copied})", fontsize=10)
+    fig.suptitle(
+        f"Attention per head of {whose} DecoderLM, trained {data['steps']} steps on the copy task "
+        f"(final loss {data['final_loss']:.3f}{copied})",
+        fontsize=10,
+    )
     return fig
 
 
 def positional(data: dict, whose: str) -> Any:
     fig = _figure(11, 4.6)
     left, right = fig.subplots(1, 2, width_ratios=[data["dims"] / data["positions"] * 1.4, 1])
-    image = left.imshow(data["encoding"], aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    image = left.imshow(
+        data["encoding"], aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest"
+    )
     left.set_xlabel("dimension")
     left.set_ylabel("position")
     left.set_title(f"sinusoidal_encoding({data['positions']}, {data['dims']})", fontsize=10)
@@ -80,8 +85,11 @@ def positional(data: dict, whose: str) -> Any:
     right.set_ylabel("position p")
     right.set_title("PE[p] · PE[q]: depends on p − q only", fontsize=10)
     fig.colorbar(sim, ax=right, shrink=0.8)
-    fig.suptitle(f"{whose.capitalize()} sinusoidal positional encoding (largest difference from the formula: "
-                 f"{data['max_abs_error']:.1e})", fontsize=10)
+    fig.suptitle(
+        f"{whose.capitalize()} sinusoidal positional encoding (largest difference from the formula: "
+        f"{data['max_abs_error']:.1e})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -93,7 +101,7 @@ def throughput(data: dict, whose: str) -> Any:
     library = [1e3 * s for s in data["library_seconds"]]
     ax.loglog(T, yours, "o-", label=f"{whose} scaled_dot_product_attention (slope {data['slope_yours']:.2f})")
     ax.loglog(T, library, "s-", label=f"F.scaled_dot_product_attention (slope {data['slope_library']:.2f})")
-    guide = [yours[-1] * (t / T[-1]) ** 2 for t in T]         # the quadratic cost, through the last point
+    guide = [yours[-1] * (t / T[-1]) ** 2 for t in T]  # the quadratic cost, through the last point
     ax.loglog(T, guide, ":", color="grey", label="∝ T² (slope 2)")
     ax.set_xticks(T, [str(t) for t in T])
     ax.minorticks_off()
@@ -101,8 +109,11 @@ def throughput(data: dict, whose: str) -> Any:
     ax.set_ylabel("milliseconds per call")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"Attention time per call, batch {data['batch']}, d {data['d']} "
-                 f"(slopes fitted from T = {data['fitted_from']})", fontsize=10)
+    ax.set_title(
+        f"Attention time per call, batch {data['batch']}, d {data['d']} "
+        f"(slopes fitted from T = {data['fitted_from']})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -111,18 +122,28 @@ def pre_post_ln(data: dict, whose: str) -> Any:
     ax = fig.subplots()
     for key, label in (("pre_ln", "Pre-LN"), ("post_ln", "Post-LN")):
         curve = data[key]
-        ax.plot(range(1, len(curve) + 1), [c if math.isfinite(c) else math.nan for c in curve],
-                label=f"{label} (last loss {curve[-1]:.3f})" if curve else label)
+        ax.plot(
+            range(1, len(curve) + 1),
+            [c if math.isfinite(c) else math.nan for c in curve],
+            label=f"{label} (last loss {curve[-1]:.3f})" if curve else label,
+        )
     ax.axhline(data["chance"], ls=":", color="grey", label=f"chance, ln {round(math.exp(data['chance']))}")
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("loss on the copied half")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{data['depth']} × {whose} TransformerBlock (d_model {data['d_model']}) on the copy task\n"
-                 f"AdamW lr {data['lr']:g}, no warmup, the same seed and batches", fontsize=10)
+    ax.set_title(
+        f"{data['depth']} × {whose} TransformerBlock (d_model {data['d_model']}) on the copy task\n"
+        f"AdamW lr {data['lr']:g}, no warmup, the same seed and batches",
+        fontsize=10,
+    )
     return fig
 
 
-DRAW = {"attention_maps": attention_maps, "positional": positional, "throughput": throughput,
-        "pre_post_ln": pre_post_ln}
+DRAW = {
+    "attention_maps": attention_maps,
+    "positional": positional,
+    "throughput": throughput,
+    "pre_post_ln": pre_post_ln,
+}

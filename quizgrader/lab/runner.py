@@ -30,8 +30,8 @@ class Outcome:
     title: str
     ok: bool
     data: dict | None = None
-    exercise: str | None = None      # the exercise at fault, when it failed
-    error: str | None = None         # one line for the learner
+    exercise: str | None = None  # the exercise at fault, when it failed
+    error: str | None = None  # one line for the learner
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
 
@@ -57,17 +57,25 @@ class LabReport:
         return next((o for o in self.outcomes if o.name == name), None)
 
     def to_dict(self) -> dict:
-        return {"day": self.day, "workspace": self.workspace, "reference": self.reference, "device": self.device,
-                "seed": self.settings.seed, "steps": self.settings.steps, "settings": asdict(self.settings),
-                "seconds": self.seconds, "experiments": {o.name: o.to_dict() for o in self.outcomes}}
+        return {
+            "day": self.day,
+            "workspace": self.workspace,
+            "reference": self.reference,
+            "device": self.device,
+            "seed": self.settings.seed,
+            "steps": self.settings.steps,
+            "settings": asdict(self.settings),
+            "seconds": self.seconds,
+            "experiments": {o.name: o.to_dict() for o in self.outcomes},
+        }
 
 
 @dataclass
 class LabOptions:
     workspace: Path
     settings: Settings = field(default_factory=Settings)
-    reference: bool = False          # the reference's exercises in place of the workspace's
-    device: str = "cpu"              # resolved: "cpu" or "cuda"
+    reference: bool = False  # the reference's exercises in place of the workspace's
+    device: str = "cpu"  # resolved: "cpu" or "cuda"
     only: list[str] | None = None
     memory_gib: float = confine.MEMORY_GIB
 
@@ -95,8 +103,11 @@ def workspace_for(options: LabOptions) -> Path:
     return options.workspace
 
 
-def run(options: LabOptions, progress: Callable[[Experiment, Outcome | None], None] | None = None,
-        zygote: Zygote | None = None) -> LabReport:
+def run(
+    options: LabOptions,
+    progress: Callable[[Experiment, Outcome | None], None] | None = None,
+    zygote: Zygote | None = None,
+) -> LabReport:
     """Run the chosen experiments. Pass a `zygote` started before this process imported torch to
     overlap the two imports; one made here is closed here."""
     started = time.perf_counter()
@@ -114,9 +125,15 @@ def run(options: LabOptions, progress: Callable[[Experiment, Outcome | None], No
     finally:
         if own:
             zygote.close()
-    return LabReport(day="day16", workspace=str(workspace_for(options)), reference=options.reference,
-                     device=options.device, settings=options.settings, outcomes=outcomes,
-                     seconds=time.perf_counter() - started)
+    return LabReport(
+        day="day16",
+        workspace=str(workspace_for(options)),
+        reference=options.reference,
+        device=options.device,
+        settings=options.settings,
+        outcomes=outcomes,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def run_experiment(exp: Experiment, options: LabOptions, zygote: Zygote) -> Outcome:
@@ -127,11 +144,17 @@ def run_experiment(exp: Experiment, options: LabOptions, zygote: Zygote) -> Outc
     call_seconds = 120.0 + 1.0 * options.settings.steps
     outcome = Outcome(exp.name, exp.title, ok=False)
     try:
-        child = zygote.spawn(ChildConfig(root, options.device, call_seconds,
-                                         substitute=exp.uses if options.reference else (),
-                                         cpu_seconds=max(confine.CPU_SECONDS, 3 * call_seconds),
-                                         memory_gib=options.memory_gib),
-                             hard_timeout=call_seconds + 5)
+        child = zygote.spawn(
+            ChildConfig(
+                root,
+                options.device,
+                call_seconds,
+                substitute=exp.uses if options.reference else (),
+                cpu_seconds=max(confine.CPU_SECONDS, 3 * call_seconds),
+                memory_gib=options.memory_gib,
+            ),
+            hard_timeout=call_seconds + 5,
+        )
     except SandboxError as e:
         outcome.exercise, outcome.error = exp.uses[0], e.reason
         return outcome

@@ -20,18 +20,27 @@ def headline(o: Outcome, whose: str = "your") -> str:
     d = o.data or {}
     if o.name == "attention_maps":
         copied = f", copies {d['copied']}/{d['copy_n']} tokens of the example" if "copied" in d else ""
-        return (f"{d['layers']} layers × {d['heads']} heads after {d['steps']} steps, final loss "
-                f"{d['final_loss']:.3f}{copied}")
+        return (
+            f"{d['layers']} layers × {d['heads']} heads after {d['steps']} steps, final loss "
+            f"{d['final_loss']:.3f}{copied}"
+        )
     if o.name == "positional":
-        return (f"{d['positions']} positions × {d['dims']} dims, largest difference from the formula "
-                f"{d['max_abs_error']:.1e}")
+        return (
+            f"{d['positions']} positions × {d['dims']} dims, largest difference from the formula "
+            f"{d['max_abs_error']:.1e}"
+        )
     if o.name == "throughput":
-        return (f"time grows as T^{d['slope_yours']:.2f} (F.scaled_dot_product_attention: "
-                f"T^{d['slope_library']:.2f}); {whose} attention takes {d['yours_seconds'][-1] / d['library_seconds'][-1]:.1f}× "
-                f"its time at T={d['lengths'][-1]}")
+        return (
+            f"time grows as T^{d['slope_yours']:.2f} (F.scaled_dot_product_attention: "
+            f"T^{d['slope_library']:.2f}); {whose} attention takes "
+            f"{d['yours_seconds'][-1] / d['library_seconds'][-1]:.1f}× "
+            f"its time at T={d['lengths'][-1]}"
+        )
     if o.name == "pre_post_ln":
-        return (f"after {len(d['pre_ln'])} steps: Pre-LN {d['pre_ln'][-1]:.3f}, Post-LN {d['post_ln'][-1]:.3f} "
-                f"(chance {d['chance']:.2f})")
+        return (
+            f"after {len(d['pre_ln'])} steps: Pre-LN {d['pre_ln'][-1]:.3f}, Post-LN {d['post_ln'][-1]:.3f} "
+            f"(chance {d['chance']:.2f})"
+        )
     return ""
 
 
@@ -41,14 +50,15 @@ def outcome_line(o: Outcome, whose: str = "your") -> Text:
     return Text.assemble(("✘ ", "red"), (o.name, "bold"), " failed: ", (o.error or "", "red"))
 
 
-
-
 def details(report: LabReport) -> Group:
     """Every experiment's numbers, for a terminal without the PNGs."""
     parts: list[RenderableType] = []
     for o in report.outcomes:
         if o.ok and o.data is not None:
-            parts += [Text(f"\n{o.title}", style="bold underline"), DETAILS[o.name](o.data, whose(report.reference))]
+            parts += [
+                Text(f"\n{o.title}", style="bold underline"),
+                DETAILS[o.name](o.data, whose(report.reference)),
+            ]
     return Group(*parts)
 
 
@@ -66,16 +76,24 @@ def attention_maps(d: dict, whose: str) -> RenderableType:
     grids = []
     for layer, heads in enumerate(d["weights"]):
         for head, rows in enumerate(heads):
-            grid = Table(title=f"layer {layer}, head {head}", box=None, padding=(0, 0), show_edge=False,
-                         title_style="bold")
+            grid = Table(
+                title=f"layer {layer}, head {head}",
+                box=None,
+                padding=(0, 0),
+                show_edge=False,
+                title_style="bold",
+            )
             grid.add_column("", justify="right", style="dim")
             for label in labels:
                 grid.add_column(f"{label:>4}", justify="right", no_wrap=True)
             for label, row in zip(labels, rows):
                 grid.add_row(f"{label} ", *(_cell(w) for w in row))
             grids.append(grid)
-    note = Text(f"rows: queries, columns: keys (the tokens; '|' is the separator); trained {d['steps']} steps, "
-                f"final loss {d['final_loss']:.3f}", style="dim")
+    note = Text(
+        f"rows: queries, columns: keys (the tokens; '|' is the separator); trained {d['steps']} steps, "
+        f"final loss {d['final_loss']:.3f}",
+        style="dim",
+    )
     return Group(note, Columns(grids, padding=(1, 3)))
 
 
@@ -91,8 +109,13 @@ def _signed(v: float) -> Text:
 
 def positional(d: dict, whose: str) -> RenderableType:
     rows, cols = _every(d["positions"], 12), _every(d["dims"], 8)
-    table = Table(title=Text(f"PE[p, i], every {rows[1] - rows[0] if len(rows) > 1 else 1}th position p and "
-                             f"{cols[1] - cols[0] if len(cols) > 1 else 1}th dimension i"), title_justify="left")
+    table = Table(
+        title=Text(
+            f"PE[p, i], every {rows[1] - rows[0] if len(rows) > 1 else 1}th position p and "
+            f"{cols[1] - cols[0] if len(cols) > 1 else 1}th dimension i"
+        ),
+        title_justify="left",
+    )
     table.add_column("pos \\ dim", justify="right")
     for c in cols:
         table.add_column(str(c), justify="right")
@@ -117,11 +140,19 @@ def throughput(d: dict, whose: str) -> RenderableType:
         table.add_column(name, justify="right")
     for i, T in enumerate(d["lengths"]):
         yours, lib = d["yours_seconds"][i], d["library_seconds"][i]
-        table.add_row(str(T), f"{1e3 * yours:.3f}", f"{1e3 * lib:.3f}", f"{yours / max(lib, 1e-12):.1f}×",
-                      f"{d['yours_tokens_per_s'][i]:,.0f}")
-    note = Text(f"fitted log–log slope (from T = {d['fitted_from']}): {short} {d['slope_yours']:.2f}, "
-                f"F.scaled_dot_product_attention {d['slope_library']:.2f}; 2 is the quadratic cost of "
-                f"the T × T scores. Outputs agree to {d['max_abs_difference']:.1e}.", style="dim")
+        table.add_row(
+            str(T),
+            f"{1e3 * yours:.3f}",
+            f"{1e3 * lib:.3f}",
+            f"{yours / max(lib, 1e-12):.1f}×",
+            f"{d['yours_tokens_per_s'][i]:,.0f}",
+        )
+    note = Text(
+        f"fitted log–log slope (from T = {d['fitted_from']}): {short} {d['slope_yours']:.2f}, "
+        f"F.scaled_dot_product_attention {d['slope_library']:.2f}; 2 is the quadratic cost of "
+        f"the T × T scores. Outputs agree to {d['max_abs_difference']:.1e}.",
+        style="dim",
+    )
     return Group(table, note)
 
 
@@ -132,7 +163,7 @@ def sparkline(values: list[float], width: int = 60, scale: list[float] | None = 
     if not finite:
         return "?" * min(width, len(values))
     step = max(1, math.ceil(len(values) / width))
-    points = [values[i:i + step] for i in range(0, len(values), step)]
+    points = [values[i : i + step] for i in range(0, len(values), step)]
     lo, hi = math.log(min(finite)), math.log(max(finite))
     out = []
     for chunk in points:
@@ -157,11 +188,17 @@ def pre_post_ln(d: dict, whose: str) -> RenderableType:
     curves = Table.grid(padding=(0, 2))
     curves.add_row(Text("Pre-LN ", style="bold"), sparkline(pre, scale=pre + post))
     curves.add_row(Text("Post-LN", style="bold"), sparkline(post, scale=pre + post))
-    note = Text(f"{d['depth']} blocks of d_model {d['d_model']}, AdamW lr {d['lr']:g}, no warmup, the same seed; "
-                f"chance: ln {round(math.exp(d['chance']))} = {d['chance']:.2f}; the lines share a log scale",
-                style="dim")
+    note = Text(
+        f"{d['depth']} blocks of d_model {d['d_model']}, AdamW lr {d['lr']:g}, no warmup, the same seed; "
+        f"chance: ln {round(math.exp(d['chance']))} = {d['chance']:.2f}; the lines share a log scale",
+        style="dim",
+    )
     return Group(table, curves, note)
 
 
-DETAILS = {"attention_maps": attention_maps, "positional": positional, "throughput": throughput,
-           "pre_post_ln": pre_post_ln}
+DETAILS = {
+    "attention_maps": attention_maps,
+    "positional": positional,
+    "throughput": throughput,
+    "pre_post_ln": pre_post_ln,
+}

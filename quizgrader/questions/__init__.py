@@ -76,7 +76,7 @@ class Question:
 
 def _shuffled(key: str, seq: tuple[str, ...], avoid: tuple[str, ...] | None = None) -> tuple[str, ...]:
     order = list(seq)
-    random.Random(key).shuffle(order)   # seeded by a string: the same order in every process
+    random.Random(key).shuffle(order)  # seeded by a string: the same order in every process
     if avoid is not None and tuple(order) == avoid and len(order) > 1:
         order = order[1:] + order[:1]
     return tuple(order)
@@ -84,9 +84,9 @@ def _shuffled(key: str, seq: tuple[str, ...], avoid: tuple[str, ...] | None = No
 
 @dataclass(frozen=True)
 class Verdict:
-    correct: bool | None          # None: self-rated, nothing to check
-    feedback: str = ""            # why it is wrong (a catalogued mistake, or what differs)
-    known_mistake: bool = False   # the answer is one of the question's catalogued wrong answers
+    correct: bool | None  # None: self-rated, nothing to check
+    feedback: str = ""  # why it is wrong (a catalogued mistake, or what differs)
+    known_mistake: bool = False  # the answer is one of the question's catalogued wrong answers
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,20 @@ def _question(raw: dict) -> Question:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     wrong = tuple(Wrong(w["answer"], w["feedback"]) for w in raw.get("wrong", []))
-    q = Question(id=raw["id"], row=int(raw["row"]), kind=kind, prompt=raw["prompt"], answer=raw.get("answer"),
-                 tolerance=float(raw.get("tolerance", 0.0)), symbols=tuple(raw.get("symbols", ())),
-                 choices=tuple(raw.get("choices", ())), items=tuple(raw.get("items", ())),
-                 guide=tuple(raw.get("guide", ())), explain=raw.get("explain", ""), wrong=wrong)
+    q = Question(
+        id=raw["id"],
+        row=int(raw["row"]),
+        kind=kind,
+        prompt=raw["prompt"],
+        answer=raw.get("answer"),
+        tolerance=float(raw.get("tolerance", 0.0)),
+        symbols=tuple(raw.get("symbols", ())),
+        choices=tuple(raw.get("choices", ())),
+        items=tuple(raw.get("items", ())),
+        guide=tuple(raw.get("guide", ())),
+        explain=raw.get("explain", ""),
+        wrong=wrong,
+    )
     if kind == "self":
         if not q.guide:
             raise ValueError("a self-rated question needs a guide")
@@ -147,8 +157,8 @@ def _question(raw: dict) -> Question:
     if kind == "choice" and q.answer not in q.choices:
         raise ValueError(f"answer {q.answer!r} is not one of the choices")
     if kind == "expression":
-        expression(str(q.answer), q.symbols)     # the answer itself must parse
-    for w in wrong:                              # and a wrong answer must not be judged right
+        expression(str(q.answer), q.symbols)  # the answer itself must parse
+    for w in wrong:  # and a wrong answer must not be judged right
         if judge(q, w.answer, use_catalogue=False).correct:
             raise ValueError(f"wrong answer {w.answer!r} is judged right")
     return q
@@ -167,7 +177,7 @@ def equivalent(a, b, symbols: tuple[str, ...], trials: int = 6) -> bool:
     if not free:
         try:
             return bool(abs(complex(diff.evalf())) < 1e-9)
-        except AnswerError:         # out of time: not a reason to call the answer wrong
+        except AnswerError:  # out of time: not a reason to call the answer wrong
             raise
         except (TypeError, ValueError, OverflowError):
             return False
@@ -207,8 +217,10 @@ def _choice(q: Question, given: Any) -> str:
             return c
     if (picked := _position(given, q.shown_choices)) is not None:
         return picked
-    raise AnswerError(f"{shown(text)} is not one of the choices ({', '.join(q.shown_choices)}); give the choice, "
-                      "its number (1, 2, ...) or its letter (a, b, ...) as `quiz show questions` lists them")
+    raise AnswerError(
+        f"{shown(text)} is not one of the choices ({', '.join(q.shown_choices)}); give the choice, "
+        "its number (1, 2, ...) or its letter (a, b, ...) as `quiz show questions` lists them"
+    )
 
 
 def _ordering(q: Question, given: Any) -> list[str]:
@@ -217,7 +229,7 @@ def _ordering(q: Question, given: Any) -> list[str]:
     else:
         parts = [p for p in re.split(r"[,;\n]|->|→", str(given)) if p.strip()]
         if len(parts) == 1 and all(_position(t, q.shown_items) for t in parts[0].split()):
-            parts = parts[0].split()             # "c a b d": letters (or numbers) in a row
+            parts = parts[0].split()  # "c a b d": letters (or numbers) in a row
     out = []
     for p in parts:
         match = [i for i in q.items if i.strip().lower() == str(p).strip().lower()]
@@ -251,10 +263,12 @@ def canonical(q: Question, given: Any) -> Any:
 
 
 # -- judging ---------------------------------------------------------------------------------------
-HOW = {"number": "give one number, e.g. 0.665 or 1050624",
-       "expression": 'give one expression as text, e.g. "4*d**2 + 4*d"',
-       "choice": "give the choice's text, or its number or letter as `quiz show questions` lists them",
-       "ordering": 'give the items in order: a list of texts, or one text such as "b a c"'}
+HOW = {
+    "number": "give one number, e.g. 0.665 or 1050624",
+    "expression": 'give one expression as text, e.g. "4*d**2 + 4*d"',
+    "choice": "give the choice's text, or its number or letter as `quiz show questions` lists them",
+    "ordering": 'give the items in order: a list of texts, or one text such as "b a c"',
+}
 
 
 def _acceptable(q: Question, given: Any) -> None:
@@ -268,8 +282,11 @@ def _acceptable(q: Question, given: Any) -> None:
                 raise AnswerError(f"item {i} of the list is {kind_of(item)}: {HOW['ordering']}")
             text_of(item)
         return
-    if isinstance(given, bool) or not isinstance(given, (str, int, float)) or (
-            isinstance(given, float) and not math.isfinite(given)):
+    if (
+        isinstance(given, bool)
+        or not isinstance(given, (str, int, float))
+        or (isinstance(given, float) and not math.isfinite(given))
+    ):
         raise AnswerError(f"{kind_of(given)} is not an answer to this question: {HOW[q.kind]}")
     if isinstance(given, str):
         text_of(given)
@@ -316,7 +333,8 @@ def _difference(q: Question, given: Any) -> str:
             a, b = float(mine.subs(point).evalf()), float(want.subs(point).evalf())
             at = ", ".join(f"{s} = 3" for s in q.symbols)
             return f"not equal to the expected expression: at {at} yours gives {a:g}" + (
-                "" if math.isclose(a, b) else ", which is not the expected value")
+                "" if math.isclose(a, b) else ", which is not the expected value"
+            )
         except AnswerError:
             raise
         except (TypeError, ValueError, OverflowError):
@@ -328,5 +346,20 @@ def _difference(q: Question, given: Any) -> str:
     return "that is not the answer"
 
 
-__all__ = ["AmbiguousNumber", "AnswerError", "Bank", "BankError", "Question", "Verdict", "Wrong", "canonical",
-           "equivalent", "expression", "judge", "load_bank", "number", "parse_bank", "plain_number"]
+__all__ = [
+    "AmbiguousNumber",
+    "AnswerError",
+    "Bank",
+    "BankError",
+    "Question",
+    "Verdict",
+    "Wrong",
+    "canonical",
+    "equivalent",
+    "expression",
+    "judge",
+    "load_bank",
+    "number",
+    "parse_bank",
+    "plain_number",
+]

@@ -35,9 +35,9 @@ from ..safefs import write_atomic
 from . import AnswerError, Bank, judge
 from .reading import MAX_ITEMS, MAX_LENGTH, kind_of, shown
 
-MAX_BYTES = 2**20       # an answers file is a few KiB; anything near this is not one
-MAX_DEPTH = 10          # of [ and { (an answer needs 1); tomllib recurses on each level
-MAX_KEY_PARTS = 100     # dots outside quotes on one line (a.b.c); tomllib is quadratic in them
+MAX_BYTES = 2**20  # an answers file is a few KiB; anything near this is not one
+MAX_DEPTH = 10  # of [ and { (an answer needs 1); tomllib recurses on each level
+MAX_KEY_PARTS = 100  # dots outside quotes on one line (a.b.c); tomllib is quadratic in them
 
 
 class AnswersFileError(ValueError):
@@ -60,7 +60,7 @@ def read_text(path: Path) -> tuple[str, bool]:
     """The file's text, and whether it starts with a byte-order mark (dropped from the text).
     Only a regular file of at most MAX_BYTES is read, and never more than that."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block the run
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the run
     except OSError as e:
         raise AnswersFileError(f"{path} cannot be read: {e.strerror or e}") from None
     try:
@@ -84,15 +84,19 @@ def read_text(path: Path) -> tuple[str, bool]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line, column = _place(data, e.start)
-        raise AnswersFileError(f"{path} is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column "
-                               f"{column}. Save it as UTF-8") from None
+        raise AnswersFileError(
+            f"{path} is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column "
+            f"{column}. Save it as UTF-8"
+        ) from None
     bom = text.startswith("\ufeff")
     return (text[1:] if bom else text), bom
 
 
 def _too_large(path: Path, size: int) -> str:
-    return (f"{path} is {size / 2**20:.1f} MiB; an answers file is at most {MAX_BYTES // 2**20} MiB "
-            "(a few KiB is usual): is it the right file?")
+    return (
+        f"{path} is {size / 2**20:.1f} MiB; an answers file is at most {MAX_BYTES // 2**20} MiB "
+        "(a few KiB is usual): is it the right file?"
+    )
 
 
 def _place(data: bytes | str, offset: int) -> tuple[int, int]:
@@ -103,7 +107,9 @@ def _place(data: bytes | str, offset: int) -> tuple[int, int]:
 
 # Strings and comments (skipped whole, so that brackets and dots in them do not count), brackets,
 # dots and line ends.
-_SCAN = re.compile(r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}.\n]', re.DOTALL)
+_SCAN = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}.\n]', re.DOTALL
+)
 
 
 def _shape_problem(text: str) -> str | None:
@@ -119,15 +125,19 @@ def _shape_problem(text: str) -> str | None:
         elif token in ("[", "{"):
             depth += 1
             if depth > MAX_DEPTH:
-                return (f"brackets nested more than {MAX_DEPTH} deep, at line {line}, column "
-                        f"{_place(text, m.start())[1]}; an answer is a number, a text or a list of texts")
+                return (
+                    f"brackets nested more than {MAX_DEPTH} deep, at line {line}, column "
+                    f"{_place(text, m.start())[1]}; an answer is a number, a text or a list of texts"
+                )
         elif token in ("]", "}"):
             depth = max(0, depth - 1)
         elif token == ".":
             dots += 1
             if dots > MAX_KEY_PARTS:
-                return (f"line {line} has more than {MAX_KEY_PARTS} dots outside quotes (a dotted key of that "
-                        "many parts?); question ids have none")
+                return (
+                    f"line {line} has more than {MAX_KEY_PARTS} dots outside quotes (a dotted key of that "
+                    "many parts?); question ids have none"
+                )
         else:
             line += token.count("\n")
     return None
@@ -140,8 +150,10 @@ def _parse(path: Path, text: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise AnswersFileError(f"{path} is not valid TOML: {e}{_hint(text, str(e))}") from None
-    except ValueError as e:      # an integer of more digits than Python converts
-        raise AnswersFileError(f"{path} holds a value TOML cannot be read into: {str(e).split(':')[0]}") from None
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise AnswersFileError(
+            f"{path} holds a value TOML cannot be read into: {str(e).split(':')[0]}"
+        ) from None
     except RecursionError:
         raise AnswersFileError(f"{path} cannot be read: it nests too deeply") from None
 
@@ -155,12 +167,18 @@ def _hint(text: str, error: str) -> str:
     m = re.search(r"at line (\d+)", error)
     lines = text.splitlines()
     if not m or not 1 <= int(m.group(1)) <= len(lines) or len(lines[int(m.group(1)) - 1]) > MAX_LENGTH:
-        return ""               # (a line that long is no slip, and not worth a regular expression's time)
-    entry = re.fullmatch(r"\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{#][^#]*?)\s*(#.*)?", lines[int(m.group(1)) - 1])
+        return ""  # (a line that long is no slip, and not worth a regular expression's time)
+    entry = re.fullmatch(
+        r"\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{#][^#]*?)\s*(#.*)?", lines[int(m.group(1)) - 1]
+    )
     if entry is None:
         return ""
     key, value = entry.group(1), entry.group(2)
-    why = "a number with a comma or a space" if re.fullmatch(r"[-+]?[0-9][0-9., \u00a0\u202f]*", value) else "text"
+    why = (
+        "a number with a comma or a space"
+        if re.fullmatch(r"[-+]?[0-9][0-9., \u00a0\u202f]*", value)
+        else "text"
+    )
     return f". Put {why} in quotes: {key} = {json.dumps(value)}"
 
 
@@ -179,9 +197,11 @@ def parse_answers(path: Path, text: str, bank: Bank, scale: tuple[str, ...]) -> 
     for name in ("answers", "ratings"):
         if not isinstance(data.get(name, {}), dict):
             value = data[name]
-            raise AnswersFileError(f"{path}: {name} is {kind_of(value)} ({shown(value)}), not a table: write a line "
-                                   f"[{name}], then one {'question id' if name == 'answers' else 'row'} = "
-                                   f"{'answer' if name == 'answers' else 'rating'} per line")
+            raise AnswersFileError(
+                f"{path}: {name} is {kind_of(value)} ({shown(value)}), not a table: write a line "
+                f"[{name}], then one {'question id' if name == 'answers' else 'row'} = "
+                f"{'answer' if name == 'answers' else 'rating'} per line"
+            )
     answers = data.get("answers", {})
     ids = [q.id for q in bank.questions]
     for key in answers:
@@ -194,7 +214,9 @@ def parse_answers(path: Path, text: str, bank: Bank, scale: tuple[str, ...]) -> 
         if not re.fullmatch(r"[0-9]{1,3}", key):
             raise AnswersFileError(f"{path}: [ratings] keys are rubric row numbers, not {shown(key)}")
         if not isinstance(value, str) or value not in scale:
-            raise AnswersFileError(f"{path}: [ratings] row {key} is {shown(value)}; use one of {', '.join(scale)}")
+            raise AnswersFileError(
+                f"{path}: [ratings] row {key} is {shown(value)}; use one of {', '.join(scale)}"
+            )
         ratings[int(key)] = value
     return Answers(dict(answers), ratings)
 
@@ -204,7 +226,7 @@ def kept(value: Any) -> Any:
     else (a table, a date, nan) as short text, so that every report format can hold it."""
     if isinstance(value, str):
         return value if len(value) <= MAX_LENGTH else value[:MAX_LENGTH] + "…"
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):   # bool is an int
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):  # bool is an int
         return value
     if isinstance(value, list) and len(value) <= MAX_ITEMS and all(isinstance(v, (str, int)) for v in value):
         return [kept(v) for v in value]
@@ -231,12 +253,26 @@ def judge_all(bank: Bank, answers: Answers) -> list[QuestionResult]:
             results.append(QuestionResult(q.id, q.row, Answer.UNREADABLE, str(e), given=kept(given)))
             continue
         except Exception as e:  # noqa: BLE001 - the last line: one answer never costs the report
-            results.append(QuestionResult(q.id, q.row, Answer.UNREADABLE, f"this answer could not be judged "
-                                          f"({type(e).__name__}); write it more simply", given=kept(given)))
+            results.append(
+                QuestionResult(
+                    q.id,
+                    q.row,
+                    Answer.UNREADABLE,
+                    f"this answer could not be judged ({type(e).__name__}); write it more simply",
+                    given=kept(given),
+                )
+            )
             continue
-        results.append(QuestionResult(q.id, q.row, Answer.CORRECT if verdict.correct else Answer.WRONG,
-                                      "" if verdict.correct else verdict.feedback, verdict.known_mistake,
-                                      kept(given)))
+        results.append(
+            QuestionResult(
+                q.id,
+                q.row,
+                Answer.CORRECT if verdict.correct else Answer.WRONG,
+                "" if verdict.correct else verdict.feedback,
+                verdict.known_mistake,
+                kept(given),
+            )
+        )
     return results
 
 
@@ -247,8 +283,15 @@ HEADER = """\
 """
 
 
-def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[str, Any], ratings: dict[int, str],
-                 backups: Path | None, workspace: Path | None = None) -> Path | None:
+def save_answers(
+    path: Path,
+    bank: Bank,
+    scale: tuple[str, ...],
+    answers: dict[str, Any],
+    ratings: dict[int, str],
+    backups: Path | None,
+    workspace: Path | None = None,
+) -> Path | None:
     """Merge `answers` and `ratings` into the answers file, keeping everything else in it (other
     answers, comments, layout, a byte-order mark). The file as it was is copied into `backups`
     first, unless that is None, and the copy returned. The new file replaces the old in one
@@ -282,7 +325,8 @@ def save_answers(path: Path, bank: Bank, scale: tuple[str, ...], answers: dict[s
     try:
         back = read_answers(path, bank, scale)
         if any(back.answers.get(k) != v for k, v in answers.items()) or any(
-                back.ratings.get(k) != v for k, v in ratings.items()):
+            back.ratings.get(k) != v for k, v in ratings.items()
+        ):
             raise AnswersFileError(f"{path} did not read back as written")
     except AnswersFileError:
         if old is not None:
@@ -298,17 +342,25 @@ class Saver:
     interruption loses none already given. The file as it was before the session is backed up
     once, at the first save; a save that would change nothing is skipped."""
 
-    def __init__(self, path: Path, bank: Bank, scale: tuple[str, ...], backups: Path,
-                 workspace: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, bank: Bank, scale: tuple[str, ...], backups: Path, workspace: Path | None = None
+    ) -> None:
         self.path, self.bank, self.scale, self.backups, self.workspace = path, bank, scale, backups, workspace
         self.backup: Path | None = None
-        self.saved: tuple[dict, dict] | None = None      # what the file holds from this session
+        self.saved: tuple[dict, dict] | None = None  # what the file holds from this session
 
     def save(self, answers: dict[str, Any], ratings: dict[int, str]) -> None:
         """Raises AnswersFileError or OSError when the file cannot be written (or read) now."""
         if self.saved == (answers, ratings):
             return
-        backup = save_answers(self.path, self.bank, self.scale, answers, ratings,
-                              None if self.backup else self.backups, self.workspace)
+        backup = save_answers(
+            self.path,
+            self.bank,
+            self.scale,
+            answers,
+            ratings,
+            None if self.backup else self.backups,
+            self.workspace,
+        )
         self.backup = self.backup or backup
         self.saved = (dict(answers), dict(ratings))

@@ -30,12 +30,12 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
-MAX_LENGTH = 300       # characters in one answer
-MAX_ITEMS = 50         # entries in an answer that is a list
-MAX_EXPONENT = 256     # of a power with a number as exponent (beyond it, simplifying takes seconds)
-MAX_BITS = 100_000     # in an exact number built by a power
-MAX_MAGNITUDE = 400    # decimal exponent of a number written out (sympy builds 1e99999999 digit by digit)
-SECONDS = 5.0          # to read and judge one answer
+MAX_LENGTH = 300  # characters in one answer
+MAX_ITEMS = 50  # entries in an answer that is a list
+MAX_EXPONENT = 256  # of a power with a number as exponent (beyond it, simplifying takes seconds)
+MAX_BITS = 100_000  # in an exact number built by a power
+MAX_MAGNITUDE = 400  # decimal exponent of a number written out (sympy builds 1e99999999 digit by digit)
+SECONDS = 5.0  # to read and judge one answer
 
 
 class AnswerError(ValueError):
@@ -47,8 +47,10 @@ class AmbiguousNumber(AnswerError):
 
     def __init__(self, text: str, readings: tuple[str, str]) -> None:
         self.readings = readings
-        super().__init__(f"{shown(text)} could be {readings[0]} (a decimal comma) or {readings[1]} (a thousands "
-                         f"separator): did you mean {readings[0]} or {readings[1]}? Write it one of those ways")
+        super().__init__(
+            f"{shown(text)} could be {readings[0]} (a decimal comma) or {readings[1]} (a thousands "
+            f"separator): did you mean {readings[0]} or {readings[1]}? Write it one of those ways"
+        )
 
 
 class TooSlow(AnswerError):
@@ -61,7 +63,11 @@ def shown(value: Any, limit: int = 60) -> str:
     sent to a terminal as they are; a date as its ISO form), shortened in the middle beyond `limit`
     characters."""
     text = value.isoformat() if isinstance(value, (datetime.date, datetime.time)) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-(limit // 2):]} ({len(text):,} characters)"
+    return (
+        text
+        if len(text) <= limit
+        else f"{text[: limit // 2]}…{text[-(limit // 2) :]} ({len(text):,} characters)"
+    )
 
 
 def kind_of(value: Any) -> str:
@@ -70,9 +76,16 @@ def kind_of(value: Any) -> str:
         return "true/false"
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    for kinds, name in ((int, "a whole number"), (float, "a number"), (str, "a text"), (list, "a list"),
-                        (dict, "a table"), (datetime.datetime, "a date and time"), (datetime.date, "a date"),
-                        (datetime.time, "a time of day")):
+    for kinds, name in (
+        (int, "a whole number"),
+        (float, "a number"),
+        (str, "a text"),
+        (list, "a list"),
+        (dict, "a table"),
+        (datetime.datetime, "a date and time"),
+        (datetime.date, "a date"),
+        (datetime.time, "a time of day"),
+    ):
         if isinstance(value, kinds):
             return name
     return type(value).__name__
@@ -82,12 +95,14 @@ def text_of(value: Any) -> str:
     """An answer as text, stripped; refused when longer than MAX_LENGTH."""
     text = str(value).strip()
     if len(text) > MAX_LENGTH:
-        raise AnswerError(f"the answer is {len(text):,} characters long; an answer here has at most {MAX_LENGTH}")
+        raise AnswerError(
+            f"the answer is {len(text):,} characters long; an answer here has at most {MAX_LENGTH}"
+        )
     return text
 
 
 # -- a time limit ------------------------------------------------------------------------------------
-_limited = False     # a limit is running (the outermost one counts)
+_limited = False  # a limit is running (the outermost one counts)
 
 
 @contextmanager
@@ -98,8 +113,11 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
     else set, adds nothing."""
     global _limited
     seconds = SECONDS if seconds is None else seconds
-    if (_limited or threading.current_thread() is not threading.main_thread()
-            or signal.getitimer(signal.ITIMER_REAL)[0]):
+    if (
+        _limited
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
         yield
         return
 
@@ -120,20 +138,23 @@ def time_limit(seconds: float | None = None) -> Iterator[None]:
 
 def bounded(fn: Callable) -> Callable:
     """`fn` under time_limit()."""
+
     @wraps(fn)
     def within(*args, **kwargs):
         with time_limit():
             return fn(*args, **kwargs)
+
     return within
 
 
 # -- numbers -----------------------------------------------------------------------------------------
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 _SUPERSCRIPTS = re.compile("[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-_SEPARATORS = ".,_'’ \u00a0\u202f\u2009"    # no-break, narrow no-break and thin spaces among them
+_SEPARATORS = ".,_'’ \u00a0\u202f\u2009"  # no-break, narrow no-break and thin spaces among them
 _PLAIN = re.compile(
     rf"(?P<sign>[+-]?)(?P<mantissa>[0-9](?:[0-9{_SEPARATORS}]*[0-9])?|[.,][0-9]+)"
-    r"(?P<exponent>(?:[eE]|\s*[*×xX·]\s*10\s*(?:\^|\*\*)\s*)[+-]?[0-9]+)?")
+    r"(?P<exponent>(?:[eE]|\s*[*×xX·]\s*10\s*(?:\^|\*\*)\s*)[+-]?[0-9]+)?"
+)
 _UNIT = re.compile(r"(?P<number>.*?[0-9.])\s*(?P<unit>%|[A-Za-zµ]+)")
 
 
@@ -167,24 +188,26 @@ def _mantissa(mantissa: str, text: str, sign: str, exponent: str) -> tuple[str, 
         raise AnswerError(f"cannot read {shown(text)} as a number: two separators side by side")
     if not seps:
         return groups[0], ""
-    if groups[0] == "":                                      # .5 or ,5
+    if groups[0] == "":  # .5 or ,5
         return "0", groups[1]
     last = seps[-1]
     if len(seps) == 1 and last == ".":
         return groups[0], groups[1]
     if len(seps) == 1 and last == ",":
         if groups[0].strip("0") == "" or len(groups[1]) != 3:
-            return groups[0], groups[1]                      # a decimal comma: 0,665 or 2,25
+            return groups[0], groups[1]  # a decimal comma: 0,665 or 2,25
         decimal = f"{groups[0]}.{groups[1]}".rstrip("0").rstrip(".")
         raise AmbiguousNumber(text, (sign + decimal + exponent, sign + groups[0] + groups[1] + exponent))
     fraction = ""
-    if last in ".," and len(seps) > 1 and seps[-2] != last:   # 1,050.5 or 1.050,5: the last one is the point
+    if last in ".," and len(seps) > 1 and seps[-2] != last:  # 1,050.5 or 1.050,5: the last one is the point
         fraction, groups, seps = groups[-1], groups[:-1], seps[:-1]
     if len(set(seps)) > 1:
         raise AnswerError(f"cannot read {shown(text)} as a number: it mixes separators")
     if not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:]):
-        raise AnswerError(f"cannot read {shown(text)} as a number: digits after a thousands separator come in "
-                          "threes (1050624, 1,050,624 or 1 050 624)")
+        raise AnswerError(
+            f"cannot read {shown(text)} as a number: digits after a thousands separator come in "
+            "threes (1050624, 1,050,624 or 1 050 624)"
+        )
     return "".join(groups), fraction
 
 
@@ -210,7 +233,9 @@ def number(value: Any) -> float:
         except AnswerError:
             pass
         else:
-            raise AnswerError(f"write the number alone, without {shown(m['unit'])}: the question says the unit")
+            raise AnswerError(
+                f"write the number alone, without {shown(m['unit'])}: the question says the unit"
+            )
     try:
         v = complex(expression(text, ()).evalf())
     except AnswerError:
@@ -239,9 +264,13 @@ FUNCTIONS = ("sqrt", "exp", "log", "ln", "sin", "cos", "tanh", "Max", "Min", "He
 CONSTANTS = ("pi", "E")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALLOWED = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s]*$")
-_ARITY = {"Max": (1, MAX_ITEMS), "Min": (1, MAX_ITEMS), "log": (1, 2)}      # (fewest, most); others: one
-_ARITY_WORDS = {"Max": "one or more values", "Min": "one or more values", "log": "a value, and optionally a base"}
-_EXP_LIMIT = MAX_MAGNITUDE * math.log(10)      # exp beyond it has more than MAX_MAGNITUDE digits
+_ARITY = {"Max": (1, MAX_ITEMS), "Min": (1, MAX_ITEMS), "log": (1, 2)}  # (fewest, most); others: one
+_ARITY_WORDS = {
+    "Max": "one or more values",
+    "Min": "one or more values",
+    "log": "a value, and optionally a base",
+}
+_EXP_LIMIT = MAX_MAGNITUDE * math.log(10)  # exp beyond it has more than MAX_MAGNITUDE digits
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -262,24 +291,45 @@ def expression(text: str, symbols: tuple[str, ...] | list[str]):
         raise AnswerError("the answer is empty")
     if not _ALLOWED.match(text):
         odd = next(c for c in text if not _ALLOWED.match(c))
-        raise AnswerError(f"{shown(odd)} has no place in an answer here: use numbers, the symbols, + - * / ^ ** "
-                          "and parentheses only")
+        raise AnswerError(
+            f"{shown(odd)} has no place in an answer here: use numbers, the symbols, + - * / ^ ** "
+            "and parentheses only"
+        )
     allowed = set(symbols) | set(FUNCTIONS) | set(CONSTANTS)
     unknown = sorted({n for n in _NAME.findall(text) if n not in allowed})
     if unknown:
         names = ", ".join(symbols) if symbols else "none"
-        raise AnswerError(f"unknown name {', '.join(map(shown, unknown))}: the symbols here are {names}; "
-                          f"functions: {', '.join(FUNCTIONS)}")
+        raise AnswerError(
+            f"unknown name {', '.join(map(shown, unknown))}: the symbols here are {names}; "
+            f"functions: {', '.join(FUNCTIONS)}"
+        )
     if m := re.search(r"[0-9]\s+[0-9]", text):
-        raise AnswerError(f"two numbers side by side ({shown(m.group())}): write one number without spaces, "
-                          "or put * between them")
+        raise AnswerError(
+            f"two numbers side by side ({shown(m.group())}): write one number without spaces, "
+            "or put * between them"
+        )
     values: dict[str, Any] = {s: sympy.Symbol(s, real=True) for s in symbols} | {"pi": sympy.pi, "E": sympy.E}
-    functions = {"sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log, "ln": sympy.log, "sin": sympy.sin,
-                 "cos": sympy.cos, "tanh": sympy.tanh, "Max": sympy.Max, "Min": sympy.Min, "Abs": sympy.Abs,
-                 "Heaviside": sympy.Heaviside, "relu": lambda z: sympy.Max(0, z)}
+    functions = {
+        "sqrt": sympy.sqrt,
+        "exp": sympy.exp,
+        "log": sympy.log,
+        "ln": sympy.log,
+        "sin": sympy.sin,
+        "cos": sympy.cos,
+        "tanh": sympy.tanh,
+        "Max": sympy.Max,
+        "Min": sympy.Min,
+        "Abs": sympy.Abs,
+        "Heaviside": sympy.Heaviside,
+        "relu": lambda z: sympy.Max(0, z),
+    }
     try:
-        code = stringify_expr(text, values | functions, {"Integer": sympy.Integer, "Float": sympy.Float},
-                              standard_transformations + (implicit_multiplication_application, convert_xor))
+        code = stringify_expr(
+            text,
+            values | functions,
+            {"Integer": sympy.Integer, "Float": sympy.Float},
+            standard_transformations + (implicit_multiplication_application, convert_xor),
+        )
         tree = ast.parse(code.strip(), mode="eval")
     except Exception as e:  # noqa: BLE001 - the tokenizer's and the parser's errors alike: the learner's to fix
         raise AnswerError(f"cannot read {shown(text)} as an expression ({_why(e)})") from None
@@ -321,21 +371,30 @@ class _Builder:
             return self.values[node.id]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             name = node.func.id
-            if name in ("Integer", "Float") and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
+            if (
+                name in ("Integer", "Float")
+                and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 return self.literal(name, str(node.args[0].value))
             if name in self.functions:
                 fewest, most = _ARITY.get(name, (1, 1))
                 if not fewest <= len(node.args) <= most:
-                    raise AnswerError(f"{name} takes {_ARITY_WORDS.get(name, 'one value')}, not {len(node.args)}")
+                    raise AnswerError(
+                        f"{name} takes {_ARITY_WORDS.get(name, 'one value')}, not {len(node.args)}"
+                    )
                 args = [self.build(a) for a in node.args]
                 if name == "exp" and args[0].is_number and abs(complex(args[0].evalf())) > _EXP_LIMIT:
-                    raise AnswerError(f"{shown(self.text)} is too large to work with: exp of more than "
-                                      f"{_EXP_LIMIT:.0f}")
+                    raise AnswerError(
+                        f"{shown(self.text)} is too large to work with: exp of more than {_EXP_LIMIT:.0f}"
+                    )
                 return self.functions[name](*args)
         if isinstance(node, ast.Tuple):
             decimal = re.search(r"[0-9],[0-9]", self.text)
-            raise AnswerError(f"{shown(self.text)} is two expressions separated by a comma: give one" +
-                              (" (a decimal comma? in an expression write 0.5, not 0,5)" if decimal else ""))
+            raise AnswerError(
+                f"{shown(self.text)} is two expressions separated by a comma: give one"
+                + (" (a decimal comma? in an expression write 0.5, not 0,5)" if decimal else "")
+            )
         if isinstance(node, ast.Attribute):
             raise AnswerError(f"{shown(self.text)}: '.' here is not part of a number; write arithmetic only")
         raise AnswerError(f"cannot read {shown(self.text)} as an expression")
@@ -361,15 +420,34 @@ class _Builder:
         if exponent.is_Rational and not (base.is_Float or base in (0, 1, -1)):
             p, q = abs(int(exponent.p)), int(exponent.q)
             if p > MAX_EXPONENT or q > MAX_EXPONENT:
-                raise AnswerError(f"{shown(self.text)} is too large to work with: an exponent here is at most "
-                                  f"{MAX_EXPONENT}")
+                raise AnswerError(
+                    f"{shown(self.text)} is too large to work with: an exponent here is at most "
+                    f"{MAX_EXPONENT}"
+                )
             bits = sum(int(r.p).bit_length() + int(r.q).bit_length() for r in base.atoms(sympy.Rational))
             if bits * p > MAX_BITS:
-                raise AnswerError(f"{shown(self.text)} is too large to work with: a number of about "
-                                  f"{int(bits * p * math.log10(2)):,} digits")
-        return base ** exponent
+                raise AnswerError(
+                    f"{shown(self.text)} is too large to work with: a number of about "
+                    f"{int(bits * p * math.log10(2)):,} digits"
+                )
+        return base**exponent
 
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "MAX_ITEMS", "MAX_LENGTH", "SECONDS", "AmbiguousNumber", "AnswerError",
-           "TooSlow", "bounded", "expression", "kind_of", "number", "plain_number", "shown", "text_of",
-           "time_limit"]
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_ITEMS",
+    "MAX_LENGTH",
+    "SECONDS",
+    "AmbiguousNumber",
+    "AnswerError",
+    "TooSlow",
+    "bounded",
+    "expression",
+    "kind_of",
+    "number",
+    "plain_number",
+    "shown",
+    "text_of",
+    "time_limit",
+]

@@ -13,6 +13,7 @@ def neutral(text: str, keep: str = "") -> str:
     log: each control character but those in `keep` (which the format escapes itself) is written
     out as \\xNN or \\uNNNN, so it shows as what it is and acts as nothing (an escape sequence
     cannot colour, move the cursor or forge a line)."""
+
     def written(m: re.Match) -> str:
         code = ord(m.group())
         return m.group() if m.group() in keep else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -64,12 +64,20 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def _testcase(suite: ET.Element, classname: str, name: str, status: Status | None, message: str,
-              details: str, seconds: float = 0.0) -> str | None:
+def _testcase(
+    suite: ET.Element,
+    classname: str,
+    name: str,
+    status: Status | None,
+    message: str,
+    details: str,
+    seconds: float = 0.0,
+) -> str | None:
     """Adds one <testcase>; returns the kind of its outcome element ("failure", "error",
     "skipped"), or None when it passes."""
-    case = ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(name),
-                         time=f"{seconds:.3f}")
+    case = ET.SubElement(
+        suite, "testcase", classname=_xml_text(classname), name=_xml_text(name), time=f"{seconds:.3f}"
+    )
     if status in _JUNIT_FAILED:
         kind = "failure"
     elif status in _ERRORED:
@@ -127,11 +135,16 @@ def junit_xml(report: GradeReport) -> str:
         if report.answers_error:
             cases = [("answers file", Status.ERROR, report.answers_error)]
         else:
-            status_of = {Answer.CORRECT: Status.PASS, Answer.WRONG: Status.FAIL, Answer.UNREADABLE: Status.ERROR}
+            status_of = {
+                Answer.CORRECT: Status.PASS,
+                Answer.WRONG: Status.FAIL,
+                Answer.UNREADABLE: Status.ERROR,
+            }
             cases = [(q.id, status_of[q.outcome], q.feedback) for q in judged]
         for name, status, feedback in cases:
-            kind = _testcase(suite, QUESTIONS_SUITE, name, status,
-                             _first_line(feedback) or status.label, feedback.strip())
+            kind = _testcase(
+                suite, QUESTIONS_SUITE, name, status, _first_line(feedback) or status.label, feedback.strip()
+            )
             counts["tests"] += 1
             if kind:
                 counts[_COUNT[kind]] += 1
@@ -157,8 +170,9 @@ def _failures(e: ExerciseResult) -> list[str]:
 
 def _summary_line(report: GradeReport) -> str:
     counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.counts().items())
-    line = f"quiz grade {report.day}: " + (f"{len(report.exercises)} exercises ({counts})" if report.exercises
-                                           else "no exercises graded")
+    line = f"quiz grade {report.day}: " + (
+        f"{len(report.exercises)} exercises ({counts})" if report.exercises else "no exercises graded"
+    )
     judged = [q for q in report.questions if q.outcome.judged]
     if judged:
         right = sum(q.outcome is Answer.CORRECT for q in judged)
@@ -166,9 +180,14 @@ def _summary_line(report: GradeReport) -> str:
     return line + (" - passed" if report.passed else " - not everything passes yet")
 
 
-def gradescope_json(report: GradeReport, points: dict[str, float] | None = None, *,
-                    visibility: dict[str, str] | None = None, questions_points: float = 1.0,
-                    asked: int | None = None) -> dict:
+def gradescope_json(
+    report: GradeReport,
+    points: dict[str, float] | None = None,
+    *,
+    visibility: dict[str, str] | None = None,
+    questions_points: float = 1.0,
+    asked: int | None = None,
+) -> dict:
     """Gradescope's results.json as a dict, with the keys its autograder specifications document
     and no others (what else there is to keep goes under `extra_data`): one test per exercise,
     worth `points[id]` (what the exercise is worth by default), scored by results.SCORE_RULE, and
@@ -187,18 +206,25 @@ def gradescope_json(report: GradeReport, points: dict[str, float] | None = None,
             output = checks or "pass"
         else:
             output = "\n".join(_failures(e) + ([checks] if checks else []))
-        tests.append({
-            "score": score(e, max_score),
-            "max_score": max_score,
-            "status": "passed" if e.status is Status.PASS else "failed",
-            "name": f"{e.id}: {e.title}" if e.title else e.id,
-            "output": output,
-            "output_format": "text",
-            "tags": [report.day, e.status.value],
-            "visibility": visibility.get(e.id, "visible"),
-            "extra_data": {"id": e.id, "status": e.status.value, "checks_passed": e.passed_checks,
-                           "checks": len(e.checks), "seconds": round(e.seconds, 2)},
-        })
+        tests.append(
+            {
+                "score": score(e, max_score),
+                "max_score": max_score,
+                "status": "passed" if e.status is Status.PASS else "failed",
+                "name": f"{e.id}: {e.title}" if e.title else e.id,
+                "output": output,
+                "output_format": "text",
+                "tags": [report.day, e.status.value],
+                "visibility": visibility.get(e.id, "visible"),
+                "extra_data": {
+                    "id": e.id,
+                    "status": e.status.value,
+                    "checks_passed": e.passed_checks,
+                    "checks": len(e.checks),
+                    "seconds": round(e.seconds, 2),
+                },
+            }
+        )
     if (question := _questions_test(report, questions_points, asked)) is not None:
         question["visibility"] = visibility.get(QUESTIONS_SUITE, "visible")
         tests.append(question)
@@ -216,9 +242,15 @@ def gradescope_json(report: GradeReport, points: dict[str, float] | None = None,
         "stdout_visibility": "hidden",
         "execution_time": round(report.seconds, 2),
         "tests": tests,
-        "extra_data": {"day": report.day, "version": report.version, "profile": report.profile,
-                       "seed": report.seed, "device": report.device, "passed": report.passed,
-                       "verdict": report.verdict.decision if report.verdict else None},
+        "extra_data": {
+            "day": report.day,
+            "version": report.version,
+            "profile": report.profile,
+            "seed": report.seed,
+            "device": report.device,
+            "passed": report.passed,
+            "verdict": report.verdict.decision if report.verdict else None,
+        },
     }
 
 
@@ -234,7 +266,9 @@ def _questions_test(report: GradeReport, worth: float, asked: int | None) -> dic
     if report.answers_error is not None:
         lines = [f"answers file not used: {report.answers_error}"]
     elif not judgeable:
-        lines = [f"no answers file: write your answers in answers/{report.day}.toml (`quiz answer {report.day}`)"]
+        lines = [
+            f"no answers file: write your answers in answers/{report.day}.toml (`quiz answer {report.day}`)"
+        ]
     else:
         lines = [f"{right}/{n} right"]
         for q in judgeable:
@@ -249,8 +283,11 @@ def _questions_test(report: GradeReport, worth: float, asked: int | None) -> dic
         "output": "\n".join(lines),
         "output_format": "text",
         "tags": [report.day, "questions"],
-        "extra_data": {"right": right, "asked": n,
-                       "outcomes": {q.id: q.outcome.value for q in report.questions}},
+        "extra_data": {
+            "right": right,
+            "asked": n,
+            "outcomes": {q.id: q.outcome.value for q in report.questions},
+        },
     }
 
 
@@ -282,7 +319,7 @@ def _escape_property(text: str) -> str:
 
 
 def exercise_file(exercise_id: str) -> str:
-    """"day16.attention.softmax" -> "day16/attention.py"."""
+    """ "day16.attention.softmax" -> "day16/attention.py"."""
     return exercise_id.rsplit(".", 1)[0].replace(".", "/") + ".py"
 
 
@@ -303,13 +340,20 @@ def github_annotations(report: GradeReport, workspace_root: str) -> list[str]:
     for e in report.exercises:
         if e.status is Status.PASS:
             continue
-        level = ("error" if e.status in _FAILED + _ERRORED
-                 else "notice" if e.status is Status.SKIPPED else "warning")
+        level = (
+            "error"
+            if e.status in _FAILED + _ERRORED
+            else "notice"
+            if e.status is Status.SKIPPED
+            else "warning"
+        )
         path = posixpath.normpath(posixpath.join(workspace_root.replace("\\", "/"), exercise_file(e.id)))
         title = f"{_short(e.id)}: {e.status.label}"
-        props = (f"file={_escape_property(path)},line={_line(workspace_root, e.id)},"
-                 f"title={_escape_property(title)}")
-        message = neutral("\n".join(_failures(e)), keep="\r")     # _escape_data escapes CR and LF
+        props = (
+            f"file={_escape_property(path)},line={_line(workspace_root, e.id)},"
+            f"title={_escape_property(title)}"
+        )
+        message = neutral("\n".join(_failures(e)), keep="\r")  # _escape_data escapes CR and LF
         out.append(f"::{level} {props}::{_escape_data(message)}")
     return out
 
@@ -325,7 +369,9 @@ def step_summary(report: GradeReport) -> str:
         lines += ["| exercise | status | checks passed | points |", "|---|---|---|---|"]
         for e in report.exercises:
             checks = f"{e.passed_checks}/{len(e.checks)}" if e.checks else "–"
-            lines.append(f"| `{_short(e.id)}` | {e.status.label} | {checks} | {e.score:g}/{round(e.points, 2):g} |")
+            lines.append(
+                f"| `{_short(e.id)}` | {e.status.label} | {checks} | {e.score:g}/{round(e.points, 2):g} |"
+            )
         lines += [f"| **total** | | | **{report.score:g}/{report.max_score:g}** |", ""]
     judged = [q for q in report.questions if q.outcome.judged]
     if judged:

@@ -15,12 +15,13 @@ from ..rubric import standing
 @dataclass
 class RowNotes:
     """What the evidence says about one rubric row, counted."""
+
     rating: RubricRating
     standing: str | None
-    exercises: list[tuple[str, Status, str]]    # (short id, status, "3/5 checks")
-    right: list[str]                           # question ids answered right
-    wrong: list[tuple[str, str]]               # (question id, feedback)
-    measured: list[str]                        # figures other exercises measured for the row
+    exercises: list[tuple[str, Status, str]]  # (short id, status, "3/5 checks")
+    right: list[str]  # question ids answered right
+    wrong: list[tuple[str, str]]  # (question id, feedback)
+    measured: list[str]  # figures other exercises measured for the row
 
     @property
     def score(self) -> float:
@@ -33,18 +34,28 @@ class RowNotes:
 def notes(day: Day, report: GradeReport) -> list[RowNotes]:
     out = []
     for r in report.rubric:
-        exercises = [(e.id.split(".", 1)[1], e.status, f"{e.passed_checks}/{len(e.checks)} checks" if e.checks else "")
-                     for e in report.exercises if r.row in _rows(day, e.id)]
+        exercises = [
+            (e.id.split(".", 1)[1], e.status, f"{e.passed_checks}/{len(e.checks)} checks" if e.checks else "")
+            for e in report.exercises
+            if r.row in _rows(day, e.id)
+        ]
         mine = [q for q in report.questions if q.row == r.row and q.outcome.judged]
         measured = [_measured(line.split("measured: ", 1)[1]) for line in r.evidence if "measured: " in line]
-        out.append(RowNotes(r, standing(r.rating, r.self_rating, day.scale), exercises,
-                            [q.id for q in mine if q.outcome is Answer.CORRECT],
-                            [(q.id, q.feedback) for q in mine if q.outcome is not Answer.CORRECT], measured))
+        out.append(
+            RowNotes(
+                r,
+                standing(r.rating, r.self_rating, day.scale),
+                exercises,
+                [q.id for q in mine if q.outcome is Answer.CORRECT],
+                [(q.id, q.feedback) for q in mine if q.outcome is not Answer.CORRECT],
+                measured,
+            )
+        )
     return out
 
 
 def _measured(text: str) -> str:
-    """"<summary>: <status>" -> "(<status>) <summary>"."""
+    """ "<summary>: <status>" -> "(<status>) <summary>"."""
     summary, _, status = text.rpartition(": ")
     return f"({status}) {summary}" if summary else text
 
@@ -57,8 +68,13 @@ def _cell(n: RowNotes) -> str:
     parts = []
     if n.exercises:
         passing = [e for e, s, _c in n.exercises if s is Status.PASS]
-        failing = [f"{e} {s.label}" + (f" ({c})" if c else "") for e, s, c in n.exercises if s is not Status.PASS]
-        parts.append(f"{len(passing)}/{len(n.exercises)} exercises pass" + (": " + ", ".join(failing) if failing else ""))
+        failing = [
+            f"{e} {s.label}" + (f" ({c})" if c else "") for e, s, c in n.exercises if s is not Status.PASS
+        ]
+        parts.append(
+            f"{len(passing)}/{len(n.exercises)} exercises pass"
+            + (": " + ", ".join(failing) if failing else "")
+        )
     if n.right or n.wrong:
         parts.append(f"{len(n.right)}/{len(n.right) + len(n.wrong)} questions right")
     parts += [f"measured {m}" for m in n.measured]
@@ -77,16 +93,24 @@ def render(report: GradeReport, on: date | None = None, workspace_flag: str = ""
     on = on or date.today()
     rows = notes(day, report)
     best = day.scale[0]
-    lines = [f"# Day {int(day.id.removeprefix('day'))} checkpoint results — {on.isoformat()}", "",
-             (f"*{day.title}* Graded with quizgrader {report.version} ({report.profile} profile, seed "
-              f"{report.seed}, {report.device}); a row's rating is the worse of the evidence's and your own."), ""]
+    lines = [
+        f"# Day {int(day.id.removeprefix('day'))} checkpoint results — {on.isoformat()}",
+        "",
+        (
+            f"*{day.title}* Graded with quizgrader {report.version} ({report.profile} profile, seed "
+            f"{report.seed}, {report.device}); a row's rating is the worse of the evidence's and your own."
+        ),
+        "",
+    ]
     if report.verdict:
         lines += [f"**Verdict: {report.verdict.decision.replace('_', ' ')}.** {report.verdict.summary}", ""]
     lines += ["| # | Topic | Rating | Notes |", "|---|-------|--------|-------|"]
     for n in rows:
         lines.append(f"| {n.rating.row} | {n.rating.area} | {n.standing or '–'} | {_cell(n)} |")
-    weak = sorted((n for n in rows if n.standing not in (best, None)),
-                  key=lambda n: (-day.scale.index(n.standing), n.score, n.rating.row))
+    weak = sorted(
+        (n for n in rows if n.standing not in (best, None)),
+        key=lambda n: (-day.scale.index(n.standing), n.score, n.rating.row),
+    )
     lines += ["", "## Weakest areas", ""]
     if weak:
         for n in weak:
@@ -95,8 +119,10 @@ def render(report: GradeReport, on: date | None = None, workspace_flag: str = ""
         lines.append("None: every rated row is at " + best + ".")
     lines += ["", "## Re-study plan", ""]
     if weak:
-        lines.append("For each row below, weakest first: re-read the day that taught it, redo one of its "
-                     "exercises, and answer its questions again tomorrow.")
+        lines.append(
+            "For each row below, weakest first: re-read the day that taught it, redo one of its "
+            "exercises, and answer its questions again tomorrow."
+        )
         lines.append("")
         for n in weak:
             revisit = day.row(n.rating.row).revisit
@@ -108,11 +134,18 @@ def render(report: GradeReport, on: date | None = None, workspace_flag: str = ""
                 lines.append(f"  - `{qid}`: {feedback}")
             lines.append(f"  - tomorrow: `quiz answer {day.id} --row {n.rating.row} --all{workspace_flag}`")
     else:
-        lines.append("Nothing to re-study. Come back to the rows in a few days to keep them fresh (`quiz progress{workspace_flag}`).")
+        lines.append(
+            "Nothing to re-study. Come back to the rows in a few days to keep them fresh "
+            f"(`quiz progress{workspace_flag}`)."
+        )
     unrated = [n for n in rows if n.standing is None]
     if unrated:
-        lines += ["", "Not rated yet: " + ", ".join(f"{n.rating.row}. {n.rating.area}" for n in unrated)
-                  + f" (answer them with `quiz answer {day.id}{workspace_flag}`)."]
+        lines += [
+            "",
+            "Not rated yet: "
+            + ", ".join(f"{n.rating.row}. {n.rating.area}" for n in unrated)
+            + f" (answer them with `quiz answer {day.id}{workspace_flag}`).",
+        ]
     if report.verdict and report.verdict.checklist:
         lines += ["", "## Readiness criteria", ""]
         for c in report.verdict.checklist:

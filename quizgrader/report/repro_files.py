@@ -32,13 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 @dataclass
 class Saved:
-    files: dict[str, Path] = field(default_factory=dict)     # exercise id -> the script written
-    problem: str | None = None                                # why some file could not be written or removed
+    files: dict[str, Path] = field(default_factory=dict)  # exercise id -> the script written
+    problem: str | None = None  # why some file could not be written or removed
 
 
 def script(exercise_id: str, day: str, repro: str) -> str:
     """The file's text: a header that makes the learner's code importable, then the repro."""
-    return HEADER.format(id=exercise_id, day=day, name=(FOLDER / f"{exercise_id}.py").as_posix()) + repro.rstrip() + "\n"
+    return (
+        HEADER.format(id=exercise_id, day=day, name=(FOLDER / f"{exercise_id}.py").as_posix())
+        + repro.rstrip()
+        + "\n"
+    )
 
 
 def path(workspace: Path, exercise_id: str) -> Path:
@@ -60,8 +64,11 @@ def save(report: GradeReport, workspace: Path) -> Saved:
             else:
                 safefs.remove_regular(target, workspace)
         except OSError as err:
-            saved.problem = saved.problem or (str(err) if isinstance(err, safefs.LinkError) else
-                                              f"{safefs.shown(str(target))}: {err.strerror or err}")
+            saved.problem = saved.problem or (
+                str(err)
+                if isinstance(err, safefs.LinkError)
+                else f"{safefs.shown(str(target))}: {err.strerror or err}"
+            )
     return saved
 
 

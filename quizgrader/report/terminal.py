@@ -20,11 +20,15 @@ from ..results import Answer, ExerciseResult, GradeReport, QuestionResult, Statu
 from . import neutral
 
 STYLE = {
-    Status.PASS: ("✔ pass", "green"), Status.FAIL: ("✘ fail", "red"), Status.ERROR: ("✘ error", "red"),
-    Status.TIMEOUT: ("⧗ timeout", "red"), Status.NOT_ATTEMPTED: ("· not attempted", "dim"),
-    Status.BLOCKED: ("⊘ blocked", "yellow"), Status.SKIPPED: ("– skipped", "dim"),
+    Status.PASS: ("✔ pass", "green"),
+    Status.FAIL: ("✘ fail", "red"),
+    Status.ERROR: ("✘ error", "red"),
+    Status.TIMEOUT: ("⧗ timeout", "red"),
+    Status.NOT_ATTEMPTED: ("· not attempted", "dim"),
+    Status.BLOCKED: ("⊘ blocked", "yellow"),
+    Status.SKIPPED: ("– skipped", "dim"),
 }
-FAILING = (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)   # shown in full
+FAILING = (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.BLOCKED)  # shown in full
 
 
 def status_text(status: Status) -> Text:
@@ -69,11 +73,11 @@ def id_words(texts: Iterable[str], ids: Iterable[str], at_least: int = 0) -> int
 
 
 def short(exercise_id: str) -> str:
-    """"attention.softmax" for "day16.attention.softmax"."""
+    """ "attention.softmax" for "day16.attention.softmax"."""
     return exercise_id.split(".", 1)[1]
 
 
-WHY_AT_LEAST = 20      # below this the reasons go on lines of their own
+WHY_AT_LEAST = 20  # below this the reasons go on lines of their own
 
 
 def exercise_table(report: GradeReport) -> RenderableType:
@@ -110,7 +114,7 @@ def _exercise_table(report: GradeReport, width: int) -> RenderableType:
 
 
 def points(score: float, worth: float) -> str:
-    """"0.67/1": a score and what it could have been, as rounded for every report."""
+    """ "0.67/1": a score and what it could have been, as rounded for every report."""
     return f"{score:g}/{round(worth, 2):g}"
 
 
@@ -119,7 +123,9 @@ def _check_lines(e: ExerciseResult, indent: str = "") -> list[RenderableType]:
     for c in e.checks:
         parts.append(Text.assemble(indent, status_text(c.status), " ", c.name))
         if c.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT) and c.message:
-            parts.append(Text(indent + "    " + neutral(c.message).replace("\n", "\n    " + indent), style="default"))
+            parts.append(
+                Text(indent + "    " + neutral(c.message).replace("\n", "\n    " + indent), style="default")
+            )
     return parts
 
 
@@ -128,12 +134,20 @@ def failure_panel(e: ExerciseResult, repro_file: str | None = None) -> Renderabl
     parts: list[RenderableType] = _check_lines(e)
     if (other := e.with_reference) is not None:
         names = ", ".join(d.split(".", 1)[1] for d in other.substituted)
-        parts.append(Text.assemble(("with the reference ", "bold"), (names, "bold"),
-                                   (" in place of yours, this exercise on its own: ", "bold"), status_text(other.status)))
+        parts.append(
+            Text.assemble(
+                ("with the reference ", "bold"),
+                (names, "bold"),
+                (" in place of yours, this exercise on its own: ", "bold"),
+                status_text(other.status),
+            )
+        )
         if other.status is Status.PASS:
             parts.append(Text(f"  all {len(other.checks)} checks pass: what is left to fix is in {names}"))
         else:
-            parts += _check_lines(other, indent="  ") if other.checks else [Text("  " + neutral(other.reason))]
+            parts += (
+                _check_lines(other, indent="  ") if other.checks else [Text("  " + neutral(other.reason))]
+            )
     if (picture := next((c.heatmap for c in e.checks if c.heatmap), None)) is not None:
         parts.append(heatmap(picture))
     if e.diagnosis:
@@ -152,11 +166,15 @@ def failure_panel(e: ExerciseResult, repro_file: str | None = None) -> Renderabl
     if e.hint:
         more = f"  (more: quiz hint {e.id.split('.', 1)[1]} --level {e.hint_next})" if e.hint_next else ""
         parts.append(Text.assemble(("hint ", "bold yellow"), e.hint, (more, "dim")))
-    return Panel(Group(*parts), title=Text.assemble(e.id.split(".", 1)[1], " ", status_text(e.status)),
-                 title_align="left", border_style=STYLE[e.status][1])
+    return Panel(
+        Group(*parts),
+        title=Text.assemble(e.id.split(".", 1)[1], " ", status_text(e.status)),
+        title_align="left",
+        border_style=STYLE[e.status][1],
+    )
 
 
-OFF = 0.01     # a weight this far from the expected one is marked
+OFF = 0.01  # a weight this far from the expected one is marked
 
 
 def _shade(value: float) -> str:
@@ -196,7 +214,9 @@ def _grid(title: str, rows: list[list[float | str]], other: list[list[float | st
         cells = []
         for j, v in enumerate(map(_weight, row)):
             off = other is not None and _off(v, _weight(other[i][j]))
-            cells.append(Text(_written(v) + ("*" if off else " "), style=_shade(v) + (" bold" if off else "")))
+            cells.append(
+                Text(_written(v) + ("*" if off else " "), style=_shade(v) + (" bold" if off else ""))
+            )
         table.add_row(str(i), *cells)
     return table
 
@@ -206,10 +226,17 @@ def heatmap(picture: dict) -> RenderableType:
     OFF away from the expected one, so the picture does not rest on colour."""
     from rich.columns import Columns
 
-    return Group(Text(picture["title"], style="bold"),
-                 Columns([_grid("yours", picture["yours"], picture["expected"]),
-                          _grid("expected", picture["expected"], None)], padding=(0, 4)),
-                 Text(f"* more than {OFF:g} away from the expected weight", style="dim"))
+    return Group(
+        Text(picture["title"], style="bold"),
+        Columns(
+            [
+                _grid("yours", picture["yours"], picture["expected"]),
+                _grid("expected", picture["expected"], None),
+            ],
+            padding=(0, 4),
+        ),
+        Text(f"* more than {OFF:g} away from the expected weight", style="dim"),
+    )
 
 
 def rubric_table(report: GradeReport) -> RenderableType:
@@ -221,17 +248,24 @@ def _rubric_table(report: GradeReport, width: int) -> RenderableType:
     best, middle, worst = report.scale
     colour = {best: "green", middle: "yellow", worst: "red"}
     said = any(r.self_rating for r in report.rubric)
-    ratings = [Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
-               for r in report.rubric]
-    yours = [Text((r.self_rating or "–") + {True: " ✓", False: " ≠"}.get(r.calibrated, ""),
-                  style="bold" if r.calibrated is False else "") for r in report.rubric]
+    ratings = [
+        Text(r.rating, style=colour[r.rating]) if r.rating else Text("no evidence yet", style="dim")
+        for r in report.rubric
+    ]
+    yours = [
+        Text(
+            (r.self_rating or "–") + {True: " ✓", False: " ≠"}.get(r.calibrated, ""),
+            style="bold" if r.calibrated is False else "",
+        )
+        for r in report.rubric
+    ]
     evidence = [e for r in report.rubric for e in r.evidence]
     number_w = widest((str(r.row) for r in report.rubric), 1)
     area_w = longest_word((r.area for r in report.rubric), 10)
     fixed = [number_w, widest((t.plain for t in ratings), len("rating"))]
     fixed += [widest((t.plain for t in yours), len("you said"))] if said else []
     evidence_w = id_words(evidence, (short(e.id) for e in report.exercises), 20)
-    room = width - boxed_width([*fixed, 0, 0])          # for the area and the evidence together
+    room = width - boxed_width([*fixed, 0, 0])  # for the area and the evidence together
     if room >= area_w + evidence_w:
         table = Table(title=title, title_justify="left")
         table.add_column("#", justify="right")
@@ -241,7 +275,9 @@ def _rubric_table(report: GradeReport, width: int) -> RenderableType:
             table.add_column("you said", no_wrap=True)
         table.add_column("evidence", overflow="fold", min_width=evidence_w, max_width=max(60, evidence_w))
         for r, rating, mine in zip(report.rubric, ratings, yours):
-            table.add_row(str(r.row), r.area, rating, *([mine] if said else []), escape("\n".join(r.evidence)))
+            table.add_row(
+                str(r.row), r.area, rating, *([mine] if said else []), escape("\n".join(r.evidence))
+            )
         return table
     # Narrow: a row's area and rating on one line, its evidence an item a line below.
     rows = Table.grid(padding=(0, 1))
@@ -273,9 +309,9 @@ def answered(questions: list[QuestionResult], rated: set[int]) -> str:
         n = counts[Answer.UNANSWERED]
         parts.append(f"{n} question{'s' if n != 1 else ''} unanswered")
     free = [q for q in questions if q.outcome is Answer.SELF_RATED]
-    if (by_you := sum(q.row in rated for q in free)):
+    if by_you := sum(q.row in rated for q in free):
         parts.append(f"{by_you} free-form self-rated")
-    if (not_yet := len(free) - by_you):
+    if not_yet := len(free) - by_you:
         parts.append(f"{not_yet} free-form not rated yet")
     return "; ".join(parts)
 
@@ -285,28 +321,48 @@ def questions_panel(report: GradeReport) -> RenderableType | None:
     return answers_panel(report.answers_file, report.answers_error, report.questions, rated_rows(report))
 
 
-def answers_panel(file: str | None, error: str | None, questions: list[QuestionResult],
-                  rated: set[int] | frozenset[int] = frozenset()) -> RenderableType | None:
+def answers_panel(
+    file: str | None,
+    error: str | None,
+    questions: list[QuestionResult],
+    rated: set[int] | frozenset[int] = frozenset(),
+) -> RenderableType | None:
     """Why the file is not used, or the counts and each wrong or unreadable answer with its feedback:
     wrapped to the panel's width even in a CI log, where lines are otherwise not folded (and a
     panel's would be cut)."""
     if error:
-        return Panel(Text(neutral(error), no_wrap=False, overflow="fold"), title="checkpoint answers: not used",
-                     border_style="red", title_align="left")
+        return Panel(
+            Text(neutral(error), no_wrap=False, overflow="fold"),
+            title="checkpoint answers: not used",
+            border_style="red",
+            title_align="left",
+        )
     if not questions:
         return None
     parts: list[RenderableType] = [Text(answered(questions, set(rated)))]
     bad = [q for q in questions if q.outcome in (Answer.WRONG, Answer.UNREADABLE)]
     for q in bad:
         label = ("✘ wrong", "red") if q.outcome is Answer.WRONG else ("? unreadable", "yellow")
-        parts.append(Text.assemble(label, f" {q.id} (row {q.row}): ", neutral(q.feedback), no_wrap=False,
-                                   overflow="fold"))
-    return Panel(Group(*parts), title=f"checkpoint answers ({file})", title_align="left",
-                 border_style="red" if bad else "green")
+        parts.append(
+            Text.assemble(
+                label, f" {q.id} (row {q.row}): ", neutral(q.feedback), no_wrap=False, overflow="fold"
+            )
+        )
+    return Panel(
+        Group(*parts),
+        title=f"checkpoint answers ({file})",
+        title_align="left",
+        border_style="red" if bad else "green",
+    )
 
 
-DECISION = {"ready": ("ready", "green"), "go_back": ("go back", "red"), "extra_day": ("extra day of review", "red"),
-            "not_yet": ("not ready yet", "yellow"), "incomplete": ("not decided yet", "yellow")}
+DECISION = {
+    "ready": ("ready", "green"),
+    "go_back": ("go back", "red"),
+    "extra_day": ("extra day of review", "red"),
+    "not_yet": ("not ready yet", "yellow"),
+    "incomplete": ("not decided yet", "yellow"),
+}
 
 
 def verdict_panel(report: GradeReport) -> RenderableType | None:
@@ -334,14 +390,22 @@ def summary(report: GradeReport) -> Text:
         verdict = "all graded exercises pass" + (f"; {answers}" if answers else "")
     else:
         verdict = answers
-    graded = (f"{len(report.exercises)} exercises: {parts}; {points(report.score, report.max_score)} points. "
-              if report.exercises else "answers only. ")
+    graded = (
+        f"{len(report.exercises)} exercises: {parts}; {points(report.score, report.max_score)} points. "
+        if report.exercises
+        else "answers only. "
+    )
     return Text.assemble(
-        (f"{report.day}: ", "bold"), graded,
+        (f"{report.day}: ", "bold"),
+        graded,
         (verdict, "bold green" if report.passed else "bold red"),
         (f"  [{report.profile} profile, seed {report.seed}, {report.device}, {report.seconds:.1f} s]", "dim"),
-        *([(f"\n  not enforced on this machine: {'; '.join(missing)}", "dim")]
-          if (missing := report.sandbox.get("missing")) else []))
+        *(
+            [(f"\n  not enforced on this machine: {'; '.join(missing)}", "dim")]
+            if (missing := report.sandbox.get("missing"))
+            else []
+        ),
+    )
 
 
 def render(report: GradeReport, repro_files: dict[str, str] | None = None) -> Group:
@@ -364,20 +428,33 @@ def watch_round(report: GradeReport, stale: list[str]) -> Group:
     parts: list[RenderableType] = []
     for e in report.exercises:
         checks = f"  {e.passed_checks}/{len(e.checks)} checks" if e.checks else ""
-        parts.append(Text.assemble(status_text(e.status), "  ", (e.id.split(".", 1)[1], "bold"), checks,
-                                   (f"  {e.seconds:.2f} s", "dim"),
-                                   *([f"  {neutral(e.reason)}"] if e.status is not Status.PASS and not e.checks else [])))
+        parts.append(
+            Text.assemble(
+                status_text(e.status),
+                "  ",
+                (e.id.split(".", 1)[1], "bold"),
+                checks,
+                (f"  {e.seconds:.2f} s", "dim"),
+                *([f"  {neutral(e.reason)}"] if e.status is not Status.PASS and not e.checks else []),
+            )
+        )
     parts += [failure_panel(e) for e in report.exercises if e.status in FAILING]
     if stale:
-        parts.append(Text("may be out of date, as they call what changed: " +
-                          ", ".join(s.split(".", 1)[1] for s in stale), style="dim"))
+        parts.append(
+            Text(
+                "may be out of date, as they call what changed: "
+                + ", ".join(s.split(".", 1)[1] for s in stale),
+                style="dim",
+            )
+        )
     return Group(*parts)
 
 
 def watching(day: Day, totals: dict[Status, int], workspace: object) -> Text:
     counts = ", ".join(f"{n} {s.label}" for s, n in totals.items())
-    return Text.assemble((f"{day.id}: ", "bold"), counts,
-                         (f"  · watching {workspace} for saves (Ctrl-C to stop)", "dim"))
+    return Text.assemble(
+        (f"{day.id}: ", "bold"), counts, (f"  · watching {workspace} for saves (Ctrl-C to stop)", "dim")
+    )
 
 
 def rubric_only(day: Day) -> RenderableType:
@@ -410,8 +487,12 @@ def _rubric_only(day: Day, width: int) -> RenderableType:
     rows.add_column(justify="right")
     rows.add_column(overflow="fold")
     for row, ex in zip(day.rubric, giving):
-        rows.add_row(str(row.number), Group(Text(row.area), Padding(Text(f"exercises giving evidence: {ex}"),
-                                                                  (0, 0, 0, 2), expand=False)))
+        rows.add_row(
+            str(row.number),
+            Group(
+                Text(row.area), Padding(Text(f"exercises giving evidence: {ex}"), (0, 0, 0, 2), expand=False)
+            ),
+        )
     return Group(Text(title, style="table.title"), Text("rate each row: " + " · ".join(day.scale)), rows)
 
 
@@ -422,13 +503,15 @@ def exercise_list(day: Day) -> RenderableType:
 
 def _exercise_list(day: Day, width: int) -> RenderableType:
     title = f"{day.id}: {day.title}"
-    rows = [(e.id, e.title, ", ".join(map(str, e.rubric)), ", ".join(map(short, e.depends_on)) or "–")
-            for e in day.exercises] or [("–", "no exercises yet", "", "")]
+    rows = [
+        (e.id, e.title, ", ".join(map(str, e.rubric)), ", ".join(map(short, e.depends_on)) or "–")
+        for e in day.exercises
+    ] or [("–", "no exercises yet", "", "")]
     id_w = widest((r[0] for r in rows), len("id"))
     title_w = min(longest_word(r[1] for r in rows), 12)
     rubric_w = widest((r[2] for r in rows), len("rubric rows"))
     depends_w = id_words((r[3] for r in rows), (e.short for e in day.exercises), len("depends on"))
-    room = width - boxed_width([id_w, rubric_w, 0, 0])      # for the title and what it depends on
+    room = width - boxed_width([id_w, rubric_w, 0, 0])  # for the title and what it depends on
     if room >= title_w + depends_w:
         table = Table(title=title, title_justify="left")
         table.add_column("id", no_wrap=True, min_width=id_w)

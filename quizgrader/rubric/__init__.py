@@ -12,8 +12,12 @@ def by_row(day: Day, exercise_id: str) -> tuple[int, ...]:
     return next((e.rubric for e in day.exercises if e.id == exercise_id), ())
 
 
-def rate(day: Day, results: list[ExerciseResult], questions: list[QuestionResult] | None = None,
-         self_ratings: dict[int, str] | None = None) -> list[RubricRating]:
+def rate(
+    day: Day,
+    results: list[ExerciseResult],
+    questions: list[QuestionResult] | None = None,
+    self_ratings: dict[int, str] | None = None,
+) -> list[RubricRating]:
     """Per row: best rating when every attempted exercise and every answered question passes,
     worst when none does, the middle one otherwise; no rating while nothing for the row has been
     attempted. The learner's own rating stands beside it, and whether the two agree."""
@@ -25,16 +29,27 @@ def rate(day: Day, results: list[ExerciseResult], questions: list[QuestionResult
         exercises = [e for e in day.exercises if row.number in e.rubric]
         graded = [by_id[e.id] for e in exercises if e.id in by_id]
         attempted = [r for r in graded if r.status not in UNGRADED]
-        evidence = [f"{r.id.split('.', 1)[1]}: {r.status.label}"
-                    + (f" ({r.passed_checks}/{len(r.checks)} checks)" if r.checks else "") for r in graded]
+        evidence = [
+            f"{r.id.split('.', 1)[1]}: {r.status.label}"
+            + (f" ({r.passed_checks}/{len(r.checks)} checks)" if r.checks else "")
+            for r in graded
+        ]
         # What an exercise's own checks measured for its row (a check measuring for other rows
         # declares them, and shows there).
-        evidence += [f"{r.id.split('.', 1)[1]}, measured: {c.figures['summary']}: {c.status.label}"
-                     for r in graded for c in r.checks if c.figures.get("summary") and not c.rows]
+        evidence += [
+            f"{r.id.split('.', 1)[1]}, measured: {c.figures['summary']}: {c.status.label}"
+            for r in graded
+            for c in r.checks
+            if c.figures.get("summary") and not c.rows
+        ]
         # Checks of other exercises that measure something this row is about (e.g. the trained
         # model without positions, for the positional-encoding row).
-        measured = [(r, c) for r in results for c in r.checks
-                    if row.number in c.rows and c.status not in UNGRADED and row.number not in by_row(day, r.id)]
+        measured = [
+            (r, c)
+            for r in results
+            for c in r.checks
+            if row.number in c.rows and c.status not in UNGRADED and row.number not in by_row(day, r.id)
+        ]
         for r, c in measured:
             summary = c.figures.get("summary") if c.figures else None
             what = f"measured: {summary}" if summary else c.name
@@ -60,8 +75,16 @@ def rate(day: Day, results: list[ExerciseResult], questions: list[QuestionResult
         else:
             rating = worst
         mine = self_ratings.get(row.number)
-        ratings.append(RubricRating(row.number, row.area, rating, evidence, mine,
-                                    None if mine is None or rating is None else mine == rating))
+        ratings.append(
+            RubricRating(
+                row.number,
+                row.area,
+                rating,
+                evidence,
+                mine,
+                None if mine is None or rating is None else mine == rating,
+            )
+        )
     return ratings
 
 
@@ -82,33 +105,66 @@ def verdict(day: Day, ratings: list[RubricRating]) -> Verdict:
     weak = [n for n, s in stand.items() if s == worst]
     shaky = [n for n, s in stand.items() if s not in (best, worst, None)]
     solid = len(stand) - len(unrated) - len(weak) - len(shaky)
-    checklist = [Criterion(row.number, row.readiness, None if stand[row.number] is None else stand[row.number] == best)
-                 for row in day.rubric if row.readiness]
+    checklist = [
+        Criterion(row.number, row.readiness, None if stand[row.number] is None else stand[row.number] == best)
+        for row in day.rubric
+        if row.readiness
+    ]
 
     def rows(numbers: list[int]) -> str:
-        return "; ".join(f"{n} {day.row(n).area}" + (f" ({day.row(n).revisit})" if day.row(n).revisit else "")
-                         for n in numbers)
+        return "; ".join(
+            f"{n} {day.row(n).area}" + (f" ({day.row(n).revisit})" if day.row(n).revisit else "")
+            for n in numbers
+        )
 
     if rule.rule == "none_worst":
         if weak:
-            return Verdict("go_back", f"Go back before {rule.next}: {len(weak)} row(s) need re-study: {rows(weak)}.",
-                           weak + shaky, checklist)
+            return Verdict(
+                "go_back",
+                f"Go back before {rule.next}: {len(weak)} row(s) need re-study: {rows(weak)}.",
+                weak + shaky,
+                checklist,
+            )
         if unrated:
-            return Verdict("incomplete", f"No row needs re-study so far, but {len(unrated)} row(s) have no rating "
-                           f"yet: {rows(unrated)}. Answer their questions or rate yourself.", unrated, checklist)
+            return Verdict(
+                "incomplete",
+                f"No row needs re-study so far, but {len(unrated)} row(s) have no rating "
+                f"yet: {rows(unrated)}. Answer their questions or rate yourself.",
+                unrated,
+                checklist,
+            )
         again = f" Try the shaky row(s) again tomorrow: {rows(shaky)}." if shaky else ""
         return Verdict("ready", f"Ready for {rule.next}: no row needs re-study.{again}", shaky, checklist)
     # threshold
     tally = f"{solid}/{len(stand)} rows {best}, {len(weak)} {worst}"
     if len(weak) > rule.max_worst:
-        return Verdict("extra_day", f"Spend an extra day on review before {rule.next} ({tally}; more than "
-                       f"{rule.max_worst} weak): {rows(weak + shaky)}.", weak + shaky, checklist)
+        return Verdict(
+            "extra_day",
+            f"Spend an extra day on review before {rule.next} ({tally}; more than "
+            f"{rule.max_worst} weak): {rows(weak + shaky)}.",
+            weak + shaky,
+            checklist,
+        )
     if solid >= rule.min_best:
         again = f" Review these and try them again tomorrow: {rows(weak + shaky)}." if weak or shaky else ""
-        return Verdict("ready", f"Ready for {rule.next} ({tally}; {rule.min_best} needed).{again}",
-                       weak + shaky, checklist)
+        return Verdict(
+            "ready",
+            f"Ready for {rule.next} ({tally}; {rule.min_best} needed).{again}",
+            weak + shaky,
+            checklist,
+        )
     if solid + len(unrated) >= rule.min_best:
-        return Verdict("incomplete", f"Not decided yet ({tally}, {len(unrated)} without a rating; "
-                       f"{rule.min_best} {best} needed): rate or answer {rows(unrated)}.", unrated, checklist)
-    return Verdict("not_yet", f"Not ready for {rule.next} yet ({tally}; {rule.min_best} needed): review "
-                   f"{rows(weak + shaky)} and retry tomorrow.", weak + shaky, checklist)
+        return Verdict(
+            "incomplete",
+            f"Not decided yet ({tally}, {len(unrated)} without a rating; "
+            f"{rule.min_best} {best} needed): rate or answer {rows(unrated)}.",
+            unrated,
+            checklist,
+        )
+    return Verdict(
+        "not_yet",
+        f"Not ready for {rule.next} yet ({tally}; {rule.min_best} needed): review "
+        f"{rows(weak + shaky)} and retry tomorrow.",
+        weak + shaky,
+        checklist,
+    )

@@ -25,7 +25,7 @@ from . import framing, grad, guard, loader, tools, wire
 PACKAGE = "_quiz_ws"
 
 
-OUTPUT_LIMIT = 8 * 2**20   # bytes the learner's process may print (and write to any file)
+OUTPUT_LIMIT = 8 * 2**20  # bytes the learner's process may print (and write to any file)
 
 
 class UnsupportedResult(Exception):
@@ -39,8 +39,13 @@ class CallTimedOut(BaseException):
 
 
 class Server:
-    def __init__(self, config: dict, package: str = PACKAGE, install: bool = True,
-                 substitutes: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict,
+        package: str = PACKAGE,
+        install: bool = True,
+        substitutes: dict[str, Any] | None = None,
+    ) -> None:
         """`install` is for the learner's process only: it puts the workspace on sys.path and the
         reference's versions of `substitutes` (exercise id -> the reference's module, loaded before
         the process was confined) in place of the learner's, neither of which the grader's own
@@ -52,7 +57,7 @@ class Server:
         # the memory limit binds CPU runs only (confine.confine): a CUDA run's note must not name it
         self.memory_bytes = config.get("memory_bytes") if self.device.type != "cuda" else None
         self.handles: dict[int, Any] = {}
-        self.in_grader = not install   # the reference (or a mutant) run in the grader's own process
+        self.in_grader = not install  # the reference (or a mutant) run in the grader's own process
         if install:
             sys.path.insert(0, str(self.root))
             self._substitute(substitutes or {})
@@ -99,15 +104,19 @@ class Server:
                     value, extra = dict(self.handles[req["handle"]].state_dict()), {}
                 elif op == "load_state_dict":
                     state = self._to_device(req["state"])
-                    result = self.handles[req["handle"]].load_state_dict(state, strict=req.get("strict", True))
-                    value, extra = None, {"missing": list(result.missing_keys),
-                                          "unexpected": list(result.unexpected_keys)}
+                    result = self.handles[req["handle"]].load_state_dict(
+                        state, strict=req.get("strict", True)
+                    )
+                    value, extra = (
+                        None,
+                        {"missing": list(result.missing_keys), "unexpected": list(result.unexpected_keys)},
+                    )
                 else:
                     raise ValueError(f"unknown op {op!r}")
             response = {"ok": True, "value": value, **extra}
         except BaseException as e:  # every failure of the code is reported, never raised
             if isinstance(e, KeyboardInterrupt) and self.in_grader:
-                raise    # Ctrl-C (the learner's process ignores it; there it is the code's own)
+                raise  # Ctrl-C (the learner's process ignores it; there it is the code's own)
             response = {"ok": False, "error": self._describe(e)}
         if not self.in_grader and (records := guard.take_records()):
             response["records"] = records
@@ -150,10 +159,12 @@ class Server:
 
     def _tool(self, req: dict) -> Any:
         """One of the grader's own routines (sandbox/tools.py), applied to a learner's object."""
-        subject = self.handles[req["handle"]] if req.get("handle") is not None else self._resolve(req["target"])
+        subject = (
+            self.handles[req["handle"]] if req.get("handle") is not None else self._resolve(req["target"])
+        )
         tool = tools.TOOLS[req["tool"]]
         kwargs = self._to_device(req["kwargs"])
-        if "device" in inspect.signature(tool).parameters:   # a tool that makes its own tensors
+        if "device" in inspect.signature(tool).parameters:  # a tool that makes its own tensors
             kwargs["device"] = str(self.device)
         return tool(subject, **kwargs)
 
@@ -205,17 +216,25 @@ class Server:
             kind, message = "Timeout", f"a call ran past its time limit of {self.soft_timeout:g} s"
         elif isinstance(e, SyntaxError) and e.filename:
             origin_file = _rel(e.filename, self.root)
-            return {"type": kind, "message": f"{e.msg} ({origin_file}, line {e.lineno})",
-                    "traceback": "".join(traceback.format_exception_only(e)),
-                    "origin": {"file": origin_file, "line": e.lineno, "function": None},
-                    "not_implemented": False}
-        lines = [f'  {_rel(f.filename, self.root)}, line {f.lineno}, in {f.name}\n    {f.line}\n' for f in frames]
+            return {
+                "type": kind,
+                "message": f"{e.msg} ({origin_file}, line {e.lineno})",
+                "traceback": "".join(traceback.format_exception_only(e)),
+                "origin": {"file": origin_file, "line": e.lineno, "function": None},
+                "not_implemented": False,
+            }
+        lines = [
+            f"  {_rel(f.filename, self.root)}, line {f.lineno}, in {f.name}\n    {f.line}\n" for f in frames
+        ]
         return {
             "type": kind,
             "message": message[:2000],
             "traceback": "".join(lines) + f"{kind}: {message[:2000]}",
-            "origin": ({"file": _rel(origin.filename, self.root), "line": origin.lineno,
-                        "function": origin.name} if origin else None),
+            "origin": (
+                {"file": _rel(origin.filename, self.root), "line": origin.lineno, "function": origin.name}
+                if origin
+                else None
+            ),
             "not_implemented": isinstance(e, NotImplementedError),
             "forbidden": isinstance(e, RuntimeError) and message.startswith("forbidden: "),
         }
@@ -224,8 +243,11 @@ class Server:
         """Why the learner's process met one of its limits (sandbox/confine.py), in their words."""
         if isinstance(e, MemoryError) or "can't allocate memory" in message:
             gib = (self.memory_bytes or 0) / 2**30
-            return (f"the learner's process may use {gib:g} GiB of memory; the exercises need far less"
-                    if gib else "out of memory")
+            return (
+                f"the learner's process may use {gib:g} GiB of memory; the exercises need far less"
+                if gib
+                else "out of memory"
+            )
         if isinstance(e, PermissionError) and e.errno == errno.EPERM:
             return "the learner's process may not start processes or signal other processes"
         if isinstance(e, PermissionError) and e.errno == errno.EACCES:
@@ -241,8 +263,10 @@ def _on_device(value: Any, args: Any, kwargs: Any, module: torch.nn.Module | Non
         if t.device.type == "meta" and not given:
             raise UnsupportedResult("a tensor on the meta device, which holds no values")
         if given and t.device.type != given[0].device.type:
-            raise UnsupportedResult(f"a tensor on the {t.device.type} device, while its inputs are on "
-                                    f"{given[0].device.type}: return tensors on the device of the inputs")
+            raise UnsupportedResult(
+                f"a tensor on the {t.device.type} device, while its inputs are on "
+                f"{given[0].device.type}: return tensors on the device of the inputs"
+            )
 
 
 def _raise_timeout(signum, frame):
@@ -267,6 +291,7 @@ def _reporter(sock, every: float = 0.2):
             return
         last = now
         framing.send(sock, framing.PROGRESS + f"{int(done)}/{int(total)}".encode())
+
     return report
 
 
@@ -293,7 +318,9 @@ def serve(sock, config: dict) -> None:
     access = confine.Access(
         read=(workspace, *library_roots(), *confine.system_roots(cuda)),
         # CUDA's driver opens its device files, and files of this process's own /proc entry, for writing
-        write=(scratch,), devices=(Path(os.devnull), *([Path("/dev"), Path(f"/proc/{os.getpid()}")] if cuda else [])))
+        write=(scratch,),
+        devices=(Path(os.devnull), *([Path("/dev"), Path(f"/proc/{os.getpid()}")] if cuda else [])),
+    )
     if os.geteuid() == 0:
         # What the grader's tools load later, loaded while root can still read the interpreter's
         # files (a Python installed in root's home is closed to nobody).
@@ -301,20 +328,30 @@ def serve(sock, config: dict) -> None:
     # Run as root (a Gradescope container), the code runs as nobody: before any of it is loaded,
     # and before seccomp and Landlock, which would refuse the change.
     confinement = confine.confine(
-        access=access, output_bytes=OUTPUT_LIMIT, cuda=cuda, memory_bytes=config.get("memory_bytes"),
+        access=access,
+        output_bytes=OUTPUT_LIMIT,
+        cuda=cuda,
+        memory_bytes=config.get("memory_bytes"),
         cpu_seconds=float(config.get("cpu_seconds", confine.CPU_SECONDS)),
-        user=confine.NOBODY if os.geteuid() == 0 else None, workspace=workspace)
+        user=confine.NOBODY if os.geteuid() == 0 else None,
+        workspace=workspace,
+    )
     # The exercises' tensors are small: threads would only wait for each other (badly so on a
     # busy machine). One thread also makes every run of a check do the same arithmetic.
     torch.set_num_threads(1)
-    if cuda:    # CUDA starts up before the guard: its loader's own use of ctypes is not the learner's
+    if cuda:  # CUDA starts up before the guard: its loader's own use of ctypes is not the learner's
         torch.empty(1, device=config["device"]).add_(1)
     exercise = str(config.get("exercise", "")).rpartition(".")[2] or "this exercise"
     disabled = guard.disable_operators(config.get("forbidden_ops", []), exercise)
     disabled += guard.disable_routines(config.get("forbidden", []), exercise)
     disabled += guard.disable_named(config.get("forbidden_names", []), exercise)
-    guard.install(workspace=str(workspace), package=PACKAGE, read=[*access.read, *access.write, *access.devices],
-                  write=[*access.write, *access.devices], profilers=[tools.count_ops.__code__.co_filename])
+    guard.install(
+        workspace=str(workspace),
+        package=PACKAGE,
+        read=[*access.read, *access.write, *access.devices],
+        write=[*access.write, *access.devices],
+        profilers=[tools.count_ops.__code__.co_filename],
+    )
     confinement.applied.append("file, frame and code access checked by an audit hook")
     tools.report_progress = _reporter(sock)
     server = Server(config, substitutes=substitutes)
@@ -328,17 +365,33 @@ def serve(sock, config: dict) -> None:
         if req.get("op") == "bye":
             break
         if req.get("op") == "confinement":
-            response = {"ok": True, "value": {"applied": confinement.applied, "missing": confinement.missing,
-                                              "disabled": disabled}}
+            response = {
+                "ok": True,
+                "value": {
+                    "applied": confinement.applied,
+                    "missing": confinement.missing,
+                    "disabled": disabled,
+                },
+            }
         else:
             response = server.handle(req)
         response["nonce"] = req.get("nonce")
         try:
             payload = wire.encode(response)
         except Exception as e:  # noqa: BLE001 - also a tensor subclass whose methods raise
-            payload = wire.encode({"ok": False, "nonce": req.get("nonce"), "error": {
-                "type": "UnsupportedResult", "message": f"the result cannot be checked: {e}",
-                "traceback": "", "origin": None, "not_implemented": False}})
+            payload = wire.encode(
+                {
+                    "ok": False,
+                    "nonce": req.get("nonce"),
+                    "error": {
+                        "type": "UnsupportedResult",
+                        "message": f"the result cannot be checked: {e}",
+                        "traceback": "",
+                        "origin": None,
+                        "not_implemented": False,
+                    },
+                }
+            )
         framing.send(sock, payload)
 
 
@@ -374,4 +427,7 @@ def _load_substitutes(ids: list[str]) -> dict[str, Any]:
         return {}
     from ..paths import reference_root
 
-    return {ex_id: loader.import_from(reference_root(), "_quiz_substitute", ex_id.rpartition(".")[0]) for ex_id in ids}
+    return {
+        ex_id: loader.import_from(reference_root(), "_quiz_substitute", ex_id.rpartition(".")[0])
+        for ex_id in ids
+    }

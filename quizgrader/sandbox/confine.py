@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Defaults (quiz grade --memory-limit, --cpu-limit): far above what any exercise needs.
-MEMORY_GIB = 4.0          # address space the learner's process may add (CPU runs)
-CPU_SECONDS = 300.0       # CPU time per exercise's process
+MEMORY_GIB = 4.0  # address space the learner's process may add (CPU runs)
+CPU_SECONDS = 300.0  # CPU time per exercise's process
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -49,12 +49,72 @@ _SYSCALLS = {
     # always refused: fork, vfork (x86_64 only), exec, execveat, ptrace, process_vm_readv/writev,
     # io_uring_setup; System V shared memory, semaphores and message queues, and POSIX message
     # queues (channels between processes that no file rule covers)
-    "x86_64": {"deny": (57, 58, 59, 322, 101, 310, 311, 425, 29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71,
-                        240, 241, 242, 243, 244, 245),
-               "clone": 56, "clone3": 435, "socket": 41, "prlimit64": 302},
-    "aarch64": {"deny": (221, 281, 117, 270, 271, 425, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197,
-                         180, 181, 182, 183, 184, 185),
-                "clone": 220, "clone3": 435, "socket": 198, "prlimit64": 261},
+    "x86_64": {
+        "deny": (
+            57,
+            58,
+            59,
+            322,
+            101,
+            310,
+            311,
+            425,
+            29,
+            30,
+            31,
+            67,
+            64,
+            65,
+            66,
+            220,
+            68,
+            69,
+            70,
+            71,
+            240,
+            241,
+            242,
+            243,
+            244,
+            245,
+        ),
+        "clone": 56,
+        "clone3": 435,
+        "socket": 41,
+        "prlimit64": 302,
+    },
+    "aarch64": {
+        "deny": (
+            221,
+            281,
+            117,
+            270,
+            271,
+            425,
+            186,
+            187,
+            188,
+            189,
+            190,
+            191,
+            192,
+            193,
+            194,
+            195,
+            196,
+            197,
+            180,
+            181,
+            182,
+            183,
+            184,
+            185,
+        ),
+        "clone": 220,
+        "clone3": 435,
+        "socket": 198,
+        "prlimit64": 261,
+    },
 }
 CLONE_THREAD = 0x00010000
 _RET_ALLOW = 0x7FFF0000
@@ -66,7 +126,7 @@ _SYS_LANDLOCK = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-_FS_WRITE_ABI1 = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))   # write, remove, make
+_FS_WRITE_ABI1 = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write, remove, make
 FS_REFER, FS_TRUNCATE = 1 << 13, 1 << 14
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
@@ -79,7 +139,7 @@ TCP = "no TCP (Landlock)"
 SOCKETS = "no network sockets"
 PROCESSES = "no new processes"
 CAPABILITIES = "no capabilities"
-NOBODY = 65534            # nobody / nogroup
+NOBODY = 65534  # nobody / nogroup
 UNPRIVILEGED = f"runs as an unprivileged user (uid {NOBODY})"
 PR_SET_DUMPABLE = 4
 
@@ -108,7 +168,9 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
-def limit_resources(cpu_seconds: float, memory_bytes: int | None, output_bytes: int) -> tuple[list[str], list[str]]:
+def limit_resources(
+    cpu_seconds: float, memory_bytes: int | None, output_bytes: int
+) -> tuple[list[str], list[str]]:
     """Resource limits for this process (and anything it could start): (applied, missing)."""
     applied, missing = [], []
 
@@ -125,10 +187,10 @@ def limit_resources(cpu_seconds: float, memory_bytes: int | None, output_bytes: 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     limit(f"output {output_bytes // 2**20} MiB", resource.RLIMIT_FSIZE, output_bytes, output_bytes)
     cpu = max(1, int(cpu_seconds))
-    limit(f"CPU {cpu} s", resource.RLIMIT_CPU, cpu, cpu + 5)     # SIGXCPU at the soft limit
+    limit(f"CPU {cpu} s", resource.RLIMIT_CPU, cpu, cpu + 5)  # SIGXCPU at the soft limit
     if memory_bytes:
         what = f"memory {memory_bytes / 2**30:g} GiB"
-        if sys.platform == "linux":     # elsewhere the address space is no measure of memory
+        if sys.platform == "linux":  # elsewhere the address space is no measure of memory
             total = _address_space() + memory_bytes
             limit(what, resource.RLIMIT_AS, total, total)
         else:
@@ -163,20 +225,33 @@ def deny_syscalls(local_sockets: bool = False) -> bool:
     # (code, k, jt, jf) with jumps to labels resolved below; "ld" loads a 32-bit word of seccomp_data.
     program: list[tuple] = [("ld", 4), ("jeq", _AUDIT_ARCH[arch], None, deny), ("ld", 0)]
     if arch == "x86_64":
-        program.append(("jge", 0x40000000, deny, None))      # the x32 ABI's syscall numbers
+        program.append(("jge", 0x40000000, deny, None))  # the x32 ABI's syscall numbers
     for number in nr["deny"]:
         program.append(("jeq", number, deny, None))
     program.append(("jeq", nr["clone3"], nosys, None))
     # prlimit64(pid, ...): on this process (pid 0) only; another's limits are not the learner's to change
-    program += [("jeq", nr["prlimit64"], None, "not prlimit"), ("ld", 16), ("jeq", 0, None, deny),
-                ("ld", 20), ("jeq", 0, allow, deny), ("label", "not prlimit")]
-    if local_sockets:       # socket(domain, ...): let AF_UNIX through (args[0])
-        program += [("jeq", nr["socket"], None, "clone"), ("ld", 16), ("jeq", AF_UNIX, allow, deny),
-                    ("label", "clone")]
+    program += [
+        ("jeq", nr["prlimit64"], None, "not prlimit"),
+        ("ld", 16),
+        ("jeq", 0, None, deny),
+        ("ld", 20),
+        ("jeq", 0, allow, deny),
+        ("label", "not prlimit"),
+    ]
+    if local_sockets:  # socket(domain, ...): let AF_UNIX through (args[0])
+        program += [
+            ("jeq", nr["socket"], None, "clone"),
+            ("ld", 16),
+            ("jeq", AF_UNIX, allow, deny),
+            ("label", "clone"),
+        ]
     else:
         program.append(("jeq", nr["socket"], deny, None))
-    program += [("jeq", nr["clone"], None, allow),
-                ("ld", 16), ("jset", CLONE_THREAD, allow, deny)]    # clone's flags (low word of args[0])
+    program += [
+        ("jeq", nr["clone"], None, allow),
+        ("ld", 16),
+        ("jset", CLONE_THREAD, allow, deny),
+    ]  # clone's flags (low word of args[0])
     labels, code = {}, []
     for ins in program:
         if ins[0] == "label":
@@ -218,8 +293,9 @@ def landlock_abi() -> int:
     arch = platform.machine()
     if sys.platform != "linux" or arch not in _SYS_LANDLOCK:
         return 0
-    version = _libc().syscall(_SYS_LANDLOCK[arch][0], None, ctypes.c_size_t(0),
-                              ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    version = _libc().syscall(
+        _SYS_LANDLOCK[arch][0], None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION)
+    )
     return max(0, int(version))
 
 
@@ -251,12 +327,12 @@ def library_roots(denied: list[Path], skipped: list[Path] = ()) -> list[Path]:
 
     for entry in sys.path:
         if not entry or not os.path.isabs(entry) or not os.path.exists(entry):
-            continue        # "" is the current folder: nothing the learner's code needs
+            continue  # "" is the current folder: nothing the learner's code needs
         if (real := os.path.realpath(entry)) not in skipped:
             add(real)
     found.sort()
     unique: list[str] = []
-    for p in found:                          # sorted: a folder comes right before what it holds
+    for p in found:  # sorted: a folder comes right before what it holds
         if not unique or not holds(unique[-1], p):
             unique.append(p)
     return [Path(p) for p in unique]
@@ -267,8 +343,19 @@ def system_roots(cuda: bool) -> list[Path]:
     loader's cache, time zones, this process's own /proc entry, the CPU topology; CUDA's driver
     reads /proc and /sys more widely (other processes' secrets in /proc stay out of reach: a
     Landlock-confined process may not inspect a process outside its domain)."""
-    roots = ["/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", f"/proc/{os.getpid()}", "/proc/cpuinfo",
-             "/sys/devices/system/cpu", "/dev/urandom", "/dev/random", "/dev/zero"]
+    roots = [
+        "/usr",
+        "/lib",
+        "/lib64",
+        "/etc/ld.so.cache",
+        "/etc/localtime",
+        f"/proc/{os.getpid()}",
+        "/proc/cpuinfo",
+        "/sys/devices/system/cpu",
+        "/dev/urandom",
+        "/dev/random",
+        "/dev/zero",
+    ]
     if cuda:
         roots += ["/proc", "/sys", "/etc/nvidia", "/dev"]
     return [Path(r) for r in roots if os.path.exists(r)]
@@ -287,16 +374,22 @@ def restrict_files(access: Access) -> list[str]:
     net = (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0
     scoped = (SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET) if abi >= 6 else 0
     # struct landlock_ruleset_attr { u64 handled_access_fs, handled_access_net, scoped; }
-    attr = struct.pack("<QQQ", handled, net, scoped) if scoped else (
-        struct.pack("<QQ", handled, net) if net else struct.pack("<Q", handled))
+    attr = (
+        struct.pack("<QQQ", handled, net, scoped)
+        if scoped
+        else (struct.pack("<QQ", handled, net) if net else struct.pack("<Q", handled))
+    )
     libc = _libc()
     ruleset = libc.syscall(create, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if ruleset < 0:
         return []
     file_reads = FS_READ_FILE | FS_EXECUTE
     file_writes = FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
-    rules = ([(p, reads, file_reads) for p in access.read] + [(p, handled, handled) for p in access.write]
-             + [(p, handled, file_reads | file_writes) for p in access.devices])
+    rules = (
+        [(p, reads, file_reads) for p in access.read]
+        + [(p, handled, handled) for p in access.write]
+        + [(p, handled, file_reads | file_writes) for p in access.devices]
+    )
     try:
         for path, folder_rights, file_rights in rules:
             try:
@@ -307,8 +400,16 @@ def restrict_files(access: Access) -> list[str]:
                 rights = folder_rights if os.path.isdir(path) else file_rights
                 # struct landlock_path_beneath_attr { u64 allowed_access; s32 parent_fd; } (packed)
                 rule = struct.pack("<Qi", rights, fd)
-                if libc.syscall(add, ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
-                                ctypes.c_char_p(rule), ctypes.c_uint32(0)) != 0:
+                if (
+                    libc.syscall(
+                        add,
+                        ctypes.c_int(ruleset),
+                        ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+                        ctypes.c_char_p(rule),
+                        ctypes.c_uint32(0),
+                    )
+                    != 0
+                ):
                     return []
             finally:
                 os.close(fd)
@@ -328,10 +429,10 @@ def drop_capabilities() -> bool:
         return False
     libc = _libc()
     for cap in range(64):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)     # EINVAL past the last capability: ignored
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last capability: ignored
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    header = struct.pack("<Ii", 0x20080522, 0)           # _LINUX_CAPABILITY_VERSION_3, this process
-    data = bytes(24)                                     # effective, permitted, inheritable: 0 (x2)
+    header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)  # effective, permitted, inheritable: 0 (x2)
     return libc.capset(ctypes.c_char_p(header), ctypes.c_char_p(data)) == 0
 
 
@@ -340,11 +441,26 @@ def reduced_environment(environ: dict[str, str]) -> dict[str, str]:
     torch, its thread pools and CUDA read. Everything else (tokens, CI variables, the grader's
     own settings) stays with the grader."""
     keep = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "LD_LIBRARY_PATH", "PYTHONHASHSEED", "SYSTEMROOT"}
-    prefixes = ("LC_", "CUDA_", "NVIDIA_", "PYTORCH_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "CUBLAS_", "CUDNN_",
-                "NCCL_", "GOMP_")
+    prefixes = (
+        "LC_",
+        "CUDA_",
+        "NVIDIA_",
+        "PYTORCH_",
+        "OMP_",
+        "MKL_",
+        "KMP_",
+        "OPENBLAS_",
+        "CUBLAS_",
+        "CUDNN_",
+        "NCCL_",
+        "GOMP_",
+    )
     secret = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "KEY")
-    return {k: v for k, v in environ.items()
-            if (k in keep or k.startswith(prefixes)) and not any(s in k.upper() for s in secret)}
+    return {
+        k: v
+        for k, v in environ.items()
+        if (k in keep or k.startswith(prefixes)) and not any(s in k.upper() for s in secret)
+    }
 
 
 def open_to_others(folder: Path) -> None:
@@ -401,7 +517,7 @@ def drop_user(uid: int, writable: tuple[Path, ...], readable: tuple[Path, ...]) 
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     if death.value:
         libc.prctl(PR_SET_PDEATHSIG, death.value, 0, 0, 0)
-        if os.getppid() != parent:      # the parent ended while the signal was not set
+        if os.getppid() != parent:  # the parent ended while the signal was not set
             os._exit(0)
     if writable:
         os.environ["HOME"] = str(writable[0])
@@ -421,12 +537,20 @@ def die_with(parent: int) -> None:
     (Linux): a learner's process never outlives its zygote, even one that is killed."""
     if sys.platform == "linux":
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:     # it ended before the line above took effect
+    if os.getppid() != parent:  # it ended before the line above took effect
         os._exit(0)
 
 
-def confine(*, access: Access, cpu_seconds: float, memory_bytes: int | None, output_bytes: int,
-            cuda: bool, user: int | None = None, workspace: Path | None = None) -> Confinement:
+def confine(
+    *,
+    access: Access,
+    cpu_seconds: float,
+    memory_bytes: int | None,
+    output_bytes: int,
+    cuda: bool,
+    user: int | None = None,
+    workspace: Path | None = None,
+) -> Confinement:
     """Everything above, in the order that keeps each layer able to set up the next. `user`: the
     uid to become (drop_user) when this process is root's, `workspace` the folder it must read;
     a process that is not root's has no user to drop, and none is reported missing."""
@@ -436,13 +560,16 @@ def confine(*, access: Access, cpu_seconds: float, memory_bytes: int | None, out
         if drop_user(user, access.write, readable):
             result.applied.append(UNPRIVILEGED)
         else:
-            result.missing.append(UNPRIVILEGED + ("" if python_reachable() else
-                                                  " (Python's own files are closed to other users)"))
+            result.missing.append(
+                UNPRIVILEGED
+                + ("" if python_reachable() else " (Python's own files are closed to other users)")
+            )
     if cuda:
-        os.environ["CUDA_CACHE_DISABLE"] = "1"    # the JIT cache lives outside the workspace
+        os.environ["CUDA_CACHE_DISABLE"] = "1"  # the JIT cache lives outside the workspace
     files = restrict_files(access)
     (result.applied if files else result.missing).extend(
-        files or [f"{READS} (no Landlock)", f"{WRITES} (no Landlock)"])
+        files or [f"{READS} (no Landlock)", f"{WRITES} (no Landlock)"]
+    )
     if deny_syscalls(local_sockets=cuda):
         result.applied += [PROCESSES, SOCKETS]
     else:

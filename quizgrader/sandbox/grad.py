@@ -16,8 +16,9 @@ _ENGINE = Variable._execution_engine
 
 def backward(loss: torch.Tensor) -> None:
     """loss.backward(), straight through the engine."""
-    _ENGINE.run_backward((loss,), (torch.ones_like(loss),), False, False, (), allow_unreachable=True,
-                         accumulate_grad=True)
+    _ENGINE.run_backward(
+        (loss,), (torch.ones_like(loss),), False, False, (), allow_unreachable=True, accumulate_grad=True
+    )
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:

@@ -40,24 +40,31 @@ ON_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("on_prog
 class ChildConfig:
     """What a learner's process is told: the workspace, the device, and its limits. The defaults
     are the grader's; every process gets all of them."""
+
     workspace: Path
     device: str = "cpu"
-    soft_timeout: float = 0.0               # seconds per call, enforced inside the process; 0: none
-    forbidden: tuple[str, ...] = ()         # torch's Python routines disabled ("from scratch")
-    substitute: tuple[str, ...] = ()        # exercises whose reference replaces the learner's
+    soft_timeout: float = 0.0  # seconds per call, enforced inside the process; 0: none
+    forbidden: tuple[str, ...] = ()  # torch's Python routines disabled ("from scratch")
+    substitute: tuple[str, ...] = ()  # exercises whose reference replaces the learner's
     cpu_seconds: float = confine.CPU_SECONDS
-    memory_gib: float = confine.MEMORY_GIB   # address space it may add (CPU runs)
-    forbidden_ops: tuple[str, ...] = ()     # ATen operators disabled ("from scratch")
-    exercise: str = ""                      # the exercise graded, for the messages of what is disabled
-    forbidden_names: tuple[str, ...] = ()   # patterns of names of torch's Python functions disabled
+    memory_gib: float = confine.MEMORY_GIB  # address space it may add (CPU runs)
+    forbidden_ops: tuple[str, ...] = ()  # ATen operators disabled ("from scratch")
+    exercise: str = ""  # the exercise graded, for the messages of what is disabled
+    forbidden_names: tuple[str, ...] = ()  # patterns of names of torch's Python functions disabled
 
     def to_json(self) -> dict[str, Any]:
-        return {"workspace": str(Path(self.workspace).resolve()), "device": self.device,
-                "soft_timeout": self.soft_timeout, "forbidden": list(self.forbidden),
-                "forbidden_ops": list(self.forbidden_ops), "exercise": self.exercise,
-                "forbidden_names": list(self.forbidden_names),
-                "substitute": list(self.substitute), "cpu_seconds": self.cpu_seconds,
-                "memory_bytes": int(self.memory_gib * 2**30)}
+        return {
+            "workspace": str(Path(self.workspace).resolve()),
+            "device": self.device,
+            "soft_timeout": self.soft_timeout,
+            "forbidden": list(self.forbidden),
+            "forbidden_ops": list(self.forbidden_ops),
+            "exercise": self.exercise,
+            "forbidden_names": list(self.forbidden_names),
+            "substitute": list(self.substitute),
+            "cpu_seconds": self.cpu_seconds,
+            "memory_bytes": int(self.memory_gib * 2**30),
+        }
 
 
 _PROFILER_LINES = ("USDT:", "STAGE:")
@@ -84,9 +91,13 @@ def describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        what = {"SIGSEGV": "a segmentation fault", "SIGKILL": "a kill signal (often: out of memory)",
-                "SIGABRT": "an abort", "SIGBUS": "a bus error",
-                "SIGXCPU": "its CPU-time limit"}.get(name, name)
+        what = {
+            "SIGSEGV": "a segmentation fault",
+            "SIGKILL": "a kill signal (often: out of memory)",
+            "SIGABRT": "an abort",
+            "SIGBUS": "a bus error",
+            "SIGXCPU": "its CPU-time limit",
+        }.get(name, name)
         return f"the process was ended by {what} ({name})"
     if os.WIFEXITED(status):
         return f"the process exited with code {os.WEXITSTATUS(status)} (sys.exit / os._exit in the code?)"
@@ -96,9 +107,9 @@ def describe_status(status: int) -> str:
 def _progress(payload: bytes) -> None:
     hook = ON_PROGRESS.get()
     try:
-        done, total = (int(x) for x in payload[len(framing.PROGRESS):].split(b"/", 1))
+        done, total = (int(x) for x in payload[len(framing.PROGRESS) :].split(b"/", 1))
     except ValueError:
-        return                   # not ours to judge: progress is only ever shown
+        return  # not ours to judge: progress is only ever shown
     if hook is not None:
         hook(done, total)
 
@@ -167,7 +178,7 @@ class Child:
     hard_timeout: float
     root: str = ""
     ended: str | None = None
-    status: int | None = None    # its wait status once ended (None: unknown)
+    status: int | None = None  # its wait status once ended (None: unknown)
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
         """Send a request and return the learner's process's answer. Every request carries a fresh
@@ -195,8 +206,11 @@ class Child:
         except (framing.ConnectionClosed, ConnectionError, BrokenPipeError):
             how = self.end()
             self.ended = f"the learner's process ended during the call: {how}"
-            past_cpu_limit = (self.status is not None and os.WIFSIGNALED(self.status)
-                              and os.WTERMSIG(self.status) == signal.SIGXCPU)
+            past_cpu_limit = (
+                self.status is not None
+                and os.WIFSIGNALED(self.status)
+                and os.WTERMSIG(self.status) == signal.SIGXCPU
+            )
             raise (ChildTimeout if past_cpu_limit else ChildDied)(self.ended, self.log_tail()) from None
         except framing.MessageTooLarge as e:
             self.end()
@@ -209,7 +223,9 @@ class Child:
             problem = f"an unreadable answer ({e})"
         if problem:
             self.end()
-            self.ended = f"the learner's process sent {problem}: was something other than the grader writing to it?"
+            self.ended = (
+                f"the learner's process sent {problem}: was something other than the grader writing to it?"
+            )
             raise ChildDied(self.ended, self.log_tail()) from None
         return response
 
@@ -233,7 +249,9 @@ class Child:
                 f.seek(max(0, size - limit))
                 text = f.read().decode(errors="replace")
             # torch's profiler (the op count) announces its start and stop: not the learner's output
-            return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(_PROFILER_LINES))
+            return "".join(
+                line for line in text.splitlines(keepends=True) if not line.startswith(_PROFILER_LINES)
+            )
         except OSError:
             return ""
 
@@ -247,25 +265,43 @@ def _malformed(response: Any, nonce: str) -> str | None:
         return "an answer to a request it was not sent"
     if not response["ok"]:
         error = response.get("error")
-        if not (isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)
-                and isinstance(error.get("traceback", ""), str)
-                and isinstance(error.get("not_implemented", False), bool)
-                and isinstance(error.get("forbidden", False), bool) and _origin_ok(error.get("origin"))):
+        if not (
+            isinstance(error, dict)
+            and isinstance(error.get("type"), str)
+            and isinstance(error.get("message"), str)
+            and isinstance(error.get("traceback", ""), str)
+            and isinstance(error.get("not_implemented", False), bool)
+            and isinstance(error.get("forbidden", False), bool)
+            and _origin_ok(error.get("origin"))
+        ):
             return "an error without a proper description"
     records = response.get("records", [])
     if not isinstance(records, list) or not all(
-            isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("message", ""), str)
-            and isinstance(r.get("stack", []), list)
-            and all(isinstance(f, list) and len(f) == 3 and isinstance(f[0], str) and isinstance(f[1], int)
-                    and isinstance(f[2], str) for f in r.get("stack", [])) for r in records):
+        isinstance(r, dict)
+        and isinstance(r.get("name"), str)
+        and isinstance(r.get("message", ""), str)
+        and isinstance(r.get("stack", []), list)
+        and all(
+            isinstance(f, list)
+            and len(f) == 3
+            and isinstance(f[0], str)
+            and isinstance(f[1], int)
+            and isinstance(f[2], str)
+            for f in r.get("stack", [])
+        )
+        for r in records
+    ):
         return "a malformed record of what it did"
     return None
 
 
 def _origin_ok(origin: Any) -> bool:
-    return origin is None or (isinstance(origin, dict) and isinstance(origin.get("file"), str)
-                              and isinstance(origin.get("line"), int | None)
-                              and isinstance(origin.get("function"), str | None))
+    return origin is None or (
+        isinstance(origin, dict)
+        and isinstance(origin.get("file"), str)
+        and isinstance(origin.get("line"), int | None)
+        and isinstance(origin.get("function"), str | None)
+    )
 
 
 def _zygote_main(fd: int) -> None:
@@ -274,7 +310,7 @@ def _zygote_main(fd: int) -> None:
 
     from . import child
 
-    child.library_roots()      # worked out once, inherited by every learner's process
+    child.library_roots()  # worked out once, inherited by every learner's process
 
     _zygote_loop(socket.socket(fileno=fd))
 
@@ -284,10 +320,10 @@ class Zygote:
 
     def __init__(self) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="quiz-")
-        if os.geteuid() == 0:       # its children run as nobody: they pass through to their own folder
+        if os.geteuid() == 0:  # its children run as nobody: they pass through to their own folder
             os.chmod(self.tmp.name, 0o711)
         self._count = 0
-        self.confinement: dict[str, list[str]] | None = None   # what the kernel enforced on a child
+        self.confinement: dict[str, list[str]] | None = None  # what the kernel enforced on a child
         self._start()
 
     def _start(self) -> None:
@@ -295,12 +331,23 @@ class Zygote:
         package_parent = str(Path(__file__).resolve().parents[2])
         # The learner's processes are forks of this one: they get a reduced environment (no
         # tokens, no CI variables), and write no bytecode next to the workspace.
-        env = {**confine.reduced_environment(dict(os.environ)), "HOME": self.tmp.name,
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(
-                   p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+        env = {
+            **confine.reduced_environment(dict(os.environ)),
+            "HOME": self.tmp.name,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p),
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"from quizgrader.sandbox.process import _zygote_main; _zygote_main({theirs.fileno()})"],
-            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd=self.tmp.name)
+            [
+                sys.executable,
+                "-c",
+                f"from quizgrader.sandbox.process import _zygote_main; _zygote_main({theirs.fileno()})",
+            ],
+            pass_fds=[theirs.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            cwd=self.tmp.name,
+        )
         self.pid = self.proc.pid
         theirs.close()
 
@@ -328,13 +375,19 @@ class Zygote:
                 info = json.loads(msg)
             except (OSError, framing.ConnectionClosed, ValueError):
                 continue
-            child = Child(pid=info["pid"], sock=socket.socket(fileno=fds[0]), log=log, zygote=self,
-                          hard_timeout=hard_timeout, root=wire["workspace"])
+            child = Child(
+                pid=info["pid"],
+                sock=socket.socket(fileno=fds[0]),
+                log=log,
+                zygote=self,
+                hard_timeout=hard_timeout,
+                root=wire["workspace"],
+            )
             if self.confinement is None:
                 try:
                     self.confinement = child.request({"op": "confinement"})["value"]
                 except SandboxError:
-                    pass     # the learner's code ended it already: the checks will say how
+                    pass  # the learner's code ended it already: the checks will say how
             return child
         raise ChildDied("could not start a process for the learner's code (the zygote did not answer)")
 
@@ -345,7 +398,7 @@ class Zygote:
             return json.loads(framing.recv(self.control))["status"]
         except (OSError, framing.ConnectionClosed, ValueError):
             try:
-                os.killpg(pid, signal.SIGKILL)   # its own group (setsid); nobody else can reap it now
+                os.killpg(pid, signal.SIGKILL)  # its own group (setsid); nobody else can reap it now
             except OSError:
                 pass
             return None

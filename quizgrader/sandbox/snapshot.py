@@ -19,14 +19,14 @@ from pathlib import Path
 
 from . import confine
 
-MAX_FILE = 4 * 2**20       # bytes: an exercise module is a few kilobytes
+MAX_FILE = 4 * 2**20  # bytes: an exercise module is a few kilobytes
 
 
 @dataclass
 class Snapshot:
-    workspace: Path                                       # the learner's folder
-    root: Path                                            # the copy
-    refused: dict[str, str] = field(default_factory=dict)   # workspace-relative path -> why it was left out
+    workspace: Path  # the learner's folder
+    root: Path  # the copy
+    refused: dict[str, str] = field(default_factory=dict)  # workspace-relative path -> why it was left out
 
     def problem(self, file: str) -> str | None:
         """Why `file` (or a folder holding it) was left out of the copy, or None."""
@@ -50,10 +50,12 @@ def take(workspace: Path, folders: list[str], reference: Path | None = None) -> 
     for folder in folders:
         _copy_tree(real, real / folder, folder, snap, protected, seen=set(), names=names)
     for links, rels in names.values():
-        if links > len(rels):       # a hard link: the same file also has a name outside these folders
+        if links > len(rels):  # a hard link: the same file also has a name outside these folders
             for rel in rels:
-                snap.refused[rel] = (f"{rel} is a hard link to a file that has {links - len(rels)} other name(s) "
-                                     "outside the graded folders")
+                snap.refused[rel] = (
+                    f"{rel} is a hard link to a file that has {links - len(rels)} other name(s) "
+                    "outside the graded folders"
+                )
                 (snap.root / rel).unlink(missing_ok=True)
     # Readable by every user, whatever the umask: a grader run as root runs the code as nobody.
     confine.open_to_others(snap.root)
@@ -64,11 +66,13 @@ def _outside(real_root: Path, path: str) -> bool:
     return not (path == str(real_root) or path.startswith(str(real_root) + os.sep))
 
 
-def _copy_tree(root: Path, folder: Path, rel: str, snap: Snapshot, protected: set, seen: set, names: dict) -> None:
+def _copy_tree(
+    root: Path, folder: Path, rel: str, snap: Snapshot, protected: set, seen: set, names: dict
+) -> None:
     try:
         info = os.lstat(folder)
     except OSError:
-        return                                            # no such folder: its exercises are missing
+        return  # no such folder: its exercises are missing
     if stat.S_ISLNK(info.st_mode):
         target = os.path.realpath(folder)
         if _outside(root, target):
@@ -112,7 +116,9 @@ def _copy_file(root: Path, path: Path, rel: str, snap: Snapshot, protected: set,
         if info.st_nlink > 1:
             names.setdefault((info.st_dev, info.st_ino), (info.st_nlink, []))[1].append(rel)
         if info.st_size > MAX_FILE:
-            snap.refused[rel] = f"{rel} is {info.st_size:,} bytes; an exercise file may be {MAX_FILE // 2**20} MiB"
+            snap.refused[rel] = (
+                f"{rel} is {info.st_size:,} bytes; an exercise file may be {MAX_FILE // 2**20} MiB"
+            )
             return
         data = source.read_bytes()
     except OSError as e:

@@ -56,9 +56,13 @@ def copy_batch(generator: torch.Generator, batch: int, n: int, vocab: int) -> to
 def _lm_loss(logits: Any, targets: torch.Tensor) -> torch.Tensor:
     if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != targets.shape:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise TypeError(f"the model returned {shape} for tokens of shape {tuple(targets.shape)}; "
-                        "expected logits (B, T, vocab_size)")
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        raise TypeError(
+            f"the model returned {shape} for tokens of shape {tuple(targets.shape)}; "
+            "expected logits (B, T, vocab_size)"
+        )
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+    )
 
 
 class AdamW:
@@ -81,15 +85,33 @@ class AdamW:
         from torch.optim.adamw import adamw
 
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        adamw([self.params[i] for i in live], [self.params[i].grad for i in live],
-              [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], [],
-              [self.state_steps[i] for i in live], foreach=False, capturable=False, differentiable=False,
-              fused=None, grad_scale=None, found_inf=None, has_complex=False, amsgrad=False,
-              beta1=self.betas[0], beta2=self.betas[1], lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+        adamw(
+            [self.params[i] for i in live],
+            [self.params[i].grad for i in live],
+            [self.exp_avgs[i] for i in live],
+            [self.exp_avg_sqs[i] for i in live],
+            [],
+            [self.state_steps[i] for i in live],
+            foreach=False,
+            capturable=False,
+            differentiable=False,
+            fused=None,
+            grad_scale=None,
+            found_inf=None,
+            has_complex=False,
+            amsgrad=False,
+            beta1=self.betas[0],
+            beta2=self.betas[1],
+            lr=self.lr,
+            weight_decay=0.0,
+            eps=self.eps,
+            maximize=False,
+        )
 
 
-def _train(model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: int,
-           stop_below: float | None = None) -> dict:
+def _train(
+    model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: int, stop_below: float | None = None
+) -> dict:
     """AdamW with linear warmup and gradient clipping, for `steps` steps or until the mean of the
     last 5 losses is below `stop_below`; returns the loss curve and the time."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -101,7 +123,9 @@ def _train(model: torch.nn.Module, next_batch, steps: int, lr: float, warmup: in
         return _loop(model, opt, params, next_batch, steps, lr, warmup, stop_below)
 
 
-def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int, stop_below: float | None) -> dict:
+def _loop(
+    model, opt, params, next_batch, steps: int, lr: float, warmup: int, stop_below: float | None
+) -> dict:
     losses, tokens = [], 0
     start = perf_counter()
     for step in range(steps):
@@ -123,8 +147,18 @@ def _loop(model, opt, params, next_batch, steps: int, lr: float, warmup: int, st
     return {"losses": losses, "seconds": perf_counter() - start, "tokens": tokens}
 
 
-def train_copy(model: torch.nn.Module, *, n: int, vocab: int, batch: int, steps: int, lr: float,
-               warmup: int, seed: int, stop_below: float | None = None) -> dict:
+def train_copy(
+    model: torch.nn.Module,
+    *,
+    n: int,
+    vocab: int,
+    batch: int,
+    steps: int,
+    lr: float,
+    warmup: int,
+    seed: int,
+    stop_below: float | None = None,
+) -> dict:
     """Train on fresh copy-task batches, the loss on the copied half only."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
@@ -132,7 +166,7 @@ def train_copy(model: torch.nn.Module, *, n: int, vocab: int, batch: int, steps:
     def next_batch(step: int):
         seq = copy_batch(g, batch, n, vocab)
         targets = seq[:, 1:].clone()
-        targets[:, :n] = -100                # the first half is random: nothing to learn there
+        targets[:, :n] = -100  # the first half is random: nothing to learn there
         return seq[:, :-1].to(device), targets.to(device)
 
     return _train(model, next_batch, steps, lr, warmup, stop_below)
@@ -159,8 +193,12 @@ def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
     answer with less work than the answer takes (a detour through numpy loses the graph)."""
     import cProfile
 
-    args = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-            for a in args]
+    args = [
+        a.detach().clone().requires_grad_(True)
+        if isinstance(a, torch.Tensor) and a.is_floating_point()
+        else a
+        for a in args
+    ]
     calls = cProfile.Profile()
     with torch.enable_grad(), profile() as prof:
         calls.enable()
@@ -169,9 +207,12 @@ def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
         finally:
             calls.disable()
     first = value[0] if isinstance(value, (tuple, list)) and value else value
-    return {"ops": sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::")),
-            "calls": sum(entry.callcount for entry in calls.getstats()),
-            "value": value, "graph": isinstance(first, torch.Tensor) and first.requires_grad}
+    return {
+        "ops": sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::")),
+        "calls": sum(entry.callcount for entry in calls.getstats()),
+        "value": value,
+        "graph": isinstance(first, torch.Tensor) and first.requires_grad,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -180,12 +221,16 @@ def _plain(value: Any) -> Any:
         plain = value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
         return plain.clone() if plain is not value else plain
     if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
+        return (
+            type(value)(_plain(v) for v in value)
+            if type(value) in (list, tuple)
+            else [_plain(v) for v in value]
+        )
     return value
 
 
 def _median_seconds(call, repeats: int, device: torch.device) -> float:
-    call()                                    # warm up (allocator, kernels)
+    call()  # warm up (allocator, kernels)
     times = []
     for _ in range(repeats):
         if device.type == "cuda":
@@ -198,8 +243,9 @@ def _median_seconds(call, repeats: int, device: torch.device) -> float:
     return statistics.median(times)
 
 
-def time_attention(fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int,
-                   device: str = "cpu") -> list[dict]:
+def time_attention(
+    fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int, device: str = "cpu"
+) -> list[dict]:
     """For each T: the time of one call of the attention `fn` over T positions, and of a
     recurrence h_t = tanh(W h_{t-1} + U x_t) of the same width run over the same T positions, one
     step after another. The recurrence is the grader's; only `fn` is the learner's."""
@@ -220,8 +266,13 @@ def time_attention(fn, *, lengths: list[int], d: int, batch: int, repeats: int, 
                 for t in range(x.shape[1]):
                     h = torch.tanh(h @ W.T + x[:, t] @ U.T)
 
-            rows.append({"T": T, "attention": _median_seconds(attend, repeats, dev),
-                         "recurrence": _median_seconds(recur, repeats, dev)})
+            rows.append(
+                {
+                    "T": T,
+                    "attention": _median_seconds(attend, repeats, dev),
+                    "recurrence": _median_seconds(recur, repeats, dev),
+                }
+            )
     return rows
 
 
@@ -249,9 +300,11 @@ def call_on_parameters(fn, *, params: list[dict], args: list | None = None, cont
     else:
         passed = list(built)
     value = fn(passed, *(args or []))
-    return {"value": value,
-            "grads": [None if p.grad is None else p.grad.detach().clone() for p in built],
-            "weights": [p.detach().clone() for p in built]}
+    return {
+        "value": value,
+        "grads": [None if p.grad is None else p.grad.detach().clone() for p in built],
+        "weights": [p.detach().clone() for p in built],
+    }
 
 
 # -- gradient norms through a stack of layers -------------------------------------------------
@@ -277,8 +330,15 @@ def _stack_layer(spec: dict, block: Any) -> torch.nn.Module:
     return layer
 
 
-def stack_gradient_norms(fn, *, layers: list[dict], x: torch.Tensor, container: str = "list", seed: int = 0,
-                         block: str = "ResidualBlock") -> Any:
+def stack_gradient_norms(
+    fn,
+    *,
+    layers: list[dict],
+    x: torch.Tensor,
+    container: str = "list",
+    seed: int = 0,
+    block: str = "ResidualBlock",
+) -> Any:
     """What `fn(stack, x)` returns for a stack of layers built here from their descriptions (see
     _stack_layer; a module cannot cross the wire). Layers without a "state" get their own default
     init, drawn from `seed`; a "block" layer is the class named `block` in fn's own module (the
@@ -294,14 +354,16 @@ def stack_gradient_norms(fn, *, layers: list[dict], x: torch.Tensor, container: 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         built = [_stack_layer(s, cls).to(device=x.device, dtype=x.dtype) for s in layers]
-    stack = {"list": list, "sequential": lambda m: torch.nn.Sequential(*m),
-             "modulelist": torch.nn.ModuleList}[container](built)
+    stack = {
+        "list": list,
+        "sequential": lambda m: torch.nn.Sequential(*m),
+        "modulelist": torch.nn.ModuleList,
+    }[container](built)
     return fn(stack, x)
 
 
 def _has_block(spec: dict) -> bool:
     return spec["kind"] == "block" or any(_has_block(s) for s in spec.get("layers", []))
-
 
 
 # -- the lab: what `quiz lab` draws ------------------------------------------------------------------
@@ -310,15 +372,21 @@ def attention_maps(model: torch.nn.Module, *, tokens: torch.Tensor) -> dict:
     caught as they leave its `attn` submodule (a forward hook: the model's code runs unchanged).
     Returns {"weights": one (B, h, T, T) tensor per block, "predicted": (B, T) argmax tokens}."""
     blocks = getattr(model, "blocks", None)
-    if not isinstance(blocks, torch.nn.ModuleList) or not len(blocks) or not all(
-            isinstance(getattr(b, "attn", None), torch.nn.Module) for b in blocks):
-        raise TypeError("the model needs `blocks`, an nn.ModuleList of TransformerBlocks that each have an "
-                        "`attn` submodule (MultiHeadAttention), for its attention weights to be read")
+    if (
+        not isinstance(blocks, torch.nn.ModuleList)
+        or not len(blocks)
+        or not all(isinstance(getattr(b, "attn", None), torch.nn.Module) for b in blocks)
+    ):
+        raise TypeError(
+            "the model needs `blocks`, an nn.ModuleList of TransformerBlocks that each have an "
+            "`attn` submodule (MultiHeadAttention), for its attention weights to be read"
+        )
     caught: list[list[Any]] = [[] for _ in blocks]
 
     def watch(i: int):
         def hook(module, args, output):
             caught[i].append(output[1] if isinstance(output, tuple) and len(output) == 2 else output)
+
         return hook
 
     handles = [b.attn.register_forward_hook(watch(i)) for i, b in enumerate(blocks)]
@@ -338,15 +406,18 @@ def attention_maps(model: torch.nn.Module, *, tokens: torch.Tensor) -> dict:
         w = got[0]
         if not isinstance(w, torch.Tensor) or w.dim() != 4 or w.shape[0] != B or w.shape[2:] != (T, T):
             shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
-            raise TypeError(f"blocks[{i}].attn returned weights {shape} for {T} tokens; expected (out, weights) "
-                            f"with weights (B, h, T, T) = ({B}, h, {T}, {T})")
+            raise TypeError(
+                f"blocks[{i}].attn returned weights {shape} for {T} tokens; expected (out, weights) "
+                f"with weights (B, h, T, T) = ({B}, h, {T}, {T})"
+            )
         weights.append(w.float())
     predicted = logits.argmax(-1) if isinstance(logits, torch.Tensor) and logits.dim() == 3 else None
     return {"weights": weights, "predicted": predicted}
 
 
-def time_attention_against_library(fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int,
-                                   device: str = "cpu") -> list[dict]:
+def time_attention_against_library(
+    fn, *, lengths: list[int], d: int, batch: int, repeats: int, seed: int, device: str = "cpu"
+) -> list[dict]:
     """For each T: the median time of one call of the attention `fn` over T positions and of
     torch's F.scaled_dot_product_attention on the same Q = K = V (batch, T, d), and the largest
     difference between their outputs (a slow answer is only worth timing if it is the answer)."""
@@ -361,12 +432,20 @@ def time_attention_against_library(fn, *, lengths: list[int], d: int, batch: int
             want = F.scaled_dot_product_attention(x, x, x)
             if not isinstance(out, torch.Tensor) or out.shape != want.shape:
                 shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise TypeError(f"the attention returned out {shape} for Q = K = V of shape {tuple(x.shape)}; "
-                                f"expected {tuple(want.shape)}")
-            rows.append({"T": T,
-                         "yours": _median_seconds(lambda x=x: fn(x, x, x), repeats, dev),
-                         "library": _median_seconds(lambda x=x: F.scaled_dot_product_attention(x, x, x), repeats, dev),
-                         "max_abs_difference": (out.float() - want.float()).abs().max().item()})
+                raise TypeError(
+                    f"the attention returned out {shape} for Q = K = V of shape {tuple(x.shape)}; "
+                    f"expected {tuple(want.shape)}"
+                )
+            rows.append(
+                {
+                    "T": T,
+                    "yours": _median_seconds(lambda x=x: fn(x, x, x), repeats, dev),
+                    "library": _median_seconds(
+                        lambda x=x: F.scaled_dot_product_attention(x, x, x), repeats, dev
+                    ),
+                    "max_abs_difference": (out.float() - want.float()).abs().max().item(),
+                }
+            )
     return rows
 
 
@@ -374,8 +453,9 @@ class _BlockStack(torch.nn.Module):
     """A small LM around a stack of the workspace's blocks. Embeddings, causal mask and head are
     the grader's, so that two stacks differ only in their blocks."""
 
-    def __init__(self, block: type, *, pre_ln: bool, depth: int, d_model: int, num_heads: int, vocab: int,
-                 max_len: int) -> None:
+    def __init__(
+        self, block: type, *, pre_ln: bool, depth: int, d_model: int, num_heads: int, vocab: int, max_len: int
+    ) -> None:
         super().__init__()
         self.tok_emb = torch.nn.Embedding(vocab, d_model)
         self.pos_emb = torch.nn.Embedding(max_len, d_model)
@@ -387,31 +467,60 @@ class _BlockStack(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         T = tokens.shape[1]
-        x = self.tok_emb(tokens) + self.pos_emb.weight[:T]              # (B, T, d_model)
+        x = self.tok_emb(tokens) + self.pos_emb.weight[:T]  # (B, T, d_model)
         for block in self.blocks:
             y = block(x, mask=self.mask[:T, :T])
             if not isinstance(y, torch.Tensor) or y.shape != x.shape:
                 shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-                raise TypeError(f"TransformerBlock.forward returned {shape} for x of shape {tuple(x.shape)}; "
-                                "expected x (B, T, d_model)")
+                raise TypeError(
+                    f"TransformerBlock.forward returned {shape} for x of shape {tuple(x.shape)}; "
+                    "expected x (B, T, d_model)"
+                )
             x = y
-        return self.head(self.ln_f(x))                                  # (B, T, vocab)
+        return self.head(self.ln_f(x))  # (B, T, vocab)
 
 
-def train_block_stack(block: type, *, pre_ln: bool, depth: int, d_model: int, num_heads: int, n: int, vocab: int,
-                      batch: int, steps: int, lr: float, seed: int, device: str = "cpu") -> dict:
+def train_block_stack(
+    block: type,
+    *,
+    pre_ln: bool,
+    depth: int,
+    d_model: int,
+    num_heads: int,
+    n: int,
+    vocab: int,
+    batch: int,
+    steps: int,
+    lr: float,
+    seed: int,
+    device: str = "cpu",
+) -> dict:
     """Train `depth` blocks of the class `block` (Pre-LN or Post-LN), with weights drawn from
     `seed`, on the copy task with no warmup: what train_copy returns. The same seed gives a
     Pre-LN and a Post-LN stack the same initial weights and the same batches."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _BlockStack(block, pre_ln=pre_ln, depth=depth, d_model=d_model, num_heads=num_heads, vocab=vocab,
-                            max_len=2 * n)
+        model = _BlockStack(
+            block,
+            pre_ln=pre_ln,
+            depth=depth,
+            d_model=d_model,
+            num_heads=num_heads,
+            vocab=vocab,
+            max_len=2 * n,
+        )
     model.to(torch.device(device))
     return train_copy(model, n=n, vocab=vocab, batch=batch, steps=steps, lr=lr, warmup=0, seed=seed)
 
 
-TOOLS = {"train_copy": train_copy, "overfit": overfit, "count_ops": count_ops, "time_attention": time_attention,
-         "call_on_parameters": call_on_parameters, "stack_gradient_norms": stack_gradient_norms,
-         "attention_maps": attention_maps, "time_attention_against_library": time_attention_against_library,
-         "train_block_stack": train_block_stack}
+TOOLS = {
+    "train_copy": train_copy,
+    "overfit": overfit,
+    "count_ops": count_ops,
+    "time_attention": time_attention,
+    "call_on_parameters": call_on_parameters,
+    "stack_gradient_norms": stack_gradient_norms,
+    "attention_maps": attention_maps,
+    "time_attention_against_library": time_attention_against_library,
+    "train_block_stack": train_block_stack,
+}

@@ -17,9 +17,18 @@ import torch
 _DTYPES = {
     str(dt).removeprefix("torch."): dt
     for dt in (
-        torch.float16, torch.bfloat16, torch.float32, torch.float64,
-        torch.complex64, torch.complex128,
-        torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.bool,
     )
 }
 
@@ -64,7 +73,7 @@ def encode(obj: Any) -> bytes:
             return {"list": [int(i) for i in x]}
         if isinstance(x, Generator):
             return {"generator": x.seed}
-        if isinstance(x, torch.Generator):   # sent back (an argument after a call): named by its seed
+        if isinstance(x, torch.Generator):  # sent back (an argument after a call): named by its seed
             return {"generator": x.initial_seed()}
         if isinstance(x, (list, tuple)):
             return {"list" if isinstance(x, list) else "tuple": [enc(i) for i in x]}
@@ -108,8 +117,10 @@ def _dec(x: Any, blobs: list[bytes]) -> Any:
         shape = [int(s) for s in x["shape"]]
         raw = blobs[x["t"]]
         numel = math.prod(shape)
-        if min(shape, default=0) < 0 or len(raw) != numel * dtype.itemsize:   # sizes are checked, not trusted
-            raise WireError(f"a tensor of shape {shape[:8]} and dtype {x['dtype']} sent with {len(raw)} bytes")
+        if min(shape, default=0) < 0 or len(raw) != numel * dtype.itemsize:  # sizes are checked, not trusted
+            raise WireError(
+                f"a tensor of shape {shape[:8]} and dtype {x['dtype']} sent with {len(raw)} bytes"
+            )
         if not raw:
             return torch.empty(shape, dtype=dtype)
         flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype)

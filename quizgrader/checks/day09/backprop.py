@@ -33,7 +33,7 @@ SHAPE_ADVICE = {
 
 # -- inputs -----------------------------------------------------------------------------------
 def preactivations(case: Case) -> torch.Tensor:
-    return case.f64("x") @ case.f64("W1").T + case.f64("b1")      # (N, d_hidden)
+    return case.f64("x") @ case.f64("W1").T + case.f64("b1")  # (N, d_hidden)
 
 
 @st.composite
@@ -44,9 +44,14 @@ def mlp_case(draw, dtype: st.SearchStrategy = dtypes, kink: bool = False) -> Cas
     N, d_in, d_out = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
     d_h = draw(st.integers(2 if kink else 1, 5))
     seed = draw(seeds)
-    values = {"x": randn(seed, N, d_in), "y": randn(seed + 1, N, d_out),
-              "W1": randn(seed + 2, d_h, d_in, scale=d_in ** -0.5), "b1": randn(seed + 3, d_h, scale=0.5),
-              "W2": randn(seed + 4, d_out, d_h, scale=d_h ** -0.5), "b2": randn(seed + 5, d_out, scale=0.5)}
+    values = {
+        "x": randn(seed, N, d_in),
+        "y": randn(seed + 1, N, d_out),
+        "W1": randn(seed + 2, d_h, d_in, scale=d_in**-0.5),
+        "b1": randn(seed + 3, d_h, scale=0.5),
+        "W2": randn(seed + 4, d_out, d_h, scale=d_h**-0.5),
+        "b2": randn(seed + 5, d_out, scale=0.5),
+    }
     meta: dict[str, Any] = {}
     if kink:
         dead = draw(st.lists(st.integers(0, d_h - 1), min_size=1, max_size=d_h - 1, unique=True))
@@ -58,7 +63,9 @@ def mlp_case(draw, dtype: st.SearchStrategy = dtypes, kink: bool = False) -> Cas
 
 # Finite differences need a loss that is smooth near the point: no pre-activation within reach of
 # relu's kink (the steps move them by about 1e-6).
-smooth_case = mlp_case(dtype=st.just(torch.float64)).filter(lambda c: float(preactivations(c).abs().min()) > 1e-3)
+smooth_case = mlp_case(dtype=st.just(torch.float64)).filter(
+    lambda c: float(preactivations(c).abs().min()) > 1e-3
+)
 
 
 # -- calling ----------------------------------------------------------------------------------
@@ -76,24 +83,35 @@ def unpack(got: Any, case: Case, grads_too: bool = True) -> tuple[torch.Tensor, 
     loss, grads = got
     loss = expect_tensor(loss, "loss")
     if loss.shape != ():
-        raise Mismatch(f"loss: shape {tuple(loss.shape)}, expected () (a 0-d tensor): sum the squared errors "
-                       "over the outputs of each row, then average over the rows", "shape")
+        raise Mismatch(
+            f"loss: shape {tuple(loss.shape)}, expected () (a 0-d tensor): sum the squared errors "
+            "over the outputs of each row, then average over the rows",
+            "shape",
+        )
     expect_dtype(loss, case.dtype, "loss")
     if not grads_too:
         return loss, grads
     if not isinstance(grads, dict):
-        raise Mismatch(f"grads: expected a dict with keys 'W1', 'b1', 'W2', 'b2', got {describe(grads)}", "type")
+        raise Mismatch(
+            f"grads: expected a dict with keys 'W1', 'b1', 'W2', 'b2', got {describe(grads)}", "type"
+        )
     keys = set(grads)
     if keys != set(PARAMS):
         missing, extra = sorted(set(PARAMS) - keys), sorted(map(str, keys - set(PARAMS)))
-        raise Mismatch(f"grads has keys {sorted(map(str, keys))}: missing {missing or 'none'}, unexpected "
-                       f"{extra or 'none'}; use exactly 'W1', 'b1', 'W2', 'b2' (the parameters' names)", "type")
+        raise Mismatch(
+            f"grads has keys {sorted(map(str, keys))}: missing {missing or 'none'}, unexpected "
+            f"{extra or 'none'}; use exactly 'W1', 'b1', 'W2', 'b2' (the parameters' names)",
+            "type",
+        )
     for name in PARAMS:
         g = expect_tensor(grads[name], f"grads['{name}']")
         want = case[name].shape
         if g.shape != want:
-            raise Mismatch(f"grads['{name}']: shape {tuple(g.shape)}, expected {tuple(want)}, the shape of {name} "
-                           f"{LAYOUT[name]}: {SHAPE_ADVICE[name]}", "shape")
+            raise Mismatch(
+                f"grads['{name}']: shape {tuple(g.shape)}, expected {tuple(want)}, the shape of {name} "
+                f"{LAYOUT[name]}: {SHAPE_ADVICE[name]}",
+                "shape",
+            )
         expect_dtype(g, case.dtype, f"grads['{name}']")
     return loss, grads
 
@@ -107,14 +125,23 @@ def factor_note(got: torch.Tensor, want: torch.Tensor, case: Case, of_loss: bool
     if float((g - r * w).norm()) > 1e-3 * float(w.norm()) or abs(r - 1.0) < 1e-6:
         return ""
     N, d_out = case["x"].shape[0], case["y"].shape[1]
-    causes = [(float(N), f"summed over the N = {N} rows instead of averaged" if of_loss else
-               f"not divided by N = {N}, the number of rows (the loss is a mean over rows)"),
-              (1.0 / d_out, f"also averaged over the d_out = {d_out} outputs, as F.mse_loss does; sum over them"),
-              (1.0 / (N * d_out), f"divided by N·d_out = {N * d_out} instead of N = {N}")]
+    causes = [
+        (
+            float(N),
+            f"summed over the N = {N} rows instead of averaged"
+            if of_loss
+            else f"not divided by N = {N}, the number of rows (the loss is a mean over rows)",
+        ),
+        (1.0 / d_out, f"also averaged over the d_out = {d_out} outputs, as F.mse_loss does; sum over them"),
+        (1.0 / (N * d_out), f"divided by N·d_out = {N * d_out} instead of N = {N}"),
+    ]
     if not of_loss:
-        causes += [(0.5, "the 2 from the derivative of the square is missing"), (2.0, "a factor 2 too many"),
-                   (1.0 / N, f"divided by N = {N} once too often"),
-                   (-1.0, "the sign is flipped: the error is y_hat - y, not y - y_hat")]
+        causes += [
+            (0.5, "the 2 from the derivative of the square is missing"),
+            (2.0, "a factor 2 too many"),
+            (1.0 / N, f"divided by N = {N} once too often"),
+            (-1.0, "the sign is flipped: the error is y_hat - y, not y - y_hat"),
+        ]
     known = [why for f, why in causes if abs(r - f) <= 1e-4 * abs(f)]
     return f" (yours is {r:.4g} × the expected{': ' + '; or '.join(known) if known else ''})"
 
@@ -145,14 +172,24 @@ def verdict(wrong: dict[str, str], what: str = "wrong", right: str = "right") ->
 
 
 # -- checks -----------------------------------------------------------------------------------
-@check(MLP, "returns (loss, grads): a 0-d loss and grads with keys W1, b1, W2, b2, each shaped like its "
-       "parameter, in the inputs' dtype", mlp_case(), weight=0.5)
+@check(
+    MLP,
+    "returns (loss, grads): a 0-d loss and grads with keys W1, b1, W2, b2, each shaped like its "
+    "parameter, in the inputs' dtype",
+    mlp_case(),
+    weight=0.5,
+)
 def mlp_structure(case, you, ref):
     unpack(run(you, case).value, case)
 
 
-@check(MLP, "the loss equals ((y_hat - y)**2).sum(-1).mean(): squared errors summed over the outputs, "
-       "averaged over the rows", mlp_case(), weight=0.7)
+@check(
+    MLP,
+    "the loss equals ((y_hat - y)**2).sum(-1).mean(): squared errors summed over the outputs, "
+    "averaged over the rows",
+    mlp_case(),
+    weight=0.7,
+)
 def mlp_loss(case, you, ref):
     loss, _ = unpack(run(you, case).value, case, grads_too=False)
     want = run(ref, case, f64=True).value[0]
@@ -162,8 +199,9 @@ def mlp_loss(case, you, ref):
         raise Mismatch(with_factor(e, factor_note(loss, want, case, of_loss=True)), e.stage) from None
 
 
-@check(MLP, "each gradient equals the reference's (dL/dW1, dL/db1, dL/dW2, dL/db2 judged one by one)",
-       mlp_case())
+@check(
+    MLP, "each gradient equals the reference's (dL/dW1, dL/db1, dL/dW2, dL/db2 judged one by one)", mlp_case()
+)
 def mlp_grads(case, you, ref):
     loss, grads = unpack(run(you, case).value, case)
     want_loss, want = run(ref, case, f64=True).value
@@ -173,20 +211,28 @@ def mlp_grads(case, you, ref):
     first = wrong[next(iter(wrong))]
     rtol, atol = tolerance(case.dtype)
     loss_ok = bool(torch.isclose(loss.to(torch.float64), want_loss, rtol=rtol, atol=atol))
-    note = ("" if loss_ok else
-            f"\nYour loss is off too ({float(loss):.6g}, expected {float(want_loss):.6g}): fix the forward pass "
-            "first; gradients that agree with finite differences of your own loss follow from it")
+    note = (
+        ""
+        if loss_ok
+        else f"\nYour loss is off too ({float(loss):.6g}, expected {float(want_loss):.6g}): "
+        "fix the forward pass "
+        "first; gradients that agree with finite differences of your own loss follow from it"
+    )
     raise Mismatch(f"{verdict(wrong)}.\n{first}{note}")
 
 
-@check(MLP, "the gradients agree with central finite differences of your own loss (float64)", smooth_case,
-       weight=0.6)
+@check(
+    MLP,
+    "the gradients agree with central finite differences of your own loss (float64)",
+    smooth_case,
+    weight=0.6,
+)
 def mlp_finite_differences(case, you, ref):
     _, grads = unpack(run(you, case).value, case)
     eps, disagree = 1e-6, {}
     for i, name in enumerate(PARAMS):
         P = case.f64(name)
-        V = randn(7 * i + 1, *P.shape)            # a random direction in the parameter's space
+        V = randn(7 * i + 1, *P.shape)  # a random direction in the parameter's space
         plus = unpack(run(you, case, values={name: P + eps * V}).value, case, grads_too=False)[0]
         minus = unpack(run(you, case, values={name: P - eps * V}).value, case, grads_too=False)[0]
         fd = float(plus - minus) / (2 * eps)
@@ -198,15 +244,22 @@ def mlp_finite_differences(case, you, ref):
     name, (yours, fd) = next(iter(disagree.items()))
     ratio = f" (ratio {yours / fd:.4g})" if fd != 0.0 else ""
     raise Mismatch(
-        f"{verdict(disagree, 'disagree with', 'agree with')} finite differences of your own loss: your backward "
+        f"{verdict(disagree, 'disagree with', 'agree with')} finite differences of your own loss: "
+        "your backward "
         f"pass does not differentiate your forward pass.\n"
         f"  along a random direction V: sum(grads['{name}'] * V) = {yours:.6g}, but "
         f"(loss({name} + eps·V) - loss({name} - eps·V)) / (2·eps) = {fd:.6g}{ratio}, eps = {eps:g}.\n"
-        "  Walk the chain rule back from d loss / d y_hat = 2 (y_hat - y) / N, one factor per step")
+        "  Walk the chain rule back from d loss / d y_hat = 2 (y_hat - y) / N, one factor per step"
+    )
 
 
-@check(MLP, "at relu's kink (pre-activation exactly 0) the gradient is 0, as torch's relu' is: dead units pass "
-       "nothing back", mlp_case(kink=True), weight=0.7)
+@check(
+    MLP,
+    "at relu's kink (pre-activation exactly 0) the gradient is 0, as torch's relu' is: dead units pass "
+    "nothing back",
+    mlp_case(kink=True),
+    weight=0.7,
+)
 def mlp_kink(case, you, ref):
     _, grads = unpack(run(you, case).value, case)
     want = run(ref, case, f64=True).value[1]
@@ -214,15 +267,21 @@ def mlp_kink(case, you, ref):
     leaks = [n for n in ("W1", "b1") if float(grads[n][dead].abs().max()) > 0.0]
     if leaks:
         raise Mismatch(
-            f"hidden units {dead} have W1 rows and b1 entries of 0, so their pre-activation z is exactly 0 for every "
+            f"hidden units {dead} have W1 rows and b1 entries of 0, so their "
+            "pre-activation z is exactly 0 for every "
             f"row; yet your {', '.join(f'dL/d{n}' for n in leaks)} is nonzero there (largest "
-            f"{max(float(grads[n][dead].abs().max()) for n in leaks):.3g}). The derivative of relu at 0 is taken "
-            "as 0 (torch does the same): mask the gradient with z > 0, strictly, so a unit at the kink passes no "
-            "gradient back")
+            f"{max(float(grads[n][dead].abs().max()) for n in leaks):.3g}). "
+            "The derivative of relu at 0 is taken "
+            "as 0 (torch does the same): mask the gradient with z > 0, strictly, "
+            "so a unit at the kink passes no "
+            "gradient back"
+        )
     wrong = judge_grads(grads, want, case)
     if wrong:
-        raise Mismatch(f"with hidden units {dead} at the kink (z = 0 for every row): {verdict(wrong)}.\n"
-                       f"{wrong[next(iter(wrong))]}")
+        raise Mismatch(
+            f"with hidden units {dead} at the kink (z = 0 for every row): {verdict(wrong)}.\n"
+            f"{wrong[next(iter(wrong))]}"
+        )
 
 
 @check(MLP, "leaves every input unchanged", mlp_case(), weight=0.5)

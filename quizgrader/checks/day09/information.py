@@ -20,14 +20,15 @@ BITS = "day09.information.code_length_bits"
 
 
 # -- distributions -----------------------------------------------------------------------------
-def distribution(seed: int, shape: tuple[int, ...], dim: int, zeros: float = 0.0,
-                 peak: float = 1.0) -> torch.Tensor:
+def distribution(
+    seed: int, shape: tuple[int, ...], dim: int, zeros: float = 0.0, peak: float = 1.0
+) -> torch.Tensor:
     """Random distributions along `dim` of a float64 tensor of `shape`: log-normal weights (spread
     `peak`: near uniform at 0.3, peaked at 3), a fraction `zeros` of them set to exactly 0, with
     at least one positive entry per distribution."""
     g = torch.Generator().manual_seed(seed)
     dim = dim % len(shape)
-    last = shape[:dim] + shape[dim + 1 :] + (shape[dim],)   # the outcomes moved to the end
+    last = shape[:dim] + shape[dim + 1 :] + (shape[dim],)  # the outcomes moved to the end
     w = (torch.randn(last, generator=g, dtype=torch.float64) * peak).exp()
     if zeros:
         drop = torch.rand(last, generator=g) < zeros
@@ -95,23 +96,33 @@ def expect_reduced(got, want: torch.Tensor, name: str, case: Case) -> torch.Tens
     got = expect_tensor(got, name)
     shape, dim = tuple(case["p"].shape), case["dim"]
     if tuple(got.shape) != tuple(want.shape):
-        raise Mismatch(f"{name}: shape {tuple(got.shape)}, expected {tuple(want.shape)}: the input's shape "
-                       f"{shape} without axis dim={dim}. Sum over `dim` only (not over the last axis, "
-                       "not over every axis)", "shape")
+        raise Mismatch(
+            f"{name}: shape {tuple(got.shape)}, expected {tuple(want.shape)}: the input's shape "
+            f"{shape} without axis dim={dim}. Sum over `dim` only (not over the last axis, "
+            "not over every axis)",
+            "shape",
+        )
     return expect_close(got, want, name, dtype=case.dtype)
 
 
-def expect_grads_on_simplex(yours: Outcome, want: Outcome, names: list[str], dtype: torch.dtype, dim: int) -> None:
+def expect_grads_on_simplex(
+    yours: Outcome, want: Outcome, names: list[str], dtype: torch.dtype, dim: int
+) -> None:
     """Gradients against the reference's, each with its mean along `dim` taken out: on
     distributions only changes that keep the sum at 1 are meaningful, so a solution that
     normalises its input (or that is written for any positive tensor) is judged the same."""
+
     def tangent(o: Outcome) -> Outcome:
         g = dict(o.grads or {})
-        g["args"] = [t - t.mean(dim, keepdim=True) if isinstance(t, torch.Tensor) else t for t in g.get("args", [])]
+        g["args"] = [
+            t - t.mean(dim, keepdim=True) if isinstance(t, torch.Tensor) else t for t in g.get("args", [])
+        ]
         return Outcome(o.value, g, o.args_after, o.kwargs_after)
 
-    with advice(f"(both gradients are shown with their mean along dim={dim} taken out: only changes that keep each "
-                "distribution summing to 1 count)"):
+    with advice(
+        f"(both gradients are shown with their mean along dim={dim} taken out: only changes that keep each "
+        "distribution summing to 1 count)"
+    ):
         expect_grads_close(tangent(yours), tangent(want), names, dtype)
 
 
@@ -151,12 +162,18 @@ def entropy_uniform(case, you, ref):
     want = torch.full(case["p"].shape[:-1], math.log(K), dtype=torch.float64)
     if got.shape == want.shape and got.numel() and K > 1:
         value = float(got.flatten()[0])
-        for other, why in ((math.log2(K), "log2 K bits: entropy here is in nats, use the natural log (torch.log)"),
-                           (-math.log(K), "-ln K: H = -sum p ln p, mind the minus sign (ln p <= 0)")):
+        for other, why in (
+            (math.log2(K), "log2 K bits: entropy here is in nats, use the natural log (torch.log)"),
+            (-math.log(K), "-ln K: H = -sum p ln p, mind the minus sign (ln p <= 0)"),
+        ):
             if math.isclose(value, other, rel_tol=1e-3):
-                raise Mismatch(f"entropy of the uniform distribution over K={K} outcomes is {value:.6g}, which "
-                               f"is {why}; expected ln {K} = {math.log(K):.6g}")
-    expect_close(got, want, f"entropy of the uniform distribution over K={K} outcomes (ln K)", dtype=case.dtype)
+                raise Mismatch(
+                    f"entropy of the uniform distribution over K={K} outcomes is {value:.6g}, which "
+                    f"is {why}; expected ln {K} = {math.log(K):.6g}"
+                )
+    expect_close(
+        got, want, f"entropy of the uniform distribution over K={K} outcomes (ln K)", dtype=case.dtype
+    )
 
 
 @st.composite
@@ -167,23 +184,34 @@ def zero_padded_case(draw) -> Case:
     p = distribution(seed, shape, dim, 0.0, draw(peaks))
     extra = draw(st.integers(1, 3))
     at = draw(st.integers(0, shape[dim]))
-    zeros = torch.zeros(p.shape[:dim % p.dim()] + (extra,) + p.shape[dim % p.dim() + 1 :], dtype=torch.float64)
+    zeros = torch.zeros(
+        p.shape[: dim % p.dim()] + (extra,) + p.shape[dim % p.dim() + 1 :], dtype=torch.float64
+    )
     head, tail = p.split([at, shape[dim] - at], dim=dim)
-    return Case({"p": torch.cat([head, zeros, tail], dim=dim), "p_positive": p, "dim": dim}, draw(dtypes),
-                {"extra": extra, "at": at})
+    return Case(
+        {"p": torch.cat([head, zeros, tail], dim=dim), "p_positive": p, "dim": dim},
+        draw(dtypes),
+        {"extra": extra, "at": at},
+    )
 
 
 @check(ENTROPY, "0 log 0 = 0: outcomes of probability 0 add nothing (no NaN)", zero_padded_case())
 def entropy_zero_terms(case, you, ref):
     got = expect_tensor(call(you, "entropy", case, "p").value, "entropy(p)")
-    want = call(ref, "entropy", Case({"p": case["p_positive"], "dim": case["dim"]}, case.dtype), "p", f64=True).value
+    want = call(
+        ref, "entropy", Case({"p": case["p_positive"], "dim": case["dim"]}, case.dtype), "p", f64=True
+    ).value
     if got.shape == want.shape and torch.isnan(got).any():
-        raise Mismatch(f"entropy(p) is NaN for a p with {case.meta['extra']} outcome(s) of probability exactly 0 "
-                       f"along dim={case['dim']}{at(first_bad(torch.isnan(got)))}: 0 * log(0) is "
-                       "0 * -inf = NaN in floating point. Make those terms 0 (0 log 0 = 0 by convention: "
-                       "an outcome that never happens adds no uncertainty)", "nan")
-    expect_reduced(got, want, "entropy(p) with zero-probability outcomes added (must equal entropy without them)",
-                   case)
+        raise Mismatch(
+            f"entropy(p) is NaN for a p with {case.meta['extra']} outcome(s) of probability exactly 0 "
+            f"along dim={case['dim']}{at(first_bad(torch.isnan(got)))}: 0 * log(0) is "
+            "0 * -inf = NaN in floating point. Make those terms 0 (0 log 0 = 0 by convention: "
+            "an outcome that never happens adds no uncertainty)",
+            "nan",
+        )
+    expect_reduced(
+        got, want, "entropy(p) with zero-probability outcomes added (must equal entropy without them)", case
+    )
 
 
 @st.composite
@@ -203,11 +231,17 @@ def entropy_bounds(case, you, ref):
     got = expect_tensor(call(you, "entropy", rand, "p").value, "entropy(p)")
     if got.shape == without(case["p"].shape, dim) and (got < -tolerance(case.dtype)[1]).any():
         bad = first_bad(got < -tolerance(case.dtype)[1])
-        raise Mismatch(f"entropy(p) is negative ({float(got[tuple(bad)]):.4g}{at(bad)}); entropy is never "
-                       "negative: each term -p ln p is >= 0 because ln p <= 0 for 0 < p <= 1")
+        raise Mismatch(
+            f"entropy(p) is negative ({float(got[tuple(bad)]):.4g}{at(bad)}); entropy is never "
+            "negative: each term -p ln p is >= 0 because ln p <= 0 for 0 < p <= 1"
+        )
     got = call(you, "entropy", case, "p").value
-    expect_reduced(got, torch.zeros(without(case["p"].shape, dim), dtype=torch.float64),
-                   f"entropy of one-hot distributions along dim={dim} (a certain outcome: 0 nats)", case)
+    expect_reduced(
+        got,
+        torch.zeros(without(case["p"].shape, dim), dtype=torch.float64),
+        f"entropy of one-hot distributions along dim={dim} (a certain outcome: 0 nats)",
+        case,
+    )
 
 
 @check(ENTROPY, "leaves its input unchanged", one_case(), weight=0.5)
@@ -252,9 +286,11 @@ def cross_one_hot(case, you, ref):
     q = case.f64("q")
     want = -torch.log(q.gather(-1, case["k"])).squeeze(-1)
     if got.shape == want.shape and torch.isinf(got).any():
-        raise Mismatch("cross_entropy(p, q) is inf for a one-hot p and a q with no zeros: the log must be taken "
-                       "of q (the model), and p (the truth) weights the terms: H(p, q) = -sum_i p_i ln q_i. "
-                       "With p one-hot on class k that is -ln q[k], the negative log-likelihood")
+        raise Mismatch(
+            "cross_entropy(p, q) is inf for a one-hot p and a q with no zeros: the log must be taken "
+            "of q (the model), and p (the truth) weights the terms: H(p, q) = -sum_i p_i ln q_i. "
+            "With p one-hot on class k that is -ln q[k], the negative log-likelihood"
+        )
     expect_close(got, want, "cross_entropy(one-hot p, q): -ln q[k] for the true class k", dtype=case.dtype)
 
 
@@ -265,9 +301,11 @@ def cross_gibbs(case, you, ref):
     _, atol = tolerance(case.dtype)
     if got.shape == h.shape and (got.to(torch.float64) < h - 10 * atol - 1e-4 * h.abs()).any():
         bad = first_bad(got.to(torch.float64) < h - 10 * atol - 1e-4 * h.abs())
-        raise Mismatch(f"cross_entropy(p, q) = {float(got[tuple(bad)]):.5g}{at(bad)} is below the entropy of p, "
-                       f"{float(h[tuple(bad)]):.5g}: coding p with any other model q costs at least H(p) "
-                       "(H(p, q) = H(p) + KL(p || q) and KL >= 0). Sum -p_i ln q_i over `dim`, p first")
+        raise Mismatch(
+            f"cross_entropy(p, q) = {float(got[tuple(bad)]):.5g}{at(bad)} is below the entropy of p, "
+            f"{float(h[tuple(bad)]):.5g}: coding p with any other model q costs at least H(p) "
+            "(H(p, q) = H(p) + KL(p || q) and KL >= 0). Sum -p_i ln q_i over `dim`, p first"
+        )
     same = Case({"p": case["p"], "q": case["p"], "dim": case["dim"]}, case.dtype)
     got = call(you, "cross_entropy", same, "p", "q").value
     expect_reduced(got, h, "cross_entropy(p, p) (must equal entropy(p))", same)
@@ -283,7 +321,7 @@ def inf_case(draw) -> Case:
     q = distribution(seed + 1, shape, dim, 0.0, draw(peaks))
     g = torch.Generator().manual_seed(seed + 2)
     hole = (p == 0) & (torch.rand(shape, generator=g) < 0.7)
-    if draw(st.booleans()):   # one outcome that p allows and q rules out
+    if draw(st.booleans()):  # one outcome that p allows and q rules out
         first = (p > 0).to(torch.int64).argmax(dim, keepdim=True)
         hole = hole.scatter(dim, first, True)
     q = with_holes(q, hole, dim)
@@ -298,25 +336,33 @@ def expect_inf_where_ruled_out(got: torch.Tensor, case: Case, name: str) -> None
         return
     if torch.isnan(got).any():
         bad = first_bad(torch.isnan(got))
-        raise Mismatch(f"{name} is NaN{at(bad)}, where p has outcomes of probability 0 (and q may be 0 there "
-                       "too): a term with p_i = 0 is 0 whatever q_i is. Computing 0 * ln(0) gives "
-                       "0 * -inf = NaN; leave those terms out (or take the log of 1 there)", "nan")
+        raise Mismatch(
+            f"{name} is NaN{at(bad)}, where p has outcomes of probability 0 (and q may be 0 there "
+            "too): a term with p_i = 0 is 0 whatever q_i is. Computing 0 * ln(0) gives "
+            "0 * -inf = NaN; leave those terms out (or take the log of 1 there)",
+            "nan",
+        )
     missing = ruled_out & ~(torch.isinf(got) & (got > 0))
     if missing.any():
         bad = first_bad(missing)
-        raise Mismatch(f"{name} = {float(got[tuple(bad)]):.5g}{at(bad)}, where q gives probability 0 to an "
-                       "outcome that p gives probability > 0: that costs ln(1/0) = +inf. An eps or a clamp "
-                       "inside the log hides this (a model that rules out what happens is infinitely wrong)")
+        raise Mismatch(
+            f"{name} = {float(got[tuple(bad)]):.5g}{at(bad)}, where q gives probability 0 to an "
+            "outcome that p gives probability > 0: that costs ln(1/0) = +inf. An eps or a clamp "
+            "inside the log hides this (a model that rules out what happens is infinitely wrong)"
+        )
     spurious = ~ruled_out & torch.isinf(got)
     if spurious.any():
         bad = first_bad(spurious)
-        raise Mismatch(f"{name} is inf{at(bad)}, but there q is 0 only where p is 0 too: such terms are 0 "
-                       "(p comes first and weights the terms; q is inside the log)")
+        raise Mismatch(
+            f"{name} is inf{at(bad)}, but there q is 0 only where p is 0 too: such terms are 0 "
+            "(p comes first and weights the terms; q is inside the log)"
+        )
 
 
 def pair_checks(exercise: str, fn: str, zero_terms: str) -> None:
     """The checks cross-entropy and KL share, registered for `exercise` (function `fn`): its terms
     at zeros of p and q, inputs left alone, gradients on the simplex."""
+
     def zero_terms_check(case, you, ref):
         got = expect_tensor(call(you, fn, case, "p", "q").value, f"{fn}(p, q)")
         expect_inf_where_ruled_out(got, case, f"{fn}(p, q)")
@@ -325,8 +371,9 @@ def pair_checks(exercise: str, fn: str, zero_terms: str) -> None:
 
     def inputs_check(case, you, ref):
         p, q = case.as_dtype("p"), case.as_dtype("q")
-        expect_inputs_unchanged(you.call(f"information.{fn}", p, q, dim=case["dim"], keep_args=True),
-                                {"p": p, "q": q})
+        expect_inputs_unchanged(
+            you.call(f"information.{fn}", p, q, dim=case["dim"], keep_args=True), {"p": p, "q": q}
+        )
 
     def grads_check(case, you, ref):
         yours = call(you, fn, case, "p", "q", grad_seed=GRAD_SEED)
@@ -361,12 +408,17 @@ def kl_identity(case, you, ref):
             i = tuple(first_bad(off))
             swapped = Case({"p": case["q"], "q": case["p"], "dim": case["dim"]}, case.dtype)
             reverse = call(ref, "kl_divergence", swapped, "p", "q", f64=True).value
-            note = (" That is KL(q || p): the arguments are the other way round (p weights the terms)."
-                    if math.isclose(float(got[i]), float(reverse[i]), rel_tol=1e-3, abs_tol=1e-6) else "")
+            note = (
+                " That is KL(q || p): the arguments are the other way round (p weights the terms)."
+                if math.isclose(float(got[i]), float(reverse[i]), rel_tol=1e-3, abs_tol=1e-6)
+                else ""
+            )
             where = f"at {list(i)}: " if i else ""
-            raise Mismatch(f"{where}H(p, q) = {float(hpq[i]):.5g} and H(p) = {float(h[i]):.5g}, so "
-                           f"KL(p || q) must be their difference, {float(hpq[i] - h[i]):.5g} (the extra nats paid "
-                           f"for coding p with the model q); yours is {float(got[i]):.5g}.{note}")
+            raise Mismatch(
+                f"{where}H(p, q) = {float(hpq[i]):.5g} and H(p) = {float(h[i]):.5g}, so "
+                f"KL(p || q) must be their difference, {float(hpq[i] - h[i]):.5g} (the extra nats paid "
+                f"for coding p with the model q); yours is {float(got[i]):.5g}.{note}"
+            )
     expect_reduced(got, hpq - h, "kl_divergence(p, q) against H(p, q) - H(p)", case)
 
 
@@ -376,13 +428,19 @@ def kl_nonnegative(case, you, ref):
     _, atol = tolerance(case.dtype)
     if got.shape == without(case["p"].shape, case["dim"]) and (got < -10 * atol).any():
         bad = first_bad(got < -10 * atol)
-        raise Mismatch(f"kl_divergence(p, q) = {float(got[tuple(bad)]):.4g}{at(bad)} is negative; KL(p || q) >= 0 "
-                       "(Gibbs' inequality), with equality only at q = p. Check the sign: sum p ln(p / q), "
-                       "not p ln(q / p)")
+        raise Mismatch(
+            f"kl_divergence(p, q) = {float(got[tuple(bad)]):.4g}{at(bad)} is negative; KL(p || q) >= 0 "
+            "(Gibbs' inequality), with equality only at q = p. Check the sign: sum p ln(p / q), "
+            "not p ln(q / p)"
+        )
     same = Case({"p": case["p"], "q": case["p"], "dim": case["dim"]}, case.dtype)
     got = call(you, "kl_divergence", same, "p", "q").value
-    expect_reduced(got, torch.zeros(without(case["p"].shape, case["dim"]), dtype=torch.float64),
-                   "kl_divergence(p, p) (a distribution is 0 nats from itself)", same)
+    expect_reduced(
+        got,
+        torch.zeros(without(case["p"].shape, case["dim"]), dtype=torch.float64),
+        "kl_divergence(p, p) (a distribution is 0 nats from itself)",
+        same,
+    )
 
 
 pair_checks(KL, "kl_divergence", "+inf where q = 0 < p; terms with p = 0 add nothing (no NaN)")
@@ -397,7 +455,7 @@ def sequence_case(draw, zeros: bool = True) -> Case:
     z = draw(st.sampled_from([0.0, 0.0, 0.4])) if zeros else 0.0
     probs = distribution(seed, (T, V), -1, z, draw(peaks))
     g = torch.Generator().manual_seed(seed + 1)
-    if z and draw(st.booleans()):   # the tokens the model expects: every one has probability > 0
+    if z and draw(st.booleans()):  # the tokens the model expects: every one has probability > 0
         tokens = torch.multinomial(probs, 1, generator=g).squeeze(-1)
     else:
         tokens = torch.randint(0, V, (T,), generator=g)
@@ -412,8 +470,11 @@ def expect_bits(got, want: torch.Tensor, name: str, dtype: torch.dtype, T: int) 
     """A 0-d result against the float64 `want`, saying what a ratio of ln 2 or 1/T means."""
     got = expect_tensor(got, name)
     if got.dim() != 0:
-        raise Mismatch(f"{name}: shape {tuple(got.shape)}, expected a 0-d tensor (shape ()): the total over all "
-                       "positions, one number (index probs[t, tokens[t]], one entry per position)", "shape")
+        raise Mismatch(
+            f"{name}: shape {tuple(got.shape)}, expected a 0-d tensor (shape ()): the total over all "
+            "positions, one number (index probs[t, tokens[t]], one entry per position)",
+            "shape",
+        )
     g, w = float(got), float(want)
     known = [(math.log(2), "that is in nats: code lengths are in bits, use log2 (torch.log2)")]
     if T > 1:
@@ -437,8 +498,13 @@ def bits_matches(case, you, ref):
 def uniform_model(draw) -> Case:
     T, V = draw(st.integers(1, 10)), draw(st.integers(2, 16))
     g = torch.Generator().manual_seed(draw(seeds))
-    return Case({"probs": torch.full((T, V), 1.0 / V, dtype=torch.float64),
-                 "tokens": torch.randint(0, V, (T,), generator=g)}, draw(dtypes))
+    return Case(
+        {
+            "probs": torch.full((T, V), 1.0 / V, dtype=torch.float64),
+            "tokens": torch.randint(0, V, (T,), generator=g),
+        },
+        draw(dtypes),
+    )
 
 
 @check(BITS, "a uniform model over V symbols costs T * log2 V bits", uniform_model(), weight=0.5)
@@ -446,41 +512,63 @@ def bits_uniform(case, you, ref):
     T, V = case["probs"].shape
     got = bits(you, case.as_dtype("probs"), case["tokens"]).value
     want = torch.tensor(T * math.log2(V), dtype=torch.float64)
-    expect_bits(got, want, f"code_length_bits for T={T} tokens under the uniform model over V={V} symbols "
-                "(expected T * log2 V)", case.dtype, T)
+    expect_bits(
+        got,
+        want,
+        f"code_length_bits for T={T} tokens under the uniform model over V={V} symbols (expected T * log2 V)",
+        case.dtype,
+        T,
+    )
 
 
-@check(BITS, "adds up: two pieces of a sequence cost the whole sequence's bits",
-       sequence_case(zeros=False).filter(lambda c: len(c["tokens"]) >= 2))
+@check(
+    BITS,
+    "adds up: two pieces of a sequence cost the whole sequence's bits",
+    sequence_case(zeros=False).filter(lambda c: len(c["tokens"]) >= 2),
+)
 def bits_additive(case, you, ref):
     probs, tokens = case.as_dtype("probs"), case["tokens"]
     T = len(tokens)
     cut = T // 2
     whole = expect_tensor(bits(you, probs, tokens).value, "code_length_bits(probs, tokens)")
-    head = expect_tensor(bits(you, probs[:cut], tokens[:cut]).value, "code_length_bits(probs[:k], tokens[:k])")
-    tail = expect_tensor(bits(you, probs[cut:], tokens[cut:]).value, "code_length_bits(probs[k:], tokens[k:])")
+    head = expect_tensor(
+        bits(you, probs[:cut], tokens[:cut]).value, "code_length_bits(probs[:k], tokens[:k])"
+    )
+    tail = expect_tensor(
+        bits(you, probs[cut:], tokens[cut:]).value, "code_length_bits(probs[k:], tokens[k:])"
+    )
     for name, x in (("the whole", whole), ("the first piece", head), ("the second piece", tail)):
         if x.dim() != 0:
             raise Mismatch(f"code length of {name}: shape {tuple(x.shape)}, expected a 0-d tensor", "shape")
     rtol, atol = tolerance(case.dtype)
     total = float(head) + float(tail)
     if not math.isclose(float(whole), total, rel_tol=10 * rtol, abs_tol=10 * atol):
-        raise Mismatch(f"the first {cut} tokens cost {float(head):.6g} bits and the other {T - cut} cost "
-                       f"{float(tail):.6g}, but the whole sequence of {T} costs {float(whole):.6g}, not their sum "
-                       f"{total:.6g}. Bits add up along a sequence (-log2 of a product of probabilities is a "
-                       "sum): sum over positions, do not average, and score probs[t] against tokens[t] only")
+        raise Mismatch(
+            f"the first {cut} tokens cost {float(head):.6g} bits and the other {T - cut} cost "
+            f"{float(tail):.6g}, but the whole sequence of {T} costs {float(whole):.6g}, not their sum "
+            f"{total:.6g}. Bits add up along a sequence (-log2 of a product of probabilities is a "
+            "sum): sum over positions, do not average, and score probs[t] against tokens[t] only"
+        )
 
 
-@check(BITS, "is the cross-entropy in bits of one-hot targets: sum_t -log2 probs[t, tokens[t]]",
-       sequence_case(zeros=False))
+@check(
+    BITS,
+    "is the cross-entropy in bits of one-hot targets: sum_t -log2 probs[t, tokens[t]]",
+    sequence_case(zeros=False),
+)
 def bits_cross_entropy(case, you, ref):
     probs, tokens = case.f64("probs"), case["tokens"]
     T, V = probs.shape
     targets = torch.zeros(T, V, dtype=torch.float64).scatter_(1, tokens[:, None], 1.0)
-    nats = ref("information.cross_entropy", targets, probs, dim=-1)   # (T,): -ln probs[t, tokens[t]]
+    nats = ref("information.cross_entropy", targets, probs, dim=-1)  # (T,): -ln probs[t, tokens[t]]
     got = bits(you, case.as_dtype("probs"), tokens).value
-    expect_bits(got, nats.sum() / math.log(2), "code_length_bits(probs, tokens) against "
-                "sum_t H(one_hot(tokens[t]), probs[t]) / ln 2", case.dtype, T)
+    expect_bits(
+        got,
+        nats.sum() / math.log(2),
+        "code_length_bits(probs, tokens) against sum_t H(one_hot(tokens[t]), probs[t]) / ln 2",
+        case.dtype,
+        T,
+    )
 
 
 @check(BITS, "passes gradients back to probs", sequence_case(zeros=False), weight=0.5)

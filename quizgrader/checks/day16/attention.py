@@ -51,8 +51,10 @@ def softmax_is_distribution(case, you, ref):
     rtol, atol = tolerance(x.dtype)
     worst = float((sums - 1).abs().max())
     if worst > 10 * atol + rtol:
-        raise Mismatch(f"the entries along dim={dim} should sum to 1; some sum to "
-                       f"{float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g} (off by {worst:.3g})")
+        raise Mismatch(
+            f"the entries along dim={dim} should sum to 1; some sum to "
+            f"{float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g} (off by {worst:.3g})"
+        )
 
 
 @st.composite
@@ -62,9 +64,18 @@ def extreme_logits(draw) -> Case:
     seed = draw(seeds)
     x = randn(seed, rows, cols) * torch.tensor([1e4, 1.0, 1e4, 30.0])[:rows, None]
     g = torch.Generator().manual_seed(seed + 1)
-    x = x.masked_fill(~random_mask(seed + 2, (rows, cols), p=0.8), float("-inf")) if draw(st.booleans()) else x
-    return Case({"x": x + draw(st.sampled_from([0.0, 1e4, -1e4])) * torch.rand(rows, 1, generator=g).round(),
-                 "dim": -1}, draw(dtypes))
+    x = (
+        x.masked_fill(~random_mask(seed + 2, (rows, cols), p=0.8), float("-inf"))
+        if draw(st.booleans())
+        else x
+    )
+    return Case(
+        {
+            "x": x + draw(st.sampled_from([0.0, 1e4, -1e4])) * torch.rand(rows, 1, generator=g).round(),
+            "dim": -1,
+        },
+        draw(dtypes),
+    )
 
 
 def score_rounding(dtype: torch.dtype, scale: float) -> float:
@@ -109,7 +120,9 @@ def run_sdpa(api, case: Case, f64: bool = False, **kw):
 
 @check(SDPA, "matches the reference (float32 and float64, every mask shape)", attention_case(), weight=1.5)
 def sdpa_matches(case, you, ref):
-    expect_pair_close(run_sdpa(you, case).value, run_sdpa(ref, case, f64=True).value, ("out", "weights"), case.dtype)
+    expect_pair_close(
+        run_sdpa(you, case).value, run_sdpa(ref, case, f64=True).value, ("out", "weights"), case.dtype
+    )
 
 
 def sdpa_weights(api, case: Case) -> torch.Tensor:
@@ -127,19 +140,25 @@ def sdpa_rows_sum(case, you, ref):
     sums = w.sum(-1)
     worst = float((sums - 1).abs().max())
     if worst > 1e-4:
-        raise Mismatch(f"each row of weights (a query's distribution over the keys, last dim) must sum "
-                       f"to 1; the worst row sums to {float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g}")
+        raise Mismatch(
+            f"each row of weights (a query's distribution over the keys, last dim) must sum "
+            f"to 1; the worst row sums to {float(sums.flatten()[(sums - 1).abs().flatten().argmax()]):.6g}"
+        )
 
 
-@check(SDPA, "masked keys get exactly zero weight", attention_case(masks=("full", "causal", "keys", "random")))
+@check(
+    SDPA, "masked keys get exactly zero weight", attention_case(masks=("full", "causal", "keys", "random"))
+)
 def sdpa_masked_zero(case, you, ref):
     w = sdpa_weights(you, case)
     hidden = ~case["mask"].expand(w.shape)
     leaked = w.masked_fill(~hidden, 0.0).abs()
     if leaked.max() > 0:
         idx = [int(i) for i in (leaked == leaked.max()).nonzero()[0]]
-        raise Mismatch(f"weight {float(leaked.max()):.3g} at {idx} goes to a key the mask hides "
-                       "(mask False there); masked scores must become -inf before the softmax")
+        raise Mismatch(
+            f"weight {float(leaked.max()):.3g} at {idx} goes to a key the mask hides "
+            "(mask False there); masked scores must become -inf before the softmax"
+        )
 
 
 @st.composite
@@ -155,15 +174,17 @@ def sdpa_convex(case, you, ref):
     out = expect_tensor(out, "out").to(torch.float64)
     V = case.f64("V")
     expect_shape(out, case["Q"].shape[:-1] + V.shape[-1:], "out")
-    lo, hi = V.min(-2, keepdim=True).values, V.max(-2, keepdim=True).values   # (..., 1, d_v)
+    lo, hi = V.min(-2, keepdim=True).values, V.max(-2, keepdim=True).values  # (..., 1, d_v)
     slack = 1e-4 * (1 + V.abs().max())
     outside = (out < lo - slack) | (out > hi + slack)
     if outside.any():
         idx = [int(i) for i in outside.nonzero()[0]]
-        raise Mismatch(f"out{idx} = {float(out[tuple(idx)]):.4g} lies outside the range of V's entries in "
-                       f"that column [{float(lo.expand_as(out)[tuple(idx)]):.4g}, "
-                       f"{float(hi.expand_as(out)[tuple(idx)]):.4g}]: an output row must be a weighted "
-                       "average of V's rows with weights that sum to 1")
+        raise Mismatch(
+            f"out{idx} = {float(out[tuple(idx)]):.4g} lies outside the range of V's entries in "
+            f"that column [{float(lo.expand_as(out)[tuple(idx)]):.4g}, "
+            f"{float(hi.expand_as(out)[tuple(idx)]):.4g}]: an output row must be a weighted "
+            "average of V's rows with weights that sum to 1"
+        )
 
 
 @st.composite
@@ -184,16 +205,19 @@ def sdpa_causal(case, you, ref):
     later = Case(dict(case.values), case.dtype)
     noise = randn(7, *case["K"].shape[:-2], case["K"].shape[-2] - cut - 1, case["K"].shape[-1])
     later.values["K"] = torch.cat([case["K"][..., : cut + 1, :], noise * 3], -2)
-    later.values["V"] = torch.cat([case["V"][..., : cut + 1, :],
-                                   randn(8, *noise.shape[:-1], case["V"].shape[-1]) * 3], -2)
+    later.values["V"] = torch.cat(
+        [case["V"][..., : cut + 1, :], randn(8, *noise.shape[:-1], case["V"].shape[-1]) * 3], -2
+    )
     b = expect_tuple(run_sdpa(you, later).value, ("out", "weights"))[0]
     expect_shape(expect_tensor(a, "out"), case["Q"].shape[:-1] + case["V"].shape[-1:], "out")
     _r, t = tolerance(case.dtype)
     diff = (a[..., : cut + 1, :] - b[..., : cut + 1, :]).abs()
     if diff.max() > 10 * t:
         pos = [int(i) for i in (diff == diff.max()).nonzero()[0]]
-        raise Mismatch(f"with a causal mask, changing keys/values after position {cut} changed the output "
-                       f"at {pos} (by {float(diff.max()):.3g}): position i must only see keys 0..i")
+        raise Mismatch(
+            f"with a causal mask, changing keys/values after position {cut} changed the output "
+            f"at {pos} (by {float(diff.max()):.3g}): position i must only see keys 0..i"
+        )
 
 
 @st.composite
@@ -216,11 +240,17 @@ def sdpa_permutation(case, you, ref):
     b_out, b_w = expect_tuple(run_sdpa(you, p).value, ("out", "weights"))
     expect_tensor(a_out, "out"), expect_tensor(b_out, "out")
     rtol, atol = tolerance(case.dtype)
-    if a_out.shape != b_out.shape or not torch.allclose(a_out, b_out, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
-        raise Mismatch(f"reordering the keys and values with the same permutation {perm.tolist()} changed "
-                       "the output; attention is a weighted sum over keys, so the order of keys must not "
-                       "matter (check that K is transposed, not reshaped)")
-    if a_w.shape == b_w.shape and not torch.allclose(a_w[..., perm], b_w, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
+    if a_out.shape != b_out.shape or not torch.allclose(
+        a_out, b_out, rtol=10 * rtol, atol=10 * atol, equal_nan=True
+    ):
+        raise Mismatch(
+            f"reordering the keys and values with the same permutation {perm.tolist()} changed "
+            "the output; attention is a weighted sum over keys, so the order of keys must not "
+            "matter (check that K is transposed, not reshaped)"
+        )
+    if a_w.shape == b_w.shape and not torch.allclose(
+        a_w[..., perm], b_w, rtol=10 * rtol, atol=10 * atol, equal_nan=True
+    ):
         raise Mismatch(f"after permuting keys by {perm.tolist()} the weights should be permuted the same way")
 
 
@@ -230,8 +260,15 @@ def batch_case(draw) -> Case:
     B, T_q, T_k, d = draw(st.integers(2, 3)), draw(small), draw(small), draw(st.integers(1, 6))
     seed = draw(seeds)
     scale = torch.tensor([1.0, 100.0, 0.01])[:B].view(B, 1, 1)
-    return Case({"Q": randn(seed, B, T_q, d) * scale, "K": randn(seed + 1, B, T_k, d) * scale,
-                 "V": randn(seed + 2, B, T_k, d), "mask": None}, draw(dtypes))
+    return Case(
+        {
+            "Q": randn(seed, B, T_q, d) * scale,
+            "K": randn(seed + 1, B, T_k, d) * scale,
+            "V": randn(seed + 2, B, T_k, d),
+            "mask": None,
+        },
+        draw(dtypes),
+    )
 
 
 @check(SDPA, "batch elements are independent", batch_case())
@@ -239,13 +276,20 @@ def sdpa_batch(case, you, ref):
     whole = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))[0]
     expect_tensor(whole, "out")
     for b in range(case["Q"].shape[0]):
-        one = Case({k: (v[b : b + 1] if isinstance(v, torch.Tensor) else v) for k, v in case.values.items()}, case.dtype)
+        one = Case(
+            {k: (v[b : b + 1] if isinstance(v, torch.Tensor) else v) for k, v in case.values.items()},
+            case.dtype,
+        )
         alone = expect_tuple(run_sdpa(you, one).value, ("out", "weights"))[0]
         rtol, atol = tolerance(case.dtype)
-        if whole[b : b + 1].shape != alone.shape or not torch.allclose(whole[b : b + 1], alone, rtol=rtol, atol=atol):
-            raise Mismatch(f"batch element {b} gives a different output when computed alone than inside "
-                           "the batch: something mixes batch elements (a max or sum over the whole tensor "
-                           "instead of one row?)")
+        if whole[b : b + 1].shape != alone.shape or not torch.allclose(
+            whole[b : b + 1], alone, rtol=rtol, atol=atol
+        ):
+            raise Mismatch(
+                f"batch element {b} gives a different output when computed alone than inside "
+                "the batch: something mixes batch elements (a max or sum over the whole tensor "
+                "instead of one row?)"
+            )
 
 
 @st.composite
@@ -269,12 +313,19 @@ def sdpa_padding(case, you, ref):
     expect_tensor(a, "out"), expect_tensor(b, "out")
     rtol, atol = tolerance(case.dtype)
     if a.shape != b.shape or not torch.allclose(a, b, rtol=10 * rtol, atol=10 * atol, equal_nan=True):
-        raise Mismatch(f"appending {pad} padding keys (masked out) changed the output: masked keys must "
-                       "get exactly zero weight (fill their scores with -inf, not 0, before the softmax)")
+        raise Mismatch(
+            f"appending {pad} padding keys (masked out) changed the output: masked keys must "
+            "get exactly zero weight (fill their scores with -inf, not 0, before the softmax)"
+        )
 
 
-@check(SDPA, "is stable when scores reach ±1e4", attention_case(masks=("none", "causal")).map(
-    lambda c: Case({**c.values, "Q": c["Q"] * 100, "K": c["K"] * 100}, c.dtype, c.meta)))
+@check(
+    SDPA,
+    "is stable when scores reach ±1e4",
+    attention_case(masks=("none", "causal")).map(
+        lambda c: Case({**c.values, "Q": c["Q"] * 100, "K": c["K"] * 100}, c.dtype, c.meta)
+    ),
+)
 def sdpa_stable(case, you, ref):
     out, weights = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))
     want_out, want_weights = run_sdpa(ref, case, f64=True).value
@@ -308,12 +359,18 @@ def additive_case(draw, masked: bool | None = None, batch: st.SearchStrategy = s
     B, T, d_q, d_k, d_v, d_a = draw(batch), draw(small), draw(small), draw(small), draw(small), draw(small)
     seed = draw(seeds)
     use_mask = draw(st.booleans()) if masked is None else masked
-    return Case({
-        "query": randn(seed, B, d_q), "keys": randn(seed + 1, B, T, d_k), "values": randn(seed + 2, B, T, d_v),
-        "W_q": randn(seed + 3, d_a, d_q, scale=draw(scales)), "W_k": randn(seed + 4, d_a, d_k, scale=draw(scales)),
-        "v": randn(seed + 5, d_a, scale=2.0),
-        "mask": random_mask(seed + 6, (B, T)) if use_mask else None,
-    }, draw(dtypes))
+    return Case(
+        {
+            "query": randn(seed, B, d_q),
+            "keys": randn(seed + 1, B, T, d_k),
+            "values": randn(seed + 2, B, T, d_v),
+            "W_q": randn(seed + 3, d_a, d_q, scale=draw(scales)),
+            "W_k": randn(seed + 4, d_a, d_k, scale=draw(scales)),
+            "v": randn(seed + 5, d_a, scale=2.0),
+            "mask": random_mask(seed + 6, (B, T)) if use_mask else None,
+        },
+        draw(dtypes),
+    )
 
 
 ADDITIVE_ARGS = ("query", "keys", "values", "W_q", "W_k", "v")
@@ -324,10 +381,19 @@ def run_additive(api, case: Case, f64: bool = False, **kw):
     return api.call("attention.additive_attention", *(get(n) for n in ADDITIVE_ARGS), mask=case["mask"], **kw)
 
 
-@check(ADDITIVE, "matches the reference (float32 and float64, with and without a mask)", additive_case(), weight=1.5)
+@check(
+    ADDITIVE,
+    "matches the reference (float32 and float64, with and without a mask)",
+    additive_case(),
+    weight=1.5,
+)
 def additive_matches(case, you, ref):
-    expect_pair_close(run_additive(you, case).value, run_additive(ref, case, f64=True).value,
-                      ("context", "weights"), case.dtype)
+    expect_pair_close(
+        run_additive(you, case).value,
+        run_additive(ref, case, f64=True).value,
+        ("context", "weights"),
+        case.dtype,
+    )
 
 
 @check(ADDITIVE, "weights are distributions over the positions", additive_case())
@@ -337,8 +403,10 @@ def additive_distribution(case, you, ref):
     expect_shape(w, case["keys"].shape[:2], "weights")
     sums = w.sum(-1)
     if (w < 0).any() or torch.isnan(w).any() or float((sums - 1).abs().max()) > 1e-4:
-        raise Mismatch(f"each row of weights (B, T) must be >= 0 and sum to 1 over the T positions; row sums "
-                       f"are {[round(float(s), 4) for s in sums]}")
+        raise Mismatch(
+            f"each row of weights (B, T) must be >= 0 and sum to 1 over the T positions; row sums "
+            f"are {[round(float(s), 4) for s in sums]}"
+        )
 
 
 @check(ADDITIVE, "the context is a convex combination of the values", additive_case())
@@ -350,19 +418,25 @@ def additive_convex(case, you, ref):
     lo, hi = values.min(1).values, values.max(1).values
     slack = 1e-4 * (1 + values.abs().max())
     if ((ctx < lo - slack) | (ctx > hi + slack)).any():
-        raise Mismatch("context lies outside the range of the values: it must be sum_j weights_j * values_j "
-                       "(the values, not the keys)")
+        raise Mismatch(
+            "context lies outside the range of the values: it must be sum_j weights_j * values_j "
+            "(the values, not the keys)"
+        )
 
 
-@check(ADDITIVE, "masked positions get zero weight; appended padding changes nothing", additive_case(masked=True))
+@check(
+    ADDITIVE, "masked positions get zero weight; appended padding changes nothing", additive_case(masked=True)
+)
 def additive_padding(case, you, ref):
     ctx, w = expect_tuple(run_additive(you, case).value, ("context", "weights"))
     w = expect_tensor(w, "weights")
     expect_shape(w, case["mask"].shape, "weights")
     leaked = w.masked_fill(case["mask"], 0).abs()
     if leaked.max() > 0:
-        raise Mismatch(f"a position the mask hides got weight {float(leaked.max()):.3g}; masked energies must "
-                       "become -inf before the softmax")
+        raise Mismatch(
+            f"a position the mask hides got weight {float(leaked.max()):.3g}; masked energies must "
+            "become -inf before the softmax"
+        )
     p = Case(dict(case.values), case.dtype)
     B, _, _ = case["keys"].shape
     p.values["keys"] = torch.cat([case["keys"], randn(21, B, 2, case["keys"].shape[2])], 1)
@@ -384,9 +458,13 @@ def additive_batch(case, you, ref):
                 one.values[n] = case[n][b : b + 1]
         alone = expect_tuple(run_additive(you, one).value, ("context", "weights"))[1]
         rtol, atol = tolerance(case.dtype)
-        if whole[b : b + 1].shape != alone.shape or not torch.allclose(whole[b : b + 1], alone, rtol=rtol, atol=atol):
-            raise Mismatch(f"batch element {b} gets different weights alone than inside the batch: the softmax "
-                           "must run over the positions (dim -1), not over the batch")
+        if whole[b : b + 1].shape != alone.shape or not torch.allclose(
+            whole[b : b + 1], alone, rtol=rtol, atol=atol
+        ):
+            raise Mismatch(
+                f"batch element {b} gets different weights alone than inside the batch: the softmax "
+                "must run over the positions (dim -1), not over the batch"
+            )
 
 
 @check(ADDITIVE, "passes gradients to every input and parameter", additive_case(), weight=0.5)
@@ -396,10 +474,12 @@ def additive_grads(case, you, ref):
     expect_grads_close(yours, want, list(ADDITIVE_ARGS), case.dtype)
 
 
-
 # -- why attention beats a recurrence (rubric row 8) -----------------------------------------------
-SCALING = {"quick": ([32, 128, 512], 3), "default": ([64, 128, 256, 512, 1024], 5),
-           "thorough": ([64, 128, 256, 512, 1024, 2048], 9)}
+SCALING = {
+    "quick": ([32, 128, 512], 3),
+    "default": ([64, 128, 256, 512, 1024], 5),
+    "thorough": ([64, 128, 256, 512, 1024, 2048], 9),
+}
 
 
 def fit_start(lengths: list[int]) -> int:
@@ -441,35 +521,64 @@ def count_attention_ops(you, ref) -> dict[int, tuple[int, int]]:
             raise Mismatch("the call whose operators were counted did not come back", "values")
         want = ref("attention.scaled_dot_product_attention", q.double(), k.double(), v.double())
         out = got["value"][0] if isinstance(got["value"], (tuple, list)) and got["value"] else got["value"]
-        expect_close(out, want[0], f"out, for the call of {T} positions whose operators were counted",
-                     dtype=torch.float32)
+        expect_close(
+            out,
+            want[0],
+            f"out, for the call of {T} positions whose operators were counted",
+            dtype=torch.float32,
+        )
         if not got["graph"]:
-            raise Mismatch(f"for the call of {T} positions whose operators were counted, out carries no gradient "
-                           "back to Q, K, V (a round trip through numpy, .detach() or torch.no_grad())", "grad")
+            raise Mismatch(
+                f"for the call of {T} positions whose operators were counted, out carries no gradient "
+                "back to Q, K, V (a round trip through numpy, .detach() or torch.no_grad())",
+                "grad",
+            )
         counts[T] = (int(got["ops"]), int(got["calls"]))
     return counts
 
 
-@check(SDPA, "attends to all T positions at once: its number of tensor ops does not grow with T "
-       "(timed against a T-step recurrence)", rows=(8,))
+@check(
+    SDPA,
+    "attends to all T positions at once: its number of tensor ops does not grow with T "
+    "(timed against a T-step recurrence)",
+    rows=(8,),
+)
 def sdpa_parallel(case, you, ref):
     measured = count_attention_ops(you, ref)
     ops, calls = ({T: m[i] for T, m in measured.items()} for i in (0, 1))
-    for what, counts, budget in (("tensor operations", ops, OPS_BUDGET), ("function calls", calls, CALLS_BUDGET)):
+    for what, counts, budget in (
+        ("tensor operations", ops, OPS_BUDGET),
+        ("function calls", calls, CALLS_BUDGET),
+    ):
         if len(set(counts.values())) > 1 or max(counts.values()) > budget:
             shown = ", ".join(f"{n} for {T} positions" for T, n in counts.items())
-            raise Mismatch(f"your attention runs {what}: {shown}: it steps through positions one at a time, as an "
-                           "RNN must" + (f" (more than the {budget} one call of attention needs at any length)"
-                                         if len(set(counts.values())) == 1 else "")
-                           + ". Attention needs no such loop: Q @ K.transpose(-2, -1) scores every query against every "
-                           "key in one operation, and weights @ V mixes all values at once")
+            raise Mismatch(
+                f"your attention runs {what}: {shown}: it steps through positions one at a time, as an "
+                "RNN must"
+                + (
+                    f" (more than the {budget} one call of attention needs at any length)"
+                    if len(set(counts.values())) == 1
+                    else ""
+                )
+                + ". Attention needs no such loop: Q @ K.transpose(-2, -1) scores every query against every "
+                "key in one operation, and weights @ V mixes all values at once"
+            )
     counts = {32: max(ops.values())}
     if not context().measure:
-        return {"ops": counts[32], "summary": f"one call covers all T positions ({counts[32]} ops at any T); "
-                                              "not timed in this run"}
+        return {
+            "ops": counts[32],
+            "summary": f"one call covers all T positions ({counts[32]} ops at any T); not timed in this run",
+        }
     lengths, repeats = SCALING[context().profile]
-    rows = you.tool("time_attention", "attention.scaled_dot_product_attention", lengths=lengths, d=64,
-                    batch=4, repeats=repeats, seed=context().seed)
+    rows = you.tool(
+        "time_attention",
+        "attention.scaled_dot_product_attention",
+        lengths=lengths,
+        d=64,
+        batch=4,
+        repeats=repeats,
+        seed=context().seed,
+    )
     figures = {
         "ops": counts[32],
         "growth_exponent": round(growth_exponent(lengths, [r["attention"] for r in rows]), 2),
@@ -482,7 +591,9 @@ def sdpa_parallel(case, you, ref):
     last = rows[-1]
     figures["summary"] = (
         f"one call covers all T positions ({counts[32]} ops at any T); its time grows as "
-        f"T^{figures['growth_exponent']:.1f}, a T-step recurrence's as T^{figures['recurrence_growth_exponent']:.1f}; "
+        f"T^{figures['growth_exponent']:.1f}, "
+        f"a T-step recurrence's as T^{figures['recurrence_growth_exponent']:.1f}; "
         f"{figures['speedup'][best['T']]:g}x faster than the recurrence at T={best['T']}, "
-        f"{figures['speedup'][last['T']]:g}x at T={last['T']}")
+        f"{figures['speedup'][last['T']]:g}x at T={last['T']}"
+    )
     return figures

@@ -33,8 +33,12 @@ def prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def ff_weights(d: int, d_ff: int, seed: int) -> dict[str, torch.Tensor]:
-    return {"fc1.weight": randn(seed, d_ff, d, scale=d ** -0.5), "fc1.bias": randn(seed + 1, d_ff, scale=0.3),
-            "fc2.weight": randn(seed + 2, d, d_ff, scale=d_ff ** -0.5), "fc2.bias": randn(seed + 3, d, scale=0.3)}
+    return {
+        "fc1.weight": randn(seed, d_ff, d, scale=d**-0.5),
+        "fc1.bias": randn(seed + 1, d_ff, scale=0.3),
+        "fc2.weight": randn(seed + 2, d, d_ff, scale=d_ff**-0.5),
+        "fc2.bias": randn(seed + 3, d, scale=0.3),
+    }
 
 
 def ln_weights(d: int, seed: int) -> dict[str, torch.Tensor]:
@@ -95,9 +99,16 @@ def unchanged(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> bool:
 
 def expect_block_parameters(you, ref, name: str, args: tuple, kwargs: dict) -> None:
     default = " (d_ff=None means 4 * d_model)" if kwargs.get("d_ff", "given") is None else ""
-    expect_parameters(you, ref, name, args, kwargs, shape_advice=default,
-                      advice=f"Use exactly the submodules {SUBMODULES[name]} (the grader loads weights by these "
-                             "names) and no others")
+    expect_parameters(
+        you,
+        ref,
+        name,
+        args,
+        kwargs,
+        shape_advice=default,
+        advice=f"Use exactly the submodules {SUBMODULES[name]} (the grader loads weights by these "
+        "names) and no others",
+    )
 
 
 def last_position_stays_last(you, name: str, case: Case) -> bool:
@@ -124,7 +135,7 @@ def expect_matches(you, ref, case: Case) -> None:
 
 
 # -- strategies -------------------------------------------------------------------------------
-widths = st.sampled_from([3, None, 8])      # d_ff: narrow (short repros), the default 4 * d_model, wide
+widths = st.sampled_from([3, None, 8])  # d_ff: narrow (short repros), the default 4 * d_model, wide
 
 
 @st.composite
@@ -133,8 +144,11 @@ def ff_case(draw, lead=False, activations=("gelu", "relu")) -> Case:
     shape = tuple(draw(st.sampled_from([(), (2,), (2, 2)]))) if lead else (draw(st.integers(1, 2)),)
     d_ff, activation = draw(widths), draw(st.sampled_from(activations))
     kwargs = {"d_ff": d_ff, "activation": activation}
-    return Case({"x": randn(seed, *shape, T, d), "state": ff_weights(d, d_ff or 4 * d, seed + 1)},
-                draw(model_dtypes), {"name": FF, "args": (d,), "kwargs": kwargs})
+    return Case(
+        {"x": randn(seed, *shape, T, d), "state": ff_weights(d, d_ff or 4 * d, seed + 1)},
+        draw(model_dtypes),
+        {"name": FF, "args": (d,), "kwargs": kwargs},
+    )
 
 
 @st.composite
@@ -150,10 +164,16 @@ def block_case(draw, masks=("causal", "keys", "none"), T=(1, 5), pre_ln=(True, F
     B, T, seed = draw(st.integers(1, 2)), draw(st.integers(*T)), draw(seeds)
     kind = draw(st.sampled_from(masks))
     mask = {"none": None, "causal": causal(T, T), "keys": random_mask(seed + 5, (B, 1, 1, T))}[kind]
-    kwargs = {"d_ff": d_ff, "pre_ln": draw(st.sampled_from(pre_ln)), "activation": draw(st.sampled_from(["gelu", "relu"]))}
-    return Case({"x": randn(seed, B, T, d), "mask": mask,
-                 "state": block_weights(d, d_ff or 4 * d, seed + 1)},
-                draw(model_dtypes), {"name": BLOCK, "args": (d, h), "kwargs": kwargs, "mask": kind})
+    kwargs = {
+        "d_ff": d_ff,
+        "pre_ln": draw(st.sampled_from(pre_ln)),
+        "activation": draw(st.sampled_from(["gelu", "relu"])),
+    }
+    return Case(
+        {"x": randn(seed, B, T, d), "mask": mask, "state": block_weights(d, d_ff or 4 * d, seed + 1)},
+        draw(model_dtypes),
+        {"name": BLOCK, "args": (d, h), "kwargs": kwargs, "mask": kind},
+    )
 
 
 def hiding_mask(seed: int, B: int, S: int) -> torch.Tensor:
@@ -167,37 +187,58 @@ def hiding_mask(seed: int, B: int, S: int) -> torch.Tensor:
 
 
 @st.composite
-def decoder_case(draw, self_masks=("causal", "none"), memory_masks=("padding", "none"), T=(1, 5), S=(1, 5)) -> Case:
+def decoder_case(
+    draw, self_masks=("causal", "none"), memory_masks=("padding", "none"), T=(1, 5), S=(1, 5)
+) -> Case:
     (d, h), d_ff = draw(model_width()), draw(widths)
     B, T, seed = draw(st.integers(1, 2)), draw(st.integers(*T)), draw(seeds)
     S = draw(st.integers(*S).filter(lambda s: s != T))
     kinds = draw(st.sampled_from(self_masks)), draw(st.sampled_from(memory_masks))
-    memory_mask = None                      # "none"
-    if kinds[1] == "padding":               # (B, 1, 1, S), every row keeps at least one key
+    memory_mask = None  # "none"
+    if kinds[1] == "padding":  # (B, 1, 1, S), every row keeps at least one key
         memory_mask = random_mask(seed + 6, (B, 1, 1, S))
-    elif kinds[1] == "hiding":              # and hides at least one
+    elif kinds[1] == "hiding":  # and hides at least one
         memory_mask = hiding_mask(seed + 6, B, S)
     kwargs = {"d_ff": d_ff, "activation": draw(st.sampled_from(["gelu", "relu"]))}
-    return Case({"x": randn(seed, B, T, d), "memory": randn(seed + 2, B, S, d),
-                 "self_mask": causal(T, T) if kinds[0] == "causal" else None, "memory_mask": memory_mask,
-                 "state": block_weights(d, d_ff or 4 * d, seed + 1, attns=("self_attn", "cross_attn"), norms=3)},
-                draw(model_dtypes), {"name": DECODER, "args": (d, h), "kwargs": kwargs, "masks": kinds})
+    return Case(
+        {
+            "x": randn(seed, B, T, d),
+            "memory": randn(seed + 2, B, S, d),
+            "self_mask": causal(T, T) if kinds[0] == "causal" else None,
+            "memory_mask": memory_mask,
+            "state": block_weights(d, d_ff or 4 * d, seed + 1, attns=("self_attn", "cross_attn"), norms=3),
+        },
+        draw(model_dtypes),
+        {"name": DECODER, "args": (d, h), "kwargs": kwargs, "masks": kinds},
+    )
 
 
 # -- FeedForward ------------------------------------------------------------------------------
-@check(FF, "has fc1 = nn.Linear(d_model, d_ff) and fc2 = nn.Linear(d_ff, d_model), d_ff defaulting to 4·d_model",
-       st.tuples(st.integers(1, 8), widths, st.sampled_from(["gelu", "relu"])), weight=0.3)
+@check(
+    FF,
+    "has fc1 = nn.Linear(d_model, d_ff) and fc2 = nn.Linear(d_ff, d_model), d_ff defaulting to 4·d_model",
+    st.tuples(st.integers(1, 8), widths, st.sampled_from(["gelu", "relu"])),
+    weight=0.3,
+)
 def ff_parameters(case, you, ref):
     d, d_ff, activation = case
     expect_block_parameters(you, ref, FF, (d,), {"d_ff": d_ff, "activation": activation})
 
 
-@check(FF, "raises ValueError for an activation other than 'gelu' or 'relu'",
-       st.sampled_from(["silu", "tanh", "sigmoid"]), weight=0.3)
+@check(
+    FF,
+    "raises ValueError for an activation other than 'gelu' or 'relu'",
+    st.sampled_from(["silu", "tanh", "sigmoid"]),
+    weight=0.3,
+)
 def ff_unknown_activation(case, you, ref):
-    expect_raises(lambda: you.new(FF, 4, activation=case), "ValueError", f"FeedForward(4, activation={case!r})",
-                  "only 'gelu' and 'relu' are known; refuse anything else in __init__ rather than silently "
-                  "picking some activation")
+    expect_raises(
+        lambda: you.new(FF, 4, activation=case),
+        "ValueError",
+        f"FeedForward(4, activation={case!r})",
+        "only 'gelu' and 'relu' are known; refuse anything else in __init__ rather than silently "
+        "picking some activation",
+    )
 
 
 @check(FF, "matches the reference with the same weights (gelu and relu)", ff_case())
@@ -206,20 +247,26 @@ def ff_matches(case, you, ref):
 
 
 ACTIVATIONS = {  # what an activation applied to x can look like, and what to say about it
-    "the exact (erf) GELU": lambda x: F.gelu(x),
+    "the exact (erf) GELU": F.gelu,
     "the tanh approximation of GELU": lambda x: F.gelu(x, approximate="tanh"),
     "ReLU": F.relu,
     "no activation at all": lambda x: x,
 }
 
 
-@check(FF, "applies the exact (erf) GELU or ReLU between fc1 and fc2",
-       st.tuples(st.sampled_from(["gelu", "relu"]), st.integers(2, 8), seeds, dtypes), weight=0.5)
+@check(
+    FF,
+    "applies the exact (erf) GELU or ReLU between fc1 and fc2",
+    st.tuples(st.sampled_from(["gelu", "relu"]), st.integers(2, 8), seeds, dtypes),
+    weight=0.5,
+)
 def ff_activation(case, you, ref):
     activation, d, seed, dtype = case
     # fc1 and fc2 are identities, so the output is the activation itself, on inputs in [-4, 4]
     # (the tanh approximation of GELU is off by up to 5e-4 near |x| = 2.7).
-    x = torch.linspace(-4.0, 4.0, 4 * d, dtype=torch.float64)[torch.randperm(4 * d, generator=torch.Generator().manual_seed(seed))]
+    x = torch.linspace(-4.0, 4.0, 4 * d, dtype=torch.float64)[
+        torch.randperm(4 * d, generator=torch.Generator().manual_seed(seed))
+    ]
     x = x.view(1, 4, d)
     eye, zero = torch.eye(d, dtype=dtype), torch.zeros(d, dtype=dtype)
     m = you.new(FF, d, d_ff=d, activation=activation)
@@ -232,16 +279,27 @@ def ff_activation(case, you, ref):
     closest = min(errors, key=errors.get)
     rtol, atol = tolerance(dtype)
     if closest != wanted and errors[closest] <= atol + rtol * 4:
-        fix = {"the tanh approximation of GELU": "use nn.GELU() or F.gelu(x) with no approximate='tanh'",
-               "ReLU": "activation='gelu' asks for nn.GELU(); keep ReLU for activation='relu'",
-               "the exact (erf) GELU": "activation='relu' asks for nn.ReLU()",
-               "no activation at all": "apply the activation to fc1's output before fc2"}[closest]
-        raise Mismatch(f"with fc1 and fc2 set to identities, FeedForward(activation={activation!r}) returns "
-                       f"{closest} of its input instead of {wanted}: {fix}")
-    expect_close(got, ACTIVATIONS[wanted](x64), f"activation({activation!r}) with fc1, fc2 = identity", dtype=dtype)
+        fix = {
+            "the tanh approximation of GELU": "use nn.GELU() or F.gelu(x) with no approximate='tanh'",
+            "ReLU": "activation='gelu' asks for nn.GELU(); keep ReLU for activation='relu'",
+            "the exact (erf) GELU": "activation='relu' asks for nn.ReLU()",
+            "no activation at all": "apply the activation to fc1's output before fc2",
+        }[closest]
+        raise Mismatch(
+            f"with fc1 and fc2 set to identities, FeedForward(activation={activation!r}) returns "
+            f"{closest} of its input instead of {wanted}: {fix}"
+        )
+    expect_close(
+        got, ACTIVATIONS[wanted](x64), f"activation({activation!r}) with fc1, fc2 = identity", dtype=dtype
+    )
 
 
-@check(FF, "acts on every position on its own, for any leading dims (..., d_model)", ff_case(lead=True), weight=0.3)
+@check(
+    FF,
+    "acts on every position on its own, for any leading dims (..., d_model)",
+    ff_case(lead=True),
+    weight=0.3,
+)
 def ff_position_wise(case, you, ref):
     m = build(you, FF, case)
     a = output(run(m, case), case)
@@ -251,9 +309,11 @@ def ff_position_wise(case, you, ref):
     b = output(run(m, with_values(case, x=x)), case)
     others = [t for t in range(x.shape[-2]) if t != p]
     if not unchanged(a[..., others, :], b[..., others, :], case.dtype):
-        raise Mismatch(f"changing position {p} of x {tuple(x.shape)} changed the output at other positions: the "
-                       "feed-forward network must treat every position (every vector along the last dim) on "
-                       "its own, with no mixing along the sequence or batch axes")
+        raise Mismatch(
+            f"changing position {p} of x {tuple(x.shape)} changed the output at other positions: the "
+            "feed-forward network must treat every position (every vector along the last dim) on "
+            "its own, with no mixing along the sequence or batch axes"
+        )
 
 
 @check(FF, "passes gradients to x and to fc1, fc2", ff_case().map(untiered), weight=0.3)
@@ -262,21 +322,32 @@ def ff_grads(case, you, ref):
 
 
 # -- TransformerBlock -------------------------------------------------------------------------
-@check(BLOCK, "has the submodules attn, ff, ln1, ln2 with the contract's shapes",
-       st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths, st.booleans()), weight=0.3)
+@check(
+    BLOCK,
+    "has the submodules attn, ff, ln1, ln2 with the contract's shapes",
+    st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths, st.booleans()),
+    weight=0.3,
+)
 def block_parameters(case, you, ref):
     (d, h), d_ff, pre_ln = case
     expect_block_parameters(you, ref, BLOCK, (d, h), {"d_ff": d_ff, "pre_ln": pre_ln})
 
 
-@check(BLOCK, "matches the reference with the same weights (Pre-LN and Post-LN, with and without a mask)",
-       block_case())
+@check(
+    BLOCK,
+    "matches the reference with the same weights (Pre-LN and Post-LN, with and without a mask)",
+    block_case(),
+)
 def block_matches(case, you, ref):
     expect_matches(you, ref, case)
 
 
-@check(BLOCK, "with both sublayers' outputs zeroed, Pre-LN returns x and Post-LN returns ln2(ln1(x))",
-       block_case(masks=("causal", "none")), weight=0.5)
+@check(
+    BLOCK,
+    "with both sublayers' outputs zeroed, Pre-LN returns x and Post-LN returns ln2(ln1(x))",
+    block_case(masks=("causal", "none")),
+    weight=0.5,
+)
 def block_pre_post(case, you, ref):
     state = dict(case["state"])
     for k in ("attn.W_o.weight", "ff.fc2.weight", "ff.fc2.bias"):
@@ -287,10 +358,12 @@ def block_pre_post(case, you, ref):
     pre_ln = case.meta["kwargs"]["pre_ln"]
     wanted, other = ("Pre-LN", "Post-LN") if pre_ln else ("Post-LN", "Pre-LN")
     zeroed = "with attn.W_o.weight, ff.fc2.weight and ff.fc2.bias zeroed (both sublayers add 0)"
-    why = {"Pre-LN": "a Pre-LN block must return x unchanged: the LayerNorms only touch what enters attn and "
-                     "ff, never the residual stream (x = x + attn(ln1(x)), then x = x + ff(ln2(x)))",
-           "Post-LN": "a Post-LN block must return ln2(ln1(x)): each residual sum is normalised "
-                      "(x = ln1(x + attn(x)), then x = ln2(x + ff(x)))"}
+    why = {
+        "Pre-LN": "a Pre-LN block must return x unchanged: the LayerNorms only touch what enters attn and "
+        "ff, never the residual stream (x = x + attn(ln1(x)), then x = x + ff(ln2(x)))",
+        "Post-LN": "a Post-LN block must return ln2(ln1(x)): each residual sum is normalised "
+        "(x = ln1(x + attn(x)), then x = ln2(x + ff(x)))",
+    }
     try:
         expect_close(got, looks[wanted], "out", dtype=case.dtype)
     except Mismatch as e:
@@ -298,16 +371,24 @@ def block_pre_post(case, you, ref):
             expect_close(got, looks[other], "out", dtype=case.dtype)
         except Mismatch:
             raise Mismatch(f"{zeroed}, {why[wanted]}.\n{e}", e.stage) from None
-        raise Mismatch(f"your pre_ln={pre_ln} block behaves like {other}: {zeroed} it returns "
-                       f"{'x unchanged' if other == 'Pre-LN' else 'ln2(ln1(x))'}, but {why[wanted]}") from None
+        raise Mismatch(
+            f"your pre_ln={pre_ln} block behaves like {other}: {zeroed} it returns "
+            f"{'x unchanged' if other == 'Pre-LN' else 'ln2(ln1(x))'}, but {why[wanted]}"
+        ) from None
 
 
-@check(BLOCK, "causal: with a causal mask, later positions never change earlier outputs",
-       block_case(masks=("causal",), T=(2, 5)), weight=0.3)
+@check(
+    BLOCK,
+    "causal: with a causal mask, later positions never change earlier outputs",
+    block_case(masks=("causal",), T=(2, 5)),
+    weight=0.3,
+)
 def block_causal(case, you, ref):
     if not last_position_stays_last(you, BLOCK, case):
-        raise Mismatch("with mask = causal_mask(T), changing the last position changed the outputs of earlier "
-                       "positions: pass the mask on to the self-attention (attn(..., mask=mask))")
+        raise Mismatch(
+            "with mask = causal_mask(T), changing the last position changed the outputs of earlier "
+            "positions: pass the mask on to the self-attention (attn(..., mask=mask))"
+        )
 
 
 @check(BLOCK, "passes gradients to x and every parameter", block_case().map(untiered), weight=0.3)
@@ -316,53 +397,78 @@ def block_grads(case, you, ref):
 
 
 # -- DecoderBlock -----------------------------------------------------------------------------
-@check(DECODER, "has the submodules self_attn, cross_attn, ff, ln1, ln2, ln3 with the contract's shapes",
-       st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths), weight=0.3)
+@check(
+    DECODER,
+    "has the submodules self_attn, cross_attn, ff, ln1, ln2, ln3 with the contract's shapes",
+    st.tuples(st.sampled_from([(4, 2), (6, 3), (8, 1)]), widths),
+    weight=0.3,
+)
 def decoder_parameters(case, you, ref):
     (d, h), d_ff = case
     expect_block_parameters(you, ref, DECODER, (d, h), {"d_ff": d_ff})
 
 
-@check(DECODER, "matches the reference with the same weights (causal self_mask, padding memory_mask or none; S ≠ T)",
-       decoder_case())
+@check(
+    DECODER,
+    "matches the reference with the same weights (causal self_mask, padding memory_mask or none; S ≠ T)",
+    decoder_case(),
+)
 def decoder_matches(case, you, ref):
     expect_matches(you, ref, case)
 
 
-@check(DECODER, "the output depends on memory (keys and values of the cross-attention)",
-       decoder_case(memory_masks=("none",)), weight=0.3)
+@check(
+    DECODER,
+    "the output depends on memory (keys and values of the cross-attention)",
+    decoder_case(memory_masks=("none",)),
+    weight=0.3,
+)
 def decoder_uses_memory(case, you, ref):
     m = build(you, DECODER, case)
     a = output(run(m, case), case)
     b = output(run(m, with_values(case, memory=-2.0 * case["memory"])), case)
     if unchanged(a, b, case.dtype):
-        raise Mismatch("replacing memory by -2·memory left the output unchanged: the cross-attention must "
-                       "take its keys and values from memory (cross_attn(ln2(x), context=memory, ...)), with "
-                       "only the queries coming from x")
+        raise Mismatch(
+            "replacing memory by -2·memory left the output unchanged: the cross-attention must "
+            "take its keys and values from memory (cross_attn(ln2(x), context=memory, ...)), with "
+            "only the queries coming from x"
+        )
 
 
-@check(DECODER, "memory_mask hides memory positions: changing a masked position leaves the output unchanged",
-       # a causal self_mask on T >= 2 tells this apart from giving self_mask to the cross-attention
-       decoder_case(self_masks=("causal",), memory_masks=("hiding",), T=(2, 5), S=(2, 5)), weight=0.3)
+@check(
+    DECODER,
+    "memory_mask hides memory positions: changing a masked position leaves the output unchanged",
+    # a causal self_mask on T >= 2 tells this apart from giving self_mask to the cross-attention
+    decoder_case(self_masks=("causal",), memory_masks=("hiding",), T=(2, 5), S=(2, 5)),
+    weight=0.3,
+)
 def decoder_memory_mask(case, you, ref):
     m = build(you, DECODER, case)
     a = output(run(m, case), case)
-    hidden = ~case["memory_mask"][:, 0, 0]                 # (B, S): True where hidden
+    hidden = ~case["memory_mask"][:, 0, 0]  # (B, S): True where hidden
     memory = case["memory"].clone()
     memory[hidden] = randn(13, int(hidden.sum()), memory.shape[-1], scale=4.0)
     b = output(run(m, with_values(case, memory=memory)), case)
     if not unchanged(a, b, case.dtype):
-        raise Mismatch("changing memory only at positions where memory_mask is False changed the output: pass "
-                       "memory_mask to the cross-attention (mask=memory_mask), so those keys get zero weight")
+        raise Mismatch(
+            "changing memory only at positions where memory_mask is False changed the output: pass "
+            "memory_mask to the cross-attention (mask=memory_mask), so those keys get zero weight"
+        )
 
 
-@check(DECODER, "causal: with a causal self_mask, later target positions never change earlier outputs",
-       decoder_case(self_masks=("causal",), T=(2, 5)), weight=0.3)
+@check(
+    DECODER,
+    "causal: with a causal self_mask, later target positions never change earlier outputs",
+    decoder_case(self_masks=("causal",), T=(2, 5)),
+    weight=0.3,
+)
 def decoder_causal(case, you, ref):
     if not last_position_stays_last(you, DECODER, case):
-        raise Mismatch("with self_mask = causal_mask(T), changing the last target position changed the outputs of "
-                       "earlier positions: pass self_mask to the self-attention (self_attn(ln1(x), mask=self_mask)), "
-                       "and let the cross-attention read memory only (context=memory), never x")
+        raise Mismatch(
+            "with self_mask = causal_mask(T), changing the last target position changed the outputs of "
+            "earlier positions: pass self_mask to the self-attention (self_attn(ln1(x), mask=self_mask)), "
+            "and let the cross-attention read memory only (context=memory), never x"
+        )
 
 
 @check(DECODER, "passes gradients to x, memory and every parameter", decoder_case().map(untiered), weight=0.3)

@@ -37,20 +37,26 @@ def tokens(seed: int, *shape: int, vocab: int) -> torch.Tensor:
 def lm_case(draw, positional=POSITIONAL, min_t: int = 1, long_prompt: bool = False, batch=(1, 3)) -> Case:
     """A small model (its constructor arguments and random weights) and a batch of tokens."""
     h = draw(st.sampled_from([1, 2]))
-    d = 2 * h * draw(st.integers(1, 2))                 # even: the sinusoidal table needs pairs
+    d = 2 * h * draw(st.integers(1, 2))  # even: the sinusoidal table needs pairs
     vocab, layers = draw(st.integers(2, 7)), draw(st.integers(1, 2))
     max_len = draw(st.integers(max(2, min_t), 6))
     T = draw(st.integers(max_len + 1, max_len + 3)) if long_prompt else draw(st.integers(min_t, max_len))
     B, seed = draw(st.integers(*batch)), draw(seeds)
-    kwargs = {"d_ff": draw(st.sampled_from([None, 6])), "pre_ln": draw(st.booleans()),
-              "positional": draw(st.sampled_from(positional))}
+    kwargs = {
+        "d_ff": draw(st.sampled_from([None, 6])),
+        "pre_ln": draw(st.booleans()),
+        "positional": draw(st.sampled_from(positional)),
+    }
     dtype = draw(model_dtypes)
     if dtype == torch.bfloat16:
         # A LayerNorm over 2 to 8 features is ill-conditioned (over 2 it is nearly a sign function),
         # so bfloat16 rounding alone can flip it: half precision is checked on wider models.
         d *= 4
-    return Case({"tokens": tokens(seed, B, T, vocab=vocab)}, dtype,
-                {"args": (vocab, d, h, layers, max_len), "kwargs": kwargs, "seed": seed})
+    return Case(
+        {"tokens": tokens(seed, B, T, vocab=vocab)},
+        dtype,
+        {"args": (vocab, d, h, layers, max_len), "kwargs": kwargs, "seed": seed},
+    )
 
 
 def build(api, case: Case, dtype: torch.dtype | None = None):
@@ -84,8 +90,9 @@ def both(you, ref, case: Case, dtype: torch.dtype | None = None):
 
 
 # -- structure -----------------------------------------------------------------------------------
-@model_check(LM, "has exactly the contract's submodules and state_dict keys (tok_emb, pos_emb, blocks, ln_f, "
-             "lm_head)")
+@model_check(
+    LM, "has exactly the contract's submodules and state_dict keys (tok_emb, pos_emb, blocks, ln_f, lm_head)"
+)
 def lm_state_dict(case, you, ref):
     for positional in POSITIONAL:
         for pre_ln in (True, False):
@@ -96,8 +103,10 @@ def same_keys(you, ref, positional: str, pre_ln: bool) -> None:
     def advice(missing: list[str], unexpected: list[str]) -> str:
         tips = []
         if any(k == "pe" or k.endswith(".pe") for k in unexpected):
-            tips.append("the sinusoidal table must stay out of the state_dict: register it with persistent=False "
-                        "or compute it in forward")
+            tips.append(
+                "the sinusoidal table must stay out of the state_dict: register it with persistent=False "
+                "or compute it in forward"
+            )
         if positional != "learned" and any(k.startswith("pos_emb") for k in unexpected):
             tips.append(f"with positional={positional!r}, pos_emb must be None")
         return "; ".join(tips) or "Name the submodules exactly tok_emb, pos_emb, blocks, ln_f and lm_head"
@@ -107,26 +116,41 @@ def same_keys(you, ref, positional: str, pre_ln: bool) -> None:
 
 @model_check(LM, "raises ValueError for an unknown positional and for sequences longer than max_len")
 def lm_raises(case, you, ref):
-    expect_raises(lambda: you.new(NAME, 5, 4, 1, 1, 4, positional="rotary"), "ValueError",
-                  "DecoderLM(..., positional='rotary')", "positional must be 'learned', 'sinusoidal' or 'none'")
+    expect_raises(
+        lambda: you.new(NAME, 5, 4, 1, 1, 4, positional="rotary"),
+        "ValueError",
+        "DecoderLM(..., positional='rotary')",
+        "positional must be 'learned', 'sinusoidal' or 'none'",
+    )
     for positional in POSITIONAL:
         m = you.new(NAME, 5, 4, 1, 1, 4, positional=positional)
-        expect_raises(lambda m=m: m(tokens(0, 1, 5, vocab=5)), "ValueError",
-                      f"a DecoderLM with max_len=4 and positional={positional!r}, given 5 tokens",
-                      "the model has positions 0 .. max_len-1 only; check T first, whatever the positional mode")
+        expect_raises(
+            lambda m=m: m(tokens(0, 1, 5, vocab=5)),
+            "ValueError",
+            f"a DecoderLM with max_len=4 and positional={positional!r}, given 5 tokens",
+            "the model has positions 0 .. max_len-1 only; check T first, whatever the positional mode",
+        )
 
 
 # -- the forward pass ----------------------------------------------------------------------------
-@model_check(LM, "logits match the reference with the same weights (Pre-/Post-LN, every positional mode)",
-             lm_case(), weight=1.5)
+@model_check(
+    LM,
+    "logits match the reference with the same weights (Pre-/Post-LN, every positional mode)",
+    lm_case(),
+    weight=1.5,
+)
 def lm_matches(case, you, ref):
     mine, theirs = both(you, ref, case)
     toks = case["tokens"]
     expect_close(logits_of(mine, toks, case), theirs(toks), "logits", dtype=case.dtype)
 
 
-@model_check(LM, "is causal: logits at position t never depend on tokens after t",
-             lm_case(min_t=2, batch=(1, 2)), weight=0.7)
+@model_check(
+    LM,
+    "is causal: logits at position t never depend on tokens after t",
+    lm_case(min_t=2, batch=(1, 2)),
+    weight=0.7,
+)
 def lm_causal(case, you, ref):
     reference_weights(ref, case)
     m = build(you, case)
@@ -138,9 +162,11 @@ def lm_causal(case, you, ref):
     moved = (a[:, :-1] - b[:, :-1]).abs().amax(dim=(0, 2))
     if moved.max() > 10 * atol:
         first = int((moved > 10 * atol).nonzero()[0])
-        raise Mismatch(f"changing only the last token (position {toks.shape[1] - 1}) changed the logits at "
-                       f"position {first} (by up to {moved.max():.3g}): every block must get the causal mask "
-                       "causal_mask(T), so a position never sees the tokens after it")
+        raise Mismatch(
+            f"changing only the last token (position {toks.shape[1] - 1}) changed the logits at "
+            f"position {first} (by up to {moved.max():.3g}): every block must get the causal mask "
+            "causal_mask(T), so a position never sees the tokens after it"
+        )
 
 
 @model_check(LM, "each sequence of a batch is computed on its own", lm_case(batch=(2, 3)), weight=0.5)
@@ -151,26 +177,42 @@ def lm_batch_independent(case, you, ref):
     together = logits_of(m, toks, case)
     for i in range(toks.shape[0]):
         alone = logits_of(m, toks[i : i + 1], case)
-        expect_close(together[i : i + 1], alone.to(torch.float64), f"logits of sequence {i} in a batch, "
-                     "against the same sequence alone", dtype=case.dtype)
+        expect_close(
+            together[i : i + 1],
+            alone.to(torch.float64),
+            f"logits of sequence {i} in a batch, against the same sequence alone",
+            dtype=case.dtype,
+        )
 
 
 @model_check(LM, "passes gradients to every parameter", lm_case(), weight=0.4)
 def lm_grads(case, you, ref):
     mine, theirs = both(you, ref, case)
     toks = case["tokens"]
-    expect_grads_close(mine.call(toks, grad_seed=GRAD_SEED), theirs.call(toks, grad_seed=GRAD_SEED),
-                       [], case.dtype, params=True)
+    expect_grads_close(
+        mine.call(toks, grad_seed=GRAD_SEED),
+        theirs.call(toks, grad_seed=GRAD_SEED),
+        [],
+        case.dtype,
+        params=True,
+    )
 
 
 def cross_entropy(logits: torch.Tensor, toks: torch.Tensor) -> float:
     """Next-token loss from the learner's logits, computed here."""
-    return float(F.cross_entropy(logits[:, :-1].to(torch.float64).reshape(-1, logits.size(-1)),
-                                 toks[:, 1:].reshape(-1)))
+    return float(
+        F.cross_entropy(
+            logits[:, :-1].to(torch.float64).reshape(-1, logits.size(-1)), toks[:, 1:].reshape(-1)
+        )
+    )
 
 
-@model_check(LM, "starts unsure: the untrained model's loss is close to ln(vocab_size)",
-             st.tuples(st.booleans(), st.sampled_from(POSITIONAL)), weight=0.2)
+@model_check(
+    LM,
+    "starts unsure: the untrained model's loss is close to ln(vocab_size)",
+    st.tuples(st.booleans(), st.sampled_from(POSITIONAL)),
+    weight=0.2,
+)
 def lm_initial_loss(case, you, ref):
     pre_ln, positional = case
     V = 64
@@ -180,11 +222,13 @@ def lm_initial_loss(case, you, ref):
     expect_shape(logits, (8, 16, V), "logits (B, T, vocab_size)")
     loss = cross_entropy(logits, toks)
     if not math.isfinite(loss) or abs(loss - math.log(V)) > 1.0:
-        raise Mismatch(f"the untrained DecoderLM({V}, 32, 4, 2, 16, pre_ln={pre_ln}, positional={positional!r}) "
-                       f"has loss {loss:.3f} on random tokens, expected close to ln {V} = {math.log(V):.3f} (within "
-                       "1): a fresh model should spread its bets. Much larger means logits that start huge: is "
-                       "lm_head its own nn.Linear (not tied to tok_emb), with the default initialisation, and is "
-                       "the last LayerNorm in place?")
+        raise Mismatch(
+            f"the untrained DecoderLM({V}, 32, 4, 2, 16, pre_ln={pre_ln}, positional={positional!r}) "
+            f"has loss {loss:.3f} on random tokens, expected close to ln {V} = {math.log(V):.3f} (within "
+            "1): a fresh model should spread its bets. Much larger means logits that start huge: is "
+            "lm_head its own nn.Linear (not tied to tok_emb), with the default initialisation, and is "
+            "the last LayerNorm in place?"
+        )
 
 
 @model_check(LM, "can overfit a single batch")
@@ -195,25 +239,45 @@ def lm_overfits(case, you, ref):
     m.tool("overfit", tokens=toks, steps=steps, lr=3e-3)
     loss = cross_entropy(expect_tensor(m(toks), "logits"), toks)
     if not loss < 0.25 * math.log(V):
-        raise Mismatch(f"after {steps} AdamW steps (lr 3e-3) on one fixed batch of 4 sequences, the loss on that "
-                       f"batch is {loss:.3f} (it started near ln {V} = {math.log(V):.2f}; the reference gets far "
-                       f"below {0.25 * math.log(V):.2f}). A model that cannot memorise one batch has a broken path "
-                       "somewhere: a block whose output is dropped, a detached tensor, a parameter that is not "
-                       "registered (a plain list instead of nn.ModuleList)")
+        raise Mismatch(
+            f"after {steps} AdamW steps (lr 3e-3) on one fixed batch of 4 sequences, the loss on that "
+            f"batch is {loss:.3f} (it started near ln {V} = {math.log(V):.2f}; the reference gets far "
+            f"below {0.25 * math.log(V):.2f}). A model that cannot memorise one batch has a broken path "
+            "somewhere: a block whose output is dropped, a detached tensor, a parameter that is not "
+            "registered (a plain list instead of nn.ModuleList)"
+        )
 
 
 # -- learning the copy task -------------------------------------------------------------------------
 COPY = {  # the model, the task and the budget per device
-    "cpu": {"vocab": 12, "n": 12, "d_model": 48, "num_heads": 4, "num_layers": 2, "batch": 32, "steps": 150,
-            "lr": 1e-2, "warmup": 20},
+    "cpu": {
+        "vocab": 12,
+        "n": 12,
+        "d_model": 48,
+        "num_heads": 4,
+        "num_layers": 2,
+        "batch": 32,
+        "steps": 150,
+        "lr": 1e-2,
+        "warmup": 20,
+    },
     # Checked on the CPU with the reference (no GPU at hand): with positions the loss is below 0.02
     # after 54 steps and the copy is perfect; without them it is still 2.26 after 100 steps (19%).
     # Longer runs are not safe: without positions this model reaches 88% after 400 steps.
-    "cuda": {"vocab": 16, "n": 24, "d_model": 128, "num_heads": 4, "num_layers": 3, "batch": 256, "steps": 100,
-             "lr": 2e-3, "warmup": 50},
+    "cuda": {
+        "vocab": 16,
+        "n": 24,
+        "d_model": 128,
+        "num_heads": 4,
+        "num_layers": 3,
+        "batch": 256,
+        "steps": 100,
+        "lr": 2e-3,
+        "warmup": 50,
+    },
 }
 LEARNS, LEARNS_WITHOUT = 0.9, 0.6
-STOP_BELOW = 0.02     # training stops early once the loss is this low (the reference: about step 42)
+STOP_BELOW = 0.02  # training stops early once the loss is this low (the reference: about step 42)
 HELD_OUT = 10_007
 
 
@@ -230,41 +294,74 @@ def copy_accuracy(m, cfg: dict, seed: int, batch: int = 256) -> float:
 
 
 def train_copy(you, cfg: dict, positional: str) -> tuple[float, dict]:
-    m = you.new(NAME, cfg["vocab"], cfg["d_model"], cfg["num_heads"], cfg["num_layers"], 2 * cfg["n"],
-                positional=positional)
-    run = m.tool("train_copy", n=cfg["n"], vocab=cfg["vocab"], batch=cfg["batch"], steps=cfg["steps"],
-                 lr=cfg["lr"], warmup=cfg["warmup"], seed=context().seed, stop_below=STOP_BELOW)
+    m = you.new(
+        NAME,
+        cfg["vocab"],
+        cfg["d_model"],
+        cfg["num_heads"],
+        cfg["num_layers"],
+        2 * cfg["n"],
+        positional=positional,
+    )
+    run = m.tool(
+        "train_copy",
+        n=cfg["n"],
+        vocab=cfg["vocab"],
+        batch=cfg["batch"],
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        warmup=cfg["warmup"],
+        seed=context().seed,
+        stop_below=STOP_BELOW,
+    )
     return copy_accuracy(m, cfg, HELD_OUT + context().seed), run
 
 
-@model_check(LM, f"learns to copy a sequence (held-out accuracy ≥ {LEARNS:.0%}), and cannot without positions "
-             f"(≤ {LEARNS_WITHOUT:.0%})", rows=(6,))
+@model_check(
+    LM,
+    f"learns to copy a sequence (held-out accuracy ≥ {LEARNS:.0%}), and cannot without positions "
+    f"(≤ {LEARNS_WITHOUT:.0%})",
+    rows=(6,),
+)
 def lm_learns(case, you, ref):
     ctx = context()
     cfg = COPY["cuda" if ctx.device == "cuda" else "cpu"]
-    task = (f"reproduce {cfg['n']} random tokens after a separator; up to {cfg['steps']} AdamW steps of "
-            f"{cfg['batch']} sequences, judged by greedy decoding of 256 new sequences")
+    task = (
+        f"reproduce {cfg['n']} random tokens after a separator; up to {cfg['steps']} AdamW steps of "
+        f"{cfg['batch']} sequences, judged by greedy decoding of 256 new sequences"
+    )
     accuracy, run = train_copy(you, cfg, "learned")
     losses = run["losses"]
-    figures = {"accuracy": round(accuracy, 4), "steps": len(losses), "seconds": round(run["seconds"], 2),
-               "tokens_per_s": round(run["tokens"] / max(run["seconds"], 1e-9)), "final_loss": round(losses[-1], 4)}
+    figures = {
+        "accuracy": round(accuracy, 4),
+        "steps": len(losses),
+        "seconds": round(run["seconds"], 2),
+        "tokens_per_s": round(run["tokens"] / max(run["seconds"], 1e-9)),
+        "final_loss": round(losses[-1], 4),
+    }
     if not accuracy >= LEARNS:
-        raise Mismatch(f"with learned positions your model copies {accuracy:.1%} of the tokens right (the task: "
-                       f"{task}; the training loss went from {losses[0]:.2f} to {losses[-1]:.2f}); it needs "
-                       f"{LEARNS:.0%}; the reference gets about 100%. Copying needs positions: is pos_emb added to the "
-                       "token embeddings? When the training loss falls but decoding fails, the model may be "
-                       "reading the future during training: check the causal mask")
-    figures["summary"] = (f"copies {accuracy:.0%} of the tokens with learned positions; {len(losses)} steps in "
-                          f"{run['seconds']:.1f} s, {figures['tokens_per_s']:,} tokens/s on {ctx.device}")
+        raise Mismatch(
+            f"with learned positions your model copies {accuracy:.1%} of the tokens right (the task: "
+            f"{task}; the training loss went from {losses[0]:.2f} to {losses[-1]:.2f}); it needs "
+            f"{LEARNS:.0%}; the reference gets about 100%. Copying needs positions: is pos_emb added to the "
+            "token embeddings? When the training loss falls but decoding fails, the model may be "
+            "reading the future during training: check the causal mask"
+        )
+    figures["summary"] = (
+        f"copies {accuracy:.0%} of the tokens with learned positions; {len(losses)} steps in "
+        f"{run['seconds']:.1f} s, {figures['tokens_per_s']:,} tokens/s on {ctx.device}"
+    )
     if ctx.profile == "quick":
         return figures
     without, _ = train_copy(you, cfg, "none")
     figures["accuracy_without_positions"] = round(without, 4)
     figures["summary"] = figures["summary"].replace("positions;", f"positions, {without:.0%} without;")
     if not without <= LEARNS_WITHOUT:
-        raise Mismatch(f"with positional='none' your model still copies {without:.1%} of the tokens (with "
-                       f"positions: {accuracy:.1%}); without positions it should fail this task (the reference "
-                       f"gets about 35%). Does 'none' still add a positional embedding or table?")
+        raise Mismatch(
+            f"with positional='none' your model still copies {without:.1%} of the tokens (with "
+            f"positions: {accuracy:.1%}); without positions it should fail this task (the reference "
+            f"gets about 35%). Does 'none' still add a positional embedding or table?"
+        )
     return figures
 
 
@@ -304,8 +401,12 @@ def generate(m, case: Case, **kw):
     return m.call(case["tokens"], case.meta["new"], method="generate", **kw).value
 
 
-@model_check(LM, "generate with temperature 0 is greedy: it equals unrolling argmax of your own logits",
-             gen_case(), weight=0.6)
+@model_check(
+    LM,
+    "generate with temperature 0 is greedy: it equals unrolling argmax of your own logits",
+    gen_case(),
+    weight=0.6,
+)
 def gen_greedy(case, you, ref):
     reference_weights(ref, case)
     m = build(you, case, torch.float64)
@@ -313,13 +414,19 @@ def gen_greedy(case, you, ref):
     got = expect_sequence(generate(m, case, temperature=0.0), prompt, n)
     want = greedy_unroll(m, prompt, n, case.meta["args"][4], case)
     if not torch.equal(got, want):
-        raise Mismatch(f"generate(prompt, {n}, temperature=0) differs from unrolling argmax of your model's "
-                       f"last-position logits ({first_difference(got, want, prompt.shape[1])}): at each step take "
-                       "self(context)[:, -1, :].argmax(-1) and append it")
+        raise Mismatch(
+            f"generate(prompt, {n}, temperature=0) differs from unrolling argmax of your model's "
+            f"last-position logits ({first_difference(got, want, prompt.shape[1])}): at each step take "
+            "self(context)[:, -1, :].argmax(-1) and append it"
+        )
 
 
-@model_check(LM, "generate crops the context to the last max_len tokens (prompts longer than max_len work)",
-             gen_case(long_prompt=True), weight=0.4)
+@model_check(
+    LM,
+    "generate crops the context to the last max_len tokens (prompts longer than max_len work)",
+    gen_case(long_prompt=True),
+    weight=0.4,
+)
 def gen_crops(case, you, ref):
     reference_weights(ref, case)
     m = build(you, case, torch.float64)
@@ -327,19 +434,26 @@ def gen_crops(case, you, ref):
     try:
         got = generate(m, case, temperature=0.0)
     except LearnerError as e:
-        raise Mismatch(f"generate with a prompt of {prompt.shape[1]} tokens and max_len={max_len} raised "
-                       f"{e.info['type']}: {e.info['message'][:200]}. Feed the model only the last max_len "
-                       "tokens: context = tokens[:, -max_len:]") from None
+        raise Mismatch(
+            f"generate with a prompt of {prompt.shape[1]} tokens and max_len={max_len} raised "
+            f"{e.info['type']}: {e.info['message'][:200]}. Feed the model only the last max_len "
+            "tokens: context = tokens[:, -max_len:]"
+        ) from None
     got = expect_sequence(got, prompt, n)
     want = greedy_unroll(m, prompt, n, max_len, case)
     if not torch.equal(got, want):
-        raise Mismatch(f"with a prompt longer than max_len={max_len}, greedy generate should read the last "
-                       f"{max_len} tokens at each step ({first_difference(got, want, prompt.shape[1])})")
+        raise Mismatch(
+            f"with a prompt longer than max_len={max_len}, greedy generate should read the last "
+            f"{max_len} tokens at each step ({first_difference(got, want, prompt.shape[1])})"
+        )
 
 
-@model_check(LM, "sampling matches the reference for the same generator seed (temperature, top_k, multinomial)",
-             st.tuples(gen_case(), st.sampled_from([0.5, 1.0, 2.5]), st.sampled_from([None, 1, 2, 3]), seeds),
-             weight=0.6)
+@model_check(
+    LM,
+    "sampling matches the reference for the same generator seed (temperature, top_k, multinomial)",
+    st.tuples(gen_case(), st.sampled_from([0.5, 1.0, 2.5]), st.sampled_from([None, 1, 2, 3]), seeds),
+    weight=0.6,
+)
 def gen_sampling(case, you, ref):
     case, temperature, top_k, seed = case
     mine, theirs = both(you, ref, case, torch.float64)
@@ -351,22 +465,30 @@ def gen_sampling(case, you, ref):
         # same seed must give the same tokens again; the draws themselves are compared on the CPU.
         again = expect_sequence(generate(mine, case, **kw), prompt, n)
         if not torch.equal(got, again):
-            raise Mismatch(f"generate(prompt, {n}, temperature={temperature}, top_k={top_k}, generator=seeded) "
-                           f"drew other tokens when called again with the same seed "
-                           f"({first_difference(again, got, prompt.shape[1])}): pass generator=generator to "
-                           "torch.multinomial")
+            raise Mismatch(
+                f"generate(prompt, {n}, temperature={temperature}, top_k={top_k}, generator=seeded) "
+                f"drew other tokens when called again with the same seed "
+                f"({first_difference(again, got, prompt.shape[1])}): pass generator=generator to "
+                "torch.multinomial"
+            )
         return
     want = generate(theirs, case, **kw)
     if not torch.equal(got, want):
-        raise Mismatch(f"generate(prompt, {n}, temperature={temperature}, top_k={top_k}, generator=seeded) "
-                       f"drew other tokens than the reference with the same weights and seed "
-                       f"({first_difference(got, want, prompt.shape[1])}). Per step: logits of the last "
-                       "position / temperature; below the k-th largest -> -inf; softmax; then one "
-                       "torch.multinomial(probs, 1, generator=generator) for the whole batch")
+        raise Mismatch(
+            f"generate(prompt, {n}, temperature={temperature}, top_k={top_k}, generator=seeded) "
+            f"drew other tokens than the reference with the same weights and seed "
+            f"({first_difference(got, want, prompt.shape[1])}). Per step: logits of the last "
+            "position / temperature; below the k-th largest -> -inf; softmax; then one "
+            "torch.multinomial(probs, 1, generator=generator) for the whole batch"
+        )
 
 
-@model_check(LM, "top_k: every sampled token is among the k most likely under your own logits",
-             st.tuples(gen_case(), st.sampled_from([1, 2, 3]), seeds), weight=0.4)
+@model_check(
+    LM,
+    "top_k: every sampled token is among the k most likely under your own logits",
+    st.tuples(gen_case(), st.sampled_from([1, 2, 3]), seeds),
+    weight=0.4,
+)
 def gen_top_k(case, you, ref):
     case, k, seed = case
     reference_weights(ref, case)
@@ -374,12 +496,14 @@ def gen_top_k(case, you, ref):
     prompt, n, max_len = case["tokens"], case.meta["new"], case.meta["args"][4]
     got = expect_sequence(generate(m, case, temperature=1.5, top_k=k, generator=Generator(seed)), prompt, n)
     for t in range(prompt.shape[1], got.shape[1]):
-        logits = logits_of(m, got[:, :t][:, -max_len:], case)[:, -1]      # (B, V)
+        logits = logits_of(m, got[:, :t][:, -max_len:], case)[:, -1]  # (B, V)
         kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[:, -1]
         chosen = logits.gather(1, got[:, t : t + 1]).squeeze(1)
         if (chosen < kth).any():
             b = int((chosen < kth).nonzero()[0])
             rank = int((logits[b] > chosen[b]).sum()) + 1
-            raise Mismatch(f"with top_k={k}, new token {t - prompt.shape[1]} of sequence {b} is token "
-                           f"{int(got[b, t])}, ranked {rank} by your logits: set every logit below the "
-                           f"{k}-th largest to -inf before the softmax")
+            raise Mismatch(
+                f"with top_k={k}, new token {t - prompt.shape[1]} of sequence {b} is token "
+                f"{int(got[b, t])}, ranked {rank} by your logits: set every logit below the "
+                f"{k}-th largest to -inf before the softmax"
+            )

@@ -28,13 +28,18 @@ def table(api, T: int, d: int) -> torch.Tensor:
     return got
 
 
-@check(SINUSOIDAL, "matches the reference: float32 (T, d), sin on even features and +cos on odd ones",
-       st.tuples(st.integers(1, 64), evens))
+@check(
+    SINUSOIDAL,
+    "matches the reference: float32 (T, d), sin on even features and +cos on odd ones",
+    st.tuples(st.integers(1, 64), evens),
+)
 def sinusoidal_matches(case, you, ref):
     T, d = case
     got = table(you, T, d)
     expect_dtype(got, torch.float32, "PE")
-    expect_close(got, ref("positional.sinusoidal_encoding", T, d).to(torch.float64), "PE", dtype=torch.float32)
+    expect_close(
+        got, ref("positional.sinusoidal_encoding", T, d).to(torch.float64), "PE", dtype=torch.float32
+    )
 
 
 @check(SINUSOIDAL, "the worked example: positions 0, 1 and 100 at d_model = 8")
@@ -47,13 +52,18 @@ def sinusoidal_worked_example(case, you, ref):
             i = int(wrong.nonzero()[0])
             shown = ", ".join(f"{v:.3f}" for v in got[p].tolist())
             expected = ", ".join(f"{v:.3f}" for v in want[p].tolist())
-            raise Mismatch(f"PE[{p}] = [{shown}], expected [{expected}] (first difference at feature {i}). "
-                           f"Row p is position p, counted from 0; feature 2i is sin(p / 10000^(2i/d)) and "
-                           f"2i+1 is cos of the same angle.")
+            raise Mismatch(
+                f"PE[{p}] = [{shown}], expected [{expected}] (first difference at feature {i}). "
+                f"Row p is position p, counted from 0; feature 2i is sin(p / 10000^(2i/d)) and "
+                f"2i+1 is cos of the same angle."
+            )
 
 
-@check(SINUSOIDAL, "PE[p + k] is PE[p] with pair i rotated by k / 10000^(2i/d): a fixed linear map",
-       st.tuples(st.integers(2, 40), evens, st.integers(1, 20)))
+@check(
+    SINUSOIDAL,
+    "PE[p + k] is PE[p] with pair i rotated by k / 10000^(2i/d): a fixed linear map",
+    st.tuples(st.integers(2, 40), evens, st.integers(1, 20)),
+)
 def sinusoidal_shift(case, you, ref):
     T, d, k = case
     pe = table(you, T + k, d).to(torch.float64)
@@ -66,9 +76,11 @@ def sinusoidal_shift(case, you, ref):
     moved_other = torch.stack((a * c - b * s, a * s + b * c), -1).flatten(-2)
     err = torch.minimum((moved - pe[k:]).abs().amax(), (moved_other - pe[k:]).abs().amax())
     if err > 1e-4:
-        raise Mismatch(f"PE[p + {k}] is not PE[p] rotated pair by pair by {k}·10000^(-2i/{d}) (off by up to "
-                       f"{float(err):.3g}): the frequencies are not 10000^(-2i/d) for pair i = 0 .. d/2-1 "
-                       "(the exponent is 2i/d, where 2i is the even feature index)")
+        raise Mismatch(
+            f"PE[p + {k}] is not PE[p] rotated pair by pair by {k}·10000^(-2i/{d}) (off by up to "
+            f"{float(err):.3g}): the frequencies are not 10000^(-2i/d) for pair i = 0 .. d/2-1 "
+            "(the exponent is 2i/d, where 2i is the even feature index)"
+        )
 
 
 # -- learned -----------------------------------------------------------------------------------
@@ -76,8 +88,11 @@ def sinusoidal_shift(case, you, ref):
 def learned_case(draw) -> Case:
     max_len, d, B = draw(st.integers(1, 8)), draw(st.integers(1, 6)), draw(st.integers(1, 3))
     T, seed = draw(st.integers(1, max_len)), draw(seeds)
-    return Case({"x": randn(seed, B, T, d), "state": {"embedding.weight": randn(seed + 1, max_len, d)}},
-                draw(dtypes), {"max_len": max_len, "d": d})
+    return Case(
+        {"x": randn(seed, B, T, d), "state": {"embedding.weight": randn(seed + 1, max_len, d)}},
+        draw(dtypes),
+        {"max_len": max_len, "d": d},
+    )
 
 
 def learned(api, case: Case, f64: bool = False):
@@ -85,8 +100,11 @@ def learned(api, case: Case, f64: bool = False):
     m = api.new("positional.LearnedPositionalEmbedding", case.meta["max_len"], case.meta["d"])
     state = m.state_dict()
     if set(state) != {"embedding.weight"}:
-        raise Mismatch(f"the module's parameters are {sorted(state)}; the contract asks for one "
-                       "submodule `embedding = nn.Embedding(max_len, d_model)`", "parameters")
+        raise Mismatch(
+            f"the module's parameters are {sorted(state)}; the contract asks for one "
+            "submodule `embedding = nn.Embedding(max_len, d_model)`",
+            "parameters",
+        )
     m.to(dtype)
     m.load_state_dict({k: v.to(dtype) for k, v in case["state"].items()})
     return m
@@ -99,15 +117,22 @@ def learned_matches(case, you, ref):
     expect_close(got, want, "out", dtype=case.dtype)
 
 
-@check(LEARNED, "raises ValueError when T > max_len, and accepts T = max_len",
-       st.tuples(st.integers(1, 6), st.integers(1, 4)), weight=0.3)
+@check(
+    LEARNED,
+    "raises ValueError when T > max_len, and accepts T = max_len",
+    st.tuples(st.integers(1, 6), st.integers(1, 4)),
+    weight=0.3,
+)
 def learned_too_long(case, you, ref):
     max_len, d = case
     m = you.new("positional.LearnedPositionalEmbedding", max_len, d)
     expect_shape(expect_tensor(m(randn(1, 1, max_len, d).float()), "out"), (1, max_len, d), "out")
-    expect_raises(lambda: m(randn(2, 1, max_len + 1, d).float()), "ValueError",
-                  f"a sequence of {max_len + 1} positions with max_len = {max_len}",
-                  "there is no learned vector past position max_len - 1, so check T against max_len first")
+    expect_raises(
+        lambda: m(randn(2, 1, max_len + 1, d).float()),
+        "ValueError",
+        f"a sequence of {max_len + 1} positions with max_len = {max_len}",
+        "there is no learned vector past position max_len - 1, so check T against max_len first",
+    )
 
 
 @check(LEARNED, "passes gradients to x and to the embedding table", learned_case(), weight=0.5)
@@ -126,7 +151,9 @@ def learned_grads(case, you, ref):
 ROPE_ANGLE = 2e-6
 
 
-def rope_tolerance(want: torch.Tensor, positions: torch.Tensor | None, dtype: torch.dtype) -> tuple[float, float]:
+def rope_tolerance(
+    want: torch.Tensor, positions: torch.Tensor | None, dtype: torch.dtype
+) -> tuple[float, float]:
     """(rtol, atol) for a RoPE result or its gradient `want`, of the dtype's: its atol grows by what
     float32 angles up to the furthest position cost the longest pair of `want` (a rotation, or its
     transpose for the gradient, keeps every pair's length)."""
@@ -149,8 +176,9 @@ def rope_case(draw) -> Case:
         g = torch.Generator().manual_seed(seed + 3)
         positions = torch.randint(0, 300, (*lead[:1], *([1] * (len(lead) - 1)), T), generator=g)
     base = draw(st.sampled_from([10000.0, 10000.0, 500.0]))
-    return Case({"x": randn(seed, *lead, T, d), "positions": positions, "base": base},
-                draw(dtypes), {"kind": kind})
+    return Case(
+        {"x": randn(seed, *lead, T, d), "positions": positions, "base": base}, draw(dtypes), {"kind": kind}
+    )
 
 
 def run_rope(api, case: Case, f64: bool = False, **kw):
@@ -161,8 +189,12 @@ def run_rope(api, case: Case, f64: bool = False, **kw):
     return api.call("positional.apply_rope", get("x"), **kwargs, **kw)
 
 
-@check(ROPE, "matches the reference: interleaved pairs (2i, 2i+1) rotated by position·base^(-2i/d)",
-       rope_case(), weight=1.5)
+@check(
+    ROPE,
+    "matches the reference: interleaved pairs (2i, 2i+1) rotated by position·base^(-2i/d)",
+    rope_case(),
+    weight=1.5,
+)
 def rope_matches(case, you, ref):
     got = run_rope(you, case).value
     want = run_rope(ref, case, f64=True).value
@@ -182,30 +214,47 @@ def rope_rotation(case, you, ref):
     T = x.shape[-2]
     out = rope_at(you, x, [0] * T)
     if (out - x.to(torch.float64)).abs().max() > 1e-5:
-        raise Mismatch("at position 0 the angle is 0, so apply_rope must return x unchanged; yours changes it "
-                       "(are positions counted from 1, or is something besides the rotation applied?)")
+        raise Mismatch(
+            "at position 0 the angle is 0, so apply_rope must return x unchanged; yours changes it "
+            "(are positions counted from 1, or is something besides the rotation applied?)"
+        )
     out = rope_at(you, x, list(range(3, 3 + T)))
-    pairs = lambda t: t.unflatten(-1, (-1, 2)).norm(dim=-1)
+
+    def pairs(t):
+        return t.unflatten(-1, (-1, 2)).norm(dim=-1)
+
     err = (pairs(out) - pairs(x.to(torch.float64))).abs().max()
     if err > 1e-4 * (1 + float(x.abs().max())):
-        raise Mismatch(f"the length of a feature pair changed by up to {float(err):.3g}: a rotation keeps "
-                       "each pair's length, so every pair must be rotated as a 2-D vector, with the same "
-                       "angle for both of its features")
+        raise Mismatch(
+            f"the length of a feature pair changed by up to {float(err):.3g}: a rotation keeps "
+            "each pair's length, so every pair must be rotated as a 2-D vector, with the same "
+            "angle for both of its features"
+        )
 
 
-@check(ROPE, "relative: <rope(q, m), rope(k, n)> depends only on m - n",
-       st.tuples(evens.filter(lambda n: n <= 16), seeds, st.integers(0, 50), st.integers(0, 50), st.integers(1, 100)))
+@check(
+    ROPE,
+    "relative: <rope(q, m), rope(k, n)> depends only on m - n",
+    st.tuples(
+        evens.filter(lambda n: n <= 16), seeds, st.integers(0, 50), st.integers(0, 50), st.integers(1, 100)
+    ),
+)
 def rope_relative(case, you, ref):
     d, seed, m, n, shift = case
     q, k = randn(seed, 1, d), randn(seed + 1, 1, d)
-    score = lambda a, b: float((rope_at(you, q, [a]) * rope_at(you, k, [b])).sum())
+
+    def score(a, b):
+        return float((rope_at(you, q, [a]) * rope_at(you, k, [b])).sum())
+
     before, after = score(m, n), score(m + shift, n + shift)
     # float32 angles move score(a, b) = sum_i |q_i| |k_i| cos(angle) by up to ROPE_ANGLE (a + b) per unit
     lengths = float((q.unflatten(-1, (-1, 2)).norm(dim=-1) * k.unflatten(-1, (-1, 2)).norm(dim=-1)).sum())
     if abs(before - after) > 1e-6 * (1 + abs(before)) + ROPE_ANGLE * 2 * (m + n + shift) * lengths:
-        raise Mismatch(f"q·k is {before:.6g} at positions ({m}, {n}) but {after:.6g} at ({m + shift}, {n + shift}): "
-                       "with RoPE the score may depend only on the offset m - n, which holds when query and key "
-                       "pairs are rotated by angles proportional to their positions with the same frequencies")
+        raise Mismatch(
+            f"q·k is {before:.6g} at positions ({m}, {n}) but {after:.6g} at ({m + shift}, {n + shift}): "
+            "with RoPE the score may depend only on the offset m - n, which holds when query and key "
+            "pairs are rotated by angles proportional to their positions with the same frequencies"
+        )
 
 
 @check(ROPE, "leaves x unchanged and passes gradients back to it", rope_case(), weight=0.5)
@@ -232,8 +281,11 @@ def slopes_power_of_two(h, you, ref):
     expect_close(got, ref("positional.alibi_slopes", h).to(torch.float64), "slopes", dtype=torch.float32)
 
 
-@check(SLOPES, "other head counts follow the paper: the lower power of two, then every other slope of twice it",
-       st.sampled_from([3, 5, 6, 7, 12, 20]))
+@check(
+    SLOPES,
+    "other head counts follow the paper: the lower power of two, then every other slope of twice it",
+    st.sampled_from([3, 5, 6, 7, 12, 20]),
+)
 def slopes_other(h, you, ref):
     got = slopes_of(you, h)
     want = ref("positional.alibi_slopes", h).to(torch.float64)
@@ -241,8 +293,10 @@ def slopes_other(h, you, ref):
     try:
         expect_close(got, want, "slopes", dtype=got.dtype)
     except Mismatch as e:
-        raise Mismatch(f"{e}\nFor h = {h}: take the {n} slopes of h = {n}, then the slopes at even indices "
-                       f"(0, 2, 4, ...) of h = {2 * n}, {h - n} of them.") from None
+        raise Mismatch(
+            f"{e}\nFor h = {h}: take the {n} slopes of h = {n}, then the slopes at even indices "
+            f"(0, 2, 4, ...) of h = {2 * n}, {h - n} of them."
+        ) from None
 
 
 @st.composite
@@ -257,7 +311,11 @@ def bias_of(api, h: int, T: int) -> torch.Tensor:
     return got.to(torch.float64)
 
 
-@check(BIAS, "changes causal attention exactly as -slope_k·(i - j) does (a constant per row is free)", bias_case())
+@check(
+    BIAS,
+    "changes causal attention exactly as -slope_k·(i - j) does (a constant per row is free)",
+    bias_case(),
+)
 def bias_effect(case, you, ref):
     h, T = case
     got, want = bias_of(you, h, T), ref("positional.alibi_bias", h, T).to(torch.float64)
@@ -267,20 +325,28 @@ def bias_effect(case, you, ref):
     off = (diff - diff.diagonal(dim1=-2, dim2=-1)[..., None]).masked_fill(~below, 0.0).abs()
     if off.max() > 1e-5:
         k, i, j = (int(v) for v in (off == off.max()).nonzero()[0])
-        raise Mismatch(f"head {k}, query {i}, key {j}: bias {float(got[k, i, j]):.4g}, expected "
-                       f"{float(want[k, i, j]):.4g} (up to a constant per row). On and below the diagonal the "
-                       "bias is -slope_k · (i - j): zero for the query itself, more negative for keys farther "
-                       "back, with head k's own slope")
+        raise Mismatch(
+            f"head {k}, query {i}, key {j}: bias {float(got[k, i, j]):.4g}, expected "
+            f"{float(want[k, i, j]):.4g} (up to a constant per row). On and below the diagonal the "
+            "bias is -slope_k · (i - j): zero for the query itself, more negative for keys farther "
+            "back, with head k's own slope"
+        )
 
 
-@check(BIAS, "keys farther back are penalised more, by each head's own slope", bias_case().filter(lambda c: c[1] > 2))
+@check(
+    BIAS,
+    "keys farther back are penalised more, by each head's own slope",
+    bias_case().filter(lambda c: c[1] > 2),
+)
 def bias_monotone(case, you, ref):
     h, T = case
     got = bias_of(you, h, T)
-    last = got[:, T - 1, :T]          # the last query sees every key; key T-1 is itself
-    steps = last[:, 1:] - last[:, :-1]    # moving one key closer
+    last = got[:, T - 1, :T]  # the last query sees every key; key T-1 is itself
+    steps = last[:, 1:] - last[:, :-1]  # moving one key closer
     if (steps <= 0).any():
         k = int((steps <= 0).nonzero()[0][0])
-        raise Mismatch(f"head {k}: the bias of the last query does not grow as the key gets closer "
-                       f"({', '.join(f'{v:.3g}' for v in last[k].tolist())}); distant keys must get the "
-                       "larger penalty (a negative bias)")
+        raise Mismatch(
+            f"head {k}: the bias of the last query does not grow as the key gets closer "
+            f"({', '.join(f'{v:.3g}' for v in last[k].tolist())}); distant keys must get the "
+            "larger penalty (a negative bias)"
+        )
