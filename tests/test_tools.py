@@ -95,3 +95,19 @@ def test_training_a_model_with_the_wrong_output_says_what_it_returned(bad):
 
     with pytest.raises(TypeError, match="expected logits"):
         tools.overfit(Bad(), tokens=torch.randint(0, 5, (2, 6)), steps=1, lr=1e-2)
+
+
+def test_the_op_count_leaves_stderr_to_the_code_it_counts(capfd):
+    """The profiler's own start and stop lines are not printed; what the counted code writes is."""
+    import os
+
+    from quizgrader.sandbox.tools import count_ops
+
+    def noisy(x):
+        os.write(2, b"the learner's own line\n")
+        return x * 2
+
+    counted = count_ops(noisy, args=[torch.ones(3)])
+    err = capfd.readouterr().err
+    assert counted["ops"] >= 1 and "the learner's own line" in err
+    assert "profiler_start" not in err and "profiler_stop" not in err, err

@@ -7,6 +7,7 @@ made in the grader from what they return.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -200,12 +201,19 @@ def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
         for a in args
     ]
     calls = cProfile.Profile()
-    with torch.enable_grad(), profile() as prof:
-        calls.enable()
-        try:
-            value = _plain(fn(*args, **(kwargs or {})))
-        finally:
-            calls.disable()
+    prof = profile()
+    with _profiler_quiet():
+        prof.__enter__()
+    try:
+        with torch.enable_grad():
+            calls.enable()
+            try:
+                value = _plain(fn(*args, **(kwargs or {})))
+            finally:
+                calls.disable()
+    finally:
+        with _profiler_quiet():
+            prof.__exit__(None, None, None)
     first = value[0] if isinstance(value, (tuple, list)) and value else value
     return {
         "ops": sum(1 for e in prof.kineto_results.events() if e.name().startswith("aten::")),
@@ -213,6 +221,25 @@ def count_ops(fn, *, args: list, kwargs: dict | None = None) -> dict:
         "value": value,
         "graph": isinstance(first, torch.Tensor) and first.requires_grad,
     }
+
+
+@contextmanager
+def _profiler_quiet():
+    """torch's profiler writes lines of its own to the process's stderr as it starts and stops
+    ("USDT: ... profiler_start"); they are nobody's output, so stderr goes to the null device for
+    those two moments only, never while the learner's code runs."""
+    try:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _plain(value: Any) -> Any:
