@@ -33,6 +33,11 @@ def quiz(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def grade_quickly(ws: Path, only: str, *options: str) -> subprocess.CompletedProcess:
+    """`quiz grade day16` on `ws`, the exercises `only`, in the quick profile."""
+    return quiz("grade", "day16", "--workspace", str(ws), "--only", only, "--profile", "quick", *options)
+
+
 def test_init_makes_a_workspace_that_grades_as_not_attempted(tmp_path):
     ws = tmp_path / "ws"
     run = quiz("init", str(ws), "--ci", "github", "--grader", "git+https://example.org/quizgrader.git")
@@ -46,31 +51,9 @@ def test_init_makes_a_workspace_that_grades_as_not_attempted(tmp_path):
     assert "quiz grade ${{ matrix.day }} --ci --untouched report --junit" in workflow
     assert ".quiz/" in (ws / ".gitignore").read_text()
     assert f'grader = "{__version__}"' in (ws / "quiz.toml").read_text()
-    graded = quiz(
-        "grade",
-        "day16",
-        "--workspace",
-        str(ws),
-        "--only",
-        "softmax,causal_mask",
-        "--profile",
-        "quick",
-        "--json",
-        str(tmp_path / "r.json"),
-    )
+    graded = grade_quickly(ws, "softmax,causal_mask", "--json", str(tmp_path / "r.json"))
     assert graded.returncode == 1 and "not attempted" in graded.stdout and "not started" not in graded.stdout
-    reported = quiz(
-        "grade",
-        "day16",
-        "--workspace",
-        str(ws),
-        "--only",
-        "softmax,causal_mask",
-        "--profile",
-        "quick",
-        "--untouched",
-        "report",
-    )
+    reported = grade_quickly(ws, "softmax,causal_mask", "--untouched", "report")
     assert reported.returncode == 0 and "day16: not started" in reported.stdout, reported.stdout
 
 
@@ -81,18 +64,7 @@ def test_a_day_with_one_answer_given_is_started_and_untouched_report_does_not_hi
     q = next(q for q in bank.questions if q.kind == "number")
     answers = ws / "answers" / "day16.toml"
     answers.write_text(answers.read_text().replace(f"# {q.id} = ", f"{q.id} = 123456789"))
-    graded = quiz(
-        "grade",
-        "day16",
-        "--workspace",
-        str(ws),
-        "--only",
-        "softmax",
-        "--profile",
-        "quick",
-        "--untouched",
-        "report",
-    )
+    graded = grade_quickly(ws, "softmax", "--untouched", "report")
     assert graded.returncode == 1 and "not started" not in graded.stdout, graded.stdout
 
 
@@ -109,18 +81,7 @@ def test_a_workspace_made_for_another_grader_version_is_said_and_still_graded(tm
     ws = tmp_path / "ws"
     assert quiz("init", str(ws)).returncode == 0
     (ws / "quiz.toml").write_text(content)
-    graded = quiz(
-        "grade",
-        "day16",
-        "--workspace",
-        str(ws),
-        "--only",
-        "softmax",
-        "--profile",
-        "quick",
-        "--json",
-        str(tmp_path / "r.json"),
-    )
+    graded = grade_quickly(ws, "softmax", "--json", str(tmp_path / "r.json"))
     assert said in " ".join(graded.stdout.split()), graded.stdout
     assert graded.returncode == 1 and (tmp_path / "r.json").is_file()
 
