@@ -70,22 +70,12 @@ jobs:
 _RULES = {"report": "reported and does not fail the job", "fail": "fails the job"}
 
 
-def _torch_version() -> str:
-    """The torch release this grader runs with (without a local tag such as +cpu)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("torch").split("+")[0]
-    except PackageNotFoundError:
-        return "2.13.0"
-
-
 def workflow(install: str, untouched: str = "report", torch: str | None = None) -> str:
     """The GitHub Actions workflow: `install` is the shell command that installs the grader."""
     other = next(u for u in UNTOUCHED if u != untouched)
     return WORKFLOW.format(
         days=", ".join(DAYS),
-        torch=torch or _torch_version(),
+        torch=torch or wheel.torch_version(),
         install=install,
         untouched=untouched,
         other=other,

@@ -18,15 +18,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib.metadata
-import io
 import json
 import shlex
-import stat
-import tempfile
 import time
 import traceback
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +34,6 @@ from . import wheel
 ZIP = "autograder.zip"
 CONFIG = "config.json"
 PROFILES = ("quick", "default", "thorough")
-_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass
@@ -114,11 +108,6 @@ def questions_key(day: str) -> str:
     return f"{day}: {QUESTIONS_SUITE}"
 
 
-def torch_version() -> str:
-    """The torch this grader runs with, without its local tag ("2.13.0+cpu" -> "2.13.0")."""
-    return importlib.metadata.version("torch").split("+", 1)[0]
-
-
 def setup_sh(wheel_name: str, digest: str, torch: str) -> str:
     return f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image: a Python >= 3.11, a
@@ -177,13 +166,6 @@ exit 1
 )
 
 
-def _member(name: str, data: bytes, executable: bool = False) -> tuple[zipfile.ZipInfo, bytes]:
-    entry = zipfile.ZipInfo(name, _EPOCH)
-    entry.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
-    entry.compress_type = zipfile.ZIP_DEFLATED
-    return entry, data
-
-
 def build(out: Path, config: Config) -> Path:
     """Write `out/autograder.zip` (`out` made when missing; a link at that name, or on the way inside
     `out`, is refused, never written through) and return its path."""
@@ -191,22 +173,17 @@ def build(out: Path, config: Config) -> Path:
     target = out / ZIP
     safefs.make_dirs(out, out)
     safefs.refuse_links(target, out)
-    with tempfile.TemporaryDirectory(prefix="quiz-wheel-") as tmp:
-        built = wheel.build(Path(tmp))
-        data = built.read_bytes()
+    name, data = wheel.filename(), wheel.pack()
     digest = hashlib.sha256(data).hexdigest()
-    members = [
-        _member(built.name, data),
-        _member(f"{built.name}.sha256", f"{digest}  {built.name}\n".encode()),
-        _member("setup.sh", setup_sh(built.name, digest, torch_version()).encode(), executable=True),
-        _member("run_autograder", RUN_AUTOGRADER.encode(), executable=True),
-        _member(CONFIG, config.to_json().encode()),
-    ]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for entry, payload in members:
-            archive.writestr(entry, payload)
-    safefs.write_atomic(target, buffer.getvalue(), out)
+    members = {
+        name: data,
+        f"{name}.sha256": f"{digest}  {name}\n".encode(),
+        "setup.sh": setup_sh(name, digest, wheel.torch_version()).encode(),
+        "run_autograder": RUN_AUTOGRADER.encode(),
+        CONFIG: config.to_json().encode(),
+    }
+    archive = wheel.zipped(members, executable=frozenset({"setup.sh", "run_autograder"}))
+    safefs.write_atomic(target, archive, out)
     return target
 
 

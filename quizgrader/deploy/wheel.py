@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.metadata
 import io
+import stat
 import zipfile
 from pathlib import Path
 
@@ -85,16 +86,27 @@ def contents() -> dict[str, bytes]:
     return out
 
 
+def zipped(members: dict[str, bytes], executable: frozenset[str] = frozenset()) -> bytes:
+    """A zip file of `members` (name -> bytes) that is the same bytes for the same members: fixed
+    timestamps, their order, mode 0644 (0755 for the names in `executable`)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            entry = zipfile.ZipInfo(name, _EPOCH)
+            entry.external_attr = ((0o755 if name in executable else 0o644) | stat.S_IFREG) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, data)
+    return buffer.getvalue()
+
+
 def pack() -> bytes:
     """The wheel's bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in contents().items():
-            entry = zipfile.ZipInfo(name, _EPOCH)
-            entry.external_attr = 0o644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            wheel.writestr(entry, data)
-    return buffer.getvalue()
+    return zipped(contents())
+
+
+def torch_version() -> str:
+    """The torch release this grader runs with, without its local tag ("2.13.0+cpu" -> "2.13.0")."""
+    return importlib.metadata.version("torch").split("+", 1)[0]
 
 
 def build(folder: Path) -> Path:
