@@ -30,8 +30,8 @@ def main() -> None:
 
     with Zygote() as zygote:
         from quizgrader.checks.api import remote
-        from quizgrader.checks.day16 import lm
         from quizgrader.checks.registry import Context, _context
+        from quizgrader.days.day16.checks import lm
         from quizgrader.grade import resolve_device
 
         device = resolve_device(args.device)

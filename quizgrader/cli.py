@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from . import safefs
 from .batch import SUBMISSION_SECONDS
-from .catalog import CatalogError, load_day, normalise_day
+from .catalog import CatalogError, day_ids, load_day, normalise_day
 from .safefs import LinkError
 from .sandbox.confine import CPU_SECONDS, MEMORY_GIB
 
@@ -91,12 +91,19 @@ def _day(name: str):
         raise usage_error(str(e)) from None
 
 
+def _all_days(newest_first: bool = False) -> list:
+    """Every day the installed packs provide, loaded: in id order, or the newest first."""
+    ids = sorted(day_ids(), reverse=newest_first)
+    return [_day(d) for d in ids]
+
+
 def _exercise(ref: str):
     day_part = ref.split(".", 1)[0]
     days = []
     try:
-        days = [_day(day_part)] if day_part.lower().startswith("day") else [_day("day16"), _day("day09")]
-        rest = ref.split(".", 1)[1] if day_part.lower().startswith("day") and "." in ref else ref
+        named = day_part.lower().startswith("day")
+        days = [_day(day_part)] if named else _all_days(newest_first=True)
+        rest = ref.split(".", 1)[1] if named and "." in ref else ref
         errors = []
         for day in days:
             try:
@@ -746,7 +753,7 @@ def list_(day: Annotated[str | None, typer.Argument(help="day16 or day9 (default
     """List the exercises."""
     from .report.terminal import exercise_list
 
-    days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    days = [_day(day)] if day else _all_days()
     for d in days:
         console.print(exercise_list(d))
 
@@ -907,7 +914,7 @@ def progress(
 
     from .history import History, HistoryError, progress, resolve_path, trend_marks
 
-    days = [_day(day)] if day else [_day("day09"), _day("day16")]
+    days = [_day(day)] if day else _all_days()
     workspace = _workspace(workspace)
     path = resolve_path(workspace)
     if path is None:
@@ -1027,6 +1034,29 @@ def verify(
             soft_wrap=True,
         )
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+@app.command()
+def selftest(
+    day: Annotated[str, typer.Argument(help="The day whose checks to prove (a day pack's too)")],
+    profile: Annotated[Profile, typer.Option(help="How many examples each check draws")] = Profile.default,
+) -> None:
+    """Prove a day's checks: the reference passes every one, the stubs are not attempted, every
+    known mistake fails a check and is named, and every check fails on some known mistake.
+
+    For a course writing a day pack of its own (docs/adding-a-day.md). Exit 0 when all of it
+    holds, 1 with a line per problem when it does not."""
+    from .report.selftest import summary
+    from .selftest import selftest as prove
+
+    the_day = _day(day)
+    with console.status(f"proving {the_day.id}'s checks…") as status:
+        result = prove(the_day.id, profile.value, progress=lambda what: status.update(f"grading {what}…"))
+    for problem in result.problems:
+        console.print(f"[red]✘[/] {escape(problem)}", soft_wrap=True)
+    mark = "[green]✔[/]" if result.ok else "[red]✘[/]"
+    console.print(f"{mark} {escape(summary(result))}", soft_wrap=True)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 def _not_verified(results: Path, e: Exception) -> NoReturn:
@@ -1203,11 +1233,10 @@ def reset(
 def _reset_all(workspace: Path, day: str | None, yes: bool):
     """--all: the stub files that differ, after asking (unless --yes)."""
     from . import restore
-    from .catalog import DAYS
 
-    days = [_day(day).id] if day else [d for d in DAYS if (workspace / d).is_dir()]
+    days = [_day(day).id] if day else [d for d in day_ids() if (workspace / d).is_dir()]
     if not days:
-        raise usage_error(f"{workspace} has no day folder ({', '.join(DAYS)}); --day DAY restores one")
+        raise usage_error(f"{workspace} has no day folder ({', '.join(day_ids())}); --day DAY restores one")
     rels = restore.stub_files(days)
     todo = restore.differing(workspace, rels)
     if todo and not yes:
@@ -1413,10 +1442,11 @@ def lab(
     from .sandbox.process import Zygote
 
     the_day = _day(day)
-    if the_day.id not in experiments.DAYS:
-        raise usage_error(f"{the_day.id} has no lab; only {', '.join(experiments.DAYS)} has one")
+    if the_day.id not in experiments.days():
+        with_lab = ", ".join(experiments.days()) or "no day"
+        raise usage_error(f"{the_day.id} has no lab; {with_lab} has one")
     try:
-        names = experiments.pick(only)
+        names = experiments.pick(the_day.id, only)
     except ValueError as e:
         raise usage_error(str(e)) from None
     # the reference's own run reads no workspace: none need be found
@@ -1429,17 +1459,19 @@ def lab(
     with Zygote() as zygote:  # imports torch in its own interpreter while this one does the same
         resolved = _resolved(device)
         options = experiments.LabOptions(
+            day=the_day.id,
             workspace=workspace,
-            settings=experiments.Settings(seed=seed, steps=steps),
+            settings=experiments.experiments_of(the_day.id).Settings(seed=seed, steps=steps),
             reference=reference,
             device=resolved,
             only=names,
         )
-        with _progress_bar(len(names or experiments.EXPERIMENTS), "running") as (bar, step):
+        everything = experiments.experiments_of(the_day.id).EXPERIMENTS
+        with _progress_bar(len(names or everything), "running") as (bar, step):
 
             def progress(exp, outcome) -> None:
                 if outcome is not None:
-                    bar.console.print(lab_text.outcome_line(outcome, whose), soft_wrap=True)
+                    bar.console.print(lab_text.outcome_line(outcome, the_day.id, whose), soft_wrap=True)
                 step(exp.name if outcome is None else None)
 
             report = experiments.run(options, progress, zygote)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, diagnosis
+from . import __version__, daypacks, diagnosis
 from .catalog import Day, Exercise, load_day
 from .checks import forbidden, repro, weights
 from .checks.api import LearnerError, local, remote
@@ -19,7 +19,6 @@ from .checks.catalogue import checks_for
 from .checks.common import from_scratch, keeps_to_itself
 from .checks.registry import Check
 from .checks.runner import Failure, run_check
-from .paths import reference_root
 from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
 from .sandbox import confine, snapshot
@@ -70,11 +69,12 @@ def grade(
     own = zygote is None and bool(plan)
     zygote = zygote or (Zygote() if plan else None)
     started = time.perf_counter()
-    ref = local(reference_root(), day.id, package="_quiz_reference")
+    reference = daypacks.get(day.id).reference
+    ref = local(reference, day.id, package="_quiz_reference")
     own_doctor = doctor is None
     doctor = doctor or diagnosis.Diagnoser()
     # The learner's processes read this copy, never the workspace itself (sandbox/snapshot.py).
-    snap = snapshot.take(options.workspace, sorted({ex.file.split("/")[0] for ex in plan}), reference_root())
+    snap = snapshot.take(options.workspace, sorted({ex.file.split("/")[0] for ex in plan}), reference)
     copy = Options(**{**vars(options), "workspace": snap.root})
 
     def refused(file: str) -> str | None:
@@ -312,7 +312,7 @@ def _draw(ex: Exercise, failed: list[tuple[CheckResult, Failure]], you, ref) -> 
     fixed example made to be read at a glance (given to the first failing check), else on a failing
     check's first example found (larger than the shrunk one, so it says more as a picture), else on
     its shrunk one. A picture never costs the report: anything that stops it means no picture."""
-    if ex.id not in weights.SOURCES:
+    if weights.source(ex.id) is None:
         return
     try:
         if (picture := weights.heatmap(ex.id, weights.showcase(ex.id), you, ref)) is not None:

@@ -10,10 +10,9 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from . import __version__, safefs
-from .catalog import DAYS, load_day
+from . import __version__, daypacks, safefs
+from .catalog import day_ids, load_day
 from .deploy import wheel
-from .paths import exercises_root
 from .questions import load_bank
 from .questions.answers import HEADER
 
@@ -74,7 +73,7 @@ def workflow(install: str, untouched: str = "report", torch: str | None = None) 
     """The GitHub Actions workflow: `install` is the shell command that installs the grader."""
     other = next(u for u in UNTOUCHED if u != untouched)
     return WORKFLOW.format(
-        days=", ".join(DAYS),
+        days=", ".join(day_ids()),
         torch=torch or wheel.torch_version(),
         install=install,
         untouched=untouched,
@@ -121,9 +120,8 @@ def plan(
     With `ci`, the grader travels in the workspace as a wheel (with its SHA-256) that the workflow
     checks and installs, unless `grader` names what to pip-install instead."""
     files: dict[Path, str | Path | bytes] = {}
-    stubs = exercises_root()
-    for day in DAYS:
-        for src in sorted((stubs / day).glob("*.py")):
+    for day in day_ids():
+        for src in sorted((daypacks.get(day).exercises / day).glob("*.py")):
             files[target / day / src.name] = src
         files[target / "answers" / f"{day}.toml"] = answers_template(day)
     files[target / ".gitignore"] = GITIGNORE

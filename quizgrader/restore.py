@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import safefs
+from . import daypacks, safefs
 from .catalog import Exercise, load_day
-from .paths import exercises_root, reference_root
 
 MANIFEST = "manifest.json"
 _SET_NAME = re.compile(r"^(reset|undo|redo)-(\d{8}-\d{6})-(\d+)$")
@@ -222,13 +221,14 @@ def _apply(
 def check_workspace(workspace: Path, stubs: Path | None = None) -> None:
     """The stubs and the reference are the grader's own: never a workspace to reset."""
     here = Path(workspace).resolve()
-    if here == (stubs or exercises_root()).resolve():
+    packs = daypacks.packs().values()
+    if here in {Path(p).resolve() for p in ([stubs] if stubs else [p.exercises for p in packs])}:
         raise RestoreError(
             f"{workspace} is the grader's own copy of the stubs, so there is no separate "
             "pristine copy to restore it from. Work in a workspace of your own (`quiz init DIR`), "
             "or restore these files from version control"
         )
-    if here == reference_root().resolve():
+    if here in {p.reference.resolve() for p in packs}:
         raise RestoreError(
             f"{workspace} holds the reference solutions the grader compares against; "
             "it is not a workspace to reset"
@@ -328,28 +328,31 @@ def splice_stub(learner: str, stub: str, name: str, file: str) -> tuple[str, tup
 # ---------------------------------------------------------------------------------------- resets
 
 
+def _stub(rel: str, stubs: Path | None = None) -> Path:
+    """The stub of `rel` ("day16/attention.py", or a day's folder "day16"): under `stubs` when
+    given, else in the stubs of the day's pack."""
+    return (stubs or daypacks.get(rel.split("/")[0]).exercises) / rel
+
+
 def stub_files(days: Iterable[str], stubs: Path | None = None) -> list[str]:
     """The stub files of `days`, relative to a workspace: "day16/attention.py", ..."""
-    stubs = stubs or exercises_root()
-    return [f"{d}/{p.name}" for d in days for p in sorted((stubs / d).glob("*.py"))]
+    return [f"{d}/{p.name}" for d in days for p in sorted(_stub(d, stubs).glob("*.py"))]
 
 
 def differing(workspace: Path, rels: Iterable[str], stubs: Path | None = None) -> list[str]:
     """Those of `rels` whose workspace copy is missing or differs from the stub."""
-    stubs = stubs or exercises_root()
-    return [r for r in rels if _read(Path(workspace) / r) != (stubs / r).read_bytes()]
+    return [r for r in rels if _read(Path(workspace) / r) != _stub(r, stubs).read_bytes()]
 
 
 def reset_files(
     workspace: Path, rels: list[str], what: str, stubs: Path | None = None, now: datetime | None = None
 ) -> Outcome:
     """Restore whole files from the stubs: those that differ, in one backup set."""
-    stubs = stubs or exercises_root()
     check_workspace(workspace, stubs)
     todo = differing(workspace, rels, stubs)
     if not todo:
         return Outcome(what, [], None)
-    backup = _apply(workspace, {r: (stubs / r).read_bytes() for r in todo}, "reset", what, now)
+    backup = _apply(workspace, {r: _stub(r, stubs).read_bytes() for r in todo}, "reset", what, now)
     return Outcome(what, backup.files, backup)
 
 
@@ -365,10 +368,9 @@ def reset_exercise(
 ) -> Outcome:
     """Put the stub's definition of one exercise back, leaving the rest of its file as it is. A
     missing file is restored whole; a file that is not valid Python is left alone (Unparsable)."""
-    stubs = stubs or exercises_root()
     check_workspace(workspace, stubs)
     target = Path(workspace) / ex.file
-    stub = (stubs / ex.file).read_bytes()
+    stub = _stub(ex.file, stubs).read_bytes()
     current = _read(target)
     if current is None:
         return reset_files(workspace, [ex.file], ex.id, stubs, now)
@@ -442,7 +444,7 @@ def _take_back(workspace: Path, target: BackupSet, kind: str, now: datetime | No
 def solution(ex: Exercise, reference: Path | None = None) -> tuple[Snippet, list[Snippet]]:
     """The reference's definition of `ex`, and the file's own constants and private helpers it
     uses (never another exercise's solution)."""
-    reference = reference or reference_root()
+    reference = reference or daypacks.day_of(ex.id).reference
     source = (reference / ex.file).read_text(encoding="utf-8")
     found = definition(source, ex.name, ex.file)
     if found is None:

@@ -19,7 +19,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from .catalog import DAYS
+from .catalog import day_ids
 from .safefs import shown
 from .workspace_links import link_out
 
@@ -44,7 +44,7 @@ def _holds(folder: Path, name: str, kind: int) -> bool:
 
 def is_workspace(folder: Path) -> bool:
     """Whether `folder` is a workspace itself: it holds the marker or a day folder."""
-    return _holds(folder, MARKER, stat.S_IFREG) or any(_holds(folder, d, stat.S_IFDIR) for d in DAYS)
+    return _holds(folder, MARKER, stat.S_IFREG) or any(_holds(folder, d, stat.S_IFDIR) for d in day_ids())
 
 
 def find_workspace(explicit: Path | None, cwd: Path) -> Path:
@@ -62,7 +62,7 @@ def find_workspace(explicit: Path | None, cwd: Path) -> Path:
             return above
     if _holds(here, str(DEFAULT), stat.S_IFDIR):
         return DEFAULT
-    days = " or ".join(f"{d}/" for d in sorted(DAYS, reverse=True))
+    days = " or ".join(f"{d}/" for d in sorted(day_ids(), reverse=True))
     raise NoWorkspace(
         f"no workspace here: looked for {MARKER}, {days} in {shown(str(here))} and {MARKER} in its "
         f"parents, and {DEFAULT}/; run `quiz init my-quiz` to make one, or pass `--workspace FOLDER` "

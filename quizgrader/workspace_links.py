@@ -16,7 +16,7 @@ import os
 import stat
 from pathlib import Path
 
-from .paths import reference_root
+from . import daypacks
 from .safefs import shown, within
 
 
@@ -124,11 +124,16 @@ def _reference_twin(path: Path, st: os.stat_result) -> str | None:
     return None if twin is None or twin == os.path.realpath(path) else twin
 
 
+def reference_roots() -> list[str]:
+    """The folders of the day packs' reference solutions, resolved, each once."""
+    return list(dict.fromkeys(os.path.realpath(p.reference) for p in daypacks.packs().values()))
+
+
 @functools.lru_cache(maxsize=1)
 def _reference_files() -> dict[tuple[int, int], str]:
-    """(device, inode) -> resolved path, of every file of the bundled reference."""
+    """(device, inode) -> resolved path, of every file of the day packs' references."""
     out = {}
-    for folder, _, names in os.walk(reference_root()):
+    for folder, _, names in (walked for root in reference_roots() for walked in os.walk(root)):
         for n in names:
             path = os.path.realpath(os.path.join(folder, n))
             try:

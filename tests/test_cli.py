@@ -49,7 +49,7 @@ def test_reference_grades_clean_with_exit_0_and_valid_json(tmp_path):
     parallel = next(
         c for e in data["exercises"] for c in e["checks"] if "all T positions at once" in c["name"]
     )
-    from quizgrader.checks.day16.attention import SCALING
+    from quizgrader.days.day16.checks.attention import SCALING
 
     lengths = {str(T) for T in SCALING["quick"][0]}
     assert parallel["figures"]["growth_exponent"] > 1 and set(parallel["figures"]["speedup"]) == lengths

@@ -13,11 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from quizgrader import cli, lab
+from quizgrader.days.day16.lab import Settings
+from quizgrader.days.day16.lab import text as day16_text
 from quizgrader.lab import text
 from quizgrader.paths import reference_root
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TINY = lab.Settings(
+TINY = Settings(
     steps=12,
     copy_n=4,
     vocab=6,
@@ -49,7 +51,9 @@ def squash(s: str) -> str:
 @pytest.fixture(scope="module")
 def reference_run(zygote, tmp_path_factory):
     out = tmp_path_factory.mktemp("lab")
-    report = lab.run(lab.LabOptions(workspace=reference_root(), settings=TINY, reference=True), zygote=zygote)
+    report = lab.run(
+        lab.LabOptions(day="day16", workspace=reference_root(), settings=TINY, reference=True), zygote=zygote
+    )
     saved = lab.save(report, out)
     return report, saved, out
 
@@ -111,7 +115,7 @@ def test_results_json_holds_every_number(reference_run):
 
 
 def test_the_fitted_slope_of_a_quadratic_is_two():
-    from quizgrader.checks.day16.attention import growth_exponent
+    from quizgrader.days.day16.checks.attention import growth_exponent
 
     T = [64, 128, 256, 512]
     assert growth_exponent(T, [1e-6 * t * t for t in T]) == pytest.approx(2.0)
@@ -158,7 +162,7 @@ def test_text_details_show_every_experiment(reference_run):
     shown = console.export_text()
     assert "layer 1, head 1" in shown and " 1.0" in shown  # attention maps, rounded
     assert "PE[p] · PE[p + k]" in shown and "fitted log–log slope" in shown
-    assert "Pre-LN" in shown and "Post-LN" in shown and any(c in shown for c in text.SPARKS)
+    assert "Pre-LN" in shown and "Post-LN" in shown and any(c in shown for c in day16_text.SPARKS)
 
 
 def test_a_broken_attention_fails_the_experiments_that_use_it_and_no_others(tmp_path):

@@ -88,7 +88,7 @@ def test_links_that_stay_inside_are_fine_and_followed_to_what_they_lead_to(ws, t
 def test_a_hard_link_to_a_reference_file_is_found_and_the_reference_itself_is_not(ws, tmp_path, monkeypatch):
     reference = tmp_path / "reference"  # on the same file system as the workspace
     shutil.copytree(REFERENCE / "day16", reference / "day16")
-    monkeypatch.setattr(workspace_links, "reference_root", lambda: reference)
+    monkeypatch.setattr(workspace_links, "reference_roots", lambda: [str(reference)])
     workspace_links._reference_files.cache_clear()
     try:
         os.link(reference / "day16" / "masks.py", ws / "day16" / "masks.py")

@@ -79,7 +79,7 @@ def attributes() -> dict[str, list[str]]:
 
 
 def make_table() -> str:
-    """The text of quizgrader/data/analogy_embeddings.txt."""
+    """The text of quizgrader/days/day09/analogy_embeddings.txt."""
     rng = random.Random(SEED)
     rows = []
     for word, attrs in attributes().items():
@@ -107,7 +107,7 @@ def make_table() -> str:
 def test_the_shipped_table_is_what_the_generator_makes():
     from importlib import resources
 
-    shipped = resources.files("quizgrader").joinpath("data").joinpath("analogy_embeddings.txt")
+    shipped = resources.files("quizgrader.days.day09").joinpath("analogy_embeddings.txt")
     assert shipped.read_text(encoding="utf-8") == make_table()
 
 
@@ -198,7 +198,7 @@ def brute_force_analogy(emb: torch.Tensor, a: int, b: int, c: int) -> int:
 
 
 def test_the_shipped_table_solves_the_checked_analogies():
-    from quizgrader.checks.day09.embeddings import ANALOGIES, word_table
+    from quizgrader.days.day09.checks.embeddings import ANALOGIES, word_table
 
     words, table = word_table()
     assert words == tuple(attributes()) + DISTRACTORS and table.shape == (len(words), len(AXES))

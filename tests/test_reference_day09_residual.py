@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from quizgrader.sandbox import tools
+from quizgrader.days.day09 import tools
 from quizgrader.sandbox.loader import import_from
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from quizgrader.sandbox.loader import import_from
 from quizgrader.sandbox.tools import call_on_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-MISTAKES = tomllib.loads((ROOT / "quizgrader" / "diagnosis" / "day09" / "stability.toml").read_text())[
-    "mistake"
-]
+MISTAKES = tomllib.loads(
+    (ROOT / "quizgrader" / "days" / "day09" / "mistakes" / "stability.toml").read_text()
+)["mistake"]
 DT = torch.float64
 
 

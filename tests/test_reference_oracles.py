@@ -21,7 +21,7 @@ from torch import nn
 from quizgrader.catalog import load_day
 
 ROOT = Path(__file__).resolve().parents[1]
-MISTAKES_FILE = ROOT / "quizgrader" / "diagnosis" / "day16.toml"
+MISTAKES_FILE = ROOT / "quizgrader" / "days" / "day16" / "mistakes.toml"
 DAY16 = load_day("day16")
 DAY16_MODULES = tuple(dict.fromkeys(e.module.split(".")[1] for e in DAY16.exercises))
 DT = torch.float64

@@ -281,10 +281,11 @@ def test_quiz_init_writes_nothing_when_a_folder_of_the_target_is_a_link(places):
 
 def test_the_labs_files_never_go_through_a_planted_link(places):
     from quizgrader import lab
+    from quizgrader.days.day16.lab import Settings
 
     ws, outside = places
     report = lab.LabReport(
-        day="day16", workspace=str(ws), reference=False, device="cpu", settings=lab.Settings(), outcomes=[]
+        day="day16", workspace=str(ws), reference=False, device="cpu", settings=Settings(), outcomes=[]
     )
     (ws / "lab").symlink_to(outside)
     before = tree(outside)

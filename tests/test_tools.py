@@ -1,5 +1,5 @@
-"""The grader's own routines that run in the learner's process (sandbox/tools.py), against the
-library they stand for."""
+"""The grader's own routines that run in the learner's process (sandbox/tools.py, and Day 16's in
+days/day16/tools.py), against the library they stand for; and how a day pack registers one."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from quizgrader.days.day16 import tools as day16
 from quizgrader.sandbox import tools
 
 
@@ -18,7 +19,7 @@ def test_adamw_equals_torch_optim_adamw():
     b.load_state_dict(a.state_dict())
     a.bias.requires_grad_(False)  # a parameter that gets no gradient is skipped by both
     b.bias.requires_grad_(False)
-    ours = tools.AdamW([p for p in a.parameters() if p.requires_grad], lr=1e-2)
+    ours = day16.AdamW([p for p in a.parameters() if p.requires_grad], lr=1e-2)
     theirs = torch.optim.AdamW([p for p in b.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.0)
     x = torch.randn(8, 4)
     for _ in range(25):
@@ -34,7 +35,7 @@ def test_training_imports_no_dynamo():
     """Constructing a torch.optim optimizer imports torch._dynamo (over a second in every fresh
     learner process); the grader's loop must not."""
     code = (
-        "import sys, torch\nfrom quizgrader.sandbox import tools\n"
+        "import sys, torch\nfrom quizgrader.days.day16 import tools\n"
         "m = torch.nn.Sequential(torch.nn.Embedding(5, 8), torch.nn.Linear(8, 5))\n"
         "tools.overfit(m, tokens=torch.randint(0, 5, (2, 6)), steps=3, lr=1e-2)\n"
         "print('torch._dynamo' in sys.modules)"
@@ -46,9 +47,9 @@ def test_training_imports_no_dynamo():
 
 
 def test_copy_batches_repeat_the_first_half_after_the_separator():
-    seq = tools.copy_batch(torch.Generator().manual_seed(0), 4, 5, vocab=7)
-    assert seq.shape == (4, 11) and (seq[:, 5] == tools.SEPARATOR).all()
-    assert torch.equal(seq[:, :5], seq[:, 6:]) and (seq[:, :5] != tools.SEPARATOR).all()
+    seq = day16.copy_batch(torch.Generator().manual_seed(0), 4, 5, vocab=7)
+    assert seq.shape == (4, 11) and (seq[:, 5] == day16.SEPARATOR).all()
+    assert torch.equal(seq[:, :5], seq[:, 6:]) and (seq[:, :5] != day16.SEPARATOR).all()
 
 
 def test_op_count_does_not_depend_on_length_for_a_matmul_but_does_for_a_loop():
@@ -64,7 +65,7 @@ def test_op_count_does_not_depend_on_length_for_a_matmul_but_does_for_a_loop():
 
 
 def test_time_attention_reports_every_length():
-    rows = tools.time_attention(
+    rows = day16.time_attention(
         lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,
         lengths=[8, 16],
         d=4,
@@ -94,7 +95,7 @@ def test_training_a_model_with_the_wrong_output_says_what_it_returned(bad):
             return bad(tokens) + self.w
 
     with pytest.raises(TypeError, match="expected logits"):
-        tools.overfit(Bad(), tokens=torch.randint(0, 5, (2, 6)), steps=1, lr=1e-2)
+        day16.overfit(Bad(), tokens=torch.randint(0, 5, (2, 6)), steps=1, lr=1e-2)
 
 
 def test_the_op_count_leaves_stderr_to_the_code_it_counts(capfd):
@@ -111,3 +112,12 @@ def test_the_op_count_leaves_stderr_to_the_code_it_counts(capfd):
     err = capfd.readouterr().err
     assert counted["ops"] >= 1 and "the learner's own line" in err
     assert "profiler_start" not in err and "profiler_stop" not in err, err
+
+
+def test_a_day_packs_routines_are_found_by_name_and_a_name_is_taken_once():
+    assert tools.get("train_copy") is day16.train_copy and tools.get("count_ops") is tools.count_ops
+    assert tools.replayable("stack_gradient_norms") and not tools.replayable("train_copy")
+    with pytest.raises(ValueError, match="two routines are registered as 'train_copy'"):
+        tools.register("train_copy")(lambda model: None)
+    with pytest.raises(KeyError, match="no routine of the grader is called 'train_cpy'"):
+        tools.get("train_cpy")

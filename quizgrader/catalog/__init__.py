@@ -1,12 +1,15 @@
-"""The catalog: days, rubric rows and exercises, read from one TOML file per day."""
+"""The catalog: days, rubric rows and exercises, read from each day pack's catalog.toml."""
 
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+
+from .. import daypacks
 
 
 class CatalogError(ValueError):
@@ -123,15 +126,29 @@ class Day:
         return [e for e in done if e.id in wanted]
 
 
-DAYS = ("day09", "day16")
+def day_ids() -> tuple[str, ...]:
+    """The days the installed day packs provide ("day09", "day16", ...), in id order."""
+    return daypacks.ids()
+
+
+def shown(day_id: str) -> str:
+    """How a day is written to the learner: "day9" for "day09"."""
+    return re.sub(r"^day0+(?=\d)", "day", day_id)
+
+
+def _number(day_id: str) -> int | None:
+    digits = day_id.removeprefix("day")
+    return int(digits) if day_id.startswith("day") and digits.isdigit() else None
 
 
 def normalise_day(name: str) -> str:
     """ "day9", "day09", "Day 9", "9" -> "day09"."""
-    key = name.strip().lower().replace(" ", "").removeprefix("day")
-    if key.isdigit() and f"day{int(key):02d}" in DAYS:
-        return f"day{int(key):02d}"
-    aliases = {alias: d.replace("day0", "day") for d in DAYS for alias in (d, d.replace("day0", "day"))}
+    key = name.strip().lower().replace(" ", "")
+    number = key.removeprefix("day")
+    for d in day_ids():
+        if key == d or (number.isdigit() and _number(d) == int(number)):
+            return d
+    aliases = {alias: shown(d) for d in day_ids() for alias in (d, shown(d))}
     raise CatalogError(_unknown("day", name, aliases))
 
 
@@ -150,7 +167,7 @@ def _unknown(kind: str, name: str, aliases: dict[str, str]) -> str:
 def operator_families() -> dict[str, dict[str, tuple[str, ...]]]:
     """catalog/operators.toml: family -> {"ops": ATen operators, "routines": Python routines,
     "names": patterns of the names of torch's Python functions}."""
-    data = tomllib.loads(resources.files(__package__).joinpath("operators.toml").read_text())
+    data = tomllib.loads(resources.files(__package__).joinpath("operators.toml").read_text(encoding="utf-8"))
     return {
         name: {
             "ops": tuple(f.get("ops", ())),
@@ -164,11 +181,13 @@ def operator_families() -> dict[str, dict[str, tuple[str, ...]]]:
 @cache
 def load_day(name: str) -> Day:
     day_id = normalise_day(name)
-    try:
-        text = resources.files(__package__).joinpath(f"{day_id}.toml").read_text()
-    except FileNotFoundError:
-        raise CatalogError(f"{day_id} has no catalog yet") from None
-    return parse_day(tomllib.loads(text))
+    text = daypacks.get(day_id).text("catalog.toml")
+    if text is None:
+        raise CatalogError(f"{day_id} has no catalog yet (catalog.toml in its day pack)")
+    day = parse_day(tomllib.loads(text))
+    if day.id != day_id:
+        raise CatalogError(f"the day pack {day_id} holds the catalog of {day.id}")
+    return day
 
 
 def parse_day(data: dict) -> Day:

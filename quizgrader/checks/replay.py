@@ -12,9 +12,6 @@ from .common import GRAD_SEED
 # Replays also compare what happened to the inputs and the gradients, so mistakes that leave the
 # values right (an in-place op, a cut autograd graph) are told apart too.
 PROBE = {"keep_args": True, "grad_seed": GRAD_SEED}
-# The grader's routines whose answers are exact and cheap; training and timing are neither, so a
-# failure that rests on them is not replayed (the other failing checks still name the mistake).
-REPLAYABLE = {"count_ops", "call_on_parameters", "stack_gradient_norms"}
 
 
 def _answer(o: Outcome) -> Any:

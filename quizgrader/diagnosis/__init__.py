@@ -13,15 +13,15 @@ import tomllib
 import warnings
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .. import daypacks
 from ..checks.api import Api, Call, local
-from ..checks.replay import REPLAYABLE, replay
-from ..paths import reference_root
+from ..checks.replay import replay
+from ..sandbox import tools
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,9 @@ class Mistake:
 
 @cache
 def mistakes(day: str) -> tuple[Mistake, ...]:
-    """A day's known mistakes: from dayNN.toml, or from one file per module in dayNN/."""
-    root = resources.files(__package__)
-    files = [root.joinpath(f"{day}.toml")]
-    if root.joinpath(day).is_dir():
-        files += sorted(
-            (f for f in root.joinpath(day).iterdir() if f.name.endswith(".toml")), key=lambda f: f.name
-        )
+    """A day's known mistakes: its pack's mistakes.toml, and mistakes/*.toml (one per module)."""
     out = []
-    for f in files:
-        if not f.is_file():
-            continue
+    for f in daypacks.get(day).mistake_files():
         out += [
             Mistake(
                 m["id"],
@@ -82,8 +74,8 @@ def mutate(source: str, mistake: Mistake) -> str:
 
 def materialize(mistake: Mistake, dest: Path, reference: Path | None = None) -> Path:
     """A full workspace at `dest`: the reference with this mistake applied."""
-    reference = reference or reference_root()
-    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    reference = reference or daypacks.day_of(mistake.exercise).reference
+    shutil.copytree(reference, dest, ignore=shutil.ignore_patterns("__pycache__", ".quiz"))
     target = dest / mistake.file
     target.write_text(mutate(target.read_text(), mistake))
     return dest
@@ -106,7 +98,9 @@ class Diagnoser:
         """The mistakes whose answers equal the learner's on every probe (a probe is the calls of
         one failing example). Nothing is named when the learner's answers equal the reference's:
         then the probes cannot tell a mistake from a right answer."""
-        probes = [p for p in probes if p and all(c.op != "tool" or c.args[0] in REPLAYABLE for c in p)]
+        # a failure that rests on training or timing is not replayed (the other failing checks
+        # still name the mistake)
+        probes = [p for p in probes if p and all(c.op != "tool" or tools.replayable(c.args[0]) for c in p)]
         if not probes:
             return []
         yours = [replay(you, p) for p in probes]

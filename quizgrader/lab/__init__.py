@@ -1,23 +1,22 @@
-"""`quiz lab`: experiments on the learner's own code that draw what it does — attention maps of
-a trained LM, the positional encoding, attention's cost against the library's, Pre-LN against
-Post-LN training — as PNGs, or as text where matplotlib is not installed."""
+"""`quiz lab DAY`: experiments on the learner's own code that draw what it does, for a day whose
+pack has a lab (Day 16: attention maps of a trained LM, the positional encoding, attention's cost
+against the library's, Pre-LN against Post-LN training), as PNGs, or as text where matplotlib is
+not installed. The experiments are the day's (daypacks.DayPack.lab); running them, saving and
+showing them is here."""
 
 from __future__ import annotations
 
-from .experiments import EXPERIMENTS, Experiment, Settings
 from .output import RESULTS, Saved, save
-from .runner import DAYS, LabOptions, LabReport, Outcome, pick, run, whose
+from .runner import LabOptions, LabReport, Outcome, days, experiments_of, pick, run, whose
 
 __all__ = [
-    "DAYS",
-    "EXPERIMENTS",
     "RESULTS",
-    "Experiment",
     "LabOptions",
     "LabReport",
     "Outcome",
     "Saved",
-    "Settings",
+    "days",
+    "experiments_of",
     "pick",
     "run",
     "save",

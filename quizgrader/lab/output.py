@@ -9,13 +9,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .. import safefs
-from . import plots
-from .runner import LabReport, whose
+from .runner import LabReport, experiments_of, whose
 
 RESULTS = "results.json"
+DPI = 100
 
 
 @dataclass
@@ -27,13 +27,14 @@ class Saved:
 def save(report: LabReport, out: Path, images: bool = True) -> Saved:
     workspace = Path(report.workspace)
     safefs.make_dirs(out, workspace)
-    saved = Saved(no_images=plots.missing() if images else None)
+    saved = Saved(no_images=missing() if images else None)
     if images and saved.no_images is None:
+        lab = experiments_of(report.day)
         for o in report.outcomes:
             if o.ok and o.data is not None:
                 path = out / f"{o.name}.png"
                 png = io.BytesIO()
-                plots.draw(o.name, o.data, png, whose(report.reference))
+                draw(lab.DRAW[o.name](o.data, whose(report.reference)), png)
                 safefs.write_atomic(path, png.getvalue(), workspace)
                 o.files.append(str(path))
                 saved.files.append(path)
@@ -43,6 +44,25 @@ def save(report: LabReport, out: Path, images: bool = True) -> Saved:
     )
     saved.files.append(results)
     return saved
+
+
+def missing() -> str | None:
+    """Why no PNG can be drawn here, or None when matplotlib is installed."""
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed (pip install 'quizgrader[lab]' for PNGs)"
+    return None
+
+
+def draw(figure: Any, out: Path | BinaryIO) -> None:
+    """Write a matplotlib Figure as a PNG to `out`, a path or a binary file, on an Agg canvas: no
+    display, no pyplot state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    figure.savefig(out, dpi=DPI, format="png")
 
 
 def _rounded(value: Any) -> Any:

@@ -10,16 +10,25 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .. import daypacks
 from ..catalog import load_day
 from ..checks import forbidden
 from ..checks.api import LearnerError, remote
-from ..paths import reference_root
 from ..sandbox import confine
 from ..sandbox.process import ChildConfig, SandboxError, Zygote
-from .experiments import EXPERIMENTS, Experiment, LabError, Settings
 
-DAYS = ("day16",)
+
+def days() -> tuple[str, ...]:
+    """The days whose pack has a lab."""
+    return tuple(d for d, pack in daypacks.packs().items() if pack.lab)
+
+
+def experiments_of(day: str) -> Any:
+    """A day's lab module (daypacks.DayPack.lab): EXPERIMENTS, Settings, LabError, DRAW, DETAILS,
+    headline."""
+    return daypacks.get(day).module("lab")
 
 
 @dataclass
@@ -45,7 +54,7 @@ class LabReport:
     workspace: str
     reference: bool
     device: str
-    settings: Settings
+    settings: Any  # the day's lab Settings
     outcomes: list[Outcome]
     seconds: float = 0.0
 
@@ -72,8 +81,9 @@ class LabReport:
 
 @dataclass
 class LabOptions:
+    day: str
     workspace: Path
-    settings: Settings = field(default_factory=Settings)
+    settings: Any  # the day's lab Settings
     reference: bool = False  # the reference's exercises in place of the workspace's
     device: str = "cpu"  # resolved: "cpu" or "cuda"
     only: list[str] | None = None
@@ -85,12 +95,12 @@ def whose(reference: bool) -> str:
     return "the reference's" if reference else "your"
 
 
-def pick(only: str | None) -> list[str] | None:
+def pick(day: str, only: str | None) -> list[str] | None:
     """--only's comma-separated experiment names, each checked."""
     if not only:
         return None
     names = [n.strip() for n in only.split(",") if n.strip()]
-    known = [e.name for e in EXPERIMENTS]
+    known = [e.name for e in experiments_of(day).EXPERIMENTS]
     if bad := [n for n in names if n not in known]:
         raise ValueError(f"unknown experiment {bad[0]!r} (known: {', '.join(known)})")
     return names
@@ -99,19 +109,21 @@ def pick(only: str | None) -> list[str] | None:
 def workspace_for(options: LabOptions) -> Path:
     """With --reference nothing of the workspace is run, so a missing one is no obstacle."""
     if options.reference and not options.workspace.is_dir():
-        return reference_root()
+        return daypacks.get(options.day).reference
     return options.workspace
 
 
 def run(
     options: LabOptions,
-    progress: Callable[[Experiment, Outcome | None], None] | None = None,
+    progress: Callable[[Any, Outcome | None], None] | None = None,
     zygote: Zygote | None = None,
 ) -> LabReport:
     """Run the chosen experiments. Pass a `zygote` started before this process imported torch to
     overlap the two imports; one made here is closed here."""
     started = time.perf_counter()
-    chosen = [e for e in EXPERIMENTS if options.only is None or e.name in options.only]
+    chosen = [
+        e for e in experiments_of(options.day).EXPERIMENTS if options.only is None or e.name in options.only
+    ]
     own = zygote is None
     zygote = zygote or Zygote()
     outcomes = []
@@ -126,7 +138,7 @@ def run(
         if own:
             zygote.close()
     return LabReport(
-        day="day16",
+        day=options.day,
         workspace=str(workspace_for(options)),
         reference=options.reference,
         device=options.device,
@@ -136,7 +148,7 @@ def run(
     )
 
 
-def run_experiment(exp: Experiment, options: LabOptions, zygote: Zygote) -> Outcome:
+def run_experiment(exp: Any, options: LabOptions, zygote: Zygote) -> Outcome:
     """One experiment in a fresh learner's process; whatever the learner's code does, an Outcome."""
     t0 = time.perf_counter()
     root = workspace_for(options).resolve()
@@ -159,24 +171,24 @@ def run_experiment(exp: Experiment, options: LabOptions, zygote: Zygote) -> Outc
         outcome.exercise, outcome.error = exp.uses[0], e.reason
         return outcome
     try:
-        outcome.data = exp.run(remote(child, "day16"), options.settings)
+        outcome.data = exp.run(remote(child, options.day), options.settings)
         outcome.ok = True
-    except (LearnerError, SandboxError, LabError) as e:
-        outcome.exercise, outcome.error = failure(e, exp, root)
+    except (LearnerError, SandboxError, experiments_of(options.day).LabError) as e:
+        outcome.exercise, outcome.error = failure(e, exp, root, options.day)
     finally:
         child.end()
         outcome.seconds = time.perf_counter() - t0
     return outcome
 
 
-def failure(e: Exception, exp: Experiment, root: Path) -> tuple[str, str]:
+def failure(e: Exception, exp: Any, root: Path, day: str) -> tuple[str, str]:
     """(the exercise at fault, one line that says what went wrong). The fault is placed where the
     learner's traceback ends, which may be an exercise the experiment only calls through another
     (the attention inside the LM)."""
     fallback = exp.uses[0]
     if isinstance(e, LearnerError):
         origin = e.info.get("origin") or {}
-        exercise = exercise_at(root, origin) or fallback
+        exercise = exercise_at(root, origin, day) or fallback
         where = f" ({origin['file']}, line {origin['line']})" if origin.get("file") else ""
         if e.not_implemented:
             return exercise, f"{exercise} is not implemented yet: it raises NotImplementedError{where}"
@@ -187,8 +199,8 @@ def failure(e: Exception, exp: Experiment, root: Path) -> tuple[str, str]:
     return fallback, f"{fallback}: {e}"
 
 
-def exercise_at(root: Path, origin: dict) -> str | None:
-    """The Day 16 exercise whose source holds a traceback's last line in the workspace."""
+def exercise_at(root: Path, origin: dict, day: str) -> str | None:
+    """The exercise of `day` whose source holds a traceback's last line in the workspace."""
     file, line = origin.get("file"), origin.get("line")
     if not file or not line:
         return None
@@ -196,7 +208,7 @@ def exercise_at(root: Path, origin: dict) -> str | None:
         source = (root / file).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    for ex in load_day("day16").exercises:
+    for ex in load_day(day).exercises:
         if ex.file == file and (span := forbidden.line_range(source, ex.name)) and span[0] <= line <= span[1]:
             return ex.id
     return None

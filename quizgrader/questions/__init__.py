@@ -14,9 +14,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from .. import daypacks
 from .reading import (
     MAX_ITEMS,
     AmbiguousNumber,
@@ -104,9 +104,8 @@ class Bank:
 @cache
 def load_bank(day: str) -> Bank:
     """The bank of a day ("day16", "day09"); an empty bank when the day has none."""
-    try:
-        text = resources.files(__package__).joinpath(f"{day}.toml").read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = daypacks.get(day).text("questions.toml")
+    if text is None:
         return Bank(day)
     return parse_bank(day, tomllib.loads(text))
 

@@ -158,11 +158,12 @@ class Server:
         return value, extra
 
     def _tool(self, req: dict) -> Any:
-        """One of the grader's own routines (sandbox/tools.py), applied to a learner's object."""
+        """One of the grader's own routines (sandbox/tools.py, and those day packs register),
+        applied to a learner's object."""
         subject = (
             self.handles[req["handle"]] if req.get("handle") is not None else self._resolve(req["target"])
         )
-        tool = tools.TOOLS[req["tool"]]
+        tool = tools.get(req["tool"])
         kwargs = self._to_device(req["kwargs"])
         if "device" in inspect.signature(tool).parameters:  # a tool that makes its own tensors
             kwargs["device"] = str(self.device)
@@ -406,12 +407,13 @@ def library_roots() -> tuple[Path, ...]:
 
 def _grader_paths() -> tuple[list[Path], list[Path]]:
     """What the learner's process may not read: the grader's package (with the reference and the
-    stubs it bundles), every other copy of it on sys.path, and the reference; and the entries of
-    sys.path not to open up: a checkout's own root (it holds the reference, the tests, .git)."""
-    from ..paths import reference_root
+    stubs it bundles), every other copy of it on sys.path, and every day pack's package, reference
+    and stubs; and the entries of sys.path not to open up: a checkout's own root (it holds the
+    reference, the tests, .git)."""
+    from .. import daypacks
 
     package = Path(__file__).resolve().parents[1]
-    denied = [package, reference_root()]
+    denied = [package, *daypacks.denied()]
     for entry in sys.path:
         if entry and os.path.isdir(os.path.join(entry, package.name)):
             denied.append(Path(entry, package.name))
@@ -425,9 +427,11 @@ def _load_substitutes(ids: list[str]) -> dict[str, Any]:
     exercise) asks for them."""
     if not ids:
         return {}
-    from ..paths import reference_root
+    from .. import daypacks
 
     return {
-        ex_id: loader.import_from(reference_root(), "_quiz_substitute", ex_id.rpartition(".")[0])
+        ex_id: loader.import_from(
+            daypacks.day_of(ex_id).reference, "_quiz_substitute", ex_id.rpartition(".")[0]
+        )
         for ex_id in ids
     }

@@ -308,9 +308,10 @@ def _zygote_main(fd: int) -> None:
     """Entry point of the zygote interpreter."""
     import torch  # noqa: F401 - warm: every child inherits the imported module
 
-    from . import child
+    from . import child, tools
 
     child.library_roots()  # worked out once, inherited by every learner's process
+    tools.load()  # the day packs' routines, which a learner's process cannot import
 
     _zygote_loop(socket.socket(fileno=fd))
 

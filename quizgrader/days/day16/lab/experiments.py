@@ -2,8 +2,8 @@
 returns (lists and floats, ready for JSON, a plot or a table).
 
 Each experiment talks to one learner's process through an `Api`; the grader's routines that must
-run next to the learner's objects (training, timing, catching attention weights) are tools in
-sandbox/tools.py. Nothing here draws or prints.
+run next to the learner's objects (training, timing, catching attention weights) are the day's
+tools (days/day16/tools.py). Nothing here draws or prints.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks.api import Api
-from ..checks.day16.attention import fit_start, growth_exponent
-from ..sandbox import tools
+from quizgrader.checks.api import Api
+
+from .. import tools
+from ..checks.attention import fit_start, growth_exponent
 
 
 class LabError(Exception):

@@ -1,35 +1,12 @@
-"""PNG figures of the lab's results, drawn in the grader's process (never the learner's) with
-matplotlib's Agg canvas: no display, no pyplot state. matplotlib is optional (the `lab` extra);
-without it the results are shown as text (lab/text.py).
+"""Day 16's lab figures, as matplotlib Figures (no pyplot state); the lab (quizgrader/lab/output.py)
+draws them on an Agg canvas in the grader's process, never the learner's. matplotlib is optional
+(the `lab` extra): without it the results are shown as text (text.py).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any, BinaryIO
-
-DPI = 100
-
-
-def missing() -> str | None:
-    """Why no PNG can be drawn here, or None when matplotlib is installed."""
-    try:
-        import matplotlib  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    except ImportError:
-        return "matplotlib is not installed (pip install 'quizgrader[lab]' for PNGs)"
-    return None
-
-
-def draw(name: str, data: dict, out: Path | BinaryIO, whose: str = "your") -> None:
-    """Write the figure of one experiment's results as a PNG to `out`, a path or a binary file;
-    `whose` names the code that ran ("your", or "the reference's" for a run of the reference)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = DRAW[name](data, whose)
-    FigureCanvasAgg(fig)
-    fig.savefig(out, dpi=DPI, format="png")
+from typing import Any
 
 
 def _figure(width: float, height: float) -> Any:

@@ -7,10 +7,17 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
-from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, dtypes, lead_dims, randn, seeds
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
+from quizgrader.checks.compare import (
+    Mismatch,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    expect_tensor,
+    tolerance,
+)
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, lead_dims, randn, seeds
 
 SINUSOIDAL = "day16.positional.sinusoidal_encoding"
 LEARNED = "day16.positional.LearnedPositionalEmbedding"

@@ -14,11 +14,12 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from ..api import LearnerError
-from ..common import GRAD_SEED, expect_parameters
-from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, model_dtypes, random_state, seeds, untiered
+from quizgrader.checks.api import LearnerError
+from quizgrader.checks.common import GRAD_SEED, expect_parameters
+from quizgrader.checks.compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, model_dtypes, random_state, seeds, untiered
+
 from .rnn import expect_grads_with_overview
 
 S2S = "day09.seq2seq.Seq2Seq"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from ..compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor
-from ..registry import check
-from ..strategies import Case, randn, seeds
+from quizgrader.checks.compare import Mismatch, expect_close, expect_dtype, expect_shape, expect_tensor
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, randn, seeds
 
 CAUSAL = "day16.masks.causal_mask"
 PADDING = "day16.masks.padding_mask"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
-from ..compare import (
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
     expect_pair_close,
@@ -15,8 +15,8 @@ from ..compare import (
     expect_tuple,
     tolerance,
 )
-from ..registry import check
-from ..strategies import Case, causal, model_dtypes, randn, random_mask, seeds, untiered
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, causal, model_dtypes, randn, random_mask, seeds, untiered
 
 MHA = "day16.multihead.MultiHeadAttention"
 NAME = "multihead.MultiHeadAttention"

@@ -7,11 +7,11 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from ..api import Outcome
-from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
-from ..compare import Mismatch, advice, expect_close, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, dtypes, seeds, small
+from quizgrader.checks.api import Outcome
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
+from quizgrader.checks.compare import Mismatch, advice, expect_close, expect_tensor, tolerance
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, seeds, small
 
 ENTROPY = "day09.information.entropy"
 CROSS = "day09.information.cross_entropy"

@@ -14,11 +14,11 @@ from itertools import pairwise
 import torch
 from hypothesis import strategies as st
 
-from ..api import LearnerError
-from ..common import GRAD_SEED, expect_inputs_unchanged
-from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, dtypes, randn, seeds
+from quizgrader.checks.api import LearnerError
+from quizgrader.checks.common import GRAD_SEED, expect_inputs_unchanged
+from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, randn, seeds
 
 CLIP = "day09.stability.clip_grad_norm_"
 LN = "day09.stability.layer_norm"

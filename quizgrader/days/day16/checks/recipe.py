@@ -8,10 +8,10 @@ from itertools import pairwise
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
-from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor
-from ..registry import check
-from ..strategies import Case, dtypes, randn, seeds
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
+from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, randn, seeds
 
 NOAM = "day16.recipe.noam_lr"
 SMOOTHED = "day16.recipe.label_smoothed_cross_entropy"

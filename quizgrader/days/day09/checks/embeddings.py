@@ -9,11 +9,13 @@ from importlib import resources
 import torch
 from hypothesis import strategies as st
 
-from ..api import LearnerError
-from ..common import GRAD_SEED, expect_grads_close
-from ..compare import Mismatch, advice, describe, expect_close, expect_tensor
-from ..registry import check
-from ..strategies import Case, dtypes, randn, seeds
+from quizgrader.checks.api import LearnerError
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close
+from quizgrader.checks.compare import Mismatch, advice, describe, expect_close, expect_tensor
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, randn, seeds
+
+PACKAGE = "quizgrader.days.day09"  # where the word table is shipped
 
 ONE_HOT = "day09.embeddings.one_hot"
 COSINE = "day09.embeddings.cosine_similarity"
@@ -242,7 +244,7 @@ def cosine_grads(case, you, ref):
 
 
 # -- analogy -----------------------------------------------------------------------------------
-# "a is to b as c is to ?" on the word table shipped in quizgrader/data/analogy_embeddings.txt.
+# "a is to b as c is to ?" on the word table shipped in quizgrader/days/day09/analogy_embeddings.txt.
 ANALOGIES = (
     ("man", "king", "woman", "queen"),
     ("man", "woman", "king", "queen"),
@@ -262,12 +264,7 @@ ANALOGIES = (
 @cache
 def word_table() -> tuple[tuple[str, ...], torch.Tensor]:
     """The shipped table: the words and their vectors (V, d), float64."""
-    text = (
-        resources.files("quizgrader")
-        .joinpath("data")
-        .joinpath("analogy_embeddings.txt")
-        .read_text(encoding="utf-8")
-    )
+    text = resources.files(PACKAGE).joinpath("analogy_embeddings.txt").read_text(encoding="utf-8")
     rows = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     return tuple(r[0] for r in rows), torch.tensor(
         [[float(x) for x in r[1:]] for r in rows], dtype=torch.float64
@@ -318,7 +315,7 @@ def analogy_word_table(case, you, ref):
                     f"by cosine to emb[{b}] - emb[{a}] + emb[{c}] ({b} - {a} + {c}) "
                     f"once {a}, {b} and {c} are left "
                     f"out ({str(dtype).removeprefix('torch.')} table of "
-                    "quizgrader/data/analogy_embeddings.txt)"
+                    "quizgrader/days/day09/analogy_embeddings.txt)"
                 )
 
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from ..api import LearnerError, Outcome
-from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_parameters
-from ..compare import Mismatch, advice, expect_close, expect_shape, expect_tensor, expect_tuple, tolerance
-from ..registry import check
-from ..strategies import Case, dtypes, randn, seeds
+from quizgrader.checks.api import LearnerError, Outcome
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_parameters
+from quizgrader.checks.compare import (
+    Mismatch,
+    advice,
+    expect_close,
+    expect_shape,
+    expect_tensor,
+    expect_tuple,
+    tolerance,
+)
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, randn, seeds
 
 NORMS = "day09.rnn.rnn_jacobian_norms"
 LSTM = "day09.rnn.LSTMCell"

@@ -7,8 +7,8 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
-from ..compare import (
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
+from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
     expect_pair_close,
@@ -17,8 +17,17 @@ from ..compare import (
     expect_tuple,
     tolerance,
 )
-from ..registry import check, context
-from ..strategies import Case, attention_case, dtypes, randn, random_mask, scales, seeds, small
+from quizgrader.checks.registry import check, context
+from quizgrader.checks.strategies import (
+    Case,
+    attention_case,
+    dtypes,
+    randn,
+    random_mask,
+    scales,
+    seeds,
+    small,
+)
 
 SOFTMAX = "day16.attention.softmax"
 SDPA = "day16.attention.scaled_dot_product_attention"

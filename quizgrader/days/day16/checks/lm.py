@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from ...sandbox import tools
-from ...sandbox.wire import Generator
-from ..api import LearnerError
-from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
-from ..compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
-from ..registry import check, context
-from ..strategies import Case, model_dtypes, random_state, seeds
+from quizgrader.checks.api import LearnerError
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
+from quizgrader.checks.registry import check, context
+from quizgrader.checks.strategies import Case, model_dtypes, random_state, seeds
+from quizgrader.days.day16 import tools
+from quizgrader.sandbox.wire import Generator
 
 LM = "day16.lm.DecoderLM"
 NAME = "lm.DecoderLM"

@@ -11,10 +11,20 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
-from ..compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, causal, dtypes, model_dtypes, randn, random_mask, seeds, untiered
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks.compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import (
+    Case,
+    causal,
+    dtypes,
+    model_dtypes,
+    randn,
+    random_mask,
+    seeds,
+    untiered,
+)
+
 from .multihead import weights_for
 
 FF = "day16.block.FeedForward"

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from ..common import expect_inputs_unchanged
-from ..compare import Mismatch, describe, expect_close, expect_dtype, expect_tensor, tolerance
-from ..registry import check
-from ..strategies import Case, dtypes, randn, seeds
+from quizgrader.checks.common import expect_inputs_unchanged
+from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_dtype, expect_tensor, tolerance
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, randn, seeds
 
 MLP = "day09.backprop.mlp_forward_backward"
 ARGS = ("x", "y", "W1", "b1", "W2", "b2")

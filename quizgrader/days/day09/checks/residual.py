@@ -16,10 +16,17 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from ..common import GRAD_SEED, expect_grads_close, expect_parameters
-from ..compare import Mismatch, describe, expect_close, expect_dtype, expect_shape, expect_tensor
-from ..registry import check
-from ..strategies import Case, dtypes, model_dtypes, randn, seeds, untiered
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters
+from quizgrader.checks.compare import (
+    Mismatch,
+    describe,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    expect_tensor,
+)
+from quizgrader.checks.registry import check
+from quizgrader.checks.strategies import Case, dtypes, model_dtypes, randn, seeds, untiered
 
 BLOCK = "day09.residual.ResidualBlock"
 NORMS = "day09.residual.layer_gradient_norms"
