@@ -276,6 +276,22 @@ def test_failing_check_gives_a_runnable_repro(mutant_results, tmp_path):
     run_repro(failed.repro, "sdpa-no-scaling", tmp_path)
 
 
+def test_a_repro_through_a_day_packs_routine_imports_it_from_its_pack(mutant_results, tmp_path):
+    """The gradient norms through a stack of layers are Day 9's routine: the repro imports it from
+    Day 9's pack, and runs."""
+    failed = next(
+        c
+        for r in mutant_results.values()
+        for c in r.checks
+        if r.id == "day09.residual.layer_gradient_norms" and c.repro and "stack_gradient_norms(" in c.repro
+    )
+    assert "from quizgrader.days.day09.tools import stack_gradient_norms" in failed.repro
+    mistake = next(
+        m.id for m in MISTAKES if mutant_results[m.id].checks and failed in mutant_results[m.id].checks
+    )
+    run_repro(failed.repro, mistake, tmp_path)
+
+
 def run_repro(repro: str, mistake_id: str, tmp_path: Path) -> None:
     """Run a repro script in a workspace that has the mistake: it must run and print a tensor."""
     import subprocess

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..sandbox import tools
 from .api import Call
 from .strategies import RandomState
 
@@ -53,7 +54,7 @@ def render(calls: list[Call], names: dict[str, list[str]] | None = None) -> str:
         elif call.op == "to":
             body.append(f"{handles[call.handle]}.to({literal(call.args[0])})")
         elif call.op == "tool":
-            imports.setdefault("quizgrader.sandbox.tools", set()).add(call.args[0])
+            imports.setdefault(tools.get(call.args[0]).__module__, set()).add(call.args[0])
             subject = handles[call.handle] if call.handle is not None else obj
             n += 1
             kwargs = ", ".join(f"{k}={literal(v)}" for k, v in call.kwargs.items())
