@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quizgrader import diagnosis  # noqa: E402 - found through the path set above
+from quizgrader.analysis import diagnosis  # noqa: E402 - found through the path set above
 
 MISTAKE_EXERCISES = [
     "attention.softmax",

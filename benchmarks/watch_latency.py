@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quizgrader.diagnosis import for_exercise, mutate  # noqa: E402 - found through the path set above
+from quizgrader.analysis.diagnosis import for_exercise, mutate  # noqa: E402 - found through the path set above
 
 SDPA = "day16.attention.scaled_dot_product_attention"
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, daypacks, diagnosis
+from . import __version__, daypacks
+from .analysis import diagnosis, heatmap, repro
 from .catalog import Day, Exercise, load_day
-from .checks import forbidden, repro, weights
+from .checks import forbidden
 from .checks.api import LearnerError, local, remote
 from .checks.catalogue import checks_for
 from .checks.common import from_scratch, keeps_to_itself
@@ -312,14 +313,14 @@ def _draw(ex: Exercise, failed: list[tuple[CheckResult, Failure]], you, ref) -> 
     fixed example made to be read at a glance (given to the first failing check), else on a failing
     check's first example found (larger than the shrunk one, so it says more as a picture), else on
     its shrunk one. A picture never costs the report: anything that stops it means no picture."""
-    if weights.source(ex.id) is None:
+    if heatmap.source(ex.id) is None:
         return
     try:
-        if (picture := weights.heatmap(ex.id, weights.showcase(ex.id), you, ref)) is not None:
+        if (picture := heatmap.heatmap(ex.id, heatmap.showcase(ex.id), you, ref)) is not None:
             failed[0][0].heatmap = picture
             return
         for check, f in failed:
-            picture = weights.heatmap(ex.id, f.first_calls, you, ref) or weights.heatmap(
+            picture = heatmap.heatmap(ex.id, f.first_calls, you, ref) or heatmap.heatmap(
                 ex.id, f.calls, you, ref
             )
             if picture is not None:

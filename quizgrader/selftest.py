@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import daypacks, diagnosis
+from . import daypacks
+from .analysis import diagnosis
 from .catalog import load_day
 from .grade import Options, all_checks, grade
 from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, Status

@@ -198,7 +198,7 @@ class Loop:
     """The latest result of every exercise, kept across saves, and the grading of what changed."""
 
     def __init__(self, day: Day, options: Options, zygote: Zygote) -> None:
-        from .diagnosis import Diagnoser
+        from .analysis.diagnosis import Diagnoser
 
         self.day, self.options, self.zygote = day, options, zygote
         self.doctor = Diagnoser()  # its mutants are built once, on the first failure that needs them

@@ -1,11 +1,12 @@
 """The package has no import cycles, lazy imports (inside functions) included: between modules,
-and between its subpackages (quizgrader.checks, quizgrader.diagnosis, ...). Read from the source
+and between its subpackages (quizgrader.checks, quizgrader.analysis, ...). Read from the source
 with ast, so an import that only runs on some path counts as much as one at the top."""
 
 from __future__ import annotations
 
 import ast
 import graphlib
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,40 @@ def test_the_reader_sees_a_lazy_import(tmp_path):
     assert imported("quizgrader.m", source, {"quizgrader.m": source, "quizgrader.other": source}) == {
         "quizgrader.other"
     }
+
+
+def test_after_failure_analysis_sits_below_the_checks():
+    """The analysis (replay, diagnosis, heatmap, repro) speaks the checks' Api; the checks, the
+    sandbox and the day packs never import it back."""
+    above = [
+        (name, target)
+        for name, targets in graph().items()
+        for target in targets
+        if target.startswith("quizgrader.analysis")
+        and (name.startswith(("quizgrader.checks", "quizgrader.sandbox")) or ".checks" in name)
+    ]
+    assert not above, above
+    assert any(t.startswith("quizgrader.checks") for t in graph()["quizgrader.analysis.replay"])
+
+
+def test_the_generic_machinery_names_no_day():
+    """Outside the day packs, a day's name appears in comments and docstrings as an example only:
+    no string the code runs on is a day's name or an exercise of one."""
+    found = []
+    for name, path in modules().items():
+        if name.startswith("quizgrader.days") or name.startswith("quizgrader.cli"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                if re.search(r"\bday(0?9|16)\b", node.value):
+                    found.append(f"{name}:{node.lineno}: {node.value[:60]!r}")
+    assert not found, found

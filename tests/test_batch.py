@@ -20,7 +20,8 @@ import pytest
 from conftest import CTRL_C_REACHES
 from test_ci_outputs import scored_report
 
-from quizgrader import batch, diagnosis
+from quizgrader import batch
+from quizgrader.analysis import diagnosis
 from quizgrader.catalog import load_day
 from quizgrader.report.ci import gradescope_json
 

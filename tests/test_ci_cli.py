@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.catalog import CatalogError, load_day, parse_day
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -67,7 +67,7 @@ def test_untouched_stubs_exit_1_and_say_not_attempted(tmp_path):
 
 
 def test_a_named_mistake_reaches_the_report(tmp_path):
-    from quizgrader import diagnosis
+    from quizgrader.analysis import diagnosis
 
     mistake = next(m for m in diagnosis.mistakes("day16") if m.id == "sdpa-no-scaling")
     ws = diagnosis.materialize(mistake, tmp_path / "ws")

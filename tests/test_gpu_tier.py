@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.checks.api import local
 from quizgrader.checks.catalogue import checks_for
 from quizgrader.checks.runner import run_check

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.catalog import load_day
 from quizgrader.grade import KEEPS_TO_ITSELF, Options, all_checks, grade
 from quizgrader.results import Status

@@ -14,7 +14,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.grade import Options, grade
 from quizgrader.report.terminal import OFF, heatmap, render
 from quizgrader.results import Status

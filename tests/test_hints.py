@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.catalog import load_day
 from quizgrader.grade import Options, grade
 from quizgrader.results import Status

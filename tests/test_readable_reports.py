@@ -9,7 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from quizgrader import cli, diagnosis
+from quizgrader import cli
+from quizgrader.analysis import diagnosis
 from quizgrader.paths import reference_root
 from quizgrader.report.terminal import answered, summary
 from quizgrader.results import Answer, GradeReport, QuestionResult, RubricRating

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.sandbox.loader import import_from
 
 ROOT = Path(__file__).resolve().parents[1]

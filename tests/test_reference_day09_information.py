@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Categorical, kl_divergence
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.sandbox.loader import import_from
 
 ROOT = Path(__file__).resolve().parents[1]

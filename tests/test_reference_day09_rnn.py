@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from quizgrader import diagnosis
+from quizgrader.analysis import diagnosis
 from quizgrader.sandbox.loader import import_from
 
 ROOT = Path(__file__).resolve().parents[1]

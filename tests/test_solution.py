@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from quizgrader import cli, diagnosis, restore
+from quizgrader import cli, restore
+from quizgrader.analysis import diagnosis
 from quizgrader.catalog import load_day
 from quizgrader.history import MIGRATIONS, SCHEMA_VERSION, History, Reveal
 from quizgrader.paths import exercises_root, reference_root

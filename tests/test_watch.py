@@ -16,8 +16,8 @@ import pytest
 from conftest import CTRL_C_REACHES
 
 from quizgrader import watch
+from quizgrader.analysis.diagnosis import for_exercise, mutate
 from quizgrader.catalog import load_day
-from quizgrader.diagnosis import for_exercise, mutate
 from quizgrader.grade import Options
 from quizgrader.results import Status
 

@@ -168,7 +168,7 @@ def call_on_parameters(fn, *, params: list[dict], args: list | None = None, cont
 
 TOOLS: dict[str, Callable[..., Any]] = {"count_ops": count_ops, "call_on_parameters": call_on_parameters}
 # The routines whose answers are exact and cheap, so a failing example that rests on one can be
-# made again to compare (checks/replay.py); training and timing are neither.
+# made again to compare (analysis/replay.py); training and timing are neither.
 REPLAYABLE: set[str] = {"count_ops", "call_on_parameters"}
 
 

@@ -1,4 +1,4 @@
-"""The Day 16 exercises whose attention weights a failing report draws (checks/weights.py): where
+"""The Day 16 exercises whose attention weights a failing report draws (analysis/heatmap.py): where
 the weights come from, a fixed example for each function, and the picture's title."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from functools import partial
 
 import torch
 
+from quizgrader.analysis.heatmap import Source
 from quizgrader.checks.api import Call
-from quizgrader.checks.weights import Source
 
 
 def _example(exercise: str) -> list[Call]:

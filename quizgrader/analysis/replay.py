@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import Api, Call, LearnerError, Outcome
-from .common import GRAD_SEED
+from ..checks.api import Api, Call, LearnerError, Outcome
+from ..checks.common import GRAD_SEED
 
 # Replays also compare what happened to the inputs and the gradients, so mistakes that leave the
 # values right (an in-place op, a cut autograd graph) are told apart too.

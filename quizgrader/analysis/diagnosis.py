@@ -20,8 +20,8 @@ import torch
 
 from .. import daypacks
 from ..checks.api import Api, Call, local
-from ..checks.replay import replay
 from ..sandbox import tools
+from .replay import replay
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from ..checks.api import Call
+from ..checks.strategies import RandomState
 from ..sandbox import tools
-from .api import Call
-from .strategies import RandomState
 
 MAX_LITERAL = 256  # numbers written out in full; larger tensors are described instead
 

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from .. import daypacks
+from ..checks.api import Api, Call
 from ..results import json_number
-from .api import Api, Call
 from .replay import replay
 
 MAX = 8
