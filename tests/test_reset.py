@@ -368,7 +368,7 @@ def test_cli_reset_all_needs_yes_when_it_cannot_ask(ws):
 
 
 def test_cli_reset_all_asks_and_a_no_changes_nothing(ws, monkeypatch):
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.workspace, "_interactive", lambda: True)
     run = quiz("reset", "--all", "--workspace", str(ws), input="n\n")
     assert run.exit_code == 1 and "nothing was reset" in run.output and ATTENTION in run.output
     assert (ws / ATTENTION).read_bytes() == learner_attention() and not restore.backups_dir(ws).exists()

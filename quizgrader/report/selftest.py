@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from ..selftest import SelfTest
 
 
@@ -9,8 +11,12 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
+def problem(line: str) -> str:
+    return f"[red]✘[/] {escape(line)}"
+
+
 def summary(result: SelfTest) -> str:
-    """ "day42: 1 exercise, 4 checks, 2 known mistakes: all hold" (or how many problems)."""
+    """ "✔ day42: 1 exercise, 3 checks, 2 known mistakes: all hold" (or how many problems)."""
     counts = ", ".join(
         [
             _count(result.exercises, "exercise"),
@@ -19,4 +25,5 @@ def summary(result: SelfTest) -> str:
         ]
     )
     verdict = "all hold" if result.ok else _count(len(result.problems), "problem")
-    return f"{result.day}: {counts}: {verdict}"
+    mark = "[green]✔[/]" if result.ok else "[red]✘[/]"
+    return f"{mark} {escape(f'{result.day}: {counts}: {verdict}')}"

@@ -527,3 +527,9 @@ def _exercise_list(day: Day, width: int) -> RenderableType:
         about = name + (f"\nrubric rows: {rubric}; depends on: {depends}" if rubric else "")
         parts += [Text(exercise_id), Padding(Text(about, overflow="fold"), (0, 0, 0, 4), expand=False)]
     return Group(*parts)
+
+
+def progress_line(n: int, total: int, result: ExerciseResult) -> str:
+    """ "[3/17] day16.attention.softmax  pass  (4/4 checks, 1.2 s)": one exercise just graded."""
+    checks = f"{result.passed_checks}/{len(result.checks)} checks, " if result.checks else ""
+    return f"[{n}/{total}] {result.id}  {result.status.label}  ({checks}{result.seconds:.1f} s)"
