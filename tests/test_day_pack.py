@@ -125,38 +125,41 @@ FILES = {
 }
 
 
-def _wheel(tmp: Path) -> Path:
-    members = {f"{NAME}/{rel}": textwrap.dedent(text).lstrip().encode() for rel, text in FILES.items()}
-    info = f"{NAME}-0.1.dist-info"
-    members[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {NAME}\nVersion: 0.1\n".encode()
+def _wheel(tmp: Path, name: str = NAME, files: dict[str, str] = FILES, day: str = DAY) -> Path:
+    members = {f"{name}/{rel}": textwrap.dedent(text).lstrip().encode() for rel, text in files.items()}
+    info = f"{name}-0.1.dist-info"
+    members[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n".encode()
     members[f"{info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    members[f"{info}/entry_points.txt"] = f"[quizgrader.days]\n{DAY} = {NAME}:PACK\n".encode()
+    members[f"{info}/entry_points.txt"] = f"[quizgrader.days]\n{day} = {name}:PACK\n".encode()
     record = [
         f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
         for name, data in members.items()
     ]
     members[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
-    path = tmp / f"{NAME}-0.1-py3-none-any.whl"
+    path = tmp / f"{name}-0.1-py3-none-any.whl"
     path.write_bytes(zipped(members))
     return path
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """The pack, installed by pip into a folder of its own (no index, no dependencies)."""
-    tmp = tmp_path_factory.mktemp("pack")
-    target = tmp / "site"
+def _install(wheel: Path, target: Path) -> Path:
+    """`wheel` installed by pip into the folder `target` (no index, no dependencies)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(target),
-         str(_wheel(tmp))],
+         str(wheel)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     return target
 
 
-def quiz(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("pack")
+    return _install(_wheel(tmp), tmp / "site")
+
+
+def quiz(site: Path | str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "160", "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "quizgrader", *args],
@@ -263,3 +266,17 @@ def test_the_learners_process_cannot_read_the_packs_reference(site, tmp_path):
     code, exercise = graded(site, workspace(site, tmp_path, cheat))
     assert code == 1 and exercise["status"] != "pass", exercise
     assert "the learner's process may not" in json.dumps(exercise), exercise
+
+
+def test_a_pack_that_does_not_load_is_reported_and_the_others_still_work(site, tmp_path):
+    broken = {"__init__.py": 'raise ImportError("this pack needs a library that is not installed")\n'}
+    other = _install(_wheel(tmp_path, "quizpack_broken", broken, "day43"), tmp_path / "broken")
+    both = os.pathsep.join([str(site), str(other)])
+    run = quiz(both, "list")
+    assert run.returncode == 0, run.stderr
+    assert "day42.norms.rms_normalize" in run.stdout and "day16.attention.softmax" in run.stdout
+    said = " ".join(run.stderr.split())
+    assert "warning: the day pack 'day43' (quizpack_broken:PACK) did not load: ImportError: this pack" in said
+    run = quiz(both, "grade", "day43", "--workspace", str(tmp_path))
+    assert run.returncode == 2
+    assert "unknown day 'day43'" in run.stderr and "this pack needs a library" in " ".join(run.stderr.split())
