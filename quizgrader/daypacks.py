@@ -47,6 +47,11 @@ class DayPack:
     lab: str = ""  # a module with EXPERIMENTS for `quiz lab`
     heatmaps: str = ""  # a module with SOURCES: the exercises whose attention weights are drawn
 
+    @property
+    def own(self) -> bool:
+        """Whether the pack ships inside this grader (its wheel carries it)."""
+        return self.package.split(".")[0] == __package__
+
     def files(self) -> Traversable:
         return resources.files(self.package)
 

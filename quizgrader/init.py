@@ -73,7 +73,8 @@ def workflow(install: str, untouched: str = "report", torch: str | None = None) 
     """The GitHub Actions workflow: `install` is the shell command that installs the grader."""
     other = next(u for u in UNTOUCHED if u != untouched)
     return WORKFLOW.format(
-        days=", ".join(day_ids()),
+        # the days the installed grader carries; a course's own pack is installed by the course
+        days=", ".join(d for d in day_ids() if daypacks.get(d).own),
         torch=torch or wheel.torch_version(),
         install=install,
         untouched=untouched,

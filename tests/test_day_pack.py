@@ -280,3 +280,10 @@ def test_a_pack_that_does_not_load_is_reported_and_the_others_still_work(site, t
     run = quiz(both, "grade", "day43", "--workspace", str(tmp_path))
     assert run.returncode == 2
     assert "unknown day 'day43'" in run.stderr and "this pack needs a library" in " ".join(run.stderr.split())
+
+
+def test_the_gradescope_autograder_refuses_a_day_it_would_not_carry(site, tmp_path):
+    run = quiz(site, "autograder", "gradescope", str(tmp_path / "out"), "--day", "day42")
+    assert run.returncode == 2 and not (tmp_path / "out").exists()
+    said = " ".join(run.stderr.split())
+    assert "day42 comes from the day pack quizpack_norms, which the autograder does not carry" in said

@@ -43,6 +43,7 @@ def gradescope(
 
     days = list(dict.fromkeys(day_named(d).id for d in day))
     try:
+        gradescope.carried(days)
         visibility = gradescope.hidden_tests(days, hidden or [], hidden_until.value)
     except ValueError as e:
         raise usage_error(str(e)) from None

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import safefs
+from .. import daypacks, safefs
 from ..catalog import load_day, normalise_day
 from ..report.ci import QUESTIONS_SUITE, VISIBILITIES, gradescope_json, merge_gradescope
 from ..results import total
@@ -76,6 +76,18 @@ class Config:
         if bad := [v for v in config.visibility.values() if v not in VISIBILITIES]:
             raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {bad[0]!r}")
         return config
+
+
+def carried(days: list[str]) -> None:
+    """Refuse a day the autograder would not carry: its zip holds this grader's wheel alone."""
+    for day in days:
+        pack = daypacks.get(day)
+        if not pack.own:
+            raise ValueError(
+                f"{day} comes from the day pack {pack.package}, which the autograder does not carry "
+                "(it packs this grader's wheel alone): install the pack in setup.sh yourself "
+                "(docs/adding-a-day.md)"
+            )
 
 
 def hidden_tests(days: list[str], patterns: list[str], visibility: str) -> dict[str, str]:
