@@ -10,6 +10,7 @@ from datetime import date
 from ..catalog import Day, load_day
 from ..results import Answer, GradeReport, RubricRating, Status
 from ..rubric import standing
+from . import rubric_text
 
 
 @dataclass
@@ -40,7 +41,7 @@ def notes(day: Day, report: GradeReport) -> list[RowNotes]:
             if r.row in _rows(day, e.id)
         ]
         mine = [q for q in report.questions if q.row == r.row and q.outcome.judged]
-        measured = [_measured(line.split("measured: ", 1)[1]) for line in r.evidence if "measured: " in line]
+        measured = rubric_text.measured(r.basis) if r.basis else []
         out.append(
             RowNotes(
                 r,
@@ -52,12 +53,6 @@ def notes(day: Day, report: GradeReport) -> list[RowNotes]:
             )
         )
     return out
-
-
-def _measured(text: str) -> str:
-    """ "<summary>: <status>" -> "(<status>) <summary>"."""
-    summary, _, status = text.rpartition(": ")
-    return f"({status}) {summary}" if summary else text
 
 
 def _rows(day: Day, exercise_id: str) -> tuple[int, ...]:
