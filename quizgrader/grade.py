@@ -20,6 +20,7 @@ from .checks.catalogue import checks_for
 from .checks.common import from_scratch, keeps_to_itself
 from .checks.registry import Check
 from .checks.runner import Failure, run_check
+from .report import rubric_text
 from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, CheckResult, ExerciseResult, GradeReport, Status
 from .rubric import rate, verdict
 from .sandbox import confine, snapshot
@@ -123,7 +124,7 @@ def grade(
         _blocked_by_dependencies(results[ex.id], ex, {**(earlier or {}), **results})
     exercises = list(results.values())
     answers_file, answers_error, questions, ratings = judge_answers(day, options.workspace)
-    rubric = rate(day, exercises, questions, ratings)
+    rubric = rate(day, exercises, questions, ratings, write=rubric_text.evidence_lines)
     return GradeReport(
         day=day.id,
         title=day.title,
@@ -139,7 +140,7 @@ def grade(
         questions=questions,
         answers_file=answers_file,
         answers_error=answers_error,
-        verdict=verdict(day, rubric),
+        verdict=verdict(day, rubric, write=rubric_text.verdict_summary),
         files={**graded, **fingerprints(options.workspace, [day.answers_file])},
         plan=[ex.id for ex in plan],
         sandbox=(zygote.confinement or {}) if zygote else {},

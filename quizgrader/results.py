@@ -99,16 +99,6 @@ def total(scores: list[float]) -> float:
     return round(sum(scores), 2)
 
 
-@dataclass
-class RubricRating:
-    row: int
-    area: str
-    rating: str | None  # one of the day's scale, or None: no evidence yet
-    evidence: list[str] = field(default_factory=list)
-    self_rating: str | None = None  # the learner's own, from the answers file
-    calibrated: bool | None = None  # self_rating == rating (None when either is missing)
-
-
 class Answer(StrEnum):
     """What became of a checkpoint question."""
 
@@ -121,6 +111,67 @@ class Answer(StrEnum):
     @property
     def judged(self) -> bool:
         return self in (Answer.CORRECT, Answer.WRONG, Answer.UNREADABLE)
+
+
+@dataclass(frozen=True)
+class ExerciseEvidence:
+    """An exercise of a rubric row, as this run graded it."""
+
+    exercise: str  # its id
+    status: Status
+    passed: int = 0  # its checks that passed
+    checks: int = 0  # its checks that ran
+
+
+@dataclass(frozen=True)
+class FigureEvidence:
+    """What a measuring check found for a rubric row: its figure's summary, or None when it has
+    none (then the check stands for itself, by its name)."""
+
+    exercise: str
+    check: str
+    status: Status
+    summary: Any = None  # the check's figures["summary"]
+    # True: a check of an exercise of other rows, declaring this one (it counts toward the rating);
+    # False: what an exercise of this row measured for it (shown beside the exercise, not counted).
+    declared: bool = False
+
+
+@dataclass(frozen=True)
+class AnswerEvidence:
+    """A checkpoint question of the row that was judged."""
+
+    question: str
+    outcome: Answer
+
+    @property
+    def right(self) -> bool:
+        return self.outcome is Answer.CORRECT
+
+
+@dataclass
+class RowEvidence:
+    """Everything this run knows about one rubric row, as data (the renderers put it in words)."""
+
+    row: int
+    area: str
+    exercises: list[ExerciseEvidence] = field(default_factory=list)  # the graded ones, in catalog order
+    figures: list[FigureEvidence] = field(default_factory=list)  # the row's own first, then declared
+    answers: list[AnswerEvidence] = field(default_factory=list)
+    no_exercise: bool = False  # no exercise of the catalog gives evidence for the row, nor measures it
+    not_graded: int = 0  # exercises giving evidence for the row that this run did not grade
+    self_rating: str | None = None
+
+
+@dataclass
+class RubricRating:
+    row: int
+    area: str
+    rating: str | None  # one of the day's scale, or None: no evidence yet
+    evidence: list[str] = field(default_factory=list)  # `basis` in words, a line each
+    self_rating: str | None = None  # the learner's own, from the answers file
+    calibrated: bool | None = None  # self_rating == rating (None when either is missing)
+    basis: RowEvidence | None = None  # what the rating was decided from
 
 
 @dataclass
@@ -334,3 +385,18 @@ def _exercise_dict(e: ExerciseResult) -> dict:
             },
         }
     return out
+
+
+@dataclass
+class SelfTest:
+    """`quiz selftest DAY`: what was proven of a day's checks (quizgrader/selftest.py)."""
+
+    day: str
+    exercises: int = 0
+    checks: int = 0
+    mistakes: int = 0
+    problems: list[str] = field(default_factory=list)  # one line each; none when all holds
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

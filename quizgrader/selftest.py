@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import daypacks
 from .analysis import diagnosis
 from .catalog import load_day
 from .grade import Options, all_checks, grade
-from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, Status
+from .results import FROM_SCRATCH, KEEPS_TO_ITSELF, SelfTest, Status
 from .sandbox.process import Zygote
 
 FAILED = (Status.FAIL, Status.ERROR)
-
-
-@dataclass
-class SelfTest:
-    day: str
-    exercises: int = 0
-    checks: int = 0
-    mistakes: int = 0
-    problems: list[str] = field(default_factory=list)  # one line each; none when all holds
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 def selftest(

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from quizgrader.catalog import load_day
 from quizgrader.report.ci import github_annotations, gradescope_json, junit_xml, step_summary
+from quizgrader.report.rubric_text import evidence_lines, verdict_summary
 from quizgrader.report.terminal import render
 from quizgrader.results import Answer, CheckResult, ExerciseResult, GradeReport, QuestionResult, Status
 from quizgrader.rubric import rate, verdict
@@ -109,7 +110,7 @@ def make_report(questions=None) -> GradeReport:
             QuestionResult("d16-free", 4, Answer.SELF_RATED),
             QuestionResult("d16-later", 5, Answer.UNANSWERED),
         ]
-    rubric = rate(D16, exercises, questions, {})
+    rubric = rate(D16, exercises, questions, {}, write=evidence_lines)
     return GradeReport(
         "day16",
         D16.title,
@@ -123,7 +124,7 @@ def make_report(questions=None) -> GradeReport:
         seconds=3.5,
         version="0",
         questions=questions,
-        verdict=verdict(D16, rubric),
+        verdict=verdict(D16, rubric, write=verdict_summary),
     )
 
 
@@ -375,7 +376,7 @@ def scored_report() -> GradeReport:
         "cpu",
         D16.scale,
         exercises,
-        rate(D16, exercises, [], {}),
+        rate(D16, exercises, [], {}, write=evidence_lines),
         seconds=1.0,
         version="0",
     )

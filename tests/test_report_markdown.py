@@ -7,6 +7,7 @@ from datetime import date
 
 from quizgrader.catalog import load_day
 from quizgrader.report.markdown import render
+from quizgrader.report.rubric_text import evidence_lines, verdict_summary
 from quizgrader.results import Answer, CheckResult, ExerciseResult, GradeReport, QuestionResult, Status
 from quizgrader.rubric import rate, verdict
 
@@ -28,7 +29,7 @@ def report_for(
         if ex.measures:
             checks.append(CheckResult("measures", Status.PASS, rows=ex.measures, figures={"summary": "fast"}))
         exercises.append(ExerciseResult(ex.id, ex.title, status, checks=checks))
-    rubric = rate(day, exercises, list(questions), ratings or {})
+    rubric = rate(day, exercises, list(questions), ratings or {}, write=evidence_lines)
     return GradeReport(
         day.id,
         day.title,
@@ -41,7 +42,7 @@ def report_for(
         rubric,
         version="0",
         questions=list(questions),
-        verdict=verdict(day, rubric),
+        verdict=verdict(day, rubric, write=verdict_summary),
     )
 
 

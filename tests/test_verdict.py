@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import pytest
 
+from quizgrader import rubric
 from quizgrader.catalog import CatalogError, load_day, parse_day
+from quizgrader.report.rubric_text import evidence_lines, verdict_summary
 from quizgrader.results import RubricRating
-from quizgrader.rubric import standing, verdict
+from quizgrader.rubric import standing
 
 D16, D09 = load_day("day16"), load_day("day09")
+
+
+def verdict(day, ratings):
+    """The verdict, with its sentence written as the reports write it."""
+    return rubric.verdict(day, ratings, write=verdict_summary)
 
 
 def ratings(day, evidence: list[int | None], said: list[int | None] | None = None) -> list[RubricRating]:
@@ -117,6 +124,6 @@ def test_a_figure_an_exercise_measures_for_its_own_row_is_that_rows_evidence():
     check = CheckResult("deep stacks", Status.PASS, figures={"summary": "plain 4e-08, residual 3.1"})
     declared = CheckResult("learns", Status.PASS, figures={"summary": "elsewhere"}, rows=(6,))
     ex = ExerciseResult("day09.residual.layer_gradient_norms", "t", Status.PASS, checks=[check, declared])
-    row2 = next(r for r in rate(D09, [ex]) if r.row == 2)
+    row2 = next(r for r in rate(D09, [ex], write=evidence_lines) if r.row == 2)
     assert "residual.layer_gradient_norms, measured: plain 4e-08, residual 3.1: pass" in row2.evidence
     assert not any("elsewhere" in line for line in row2.evidence)  # shown on the row it declares

@@ -9,7 +9,8 @@ from datetime import date
 
 from ..catalog import Day, load_day
 from ..results import Answer, GradeReport, RubricRating, Status
-from ..rubric import standing
+from ..rubric import by_row, standing
+from . import rubric_text
 
 
 @dataclass
@@ -37,10 +38,10 @@ def notes(day: Day, report: GradeReport) -> list[RowNotes]:
         exercises = [
             (e.id.split(".", 1)[1], e.status, f"{e.passed_checks}/{len(e.checks)} checks" if e.checks else "")
             for e in report.exercises
-            if r.row in _rows(day, e.id)
+            if r.row in by_row(day, e.id)
         ]
         mine = [q for q in report.questions if q.row == r.row and q.outcome.judged]
-        measured = [_measured(line.split("measured: ", 1)[1]) for line in r.evidence if "measured: " in line]
+        measured = rubric_text.measured(r.basis) if r.basis else []
         out.append(
             RowNotes(
                 r,
@@ -52,16 +53,6 @@ def notes(day: Day, report: GradeReport) -> list[RowNotes]:
             )
         )
     return out
-
-
-def _measured(text: str) -> str:
-    """ "<summary>: <status>" -> "(<status>) <summary>"."""
-    summary, _, status = text.rpartition(": ")
-    return f"({status}) {summary}" if summary else text
-
-
-def _rows(day: Day, exercise_id: str) -> tuple[int, ...]:
-    return next((e.rubric for e in day.exercises if e.id == exercise_id), ())
 
 
 def _cell(n: RowNotes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from ..selftest import SelfTest
+from ..results import SelfTest
 
 
 def _count(n: int, what: str) -> str:
