@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, daypacks
-from .analysis import diagnosis, heatmap, repro
+from .analysis import diagnosis, heatmap, localise, repro
 from .catalog import Day, Exercise, load_day
 from .checks import forbidden
 from .checks.api import LearnerError, local, remote
@@ -291,11 +291,13 @@ def grade_exercise(
         if failed and result.status in (Status.FAIL, Status.ERROR) and not ran_forbidden:
             _draw(ex, failed, you, ref)
             probes = [f.calls for _, f in failed] + [f.first_calls for _, f in failed]
+            others = [calls for c in result.checks for calls in c.tried]
             try:
-                named = doctor.diagnose(ex.id, probes, you, ref)
+                found = doctor.diagnose(ex.id, probes, you, ref, others)
+                departure = _departure(failed, you, ref)
             except SandboxError:
-                named = []
-            _attach(result, named)
+                found, departure = diagnosis.Finding(), None
+            _attach(result, found, departure)
         if result.status is not Status.PASS:
             result.output = result.output or child.log_tail()
             result.hint, result.hint_next = _hint(ex, result)
@@ -430,12 +432,34 @@ def _blocked_by_dependencies(result: ExerciseResult, ex: Exercise, done: dict[st
         result.reason += f". With the reference {names} in place of yours: {verdict}"
 
 
-def _attach(result: ExerciseResult, named: list[diagnosis.Mistake]) -> None:
-    if not named:
+def _departure(failed: list[tuple[CheckResult, Failure]], you, ref) -> localise.Departure | None:
+    """Where a module first departs from the reference's, on the first failing example that runs
+    its forward (the smallest one first)."""
+    for calls in [f.calls for _, f in failed] + [f.first_calls for _, f in failed]:
+        if any(c.op == "method" for c in calls) and (found := localise.locate(calls, you, ref)) is not None:
+            return found
+    return None
+
+
+def _attach(result: ExerciseResult, found: diagnosis.Finding, departure: localise.Departure | None) -> None:
+    """A confirmed cause is stated, with why it is wrong; one that only resembles is said to; and
+    where a module first departs from the reference's, when no cause is confirmed."""
+    if departure is not None:
+        result.where = departure.sentence()
+    if found.confirmed:
+        text = " or ".join(m.summary for m in found.confirmed)
+        sentence = f"your output equals what you get when {text}. {found.confirmed[0].why}"
+        result.diagnosis = [m.id for m in found.confirmed]
+    elif found.resembles or result.where:
+        text = " or ".join(m.summary for m in found.resembles)
+        resembles = (
+            f"it resembles what you get when {text}: your output equals that on the failing example, "
+            "but other inputs do not confirm it, so the mistake may be another"
+        )
+        where = f"where yours first departs from the reference: {result.where}"
+        sentence = ". ".join([s for s, keep in ((where, result.where), (resembles, found.resembles)) if keep])
+    else:
         return
-    text = " or ".join(f"{m.summary}" for m in named)
-    sentence = f"your output equals what you get when {text}. {named[0].why}"
-    result.diagnosis = [m.id for m in named]
     for c in result.checks:
         if c.status in (Status.FAIL, Status.ERROR):
             c.diagnosis = sentence

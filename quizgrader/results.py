@@ -36,6 +36,9 @@ class CheckResult:
     rows: tuple[int, ...] = ()  # rubric rows it is evidence for, beyond its exercise's
     heatmap: dict | None = None  # attention weights of the failing example, yours and expected
     seconds: float = 0.0  # how long it ran (the grader's clock, calls to the learner's process included)
+    # the calls of the first few examples it tried, for the diagnosis to confirm a cause on
+    # other inputs than the failing ones (not written out)
+    tried: list = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -45,7 +48,8 @@ class ExerciseResult:
     status: Status
     reason: str = ""  # one line: why this status
     checks: list[CheckResult] = field(default_factory=list)
-    diagnosis: list[str] = field(default_factory=list)  # named known mistakes
+    diagnosis: list[str] = field(default_factory=list)  # named known mistakes, each confirmed
+    where: str | None = None  # where a module first departs from the reference's
     hint: str | None = None  # what to read next, when not passing
     hint_next: int | None = None  # the level `quiz hint` shows next; None: that was the last
     output: str = ""  # what the learner's code printed, when it failed

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import tomllib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,38 @@ from .. import daypacks
 from ..checks.api import Api, Call, local
 from ..sandbox import tools
 from .replay import replay
+
+CHOSEN = 6  # inputs a cause is confirmed on, at the most
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the diagnosis found: the known mistakes whose answers equal the learner's on the failing
+    examples and on inputs chosen to tell each apart (`confirmed`, stated as the cause), and those
+    equal on the failing examples only (`resembles`, never stated as the cause)."""
+
+    confirmed: list[Mistake] = field(default_factory=list)
+    resembles: list[Mistake] = field(default_factory=list)
+
+
+class _Answers:
+    """The answers of the reference (None) and of the known mistakes to other inputs, each made once."""
+
+    def __init__(self, doctor: Diagnoser, ref: Api, probes: list[list[Call]]) -> None:
+        self.doctor, self.ref, self.probes = doctor, ref, probes
+        self._made: dict[tuple[str | None, int], Any] = {}
+
+    def of(self, m: Mistake | None, i: int) -> Any:
+        key = (None if m is None else m.id, i)
+        if key not in self._made:
+            self._made[key] = replay(self.ref if m is None else self.doctor.api(m), self.probes[i])
+        return self._made[key]
+
+
+def _replayable(probes: list[list[Call]]) -> list[list[Call]]:
+    """A failure that rests on training or timing is not made again (the grader's routines that
+    are not exact and cheap): the other examples still tell the mistake."""
+    return [p for p in probes if p and all(c.op != "tool" or tools.replayable(c.args[0]) for c in p)]
 
 
 @dataclass(frozen=True)
@@ -94,25 +126,46 @@ class Diagnoser:
             self._apis[mistake.id] = local(root, mistake.exercise.split(".")[0])
         return self._apis[mistake.id]
 
-    def diagnose(self, exercise: str, probes: list[list[Call]], you: Api, ref: Api) -> list[Mistake]:
-        """The mistakes whose answers equal the learner's on every probe (a probe is the calls of
-        one failing example). Nothing is named when the learner's answers equal the reference's:
-        then the probes cannot tell a mistake from a right answer."""
-        # a failure that rests on training or timing is not replayed (the other failing checks
-        # still name the mistake)
-        probes = [p for p in probes if p and all(c.op != "tool" or tools.replayable(c.args[0]) for c in p)]
+    def diagnose(
+        self, exercise: str, probes: list[list[Call]], you: Api, ref: Api, others: list[list[Call]] = ()
+    ) -> Finding:
+        """The known mistakes whose answers equal the learner's on every probe (a probe is the
+        calls of one failing example), each confirmed or not on `others` (the calls of other
+        examples the checks tried). Nothing is found when the learner's answers equal the
+        reference's on the probes: then they cannot tell a mistake from a right answer."""
+        probes, others = _replayable(probes), _replayable(others)
         if not probes:
-            return []
+            return Finding()
         yours = [replay(you, p) for p in probes]
         if all(same(y, replay(ref, p)) for y, p in zip(yours, probes)):
-            return []
+            return Finding()
         with warnings.catch_warnings():  # the mutants run here: their warnings are not the learner's
             warnings.simplefilter("ignore")
-            return [
+            found = [
                 m
                 for m in for_exercise(exercise)
                 if all(same(y, replay(self.api(m), p)) for y, p in zip(yours, probes))
             ]
+            if not found:
+                return Finding()
+            answers = _Answers(self, ref, others)
+            confirmed = [m for m in found if self._confirmed(m, for_exercise(exercise), answers, you)]
+        return Finding(confirmed, [m for m in found if m not in confirmed])
+
+    def _confirmed(self, m: Mistake, known: list[Mistake], answers: _Answers, you: Api) -> bool:
+        """Whether the learner's answers equal `m`'s on inputs chosen to tell `m` apart: the first
+        other input where `m` differs from the reference, and for each other known mistake of the
+        exercise the first where `m` differs from it too. Unconfirmed when no input tried tells `m`
+        from a right answer."""
+        differs = [i for i in range(len(answers.probes)) if not same(answers.of(m, i), answers.of(None, i))]
+        if not differs:
+            return False
+        chosen = dict.fromkeys([differs[0]])
+        for n in known:
+            telling = (i for i in differs if not same(answers.of(m, i), answers.of(n, i)))
+            if n.id != m.id and (i := next(telling, None)) is not None:
+                chosen[i] = None
+        return all(same(replay(you, answers.probes[i]), answers.of(m, i)) for i in list(chosen)[:CHOSEN])
 
     def close(self) -> None:
         self._tmp.cleanup()

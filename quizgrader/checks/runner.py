@@ -24,6 +24,9 @@ from .compare import Mismatch, describe, expect_finite_like, kind_difference, to
 from .registry import Check, Context, _context, context
 
 PROFILES = {"quick": 6, "default": 20, "thorough": 150}  # examples per check (before weight)
+# Examples per check whose calls are kept for the diagnosis (CheckResult.tried): those drawn
+# before the first failure, as shrinking then only tries ones close to it.
+KEPT = 12
 
 
 @dataclass
@@ -48,24 +51,33 @@ def run_check(
     token = _context.set(Context(profile, device, seed, measure))
     started = time.perf_counter()
     try:
-        result, failure = _run(c, you, ref)
+        tried: list[list[Call]] = []
+        result, failure = _run(c, you, ref, tried)
     finally:
         _context.reset(token)
-    result.rows = c.rows
+    result.rows, result.tried = c.rows, tried
     result.seconds = time.perf_counter() - started
     return result, failure
 
 
-def _run(c: Check, you: Api, ref: Api) -> tuple[CheckResult, Failure | None]:
+def _kept(seen: dict, calls: list[Call]) -> None:
+    if calls and len(seen["tried"]) < KEPT and "first" not in seen:
+        seen["tried"].append(list(calls))
+
+
+def _run(c: Check, you: Api, ref: Api, tried: list[list[Call]]) -> tuple[CheckResult, Failure | None]:
+    """Run the check; the calls of its first KEPT examples go to `tried`."""
     profile, seed = context().profile, context().seed
-    seen: dict = {"n": 0}
+    seen: dict = {"n": 0, "tried": tried}
 
     def attempt(case) -> None:
         seen["n"] += 1
         you.log.clear()
         try:
             seen["figures"] = _judged(c, case, you, ref, first=seen["n"] == 1)
+            _kept(seen, you.log)
         except (Mismatch, LearnerError) as e:
+            _kept(seen, you.log)
             failure = Failure(e, list(you.log))
             seen.setdefault("first", failure.calls)
             seen["last"] = failure

@@ -166,7 +166,60 @@ def call_on_parameters(fn, *, params: list[dict], args: list | None = None, cont
     }
 
 
-TOOLS: dict[str, Callable[..., Any]] = {"count_ops": count_ops, "call_on_parameters": call_on_parameters}
+# -- where a module's computation goes: its submodules' inputs and outputs, in order ---------------
+def trace_modules(model: torch.nn.Module, *, args: list, kwargs: dict | None = None) -> dict:
+    """Call `model(*args, **kwargs)` with hooks on every named submodule, and return the events in
+    the order they happened: ["in", name, its tensor arguments] as a submodule starts and ["out",
+    name, what it returned] as it ends (the first call of each only), and the model's "value".
+    The diagnosis compares these with the reference's to find where the two first part."""
+    events: list[list] = []
+    seen_in: set[str] = set()
+    seen_out: set[str] = set()
+
+    def tensors(value: Any) -> list:
+        if isinstance(value, torch.Tensor):
+            return [value.detach().clone()]
+        if isinstance(value, (list, tuple)):
+            return [t for v in value for t in tensors(v)]
+        if isinstance(value, dict):
+            return [t for v in value.values() for t in tensors(v)]
+        return []
+
+    def before(name: str):
+        def hook(module, args, kwargs):
+            if name not in seen_in:
+                seen_in.add(name)
+                events.append(["in", name, tensors(list(args)) + tensors(kwargs)])
+
+        return hook
+
+    def after(name: str):
+        def hook(module, args, kwargs, output):
+            if name not in seen_out:
+                seen_out.add(name)
+                events.append(["out", name, tensors(output)])
+
+        return hook
+
+    handles = []
+    for name, sub in model.named_modules():
+        if name:
+            handles.append(sub.register_forward_pre_hook(before(name), with_kwargs=True))
+            handles.append(sub.register_forward_hook(after(name), with_kwargs=True))
+    try:
+        with torch.no_grad():
+            value = model(*args, **(kwargs or {}))
+    finally:
+        for h in handles:
+            h.remove()
+    return {"events": events, "value": tensors(value)}
+
+
+TOOLS: dict[str, Callable[..., Any]] = {
+    "count_ops": count_ops,
+    "call_on_parameters": call_on_parameters,
+    "trace_modules": trace_modules,
+}
 # The routines whose answers are exact and cheap, so a failing example that rests on one can be
 # made again to compare (analysis/replay.py); training and timing are neither.
 REPLAYABLE: set[str] = {"count_ops", "call_on_parameters"}
