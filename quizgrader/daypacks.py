@@ -46,6 +46,7 @@ class DayPack:
     tools: str = ""  # a module that registers routines run in the learner's process
     lab: str = ""  # a module with EXPERIMENTS for `quiz lab`
     heatmaps: str = ""  # a module with SOURCES: the exercises whose attention weights are drawn
+    stages: str = ""  # a module with STAGES: probes that find the stage where a function departs
 
     @property
     def own(self) -> bool:
@@ -77,7 +78,7 @@ class DayPack:
         return Path(next(iter(spec.submodule_search_locations))).resolve()
 
     def module(self, which: str) -> object | None:
-        """The pack's `tools`, `lab` or `heatmaps` module, imported; None when it has none."""
+        """The pack's `tools`, `lab`, `heatmaps` or `stages` module, imported; None when it has none."""
         name = getattr(self, which)
         return importlib.import_module(name) if name else None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, daypacks
-from .analysis import diagnosis, heatmap, localise, repro
+from .analysis import diagnosis, heatmap, localise, repro, stages
 from .catalog import Day, Exercise, load_day
 from .checks import forbidden
 from .checks.api import LearnerError, local, remote
@@ -294,7 +294,7 @@ def grade_exercise(
             others = [calls for c in result.checks for calls in c.tried]
             try:
                 found = doctor.diagnose(ex.id, probes, you, ref, others)
-                departure = _departure(failed, you, ref)
+                departure = _departure(failed, you, ref) or stages.locate(ex.id, you, ref)
             except SandboxError:
                 found, departure = diagnosis.Finding(), None
             _attach(result, found, departure)
@@ -441,11 +441,13 @@ def _departure(failed: list[tuple[CheckResult, Failure]], you, ref) -> localise.
     return None
 
 
-def _attach(result: ExerciseResult, found: diagnosis.Finding, departure: localise.Departure | None) -> None:
+def _attach(
+    result: ExerciseResult, found: diagnosis.Finding, departure: localise.Departure | str | None
+) -> None:
     """A confirmed cause is stated, with why it is wrong; one that only resembles is said to; and
     where a module first departs from the reference's, when no cause is confirmed."""
     if departure is not None:
-        result.where = departure.sentence()
+        result.where = departure if isinstance(departure, str) else departure.sentence()
     if found.confirmed:
         text = " or ".join(m.summary for m in found.confirmed)
         sentence = f"your output equals what you get when {text}. {found.confirmed[0].why}"

@@ -12,4 +12,5 @@ PACK = DayPack(
     tools=f"{__name__}.tools",
     lab=f"{__name__}.lab",
     heatmaps=f"{__name__}.heatmaps",
+    stages=f"{__name__}.stages",
 )

@@ -1,0 +1,166 @@
+"""Where a Day 16 function first departs from the contract, stage by stage
+(quizgrader/analysis/stages.py): inputs made so that each stage can be judged on its own, and the
+learner's answer read for the invariants each stage leaves (rows that sum to 1, zeros where the
+mask hides, the ratio of two weights as the difference of two scores)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from quizgrader.analysis.stages import Unreadable, close, number, tensor
+
+SOFTMAX = "day16.attention.softmax"
+SDPA = "day16.attention.scaled_dot_product_attention"
+NOAM = "day16.recipe.noam_lr"
+SMOOTHED = "day16.recipe.label_smoothed_cross_entropy"
+
+
+def _randn(seed: int, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def softmax(you, ref) -> str | None:
+    x = _randn(0, 2, 3, 4)
+    got = tensor(you("attention.softmax", x, dim=1), 2, 3, 4)
+    if close(got, torch.softmax(x, 1)):
+        big = tensor(you("attention.softmax", 1e4 * x, dim=1), 2, 3, 4)
+        if not torch.isfinite(big).all():
+            return "the exponentials overflow for large logits: subtract the maximum along dim first"
+        return None
+    if close(got, torch.softmax(x, -1)):
+        return "it normalises over the last dim whatever dim says"
+    if close(got.sum(), 1.0):
+        return "the exponentials are divided by their sum over the whole tensor, not along dim"
+    for other in (0, 2):
+        if close(got.sum(other), 1.0):
+            return f"each slice sums to 1 along dim {other}, not along dim (1 here)"
+    if close(got.sum(1), 1.0):
+        return "each slice sums to 1 along dim, but the proportions differ from exp(x_i) / sum_j exp(x_j)"
+    return "the slices along dim do not sum to 1: divide the exponentials by their sum along dim"
+
+
+def scaled_dot_product_attention(you, ref) -> str | None:
+    d_k, d_v = 4, 9  # sqrt(d_k) = 2, sqrt(d_v) = 3: a scale can be told apart
+    Q, K, V = _randn(1, 1, 3, d_k), _randn(2, 1, 5, d_k), _randn(3, 1, 5, d_v)
+    mask = torch.tensor([[1, 1, 0, 1, 0], [1, 0, 1, 1, 1], [0, 1, 1, 0, 1]], dtype=torch.bool)
+    answer = you("attention.scaled_dot_product_attention", Q, K, V, mask=mask)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Unreadable
+    out, w = tensor(answer[0], 1, 3, d_v), tensor(answer[1], 1, 3, 5)
+    scores = Q @ K.transpose(-2, -1)
+    if close(w, torch.softmax((scores / 2).masked_fill(~mask, -math.inf), -1), rtol=1e-5, atol=1e-7):
+        if close(out, w @ V, rtol=1e-5, atol=1e-7):
+            return None
+        return "the weights are right; the output is not the weights times V (weights @ V)"
+    return _weights_stage(w, scores, mask)
+
+
+def _weights_stage(w: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor) -> str:
+    hidden = w[..., ~mask]
+    if (hidden.abs() > 1e-9).any():
+        if (w[..., mask].abs() < 1e-12).all():
+            return "the mask is applied the wrong way round: True means a key may be attended to"
+        if close(w, torch.softmax(scores / 2, -1), rtol=1e-5):
+            return "the mask is not applied: the keys it hides get weight"
+        return "the keys the mask hides get weight: apply it to the scores, before the softmax"
+    if not close(w.sum(-1), 1.0, rtol=1e-5):
+        if close(w, torch.softmax(scores / 2, -1) * mask, rtol=1e-5):
+            return "the mask is applied after the softmax, so the rows no longer sum to 1"
+        if close(w.sum(-2)[..., mask.any(0)], 1.0, rtol=1e-5):
+            return "the softmax runs over the queries (dim -2) instead of over the keys (the last dim)"
+        return "the weights of a query do not sum to 1: the softmax runs over the keys (the last dim)"
+    scale = _scale(w, scores, mask)
+    if scale is None:
+        return "the weights differ before the softmax: the scores should be Q K^T / sqrt(d_k)"
+    named = {
+        1.0: "the scores are not scaled",
+        4.0: "the scores are divided by d_k",
+        3.0: "the scores are divided by sqrt(d_v)",
+        math.sqrt(3): "the scores are divided by sqrt(T_q), the number of queries",
+        math.sqrt(5): "the scores are divided by sqrt(T_k), the number of keys",
+    }
+    for value, said in named.items():
+        if abs(scale - value) < 1e-3 * value:
+            return f"{said}: divide Q K^T by sqrt(d_k) (= 2 here)"
+    return f"the scores are divided by {scale:.4g} instead of sqrt(d_k) (= 2 here)"
+
+
+def _scale(w: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """The c for which the weights are softmax(scores / c) over the unmasked keys, when one fits."""
+    xs, ys = [], []
+    for i in range(mask.shape[0]):
+        keys = mask[i].nonzero().flatten().tolist()
+        for j, k in zip(keys, keys[1:]):
+            xs.append(float(scores[0, i, j] - scores[0, i, k]))
+            ys.append(math.log(max(float(w[0, i, j]), 1e-300)) - math.log(max(float(w[0, i, k]), 1e-300)))
+    x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
+    slope = float((x * y).sum() / (x * x).sum())
+    if slope <= 0 or not close(slope * x, y, rtol=1e-4, atol=1e-6):
+        return None
+    return 1.0 / slope
+
+
+def noam_lr(you, ref) -> str | None:
+    d, warm = 64, 10
+    steps = {"warmup": (1, 4, 9), "decay": (11, 40, 400)}
+    got = {part: [number(you("recipe.noam_lr", s, d, warm)) for s in ss] for part, ss in steps.items()}
+    want = {part: [number(ref("recipe.noam_lr", s, d, warm)) for s in ss] for part, ss in steps.items()}
+    wrong = [part for part in steps if not close(torch.tensor(got[part]), torch.tensor(want[part]))]
+    if not wrong:
+        if not close(
+            number(you("recipe.noam_lr", warm, d, warm)), number(ref("recipe.noam_lr", warm, d, warm))
+        ):
+            return "at step = warmup_steps, where warmup ends, the rate differs"
+        return None
+    ratios = [g / w for part in steps for g, w in zip(got[part], want[part])]
+    if len(wrong) == 2 and max(ratios) - min(ratios) < 1e-6 * abs(ratios[0]):
+        return f"every step's rate is {ratios[0]:.4g} times the contract's: look at factor * d_model^-0.5"
+    if wrong == ["warmup"]:
+        return "the warmup (steps before warmup_steps: step * warmup_steps^-1.5) differs; the decay is right"
+    if wrong == ["decay"]:
+        return "the decay (steps after warmup_steps: step^-0.5) differs; the warmup is right"
+    return "both the warmup (step * warmup_steps^-1.5) and the decay (step^-0.5) differ"
+
+
+def label_smoothed_cross_entropy(you, ref) -> str | None:
+    logits = _randn(4, 4, 5)
+    targets = torch.tensor([0, 3, -100, 2])
+
+    def yours(eps: float, t: torch.Tensor = targets) -> float:
+        return number(you("recipe.label_smoothed_cross_entropy", logits, t, eps))
+
+    def want(eps: float, t: torch.Tensor = targets) -> float:
+        return float(F.cross_entropy(logits, t, label_smoothing=eps, ignore_index=-100))
+
+    everyone = torch.tensor([0, 3, 1, 2])
+    if not close(yours(0.0, everyone), want(0.0, everyone), rtol=1e-5):
+        rows = F.cross_entropy(logits, everyone, reduction="none")
+        if close(yours(0.0, everyone), float(rows.sum()), rtol=1e-5):
+            return "with epsilon = 0 the loss is the sum over the rows, not their mean"
+        return (
+            "with epsilon = 0 (no smoothing) the loss already differs: the log-probabilities of the targets"
+        )
+    if not close(yours(0.0), want(0.0), rtol=1e-5):
+        return "the rows whose target is ignore_index are not left out of the mean"
+    if close(yours(0.1), want(0.1), rtol=1e-5):
+        return None
+    V = logits.shape[1]
+    log_p = torch.log_softmax(logits, -1)
+    keep = targets != -100
+    nll = -log_p[keep].gather(1, targets[keep][:, None]).squeeze(1)
+    others = (-log_p[keep].sum(-1) - nll) / (V - 1)  # the mean of -log p over the other classes
+    spread = float(((1 - 0.1) * nll + 0.1 * others).mean())
+    if close(yours(0.1), spread, rtol=1e-5):
+        return "the smoothing mass goes to the V - 1 other classes; the contract spreads eps / V over all V"
+    return "without smoothing it is right; the smoothing part (eps / V on every class) differs"
+
+
+STAGES = {
+    SOFTMAX: softmax,
+    SDPA: scaled_dot_product_attention,
+    NOAM: noam_lr,
+    SMOOTHED: label_smoothed_cross_entropy,
+}

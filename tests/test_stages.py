@@ -1,0 +1,55 @@
+"""Where a function first departs, stage by stage (quizgrader/analysis/stages.py and the day
+packs' stage probes): each catalogued mistake of a probed function is placed at its stage, and
+the reference departs nowhere. The probes never see the catalogue: they read the learner's
+answers to inputs made to separate the stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quizgrader.analysis import diagnosis, stages
+from quizgrader.checks.api import local
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLACED = {
+    "softmax-no-max-shift": "overflow for large logits",
+    "softmax-global-max": "overflow for large logits",
+    "softmax-normalise-all": "sum over the whole tensor",
+    "softmax-normalise-dim0": "sums to 1 along dim 0",
+    "sdpa-no-scaling": "the scores are not scaled",
+    "sdpa-scale-by-dk": "divided by d_k",
+    "sdpa-scale-by-seq-len": "divided by sqrt(T_q)",
+    "sdpa-softmax-over-queries": "runs over the queries",
+    "sdpa-mask-after-softmax": "mask is applied after the softmax",
+    "sdpa-mask-inverted": "the wrong way round",
+    "sdpa-mask-fill-zero": "the keys the mask hides get weight",
+    "sdpa-reshape-not-transpose": "the scores should be Q K^T / sqrt(d_k)",
+    "noam-no-warmup": "the warmup",
+    "noam-no-d-model-scaling": "d_model^-0.5",
+    "smoothing-eps-over-v-minus-1": "V - 1 other classes",
+    "smoothing-mean-over-all-rows": "ignore_index",
+    "smoothing-sums-rows": "sum over the rows",
+    "smoothing-term-uses-logits": "the smoothing part",
+}
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return local(ROOT / "reference", "day16")
+
+
+@pytest.mark.parametrize("mistake_id", PLACED)
+def test_a_known_mistake_is_placed_at_its_stage(mistake_id, ref, tmp_path):
+    mistake = next(m for m in diagnosis.mistakes("day16") if m.id == mistake_id)
+    you = local(diagnosis.materialize(mistake, tmp_path / "ws"), "day16")
+    said = stages.locate(mistake.exercise, you, ref)
+    assert said is not None and PLACED[mistake_id] in said, said
+
+
+def test_the_reference_departs_at_no_stage(ref):
+    probed = {m.exercise for m in diagnosis.mistakes("day16") if stages.probe_for(m.exercise)}
+    assert len(probed) >= 4
+    assert all(stages.locate(e, ref, ref) is None for e in probed)
