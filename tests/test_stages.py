@@ -33,23 +33,42 @@ PLACED = {
     "smoothing-mean-over-all-rows": "ignore_index",
     "smoothing-sums-rows": "sum over the rows",
     "smoothing-term-uses-logits": "the smoothing part",
+    "backprop-sum-over-rows": "the forward pass",
+    "backprop-no-divide-by-n": "dL/dW2 differs (5 times",
+    "backprop-no-factor-2": "dL/dW2 differs (1/2 of",
+    "backprop-no-relu-mask": "dL/dW2 and dL/db2 are right; dL/dW1 differs",
+    "information-entropy-log2": "in bits",
+    "information-entropy-nan-at-zero": "0 log 0",
+    "information-entropy-sign": "sign is flipped",
+    "information-cross-entropy-swapped": "swapped",
+    "information-kl-reversed": "swapped",
+    "information-bits-in-nats": "in nats",
+    "stability-ln-unbiased-variance": "D - 1",
+    "stability-ln-eps-outside-sqrt": "outside the square root",
+    "stability-ln-whole-tensor": "whole tensor",
+    "stability-ln-bias-before-weight": "the affine part",
+    "stability-lr-warmup-off-by-one": "the warmup differs",
+    "stability-lr-no-half": "the cosine decay differs",
+    "stability-lr-no-floor-after-total": "after total_steps differs",
 }
+MISTAKES = {m.id: m for day in ("day16", "day09") for m in diagnosis.mistakes(day)}
 
 
-@pytest.fixture(scope="module")
-def ref():
-    return local(ROOT / "reference", "day16")
+def reference(day: str):
+    return local(ROOT / "reference", day)
 
 
 @pytest.mark.parametrize("mistake_id", PLACED)
-def test_a_known_mistake_is_placed_at_its_stage(mistake_id, ref, tmp_path):
-    mistake = next(m for m in diagnosis.mistakes("day16") if m.id == mistake_id)
-    you = local(diagnosis.materialize(mistake, tmp_path / "ws"), "day16")
-    said = stages.locate(mistake.exercise, you, ref)
+def test_a_known_mistake_is_placed_at_its_stage(mistake_id, tmp_path):
+    mistake = MISTAKES[mistake_id]
+    day = mistake.exercise.split(".")[0]
+    you = local(diagnosis.materialize(mistake, tmp_path / "ws"), day)
+    said = stages.locate(mistake.exercise, you, reference(day))
     assert said is not None and PLACED[mistake_id] in said, said
 
 
-def test_the_reference_departs_at_no_stage(ref):
-    probed = {m.exercise for m in diagnosis.mistakes("day16") if stages.probe_for(m.exercise)}
+@pytest.mark.parametrize("day", ["day16", "day09"])
+def test_the_reference_departs_at_no_stage(day):
+    probed = {m.exercise for m in diagnosis.mistakes(day) if stages.probe_for(m.exercise)}
     assert len(probed) >= 4
-    assert all(stages.locate(e, ref, ref) is None for e in probed)
+    assert all(stages.locate(e, reference(day), reference(day)) is None for e in probed)

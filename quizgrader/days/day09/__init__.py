@@ -10,4 +10,5 @@ PACK = DayPack(
     reference=reference_root(),
     exercises=exercises_root(),
     tools=f"{__name__}.tools",
+    stages=f"{__name__}.stages",
 )

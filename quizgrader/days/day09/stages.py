@@ -1,0 +1,196 @@
+"""Where a Day 9 function first departs from the contract, stage by stage
+(quizgrader/analysis/stages.py): the forward pass before the backward pass and the output layer's
+gradients before the first layer's; the statistics of layer normalisation before its affine part;
+the warmup of a schedule before its decay; nats before bits, and a zero probability last."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from quizgrader.analysis.stages import Unreadable, close, number, tensor
+
+BACKPROP = "day09.backprop.mlp_forward_backward"
+LAYER_NORM = "day09.stability.layer_norm"
+SCHEDULE = "day09.stability.warmup_cosine_lr"
+ENTROPY = "day09.information.entropy"
+CROSS = "day09.information.cross_entropy"
+KL = "day09.information.kl_divergence"
+BITS = "day09.information.code_length_bits"
+
+
+def _randn(seed: int, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _factor(got: torch.Tensor | float, want: torch.Tensor | float) -> float | None:
+    """The one number the learner's answer is the contract's times, when there is one."""
+    got, want = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(want, dtype=torch.float64)
+    if got.shape != want.shape or (want.abs() < 1e-12).all():
+        return None
+    k = float((got * want).sum() / (want * want).sum())
+    return k if close(got, k * want, rtol=1e-6, atol=1e-12) else None
+
+
+def _as(k: float | None) -> str:
+    """A factor in words: "2 times", "1/4 of"."""
+    if k is None:
+        return ""
+    if abs(k) >= 1 or k == 0:
+        return f"{k:.4g} times "
+    return f"1/{1 / k:.4g} of "
+
+
+def mlp_forward_backward(you, ref) -> str | None:
+    x, y = _randn(0, 5, 3), _randn(1, 5, 2)
+    W1, b1, W2, b2 = _randn(2, 4, 3), _randn(3, 4), _randn(4, 2, 4), _randn(5, 2)
+    answer = you("backprop.mlp_forward_backward", x, y, W1, b1, W2, b2)
+    want_loss, want = ref("backprop.mlp_forward_backward", x, y, W1, b1, W2, b2)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not isinstance(answer[1], dict):
+        raise Unreadable
+    loss = number(answer[0])
+    if not close(loss, float(want_loss), rtol=1e-6):
+        k = _factor(loss, float(want_loss))
+        said = f": it is {_as(k)}the contract's" if k else ""
+        return f"the forward pass: the loss (mean over rows of the summed squared error) differs{said}"
+    shapes = {"W1": (4, 3), "b1": (4,), "W2": (2, 4), "b2": (2,)}
+    grads = {name: tensor(answer[1].get(name), *shape) for name, shape in shapes.items()}
+    right: list[str] = []
+    for layer, where in (
+        (("W2", "b2"), "the output layer"),
+        (("W1", "b1"), "the first layer, through the ReLU"),
+    ):
+        for n in layer:
+            if not close(grads[n], want[n], rtol=1e-6, atol=1e-10):
+                verb = "is" if len(right) == 1 else "are"
+                before = f"dL/d{' and dL/d'.join(right)} {verb} right; " if right else "the loss is right; "
+                k = _factor(grads[n], want[n])
+                off = f" ({_as(k)}the contract's)" if k is not None else ""
+                return f"{before}dL/d{n} differs{off}: the backward pass in {where}"
+            right.append(n)
+    return None
+
+
+def layer_norm(you, ref) -> str | None:
+    x = _randn(0, 3, 6) * 0.004  # a variance near eps, so where eps goes shows
+    D = x.shape[-1]
+    plain = tensor(you("stability.layer_norm", x, None, None), 3, 6)
+    if not close(plain, F.layer_norm(x, (D,)), rtol=1e-6, atol=1e-9):
+        centred = x - x.mean(-1, keepdim=True)
+        population = centred.pow(2).mean(-1, keepdim=True)
+        tells = (
+            (
+                centred / torch.sqrt(x.var(-1, keepdim=True) + 1e-5),
+                "the variance divides by D - 1; the contract's by D",
+            ),
+            (centred / (population.sqrt() + 1e-5), "eps is added outside the square root"),
+            (
+                (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-5),
+                "mean and variance over the whole tensor",
+            ),
+        )
+        said = next(
+            (s for value, s in tells if close(plain, value, rtol=1e-6)),
+            "each row should become (x - mean) / sqrt(var + eps), over the last dim",
+        )
+        return f"the statistics: {said}"
+    w, b = _randn(1, D), _randn(2, D)
+    full = tensor(you("stability.layer_norm", x, w, b), 3, 6)
+    if not close(full, F.layer_norm(x, (D,), w, b), rtol=1e-6, atol=1e-9):
+        return "the normalisation is right; the affine part (times weight, plus bias) differs"
+    return None
+
+
+def warmup_cosine_lr(you, ref) -> str | None:
+    args = (1.0, 10, 50)  # max_lr, warmup_steps, total_steps
+    parts = {"the warmup": (0, 3, 9), "the cosine decay": (10, 20, 37, 49), "after total_steps": (50, 80)}
+    wrong = [
+        part
+        for part, steps in parts.items()
+        if not close(
+            torch.tensor([number(you("stability.warmup_cosine_lr", s, *args, min_lr=0.1)) for s in steps]),
+            torch.tensor([number(ref("stability.warmup_cosine_lr", s, *args, min_lr=0.1)) for s in steps]),
+        )
+    ]
+    if not wrong:
+        return None
+    right = [p for p in parts if p not in wrong]
+    tail = f"; {' and '.join(right)} {'is' if len(right) == 1 else 'are'} right" if right else ""
+    return f"{' and '.join(wrong)} {'differs' if len(wrong) == 1 else 'differ'}{tail}"
+
+
+def _measure(you, name: str, want, *args) -> str | None:
+    """The usual departures of an information measure: the base of the log, the sign, the dim."""
+    got = tensor(you(f"information.{name}", *args), *want.shape)
+    if close(got, want, rtol=1e-6, atol=1e-12):
+        return None
+    k = _factor(got, want)
+    if k is not None and abs(k - 1 / math.log(2)) < 1e-6:
+        return "it is in bits (log2); the contract's is in nats (the natural log)"
+    if k is not None and abs(k + 1) < 1e-9:
+        return "its sign is flipped: the minus sign in front of the sum"
+    return ""
+
+
+def entropy(you, ref) -> str | None:
+    p = torch.softmax(_randn(0, 3, 5), -1)
+    if (said := _measure(you, "entropy", -(p * p.log()).sum(-1), p)) is not None:
+        return said or "on probabilities without zeros it differs from -sum p log p over dim"
+    p0 = p.clone()
+    p0[0, 1] = 0.0
+    p0 = p0 / p0.sum(-1, keepdim=True)
+    if (said := _measure(you, "entropy", -(p0 * torch.where(p0 > 0, p0, 1).log()).sum(-1), p0)) is not None:
+        return "where a probability is 0: 0 log 0 is 0"
+    return None
+
+
+def cross_entropy(you, ref) -> str | None:
+    p, q = torch.softmax(_randn(0, 3, 5), -1), torch.softmax(_randn(1, 3, 5), -1)
+    want = -(p * q.log()).sum(-1)
+    if (said := _measure(you, "cross_entropy", want, p, q)) is not None:
+        got = tensor(you("information.cross_entropy", p, q), 3)
+        if close(got, -(q * p.log()).sum(-1), rtol=1e-6):
+            return "p and q are swapped: it is -sum p log q, p the true distribution"
+        return said or "on probabilities without zeros it differs from -sum p log q over dim"
+    return None
+
+
+def kl_divergence(you, ref) -> str | None:
+    p, q = torch.softmax(_randn(0, 3, 5), -1), torch.softmax(_randn(1, 3, 5), -1)
+    want = (p * (p.log() - q.log())).sum(-1)
+    if (said := _measure(you, "kl_divergence", want, p, q)) is not None:
+        got = tensor(you("information.kl_divergence", p, q), 3)
+        if close(got, (q * (q.log() - p.log())).sum(-1), rtol=1e-6):
+            return "p and q are swapped: KL(p || q) = sum p (log p - log q)"
+        return said or "on probabilities without zeros it differs from sum p (log p - log q) over dim"
+    return None
+
+
+def code_length_bits(you, ref) -> str | None:
+    probs = torch.softmax(_randn(0, 6, 4), -1)
+    tokens = torch.tensor([0, 3, 1, 1, 2, 0])
+    want = -torch.log2(probs[torch.arange(6), tokens]).sum()
+    got = number(you("information.code_length_bits", probs, tokens))
+    if not close(got, float(want), rtol=1e-6):
+        k = _factor(got, float(want))
+        if k is not None and abs(k - math.log(2)) < 1e-6:
+            return "it is in nats (the natural log); the contract's is in bits (log2)"
+        return "on a short sequence it differs from -sum_t log2 probs[t, tokens[t]]"
+    long = torch.full((4000, 4), 0.25, dtype=torch.float64)
+    got = number(you("information.code_length_bits", long, torch.zeros(4000, dtype=torch.long)))
+    if not close(got, 8000.0, rtol=1e-6):
+        return "on a long sequence it is wrong: a product of many probabilities underflows; sum the log2s"
+    return None
+
+
+STAGES = {
+    BACKPROP: mlp_forward_backward,
+    LAYER_NORM: layer_norm,
+    SCHEDULE: warmup_cosine_lr,
+    ENTROPY: entropy,
+    CROSS: cross_entropy,
+    KL: kl_divergence,
+    BITS: code_length_bits,
+}
