@@ -50,6 +50,13 @@ PLACED = {
     "stability-lr-warmup-off-by-one": "the warmup differs",
     "stability-lr-no-half": "the cosine decay differs",
     "stability-lr-no-floor-after-total": "after total_steps differs",
+    "lstm-gate-order-ifog": "read as (i, f, o, g)",
+    "lstm-gate-order-figo": "read as (f, i, g, o)",
+    "lstm-tanh-forget-gate": "the forget gate f goes through tanh",
+    "lstm-sigmoid-candidate": "the candidate g goes through a sigmoid",
+    "lstm-no-input-gate": "the input gate i goes through nothing",
+    "lstm-no-tanh-on-cell": "the cell state is right",
+    "lstm-one-bias": "bias_hh is not added",
 }
 MISTAKES = {m.id: m for day in ("day16", "day09") for m in diagnosis.mistakes(day)}
 

@@ -101,7 +101,10 @@ def _varied(state: dict) -> dict:
 
 
 def compare(want: dict, got: dict) -> Departure | None:
-    """The first event of the reference's record that the learner's differs from or lacks."""
+    """The first event of the reference's record that the learner's differs from or lacks; None
+    when the reference's module calls no submodule (its parameters are used directly)."""
+    if not want["events"]:
+        return None
     theirs = {(kind, name): tensors for kind, name, tensors in got["events"]}
     order = [name for kind, name, _ in want["events"] if kind == "in"]
     matched: list[str] = []

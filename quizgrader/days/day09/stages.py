@@ -6,6 +6,7 @@ the warmup of a schedule before its decay; nats before bits, and a zero probabil
 from __future__ import annotations
 
 import math
+from itertools import permutations
 
 import torch
 import torch.nn.functional as F
@@ -185,7 +186,66 @@ def code_length_bits(you, ref) -> str | None:
     return None
 
 
+LSTM = "day09.rnn.LSTMCell"
+GATES = ("input gate i", "forget gate f", "candidate g", "output gate o")
+
+
+def lstm_cell(you, ref) -> str | None:
+    """The gates told apart by crafted weights: every weight 0, so each gate is its bias alone
+    (a different value per gate); the state then shows which chunk the learner read as which gate,
+    and whether bias_hh is added."""
+    H = 3
+    cell = you.new("rnn.LSTMCell", 2, H).to(torch.float64)
+    biases = torch.tensor([0.3, -1.2, 0.7, 1.9], dtype=torch.float64).repeat_interleave(H)
+    zero = {"weight_ih": torch.zeros(4 * H, 2), "weight_hh": torch.zeros(4 * H, H)}
+    x, c0 = torch.ones(1, 2, dtype=torch.float64), torch.full((1, H), 0.8, dtype=torch.float64)
+    h0 = torch.zeros(1, H, dtype=torch.float64)
+
+    def state(bias_ih: torch.Tensor, bias_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cell.load_state_dict(
+            {**{k: v.double() for k, v in zero.items()}, "bias_ih": bias_ih, "bias_hh": bias_hh}
+        )
+        answer = cell(x, (h0, c0))
+        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            raise Unreadable
+        return tensor(answer[0], 1, H), tensor(answer[1], 1, H)
+
+    right = (torch.sigmoid, torch.sigmoid, torch.tanh, torch.sigmoid)  # i, f, g, o
+
+    def expected(order=(0, 1, 2, 3), acts=right) -> tuple[torch.Tensor, torch.Tensor]:
+        i, f, g, o = (act(biases.view(4, H)[k]) for act, k in zip(acts, order))
+        c = f * c0 + i * g
+        return o * torch.tanh(c), c
+
+    def matches(found: tuple[torch.Tensor, torch.Tensor], want: tuple[torch.Tensor, torch.Tensor]) -> bool:
+        return close(found[0], want[0]) and close(found[1], want[1])
+
+    got = state(biases, torch.zeros(4 * H, dtype=torch.float64))
+    if matches(got, expected()):
+        if not close(state(torch.zeros(4 * H, dtype=torch.float64), biases)[1], expected()[1]):
+            return "bias_hh is not added to the gates (the gates are x W_ih^T + b_ih + h W_hh^T + b_hh)"
+        return None
+    for order in permutations(range(4)):
+        if matches(got, expected(order=order)):
+            read = ", ".join("ifgo"[k] for k in sorted(range(4), key=lambda k: order[k]))
+            return f"the gate order: your chunks are read as ({read}); the contract's is (i, f, g, o)"
+    if close(got[1], expected()[1]):
+        return "the cell state is right; the output differs: h' = o * tanh(c')"
+    names = {torch.sigmoid: "a sigmoid", torch.tanh: "tanh"}
+    for k, gate in enumerate(GATES):
+        for act, said in (
+            (torch.sigmoid, "a sigmoid"),
+            (torch.tanh, "tanh"),
+            (torch.ones_like, "nothing (it is taken as 1)"),
+        ):
+            acts = tuple(act if j == k else a for j, a in enumerate(right))
+            if act is not right[k] and matches(got, expected(acts=acts)):
+                return f"the {gate} goes through {said}; the contract's through {names[right[k]]}"
+    return "with every weight 0 each gate is its bias alone, and the new state already differs"
+
+
 STAGES = {
+    LSTM: lstm_cell,
     BACKPROP: mlp_forward_backward,
     LAYER_NORM: layer_norm,
     SCHEDULE: warmup_cosine_lr,
