@@ -158,7 +158,183 @@ def label_smoothed_cross_entropy(you, ref) -> str | None:
     return "without smoothing it is right; the smoothing part (eps / V on every class) differs"
 
 
+ADDITIVE = "day16.attention.additive_attention"
+CAUSAL = "day16.masks.causal_mask"
+PADDING = "day16.masks.padding_mask"
+SINUSOIDAL = "day16.positional.sinusoidal_encoding"
+ROPE = "day16.positional.apply_rope"
+SLOPES = "day16.positional.alibi_slopes"
+
+
+def additive_attention(you, ref) -> str | None:
+    B, T, d = 2, 4, 3  # square projections: W x and x W read differently
+    query, keys, values = _randn(0, B, d), _randn(1, B, T, d), _randn(2, B, T, 5)
+    W_q, W_k, v = _randn(3, d, d), _randn(4, d, d), _randn(5, d)
+    mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 1]], dtype=torch.bool)
+    answer = you("attention.additive_attention", query, keys, values, W_q, W_k, v, mask=mask)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Unreadable
+    context, w = tensor(answer[0], B, 5), tensor(answer[1], B, T)
+
+    def weights(q: torch.Tensor, k: torch.Tensor, squash=torch.tanh, masked: bool = True) -> torch.Tensor:
+        e = squash(q[:, None, :] + k) @ v
+        return torch.softmax(e.masked_fill(~mask, -math.inf) if masked else e, -1)
+
+    q, k = query @ W_q.T, keys @ W_k.T
+    if close(w, weights(q, k), rtol=1e-5, atol=1e-7):
+        if close(context, torch.einsum("bt,btd->bd", w, values), rtol=1e-5, atol=1e-7):
+            return None
+        return "the weights are right; the context is not the weighted sum of the values"
+    tells = (
+        (weights(q, k, masked=False), "the mask is not applied to the energies"),
+        (
+            weights(q, k, squash=lambda t: t),
+            "the energies leave out the tanh: e_j = v . tanh(W_q query + W_k key_j)",
+        ),
+        (
+            weights(query @ W_q, keys @ W_k),
+            "the projections are applied as x W; the contract's as W x (x @ W.T)",
+        ),
+    )
+    return next(
+        (said for value, said in tells if close(w, value, rtol=1e-5, atol=1e-7)),
+        "the weights differ: softmax over the keys of e_j = v . tanh(W_q query + W_k key_j)",
+    )
+
+
+def causal_mask(you, ref) -> str | None:
+    got = you("masks.causal_mask", 4)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (4, 4):
+        raise Unreadable
+    if got.dtype != torch.bool:
+        return f"the mask is {got.dtype}; the contract's masks are bool (True = may attend)"
+    lower = torch.ones(4, 4, dtype=torch.bool).tril()
+    if torch.equal(got, lower):
+        return None
+    tells = (
+        (~lower, "True above the diagonal (the future); the contract's True is on and below it"),
+        (lower.tril(-1), "the diagonal is False: a position may attend to itself"),
+        (
+            torch.ones(4, 4, dtype=torch.bool).triu(),
+            "True on and above the diagonal; the contract's on and below it",
+        ),
+    )
+    return next((said for value, said in tells if torch.equal(got, value)), "it differs from tril of ones")
+
+
+def padding_mask(you, ref) -> str | None:
+    tokens = torch.tensor([[5, 2, 0, 0], [3, 0, 7, 1]])
+    got = you("masks.padding_mask", tokens)
+    if not isinstance(got, torch.Tensor):
+        raise Unreadable
+    want = (tokens != 0)[:, None, None, :]
+    if tuple(got.shape) != (2, 1, 1, 4):
+        shape = tuple(got.shape)
+        return (
+            f"the mask has shape {shape}; the contract's is (B, 1, 1, T), to broadcast over heads and queries"
+        )
+    if got.dtype != torch.bool:
+        return f"the mask is {got.dtype}; the contract's masks are bool"
+    if torch.equal(got, ~want):
+        return "True where tokens are padding; the contract's True is where they are not (may attend)"
+    return None if torch.equal(got, want) else "it differs from tokens != pad_id"
+
+
+def _pe(T: int, d: int, scale: float = 2.0, start: int = 0, layout: str = "interleaved", swap: bool = False):
+    p = torch.arange(start, start + T, dtype=torch.float64)[:, None]
+    angle = p * torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) * scale / 2 / d)
+    first, second = (torch.cos(angle), torch.sin(angle)) if swap else (torch.sin(angle), torch.cos(angle))
+    if layout == "halves":
+        return torch.cat([first, second], -1)
+    return torch.stack([first, second], -1).flatten(-2)
+
+
+def sinusoidal_encoding(you, ref) -> str | None:
+    got = tensor(you("positional.sinusoidal_encoding", 6, 8), 6, 8)
+    if close(got, _pe(6, 8), rtol=1e-5, atol=1e-6):
+        return None
+    tells = (
+        (_pe(6, 8, swap=True), "sin and cos are swapped: sin at even features, cos at odd ones"),
+        (
+            _pe(6, 8, layout="halves"),
+            "sin fills the first half and cos the second; the contract interleaves them",
+        ),
+        (_pe(6, 8, scale=1.0), "the frequencies use 10000^(i/d); the contract's 10000^(2i/d) for pair i"),
+        (_pe(6, 8, start=1), "the positions start at 1; the contract's at 0"),
+        (
+            _pe(6, 8) * torch.tensor([1.0, -1.0]).repeat(4),
+            "the cos features carry a minus sign: +cos at odd features",
+        ),
+    )
+    return next(
+        (said for value, said in tells if close(got, value, rtol=1e-5, atol=1e-6)),
+        "it differs from sin(p / 10000^(2i/d)) at even features and cos at odd ones",
+    )
+
+
+def _rope(
+    x: torch.Tensor, positions: torch.Tensor, scale: float = 2.0, halves: bool = False, sign: float = 1.0
+):
+    d = x.shape[-1]
+    angle = (
+        sign
+        * positions.double()[:, None]
+        * torch.pow(10000.0, -torch.arange(0, d, 2).double() * scale / 2 / d)
+    )
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    x1, x2 = (x[..., : d // 2], x[..., d // 2 :]) if halves else (x[..., 0::2], x[..., 1::2])
+    a, b = x1 * cos - x2 * sin, x1 * sin + x2 * cos
+    return torch.cat([a, b], -1) if halves else torch.stack([a, b], -1).flatten(-2)
+
+
+def apply_rope(you, ref) -> str | None:
+    x, at = _randn(0, 1, 4, 6), torch.arange(4)
+    got = tensor(you("positional.apply_rope", x), 1, 4, 6)
+    if close(got, _rope(x, at), rtol=1e-5, atol=1e-6):
+        moved = torch.tensor([2, 5, 7, 11])
+        elsewhere = tensor(you("positional.apply_rope", x, moved), 1, 4, 6)
+        if not close(elsewhere, _rope(x, moved), rtol=1e-5, atol=1e-6):
+            return "with the default positions it is right; the positions passed in are not used"
+        return None
+    tells = (
+        (
+            _rope(x, at, halves=True),
+            "it rotates the two halves of the features together; the pairs are (2i, 2i+1)",
+        ),
+        (_rope(x, at, sign=-1.0), "it rotates the other way (by -angle)"),
+        (_rope(x, at, scale=1.0), "the frequencies use base^(-i/d); the contract's base^(-2i/d) for pair i"),
+        (_rope(x, at + 1), "the positions start at 1; the contract's at 0"),
+    )
+    return next(
+        (said for value, said in tells if close(got, value, rtol=1e-5, atol=1e-6)),
+        "it differs from rotating each pair (2i, 2i+1) by position * base^(-2i/d)",
+    )
+
+
+def alibi_slopes(you, ref) -> str | None:
+    for h in (8, 6):
+        got = you("positional.alibi_slopes", h)
+        want = ref("positional.alibi_slopes", h)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (h,):
+            raise Unreadable
+        if close(got.double(), want.double(), rtol=1e-5):
+            continue
+        if h == 8:
+            k = torch.arange(h, dtype=torch.float64)
+            if close(got.double(), torch.pow(2.0, -8.0 * k / h), rtol=1e-5):
+                return "k runs from 0 (the first slope is 1); the contract's k runs from 1 to h"
+            return "for a power of two heads the slopes differ from 2^(-8k/h), k = 1..h"
+        return "for 8 heads they are right; for 6 (not a power of two) the paper's rule differs"
+    return None
+
+
 STAGES = {
+    ADDITIVE: additive_attention,
+    CAUSAL: causal_mask,
+    PADDING: padding_mask,
+    SINUSOIDAL: sinusoidal_encoding,
+    ROPE: apply_rope,
+    SLOPES: alibi_slopes,
     SOFTMAX: softmax,
     SDPA: scaled_dot_product_attention,
     NOAM: noam_lr,
