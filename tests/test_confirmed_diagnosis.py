@@ -34,13 +34,22 @@ def graded(tmp_path: Path, zygote, edits: list[tuple[str, str]], mistake_id: str
     return exercise
 
 
+WHERE = {
+    "temperature-on-probabilities": "the temperature is not applied to the logits",
+    "top-k-keeps-k-minus-one": "top_k=2 lets through only 1 token",
+}
+
+
 @pytest.mark.parametrize("name", NOVEL)
 def test_a_mistake_outside_the_catalogue_is_not_given_a_catalogued_cause(name, tmp_path, zygote):
+    """Not stated as a catalogued cause; placed instead at the stage where it departs."""
     result = graded(tmp_path, zygote, NOVEL[name])
     assert result.status is Status.FAIL, result.reason
     assert result.diagnosis == [], f"stated as the cause: {result.diagnosis}"
     said = [c.diagnosis for c in result.checks if c.diagnosis]
     assert not any(STATED in s for s in said), said
+    assert result.where and WHERE[name] in result.where, result.where
+    assert said and all(WHERE[name] in s for s in said)
 
 
 def test_a_catalogued_mistake_is_still_stated_once_confirmed(tmp_path, zygote):

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from quizgrader.analysis.stages import Unreadable, close, number, tensor
+from quizgrader.checks.api import LearnerError
+from quizgrader.sandbox.wire import Generator
 
 SOFTMAX = "day16.attention.softmax"
 SDPA = "day16.attention.scaled_dot_product_attention"
@@ -328,7 +330,78 @@ def alibi_slopes(you, ref) -> str | None:
     return None
 
 
+LM = "day16.lm.DecoderLM"
+
+
+def _next_tokens(model, prompt: torch.Tensor, **kwargs) -> torch.Tensor:
+    out = model.call(prompt, 1, method="generate", **kwargs).value
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (prompt.shape[0], prompt.shape[1] + 1):
+        raise Unreadable
+    return out[:, -1]
+
+
+def _greedy(model, V: int, max_len: int = 8) -> str | None:
+    """Greedy decoding against the argmax of the model's own logits, one step at a time, past
+    max_len (where the context must be cropped to the last max_len tokens)."""
+    tokens = torch.tensor([[1, 2, 3, 4, 5]])
+    crop = "crop the context to the last max_len tokens at every step"
+    try:
+        out = model.call(tokens, 6, method="generate", temperature=0.0).value
+    except LearnerError as e:
+        if e.info["type"] == "ValueError":
+            return f"generate raises ValueError once the sequence outgrows max_len: {crop}"
+        raise
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 11):
+        raise Unreadable
+    for step in range(6):
+        context = tokens[:, -max_len:]
+        want = int(tensor(model(context), 1, context.shape[1], V)[0, -1].argmax())
+        if int(out[0, 5 + step]) != want:
+            if tokens.shape[1] >= max_len:
+                return f"greedy decoding is right until the sequence outgrows max_len: {crop}"
+            return "generate with temperature 0 does not pick the argmax of the logits at the last position"
+        tokens = torch.cat([tokens, torch.tensor([[want]])], 1)
+    return None
+
+
+def decoder_lm(you, ref) -> str | None:
+    """generate, stage by stage, on the learner's own model: greedy decoding against the argmax of
+    its own logits; then thousands of one-token samples from one prompt, whose frequencies show
+    which distribution they were drawn from (the temperature applied, or not) and which tokens
+    top-k lets through."""
+    V, N = 6, 4000
+    model = you.new("lm.DecoderLM", V, 8, 2, 1, 8)
+    prompt = torch.tensor([[1, 2, 3]])
+    logits = tensor(model(prompt), 1, 3, V)[0, -1]
+    if (said := _greedy(model, V)) is not None:
+        return said
+    many = prompt.repeat(N, 1)
+    drawn = _next_tokens(model, many, temperature=0.3, generator=Generator(0))
+    freq = torch.bincount(drawn.long().flatten(), minlength=V)[:V].double() / N
+    fits = {
+        "right": torch.softmax(logits / 0.3, -1),
+        "the temperature is not applied to the logits (is it applied to the probabilities?)": torch.softmax(
+            logits, -1
+        ),
+        "the logits are multiplied by the temperature; the contract divides them by it": torch.softmax(
+            logits * 0.3, -1
+        ),
+    }
+    gap = {said: float((freq - p).abs().sum() / 2) for said, p in fits.items()}
+    nearest = min(gap, key=gap.get)
+    if nearest != "right" and gap["right"] > 0.08:
+        return f"sampling at temperature 0.3: {nearest}"
+    kept = set(torch.unique(_next_tokens(model, many, top_k=2, generator=Generator(1))).tolist())
+    top = set(logits.topk(2).indices.tolist())
+    if kept < top:
+        return f"top_k=2 lets through only {len(kept)} token(s); it keeps the k most likely"
+    if not kept <= top:
+        return f"top_k=2 lets through {len(kept)} tokens; it keeps only the k most likely"
+    return None
+
+
 STAGES = {
+    LM: decoder_lm,
     ADDITIVE: additive_attention,
     CAUSAL: causal_mask,
     PADDING: padding_mask,
