@@ -244,7 +244,62 @@ def lstm_cell(you, ref) -> str | None:
     return "with every weight 0 each gate is its bias alone, and the new state already differs"
 
 
+CLIP = "day09.stability.clip_grad_norm_"
+COSINE = "day09.embeddings.cosine_similarity"
+
+
+def clip_grad_norm_(you, ref) -> str | None:
+    grads = [torch.tensor([3.0, 0.0, 4.0], dtype=torch.float64), torch.tensor([[12.0]], dtype=torch.float64)]
+    norms = [float(g.norm()) for g in grads]  # 5 and 12: the global norm is 13
+    total = math.sqrt(sum(n * n for n in norms))
+
+    def clipped(max_norm: float) -> tuple[float, list[torch.Tensor]]:
+        params = [{"data": torch.zeros_like(g), "grad": g, "requires_grad": True} for g in grads]
+        got = you.tool("call_on_parameters", "stability.clip_grad_norm_", params=params, args=[max_norm])
+        after = [tensor(g, *w.shape) for g, w in zip(got.get("grads", []), grads)]
+        if len(after) != len(grads):
+            raise Unreadable
+        return number(got["value"]), after
+
+    value, after = clipped(6.5)
+    tells = (
+        (sum(norms), "the parameters' norms are added"),
+        (max(norms), "the largest parameter's norm is taken"),
+        (6.5, "the norm after clipping is returned"),
+    )
+    if not close(value, total, rtol=1e-6):
+        said = next((s for v, s in tells if close(value, v, rtol=1e-6)), f"{value:.4g} is returned")
+        return f"the norm: {said}; return the global norm before clipping ({total:g}: sqrt of all squares)"
+    factor = 6.5 / (total + 1e-6)
+    if all(close(a, g, rtol=1e-9) for a, g in zip(after, grads)):
+        return "the norm is right; the grads are not scaled (scale each p.grad in place)"
+    if all(close(a, g * min(1.0, 6.5 / (n + 1e-6)), rtol=1e-6) for a, g, n in zip(after, grads, norms)):
+        return "the norm is right; each parameter is clipped on its own; one factor scales them all"
+    if not all(close(a, g * factor, rtol=1e-6) for a, g in zip(after, grads)):
+        return f"the norm is right; scale every grad by max_norm / (total_norm + 1e-6) = {factor:.4g}"
+    value, after = clipped(20.0)
+    if not all(close(a, g, rtol=1e-9) for a, g in zip(after, grads)):
+        return "below max_norm the grads are changed too; clip only when the norm is above max_norm"
+    return None
+
+
+def cosine_similarity(you, ref) -> str | None:
+    a, b = _randn(0, 3, 4), _randn(1, 3, 4)
+    got = tensor(you("embeddings.cosine_similarity", a, b), 3)
+    if not close(got, F.cosine_similarity(a, b, dim=-1), rtol=1e-6):
+        if close(got, (a * b).sum(-1), rtol=1e-6):
+            return "the dot product is not divided by the two norms"
+        return "on vectors of ordinary length it differs from a . b / (|a| |b|) along dim"
+    zero = torch.zeros(1, 4, dtype=torch.float64)
+    at_zero = you("embeddings.cosine_similarity", zero, a[:1])
+    if not isinstance(at_zero, torch.Tensor) or not torch.isfinite(at_zero).all():
+        return "a zero vector gives NaN: floor each norm at eps (1e-8), as F.cosine_similarity does"
+    return None
+
+
 STAGES = {
+    CLIP: clip_grad_norm_,
+    COSINE: cosine_similarity,
     LSTM: lstm_cell,
     BACKPROP: mlp_forward_backward,
     LAYER_NORM: layer_norm,
