@@ -121,3 +121,33 @@ def test_a_day_packs_routines_are_found_by_name_and_a_name_is_taken_once():
         tools.register("train_copy")(lambda model: None)
     with pytest.raises(KeyError, match="no routine of the grader is called 'train_cpy'"):
         tools.get("train_cpy")
+
+
+def test_on_meta_shows_a_tensor_made_on_the_cpu_when_the_inputs_are_elsewhere():
+    def honest(x):
+        return x + torch.arange(x.shape[-1], device=x.device)
+
+    def forgetful(x):
+        return x + torch.arange(x.shape[-1])
+
+    assert tools.on_meta(honest, args=[torch.ones(2, 3)]) == {
+        "raised": None,
+        "devices": ["meta"],
+        "dtypes": ["torch.float32"],
+    }
+    found = tools.on_meta(forgetful, args=[torch.ones(2, 3)])
+    assert found["raised"] is not None or found["devices"] != ["meta"], found
+    module = torch.nn.Linear(3, 2)
+    assert tools.on_meta(module, args=[torch.ones(4, 3)])["devices"] == ["meta"]
+
+
+def test_under_default_dtype_shows_a_hard_coded_float32():
+    def follows(n):
+        return torch.zeros(n)
+
+    def hard_coded(n):
+        return torch.zeros(n, dtype=torch.float32)
+
+    assert tools.under_default_dtype(follows, dtype="float64", args=[3]).dtype == torch.float64
+    assert tools.under_default_dtype(hard_coded, dtype="float64", args=[3]).dtype == torch.float32
+    assert torch.get_default_dtype() == torch.float32

@@ -215,7 +215,60 @@ def trace_modules(model: torch.nn.Module, *, args: list, kwargs: dict | None = N
     return {"events": events, "value": tensors(value)}
 
 
+# -- where what a call makes lives: the meta device --------------------------------------------------
+def on_meta(subject: Any, *, args: list, kwargs: dict | None = None, method: str = "forward") -> dict:
+    """Call `subject` (a function, or a module's `method`) with every tensor argument, and the
+    module itself, moved to the meta device: tensors with shapes and dtypes but no data, so that a
+    tensor the code makes on the CPU when its inputs are elsewhere (torch.arange(T) without
+    device=) shows, with no GPU. {"raised": "Type: message" or None, "devices": the device of
+    each tensor returned, "dtypes": their dtypes}."""
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.to("meta")
+        if isinstance(value, (list, tuple)):
+            return type(value)(moved(v) for v in value)
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        return value
+
+    fn = getattr(subject.to("meta"), method) if isinstance(subject, torch.nn.Module) else subject
+    try:
+        with torch.no_grad():
+            value = fn(*moved(list(args)), **moved(kwargs or {}))
+    except Exception as e:  # noqa: BLE001 - what the code raised on meta is the answer
+        return {"raised": f"{type(e).__name__}: {e}", "devices": [], "dtypes": []}
+    found: list[torch.Tensor] = []
+
+    def collect(v: Any) -> None:
+        if isinstance(v, torch.Tensor):
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                collect(x)
+
+    collect(value)
+    return {
+        "raised": None,
+        "devices": [str(t.device) for t in found],
+        "dtypes": [str(t.dtype) for t in found],
+    }
+
+
+def under_default_dtype(fn: Any, *, dtype: str, args: list, kwargs: dict | None = None) -> Any:
+    """Call `fn` with torch's default dtype set to `dtype` ("float64"), as a learner's code may find
+    it: a contract that says "the default dtype" means torch.get_default_dtype(), not float32."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        return fn(*args, **(kwargs or {}))
+    finally:
+        torch.set_default_dtype(before)
+
+
 TOOLS: dict[str, Callable[..., Any]] = {
+    "on_meta": on_meta,
+    "under_default_dtype": under_default_dtype,
     "count_ops": count_ops,
     "call_on_parameters": call_on_parameters,
     "trace_modules": trace_modules,
