@@ -65,7 +65,7 @@ def called(key: str) -> list[str]:
     ref = reference(c[0].target.split(".")[0])
     model = ref.new(c[0].target.split(".", 1)[1], *c[0].args, **c[0].kwargs).to(torch.float64)
     trace = model.tool("trace_modules", args=list(c[2].args))
-    return [name for kind, name, _ in trace["events"] if kind == "in"]
+    return [name for kind, name, *_ in trace["events"] if kind == "in"]
 
 
 NUDGE = """
@@ -124,6 +124,32 @@ def test_a_known_mistake_is_placed_where_it_enters(mistake_id, tmp_path):
     you = local(diagnosis.materialize(mistake, tmp_path / "ws"), "day16")
     found = localise.locate(calls(key), you, reference("day16"))
     assert found is not None and said in found.sentence(), found and found.sentence()
+
+
+DROPOUT = """
+class _Dropped(FeedForward):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
+FeedForward = _Dropped
+"""
+
+
+def test_dropout_left_on_is_placed_and_named(tmp_path):
+    """The feed-forward network with a dropout the contract does not have, left on: placed before
+    fc2, with the extra submodule named (it was reported as a wrong activation)."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__", ".quiz"))
+    path = ws / "day16" / "block.py"
+    path.write_text(path.read_text() + DROPOUT)
+    found = localise.locate(calls("day16.block.FeedForward"), local(ws, "day16"), reference("day16"))
+    assert found is not None and (found.kind, found.name) == ("input", "fc2"), found
+    assert "drop (Dropout)" in found.sentence(), found.sentence()
 
 
 def test_the_reference_departs_nowhere():

@@ -30,8 +30,17 @@ class Departure:
     name: str
     matched: tuple[str, ...]
     parts: tuple[str, ...] = ()  # the submodules of `name`, when it has some (all of them matched)
+    extra: tuple[
+        str, ...
+    ] = ()  # what the learner's calls there that the reference does not: "drop (Dropout)"
 
     def sentence(self) -> str:
+        said = self._said()
+        if self.extra:
+            said += f"; there yours calls {_listed(self.extra)}, which the reference does not"
+        return said
+
+    def _said(self) -> str:
         before = _listed(self.matched[-4:]) if self.matched else ""
         verb = "matches" if len(self.matched[-4:]) == 1 else "match"
         so_far = f"{before} {verb}; " if before else ""
@@ -105,22 +114,34 @@ def compare(want: dict, got: dict) -> Departure | None:
     when the reference's module calls no submodule (its parameters are used directly)."""
     if not want["events"]:
         return None
-    theirs = {(kind, name): tensors for kind, name, tensors in got["events"]}
-    order = [name for kind, name, _ in want["events"] if kind == "in"]
+    theirs = {(kind, name): tensors for kind, name, tensors, _ in got["events"]}
+    order = [name for kind, name, _, _ in want["events"] if kind == "in"]
     matched: list[str] = []
-    for kind, name, tensors in want["events"]:
+    for kind, name, tensors, _ in want["events"]:
         if (kind, name) not in theirs:
-            return Departure("missing", name, tuple(matched))
+            return Departure("missing", name, tuple(matched), extra=_extra(want, got, matched, name))
         if not _same(theirs[(kind, name)], tensors):
-            parts = tuple(n for n in order if n.startswith(name + ".") and "." not in n[len(name) + 1 :])
+            extra = _extra(want, got, matched, name)
             if kind == "in":
-                return Departure("input", name, tuple(matched))
-            return Departure("output", name, tuple(matched), parts)
+                return Departure("input", name, tuple(matched), extra=extra)
+            parts = tuple(n for n in order if n.startswith(name + ".") and "." not in n[len(name) + 1 :])
+            return Departure("output", name, tuple(matched), parts, extra)
         if kind == "out":  # a submodule that matched stands for its own parts
             matched = [m for m in matched if not m.startswith(name + ".")] + [name]
     if not _same(got["value"], want["value"]):
-        return Departure("after", "", tuple(matched))
+        return Departure("after", "", tuple(matched), extra=_extra(want, got, matched, None))
     return None
+
+
+def _extra(want: dict, got: dict, matched: list[str], until: str | None) -> tuple[str, ...]:
+    """The learner's submodules that the reference does not have, called after the last one that
+    matched and before `until` (or to the end): "drop (Dropout)"."""
+    known = {name for _, name, _, _ in want["events"]}
+    calls = [(name, kind_of) for kind, name, _, kind_of in got["events"] if kind == "in"]
+    names = [n for n, _ in calls]
+    start = names.index(matched[-1]) + 1 if matched and matched[-1] in names else 0
+    end = names.index(until) if until in names else len(names)
+    return tuple(f"{n} ({kind_of})" for n, kind_of in calls[start:end] if n not in known)
 
 
 def _same(a: Any, b: Any) -> bool:

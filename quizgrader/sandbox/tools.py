@@ -169,8 +169,9 @@ def call_on_parameters(fn, *, params: list[dict], args: list | None = None, cont
 # -- where a module's computation goes: its submodules' inputs and outputs, in order ---------------
 def trace_modules(model: torch.nn.Module, *, args: list, kwargs: dict | None = None) -> dict:
     """Call `model(*args, **kwargs)` with hooks on every named submodule, and return the events in
-    the order they happened: ["in", name, its tensor arguments] as a submodule starts and ["out",
-    name, what it returned] as it ends (the first call of each only), and the model's "value".
+    the order they happened: ["in", name, its tensor arguments, its class's name] as a submodule
+    starts and ["out", name, what it returned, its class's name] as it ends (the first call of
+    each only), and the model's "value".
     The diagnosis compares these with the reference's to find where the two first part."""
     events: list[list] = []
     seen_in: set[str] = set()
@@ -189,7 +190,7 @@ def trace_modules(model: torch.nn.Module, *, args: list, kwargs: dict | None = N
         def hook(module, args, kwargs):
             if name not in seen_in:
                 seen_in.add(name)
-                events.append(["in", name, tensors(list(args)) + tensors(kwargs)])
+                events.append(["in", name, tensors(list(args)) + tensors(kwargs), type(module).__name__])
 
         return hook
 
@@ -197,7 +198,7 @@ def trace_modules(model: torch.nn.Module, *, args: list, kwargs: dict | None = N
         def hook(module, args, kwargs, output):
             if name not in seen_out:
                 seen_out.add(name)
-                events.append(["out", name, tensors(output)])
+                events.append(["out", name, tensors(output), type(module).__name__])
 
         return hook
 
