@@ -106,33 +106,30 @@ def expect_reduced(got, want: torch.Tensor, name: str, case: Case) -> torch.Tens
     return expect_close(got, want, name, dtype=case.dtype)
 
 
-def expect_grads_on_simplex(
-    yours: Outcome, want: Outcome, names: list[str], dtype: torch.dtype, dim: int
-) -> None:
-    """Gradients against the reference's, each with its mean along `dim` taken out: on
-    distributions only changes that keep the sum at 1 are meaningful, so a solution that
-    normalises its input (or that is written for any positive tensor) is judged the same."""
-
-    def tangent(o: Outcome) -> Outcome:
-        g = dict(o.grads or {})
-        g["args"] = [
-            t - t.mean(dim, keepdim=True) if isinstance(t, torch.Tensor) else t for t in g.get("args", [])
-        ]
-        return Outcome(o.value, g, o.args_after, o.kwargs_after)
-
-    with advice(
-        f"(both gradients are shown with their mean along dim={dim} taken out: only changes that keep each "
-        "distribution summing to 1 count)"
-    ):
-        expect_grads_close(tangent(yours), tangent(want), names, dtype)
-
-
 def on_simplex(names: list[str], dim: int | None = None):
-    """expect_grads_on_simplex as a declared exercise's comparison of gradients, along case["dim"]
-    unless `dim` is given."""
-    return lambda yours, want, case: expect_grads_on_simplex(
-        yours, want, names, case.dtype, case["dim"] if dim is None else dim
-    )
+    """A comparison of gradients against the reference's, each with its mean along `dim` (the
+    case's dim unless given) taken out: on distributions only changes that keep the sum at 1 are
+    meaningful, so a solution that normalises its input (or that is written for any positive tensor)
+    is judged the same."""
+
+    def judge(yours: Outcome, want: Outcome, case: Case) -> None:
+        along = case["dim"] if dim is None else dim
+
+        def tangent(o: Outcome) -> Outcome:
+            g = dict(o.grads or {})
+            g["args"] = [
+                t - t.mean(along, keepdim=True) if isinstance(t, torch.Tensor) else t
+                for t in g.get("args", [])
+            ]
+            return Outcome(o.value, g, o.args_after, o.kwargs_after)
+
+        with advice(
+            f"(both gradients are shown with their mean along dim={along} taken out: only changes that keep "
+            "each distribution summing to 1 count)"
+        ):
+            expect_grads_close(tangent(yours), tangent(want), names, case.dtype)
+
+    return judge
 
 
 def call(api, name: str, case: Case, *args: str, f64: bool = False, **kw):
