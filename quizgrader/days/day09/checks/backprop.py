@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import expect_inputs_unchanged
+from quizgrader.checks import recurring
 from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_dtype, expect_tensor, tolerance
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, randn, seeds
@@ -284,10 +284,9 @@ def mlp_kink(case, you, ref):
         )
 
 
-@check(MLP, "leaves every input unchanged", mlp_case(), weight=0.5)
-def mlp_inputs_unchanged(case, you, ref):
-    outcome = run(you, case, keep_args=True)
-    expect_inputs_unchanged(outcome, {n: case.as_dtype(n) for n in ARGS})
+recurring.declare(MLP, run, inputs=ARGS).inputs_unchanged(
+    "leaves every input unchanged", mlp_case(), weight=0.5
+)
 
 
 __all__ = ["MLP"]

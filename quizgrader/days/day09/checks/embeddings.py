@@ -9,8 +9,8 @@ from importlib import resources
 import torch
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.api import LearnerError
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close
 from quizgrader.checks.compare import Mismatch, advice, describe, expect_close, expect_tensor
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, randn, seeds
@@ -145,11 +145,10 @@ def expect_cosine(got, want: torch.Tensor, case: Case, name: str = "") -> torch.
     return expect_close(got, want, name, dtype=case.dtype)
 
 
-@check(
-    COSINE, "matches the reference (float32 and float64, any dim, broadcasting, zero vectors)", cosine_case()
+cosine_similarity = recurring.declare(COSINE, cosine, wrt=["a", "b"], compare=expect_cosine)
+cosine_similarity.matches(
+    "matches the reference (float32 and float64, any dim, broadcasting, zero vectors)", cosine_case()
 )
-def cosine_matches(case, you, ref):
-    expect_cosine(cosine(you, case).value, cosine(ref, case, f64=True).value, case)
 
 
 @check(
@@ -236,11 +235,7 @@ def cosine_broadcast(case, you, ref):
     expect_cosine(got, cosine(ref, case, f64=True).value, case)
 
 
-@check(COSINE, "passes gradients back to a and b", cosine_case(zeros="none"), weight=0.5)
-def cosine_grads(case, you, ref):
-    yours = cosine(you, case, grad_seed=GRAD_SEED)
-    want = cosine(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["a", "b"], case.dtype)
+cosine_similarity.gradients("passes gradients back to a and b", cosine_case(zeros="none"), weight=0.5)
 
 
 # -- analogy -----------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ import math
 import torch
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.api import Outcome
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
+from quizgrader.checks.common import expect_grads_close
 from quizgrader.checks.compare import Mismatch, advice, expect_close, expect_tensor, tolerance
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, seeds, small
@@ -105,30 +106,49 @@ def expect_reduced(got, want: torch.Tensor, name: str, case: Case) -> torch.Tens
     return expect_close(got, want, name, dtype=case.dtype)
 
 
-def expect_grads_on_simplex(
-    yours: Outcome, want: Outcome, names: list[str], dtype: torch.dtype, dim: int
-) -> None:
-    """Gradients against the reference's, each with its mean along `dim` taken out: on
-    distributions only changes that keep the sum at 1 are meaningful, so a solution that
-    normalises its input (or that is written for any positive tensor) is judged the same."""
+def on_simplex(names: list[str], dim: int | None = None):
+    """A comparison of gradients against the reference's, each with its mean along `dim` (the
+    case's dim unless given) taken out: on distributions only changes that keep the sum at 1 are
+    meaningful, so a solution that normalises its input (or that is written for any positive tensor)
+    is judged the same."""
 
-    def tangent(o: Outcome) -> Outcome:
-        g = dict(o.grads or {})
-        g["args"] = [
-            t - t.mean(dim, keepdim=True) if isinstance(t, torch.Tensor) else t for t in g.get("args", [])
-        ]
-        return Outcome(o.value, g, o.args_after, o.kwargs_after)
+    def judge(yours: Outcome, want: Outcome, case: Case) -> None:
+        along = case["dim"] if dim is None else dim
 
-    with advice(
-        f"(both gradients are shown with their mean along dim={dim} taken out: only changes that keep each "
-        "distribution summing to 1 count)"
-    ):
-        expect_grads_close(tangent(yours), tangent(want), names, dtype)
+        def tangent(o: Outcome) -> Outcome:
+            g = dict(o.grads or {})
+            g["args"] = [
+                t - t.mean(along, keepdim=True) if isinstance(t, torch.Tensor) else t
+                for t in g.get("args", [])
+            ]
+            return Outcome(o.value, g, o.args_after, o.kwargs_after)
+
+        with advice(
+            f"(both gradients are shown with their mean along dim={along} taken out: only changes that keep "
+            "each distribution summing to 1 count)"
+        ):
+            expect_grads_close(tangent(yours), tangent(want), names, case.dtype)
+
+    return judge
 
 
 def call(api, name: str, case: Case, *args: str, f64: bool = False, **kw):
     get = case.f64 if f64 else case.as_dtype
     return api.call(f"information.{name}", *(get(a) for a in args), dim=case["dim"], **kw)
+
+
+def declare(exercise: str, fn: str, *args: str) -> recurring.Declared:
+    """`fn` of the case's distributions `args` along dim=case["dim"]: its result compared with a
+    shape message that speaks of dim, its gradients on the simplex."""
+    return recurring.declare(
+        exercise,
+        lambda api, case, f64=False, **kw: call(api, fn, case, *args, f64=f64, **kw),
+        inputs=args,
+        compare=lambda got, want, case: expect_reduced(
+            got, want, f"{fn}({', '.join(args)}, dim={case['dim']})", case
+        ),
+        grads=on_simplex(list(args)),
+    )
 
 
 def first_bad(bad: torch.Tensor) -> list[int]:
@@ -141,11 +161,8 @@ def at(index: list[int]) -> str:
 
 
 # -- entropy -----------------------------------------------------------------------------------
-@check(ENTROPY, "matches the reference (float32 and float64, any dim, exact zeros)", one_case())
-def entropy_matches(case, you, ref):
-    got = call(you, "entropy", case, "p").value
-    want = call(ref, "entropy", case, "p", f64=True).value
-    expect_reduced(got, want, f"entropy(p, dim={case['dim']})", case)
+entropy = declare(ENTROPY, "entropy", "p")
+entropy.matches("matches the reference (float32 and float64, any dim, exact zeros)", one_case())
 
 
 @st.composite
@@ -244,25 +261,15 @@ def entropy_bounds(case, you, ref):
     )
 
 
-@check(ENTROPY, "leaves its input unchanged", one_case(), weight=0.5)
-def entropy_inputs(case, you, ref):
-    p = case.as_dtype("p")
-    expect_inputs_unchanged(you.call("information.entropy", p, dim=case["dim"], keep_args=True), {"p": p})
-
-
-@check(ENTROPY, "passes gradients back to p (p > 0)", one_case(zeros=False), weight=0.5)
-def entropy_grads(case, you, ref):
-    yours = call(you, "entropy", case, "p", grad_seed=GRAD_SEED)
-    want = call(ref, "entropy", case, "p", f64=True, grad_seed=GRAD_SEED)
-    expect_grads_on_simplex(yours, want, ["p"], case.dtype, case["dim"])
+entropy.inputs_unchanged("leaves its input unchanged", one_case(), weight=0.5)
+entropy.gradients("passes gradients back to p (p > 0)", one_case(zeros=False), weight=0.5)
 
 
 # -- cross-entropy -----------------------------------------------------------------------------
-@check(CROSS, "matches the reference (float32 and float64, any dim, zeros in p and q)", two_case("anywhere"))
-def cross_matches(case, you, ref):
-    got = call(you, "cross_entropy", case, "p", "q").value
-    want = call(ref, "cross_entropy", case, "p", "q", f64=True).value
-    expect_reduced(got, want, f"cross_entropy(p, q, dim={case['dim']})", case)
+cross_entropy = declare(CROSS, "cross_entropy", "p", "q")
+cross_entropy.matches(
+    "matches the reference (float32 and float64, any dim, zeros in p and q)", two_case("anywhere")
+)
 
 
 @st.composite
@@ -359,9 +366,9 @@ def expect_inf_where_ruled_out(got: torch.Tensor, case: Case, name: str) -> None
         )
 
 
-def pair_checks(exercise: str, fn: str, zero_terms: str) -> None:
-    """The checks cross-entropy and KL share, registered for `exercise` (function `fn`): its terms
-    at zeros of p and q, inputs left alone, gradients on the simplex."""
+def pair_checks(declared: recurring.Declared, fn: str, zero_terms: str) -> None:
+    """The checks cross-entropy and KL share, registered for the declared exercise (function `fn`):
+    its terms at zeros of p and q, inputs left alone, gradients on the simplex."""
 
     def zero_terms_check(case, you, ref):
         got = expect_tensor(call(you, fn, case, "p", "q").value, f"{fn}(p, q)")
@@ -369,31 +376,19 @@ def pair_checks(exercise: str, fn: str, zero_terms: str) -> None:
         want = call(ref, fn, case, "p", "q", f64=True).value
         expect_reduced(got, want, f"{fn}(p, q, dim={case['dim']})", case)
 
-    def inputs_check(case, you, ref):
-        p, q = case.as_dtype("p"), case.as_dtype("q")
-        expect_inputs_unchanged(
-            you.call(f"information.{fn}", p, q, dim=case["dim"], keep_args=True), {"p": p, "q": q}
-        )
-
-    def grads_check(case, you, ref):
-        yours = call(you, fn, case, "p", "q", grad_seed=GRAD_SEED)
-        want = call(ref, fn, case, "p", "q", f64=True, grad_seed=GRAD_SEED)
-        expect_grads_on_simplex(yours, want, ["p", "q"], case.dtype, case["dim"])
-
-    check(exercise, zero_terms, inf_case())(zero_terms_check)
-    check(exercise, "leaves p and q unchanged", two_case("where p is 0"), weight=0.5)(inputs_check)
-    check(exercise, "passes gradients back to p and q (p, q > 0)", two_case("none"), weight=0.5)(grads_check)
+    check(declared.exercise, zero_terms, inf_case())(zero_terms_check)
+    declared.inputs_unchanged("leaves p and q unchanged", two_case("where p is 0"), weight=0.5)
+    declared.gradients("passes gradients back to p and q (p, q > 0)", two_case("none"), weight=0.5)
 
 
-pair_checks(CROSS, "cross_entropy", "0 ln q = 0 where p = 0 (even q = 0); +inf where q = 0 < p")
+pair_checks(cross_entropy, "cross_entropy", "0 ln q = 0 where p = 0 (even q = 0); +inf where q = 0 < p")
 
 
 # -- KL divergence -----------------------------------------------------------------------------
-@check(KL, "matches the reference (float32 and float64, any dim, zeros in p and q)", two_case("anywhere"))
-def kl_matches(case, you, ref):
-    got = call(you, "kl_divergence", case, "p", "q").value
-    want = call(ref, "kl_divergence", case, "p", "q", f64=True).value
-    expect_reduced(got, want, f"kl_divergence(p, q, dim={case['dim']})", case)
+kl_divergence = declare(KL, "kl_divergence", "p", "q")
+kl_divergence.matches(
+    "matches the reference (float32 and float64, any dim, zeros in p and q)", two_case("anywhere")
+)
 
 
 @check(KL, "H(p, q) = H(p) + KL(p || q)", two_case("where p is 0"))
@@ -443,7 +438,7 @@ def kl_nonnegative(case, you, ref):
     )
 
 
-pair_checks(KL, "kl_divergence", "+inf where q = 0 < p; terms with p = 0 add nothing (no NaN)")
+pair_checks(kl_divergence, "kl_divergence", "+inf where q = 0 < p; terms with p = 0 add nothing (no NaN)")
 
 
 # -- code length in bits -----------------------------------------------------------------------
@@ -486,12 +481,19 @@ def expect_bits(got, want: torch.Tensor, name: str, dtype: torch.dtype, T: int) 
     expect_close(got, want, name, dtype=dtype)
 
 
-@check(BITS, "matches the reference (float32 and float64, tokens of probability 0 give inf)", sequence_case())
-def bits_matches(case, you, ref):
-    probs, tokens = case.as_dtype("probs"), case["tokens"]
-    got = bits(you, probs, tokens).value
-    want = bits(ref, case.f64("probs"), tokens).value
-    expect_bits(got, want, "code_length_bits(probs, tokens)", case.dtype, len(tokens))
+code_length = recurring.declare(
+    BITS,
+    lambda api, case, f64=False, **kw: bits(
+        api, case.f64("probs") if f64 else case.as_dtype("probs"), case["tokens"], **kw
+    ),
+    compare=lambda got, want, case: expect_bits(
+        got, want, "code_length_bits(probs, tokens)", case.dtype, len(case["tokens"])
+    ),
+    grads=on_simplex(["probs"], dim=-1),
+)
+code_length.matches(
+    "matches the reference (float32 and float64, tokens of probability 0 give inf)", sequence_case()
+)
 
 
 @st.composite
@@ -571,8 +573,4 @@ def bits_cross_entropy(case, you, ref):
     )
 
 
-@check(BITS, "passes gradients back to probs", sequence_case(zeros=False), weight=0.5)
-def bits_grads(case, you, ref):
-    yours = bits(you, case.as_dtype("probs"), case["tokens"], grad_seed=GRAD_SEED)
-    want = bits(ref, case.f64("probs"), case["tokens"], grad_seed=GRAD_SEED)
-    expect_grads_on_simplex(yours, want, ["probs"], case.dtype, -1)
+code_length.gradients("passes gradients back to probs", sequence_case(zeros=False), weight=0.5)

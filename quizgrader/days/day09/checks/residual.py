@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters
 from quizgrader.checks.compare import (
     Mismatch,
@@ -231,27 +232,24 @@ def block_default_init(case, you, ref):
         )
 
 
-@check(
-    BLOCK,
-    "matches the reference with the same weights: x + fc2(relu(fc1(x))) for any leading dims",
-    block_case(),
-)
-def block_matches(case, you, ref):
-    got = output(build(you, case)(case.as_dtype("x")), case)
-    want = build(ref, case, f64=True)(case.f64("x"))
-    expect_close(got, want, "out", dtype=case.dtype)
+def forward(m, case: Case, f64: bool = False, **kw):
+    return m.call(case.f64("x") if f64 else case.as_dtype("x"), **kw)
 
 
-@check(
+block = recurring.declare(
     BLOCK,
-    "passes gradients to x and to every parameter of fc1 and fc2",
-    block_case().map(untiered),
-    weight=0.5,
+    forward,
+    build=build,
+    wrt=["x"],
+    params=True,
+    compare=lambda got, want, case: expect_close(output(got, case), want, "out", dtype=case.dtype),
 )
-def block_grads(case, you, ref):
-    yours = build(you, case).call(case.as_dtype("x"), grad_seed=GRAD_SEED)
-    want = build(ref, case, f64=True).call(case.f64("x"), grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["x"], case.dtype, params=True)
+block.matches(
+    "matches the reference with the same weights: x + fc2(relu(fc1(x))) for any leading dims", block_case()
+)
+block.gradients(
+    "passes gradients to x and to every parameter of fc1 and fc2", block_case().map(untiered), weight=0.5
+)
 
 
 # -- layer_gradient_norms ---------------------------------------------------------------------

@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.api import LearnerError, Outcome
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_parameters
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters
 from quizgrader.checks.compare import (
     Mismatch,
     advice,
@@ -73,7 +74,11 @@ def run_norms(api, case: Case, f64: bool = False, **kw) -> Outcome:
 
 
 def norms_of(api, case: Case) -> torch.Tensor:
-    got = expect_tensor(run_norms(api, case).value, "norms")
+    return expect_norms(run_norms(api, case).value, case)
+
+
+def expect_norms(got, case: Case) -> torch.Tensor:
+    got = expect_tensor(got, "norms")
     expect_shape(got, case["xs"].shape[:1], "norms (T,): one norm per step t = 1 .. T")
     return got
 
@@ -128,12 +133,21 @@ def norms_advice(got: torch.Tensor, want: torch.Tensor, dtype: torch.dtype) -> s
     )
 
 
-@check(NORMS, "matches the reference (float32 and float64, ‖W_hh‖₂ from 0.5 to 1.5)", rnn_case(), weight=1.5)
-def norms_match(case, you, ref):
-    got = norms_of(you, case)
-    want = run_norms(ref, case, f64=True).value
+def norms_close(got, want: torch.Tensor, case: Case) -> None:
+    got = expect_norms(got, case)
     with advice(norms_advice(got.to(torch.float64), want, case.dtype)):
         expect_close(got, want, "norms", dtype=case.dtype)
+
+
+jacobian_norms = recurring.declare(
+    NORMS,
+    run_norms,
+    compare=norms_close,
+    grads=lambda yours, want, case: expect_grads_with_overview(yours, want, list(RNN_ARGS), case.dtype),
+)
+jacobian_norms.matches(
+    "matches the reference (float32 and float64, ‖W_hh‖₂ from 0.5 to 1.5)", rnn_case(), weight=1.5
+)
 
 
 def expect_within_bound(got: torch.Tensor, s: float, dtype: torch.dtype, what: str = "") -> None:
@@ -206,16 +220,11 @@ def norms_measured(case, you, ref):
     return figures
 
 
-@check(
-    NORMS,
+jacobian_norms.gradients(
     "passes gradients back to W_hh, W_xh, b, xs and h0 (float64)",
     rnn_case(dtype=st.just(torch.float64)),
     weight=0.5,
 )
-def norms_grads(case, you, ref):
-    yours = run_norms(you, case, grad_seed=GRAD_SEED)
-    want = run_norms(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_with_overview(yours, want, list(RNN_ARGS), case.dtype)
 
 
 # -- the LSTM cell -------------------------------------------------------------------------------
@@ -312,11 +321,15 @@ def lstm_parameters(case, you, ref):
     )
 
 
-@check(LSTM, "matches the reference with the same weights (float32 and float64)", lstm_case())
-def lstm_matches(case, you, ref):
-    got = step(build_cell(you, case), case).value
+def state_close(got, want: tuple, case: Case) -> None:
     pair(got, case["c"].shape)
-    expect_state_close(got, step(build_cell(ref, case, f64=True), case, f64=True).value, case.dtype)
+    expect_state_close(got, want, case.dtype)
+
+
+cell = recurring.declare(
+    LSTM, step, build=build_cell, case=lstm_case(), inputs=["x", ["h", "c"]], compare=state_close
+)
+cell.matches("matches the reference with the same weights (float32 and float64)")
 
 
 @check(LSTM, "state=None means h = c = 0 (of x's dtype and batch shape)", lstm_case(), weight=0.5)
@@ -438,14 +451,7 @@ def lstm_output_squashed(case, you, ref):
         )
 
 
-@check(LSTM, "leaves x and the state (h, c) unchanged", lstm_case(), weight=0.5)
-def lstm_inputs(case, you, ref):
-    x, h, c = (case.as_dtype(n) for n in ("x", "h", "c"))
-    outcome = step(build_cell(you, case), case, keep_args=True)
-    after = outcome.args_after or []
-    state = after[1] if len(after) > 1 and isinstance(after[1], (tuple, list)) else (None, None)
-    flat = Outcome(outcome.value, args_after=[after[0] if after else None, *state])
-    expect_inputs_unchanged(flat, {"x": x, "h": h, "c": c})
+cell.inputs_unchanged("leaves x and the state (h, c) unchanged", weight=0.5)
 
 
 @check(LSTM, "passes gradients to x, h, c and every parameter", lstm_case(), weight=0.5)

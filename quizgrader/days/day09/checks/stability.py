@@ -14,8 +14,8 @@ from itertools import pairwise
 import torch
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.api import LearnerError
-from quizgrader.checks.common import GRAD_SEED, expect_inputs_unchanged
 from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, randn, seeds
@@ -472,11 +472,9 @@ def ln(api, case: Case, f64: bool = False, **kw):
     return api.call("stability.layer_norm", get("x"), get("weight"), get("bias"), **extra, **kw)
 
 
-@check(LN, "equals F.layer_norm over the last dim (float32 and float64, any leading dims)", ln_case())
-def ln_matches(case, you, ref):
-    got = ln(you, case).value
+def ln_close(got, want: torch.Tensor, case: Case) -> None:
     try:
-        expect_close(got, ln(ref, case, f64=True).value, "layer_norm(x, weight, bias)", dtype=case.dtype)
+        expect_close(got, want, "layer_norm(x, weight, bias)", dtype=case.dtype)
     except Mismatch as e:
         if e.stage == "nan" and case["x"].shape[-1] == 1:
             raise Mismatch(
@@ -486,6 +484,10 @@ def ln_matches(case, you, ref):
                 e.stage,
             ) from None
         raise
+
+
+layer_norm = recurring.declare(LN, ln, inputs=["x", "weight", "bias"], compare=ln_close)
+layer_norm.matches("equals F.layer_norm over the last dim (float32 and float64, any leading dims)", ln_case())
 
 
 @check(
@@ -684,18 +686,8 @@ def ln_any_rank(case, you, ref):
     raise Mismatch(str(e), e.stage)
 
 
-@check(
-    LN,
-    "leaves x unchanged; gradients reach x, weight and bias as through F.layer_norm",
-    ln_case(affine=st.just("both"), d=st.integers(3, 8)),
-    weight=0.7,
-)
-def ln_grads(case, you, ref):
-    yours = ln(you, case, grad_seed=GRAD_SEED, keep_args=True)
-    expect_inputs_unchanged(
-        yours, {"x": case.as_dtype("x"), "weight": case.as_dtype("weight"), "bias": case.as_dtype("bias")}
-    )
-    want = ln(ref, case, f64=True, grad_seed=GRAD_SEED)
+def ln_grads_close(yours, want, case: Case) -> None:
+    """Every gradient judged, the message saying which are wrong and which right."""
     g, r = yours.grads or {}, want.grads or {}
     if not g.get("graph"):
         raise Mismatch(
@@ -738,6 +730,15 @@ def ln_grads(case, you, ref):
         expect_close(g["args"][first], r["args"][first], f"dL/d{wrong[0]}", dtype=case.dtype)
     except Mismatch as e:
         raise Mismatch(f"{status}{tip}\n{e}", "grad") from None
+
+
+layer_norm.gradients(
+    "leaves x unchanged; gradients reach x, weight and bias as through F.layer_norm",
+    ln_case(affine=st.just("both"), d=st.integers(3, 8)),
+    weight=0.7,
+    unchanged=True,
+    grads=ln_grads_close,
+)
 
 
 # -- warmup_cosine_lr ------------------------------------------------------------------------------

@@ -7,11 +7,10 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged
+from quizgrader.checks import recurring
 from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
-    expect_pair_close,
     expect_shape,
     expect_tensor,
     expect_tuple,
@@ -42,11 +41,14 @@ def softmax_case(draw, scale=scales) -> Case:
     return Case({"x": randn(draw(seeds), *shape, scale=draw(scale)), "dim": dim}, draw(dtypes))
 
 
-@check(SOFTMAX, "matches the reference (float32 and float64, any dim)", softmax_case())
-def softmax_matches(case, you, ref):
-    got = you("attention.softmax", case.as_dtype("x"), dim=case["dim"])
-    want = ref("attention.softmax", case.f64("x"), dim=case["dim"])
-    expect_close(got, want, "softmax(x)", dtype=case.dtype)
+def run_softmax(api, case: Case, f64: bool = False, **kw):
+    return api.call("attention.softmax", case.f64("x") if f64 else case.as_dtype("x"), dim=case["dim"], **kw)
+
+
+softmax = recurring.declare(
+    SOFTMAX, run_softmax, case=softmax_case(), inputs=["x"], wrt=["x"], compare=recurring.close("softmax(x)")
+)
+softmax.matches("matches the reference (float32 and float64, any dim)")
 
 
 @check(SOFTMAX, "is a distribution along dim (>= 0, sums to 1)", softmax_case())
@@ -104,17 +106,8 @@ def softmax_stable(case, you, ref):
     expect_close(got, want, "softmax(x)", dtype=case.dtype, rtol=rtol + extra, atol=atol + extra)
 
 
-@check(SOFTMAX, "leaves its input unchanged", softmax_case(), weight=0.5)
-def softmax_inputs(case, you, ref):
-    x = case.as_dtype("x")
-    expect_inputs_unchanged(you.call("attention.softmax", x, dim=case["dim"], keep_args=True), {"x": x})
-
-
-@check(SOFTMAX, "passes gradients back to x", softmax_case(), weight=0.5)
-def softmax_grads(case, you, ref):
-    yours = you.call("attention.softmax", case.as_dtype("x"), dim=case["dim"], grad_seed=GRAD_SEED)
-    want = ref.call("attention.softmax", case.f64("x"), dim=case["dim"], grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["x"], case.dtype)
+softmax.inputs_unchanged("leaves its input unchanged", weight=0.5)
+softmax.gradients("passes gradients back to x", weight=0.5)
 
 
 # -- scaled dot-product attention ------------------------------------------------------------
@@ -127,11 +120,15 @@ def run_sdpa(api, case: Case, f64: bool = False, **kw):
     return api.call("attention.scaled_dot_product_attention", *sdpa_args(case, f64), mask=case["mask"], **kw)
 
 
-@check(SDPA, "matches the reference (float32 and float64, every mask shape)", attention_case(), weight=1.5)
-def sdpa_matches(case, you, ref):
-    expect_pair_close(
-        run_sdpa(you, case).value, run_sdpa(ref, case, f64=True).value, ("out", "weights"), case.dtype
-    )
+sdpa = recurring.declare(
+    SDPA,
+    run_sdpa,
+    case=attention_case(),
+    inputs=["Q", "K", "V", "mask"],
+    wrt=["Q", "K", "V"],
+    compare=recurring.pair_close(("out", "weights")),
+)
+sdpa.matches("matches the reference (float32 and float64, every mask shape)", weight=1.5)
 
 
 def sdpa_weights(api, case: Case) -> torch.Tensor:
@@ -280,25 +277,14 @@ def batch_case(draw) -> Case:
     )
 
 
-@check(SDPA, "batch elements are independent", batch_case())
-def sdpa_batch(case, you, ref):
-    whole = expect_tuple(run_sdpa(you, case).value, ("out", "weights"))[0]
-    expect_tensor(whole, "out")
-    for b in range(case["Q"].shape[0]):
-        one = Case(
-            {k: (v[b : b + 1] if isinstance(v, torch.Tensor) else v) for k, v in case.values.items()},
-            case.dtype,
-        )
-        alone = expect_tuple(run_sdpa(you, one).value, ("out", "weights"))[0]
-        rtol, atol = tolerance(case.dtype)
-        if whole[b : b + 1].shape != alone.shape or not torch.allclose(
-            whole[b : b + 1], alone, rtol=rtol, atol=atol
-        ):
-            raise Mismatch(
-                f"batch element {b} gives a different output when computed alone than inside "
-                "the batch: something mixes batch elements (a max or sum over the whole tensor "
-                "instead of one row?)"
-            )
+sdpa.batch_independent(
+    "batch elements are independent",
+    batch_case(),
+    batched=["Q", "K", "V", "mask"],
+    pick=lambda value, case: expect_tensor(expect_tuple(value, ("out", "weights"))[0], "out"),
+    message="batch element {b} gives a different output when computed alone than inside the batch: "
+    "something mixes batch elements (a max or sum over the whole tensor instead of one row?)",
+)
 
 
 @st.composite
@@ -348,18 +334,8 @@ def sdpa_stable(case, you, ref):
     expect_close(out, want_out, "out", dtype=case.dtype, rtol=rtol, atol=atol + extra * float(V.abs().max()))
 
 
-@check(SDPA, "leaves Q, K, V and the mask unchanged", attention_case(), weight=0.5)
-def sdpa_inputs(case, you, ref):
-    Q, K, V = sdpa_args(case)
-    outcome = you.call("attention.scaled_dot_product_attention", Q, K, V, mask=case["mask"], keep_args=True)
-    expect_inputs_unchanged(outcome, {"Q": Q, "K": K, "V": V, "mask": case["mask"]})
-
-
-@check(SDPA, "passes gradients back to Q, K and V", attention_case(), weight=0.5)
-def sdpa_grads(case, you, ref):
-    yours = run_sdpa(you, case, grad_seed=GRAD_SEED)
-    want = run_sdpa(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["Q", "K", "V"], case.dtype)
+sdpa.inputs_unchanged("leaves Q, K, V and the mask unchanged", weight=0.5)
+sdpa.gradients("passes gradients back to Q, K and V", weight=0.5)
 
 
 # -- additive attention ----------------------------------------------------------------------
@@ -390,19 +366,14 @@ def run_additive(api, case: Case, f64: bool = False, **kw):
     return api.call("attention.additive_attention", *(get(n) for n in ADDITIVE_ARGS), mask=case["mask"], **kw)
 
 
-@check(
+additive = recurring.declare(
     ADDITIVE,
-    "matches the reference (float32 and float64, with and without a mask)",
-    additive_case(),
-    weight=1.5,
+    run_additive,
+    case=additive_case(),
+    wrt=ADDITIVE_ARGS,
+    compare=recurring.pair_close(("context", "weights")),
 )
-def additive_matches(case, you, ref):
-    expect_pair_close(
-        run_additive(you, case).value,
-        run_additive(ref, case, f64=True).value,
-        ("context", "weights"),
-        case.dtype,
-    )
+additive.matches("matches the reference (float32 and float64, with and without a mask)", weight=1.5)
 
 
 @check(ADDITIVE, "weights are distributions over the positions", additive_case())
@@ -457,30 +428,15 @@ def additive_padding(case, you, ref):
         raise Mismatch("appending two masked-out positions changed the context")
 
 
-@check(ADDITIVE, "batch elements are independent", additive_case(batch=st.integers(2, 4)))
-def additive_batch(case, you, ref):
-    whole = expect_tuple(run_additive(you, case).value, ("context", "weights"))[1]
-    for b in range(case["query"].shape[0]):
-        one = Case(dict(case.values), case.dtype)
-        for n in ("query", "keys", "values", "mask"):
-            if case[n] is not None:
-                one.values[n] = case[n][b : b + 1]
-        alone = expect_tuple(run_additive(you, one).value, ("context", "weights"))[1]
-        rtol, atol = tolerance(case.dtype)
-        if whole[b : b + 1].shape != alone.shape or not torch.allclose(
-            whole[b : b + 1], alone, rtol=rtol, atol=atol
-        ):
-            raise Mismatch(
-                f"batch element {b} gets different weights alone than inside the batch: the softmax "
-                "must run over the positions (dim -1), not over the batch"
-            )
-
-
-@check(ADDITIVE, "passes gradients to every input and parameter", additive_case(), weight=0.5)
-def additive_grads(case, you, ref):
-    yours = run_additive(you, case, grad_seed=GRAD_SEED)
-    want = run_additive(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, list(ADDITIVE_ARGS), case.dtype)
+additive.batch_independent(
+    "batch elements are independent",
+    additive_case(batch=st.integers(2, 4)),
+    batched=["query", "keys", "values", "mask"],
+    pick=lambda value, case: expect_tuple(value, ("context", "weights"))[1],
+    message="batch element {b} gets different weights alone than inside the batch: the softmax must run "
+    "over the positions (dim -1), not over the batch",
+)
+additive.gradients("passes gradients to every input and parameter", weight=0.5)
 
 
 # -- why attention beats a recurrence (rubric row 8) -----------------------------------------------

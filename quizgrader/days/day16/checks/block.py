@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks import recurring
+from quizgrader.checks.common import expect_parameters, expect_raises
 from quizgrader.checks.compare import Mismatch, expect_close, expect_shape, expect_tensor, tolerance
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import (
@@ -132,16 +133,16 @@ def last_position_stays_last(you, name: str, case: Case) -> bool:
     return unchanged(a[:, :-1], b[:, :-1], case.dtype)
 
 
-def expect_grads(you, ref, case: Case, names: list[str]) -> None:
-    yours = run(build(you, case.meta["name"], case), case, grad_seed=GRAD_SEED)
-    want = run(build(ref, case.meta["name"], case, f64=True), case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, names, case.dtype, params=True)
-
-
-def expect_matches(you, ref, case: Case) -> None:
-    got = run(build(you, case.meta["name"], case), case).value
-    want = run(build(ref, case.meta["name"], case, f64=True), case, f64=True).value
-    expect_close(got, want, "out", dtype=case.dtype)
+def declare(exercise: str, wrt: list[str]) -> recurring.Declared:
+    """The module's recurring checks: built with the case's weights, compared as "out", gradients to
+    `wrt` and every parameter."""
+    return recurring.declare(
+        exercise,
+        run,
+        build=lambda api, case, f64=False: build(api, exercise, case, f64),
+        wrt=wrt,
+        params=True,
+    )
 
 
 # -- strategies -------------------------------------------------------------------------------
@@ -251,9 +252,8 @@ def ff_unknown_activation(case, you, ref):
     )
 
 
-@check(FF, "matches the reference with the same weights (gelu and relu)", ff_case())
-def ff_matches(case, you, ref):
-    expect_matches(you, ref, case)
+ff = declare(FF, wrt=["x"])
+ff.matches("matches the reference with the same weights (gelu and relu)", ff_case())
 
 
 ACTIVATIONS = {  # what an activation applied to x can look like, and what to say about it
@@ -326,9 +326,7 @@ def ff_position_wise(case, you, ref):
         )
 
 
-@check(FF, "passes gradients to x and to fc1, fc2", ff_case().map(untiered), weight=0.3)
-def ff_grads(case, you, ref):
-    expect_grads(you, ref, case, ["x"])
+ff.gradients("passes gradients to x and to fc1, fc2", ff_case().map(untiered), weight=0.3)
 
 
 # -- TransformerBlock -------------------------------------------------------------------------
@@ -343,13 +341,10 @@ def block_parameters(case, you, ref):
     expect_block_parameters(you, ref, BLOCK, (d, h), {"d_ff": d_ff, "pre_ln": pre_ln})
 
 
-@check(
-    BLOCK,
-    "matches the reference with the same weights (Pre-LN and Post-LN, with and without a mask)",
-    block_case(),
+block = declare(BLOCK, wrt=["x"])
+block.matches(
+    "matches the reference with the same weights (Pre-LN and Post-LN, with and without a mask)", block_case()
 )
-def block_matches(case, you, ref):
-    expect_matches(you, ref, case)
 
 
 @check(
@@ -401,9 +396,7 @@ def block_causal(case, you, ref):
         )
 
 
-@check(BLOCK, "passes gradients to x and every parameter", block_case().map(untiered), weight=0.3)
-def block_grads(case, you, ref):
-    expect_grads(you, ref, case, ["x"])
+block.gradients("passes gradients to x and every parameter", block_case().map(untiered), weight=0.3)
 
 
 # -- DecoderBlock -----------------------------------------------------------------------------
@@ -418,13 +411,11 @@ def decoder_parameters(case, you, ref):
     expect_block_parameters(you, ref, DECODER, (d, h), {"d_ff": d_ff})
 
 
-@check(
-    DECODER,
+decoder = declare(DECODER, wrt=["x", "memory"])
+decoder.matches(
     "matches the reference with the same weights (causal self_mask, padding memory_mask or none; S ≠ T)",
     decoder_case(),
 )
-def decoder_matches(case, you, ref):
-    expect_matches(you, ref, case)
 
 
 @check(
@@ -481,6 +472,6 @@ def decoder_causal(case, you, ref):
         )
 
 
-@check(DECODER, "passes gradients to x, memory and every parameter", decoder_case().map(untiered), weight=0.3)
-def decoder_grads(case, you, ref):
-    expect_grads(you, ref, case, ["x", "memory"])
+decoder.gradients(
+    "passes gradients to x, memory and every parameter", decoder_case().map(untiered), weight=0.3
+)

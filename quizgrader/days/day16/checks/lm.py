@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
+from quizgrader.checks import recurring
 from quizgrader.checks.api import LearnerError
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks.common import expect_parameters, expect_raises
 from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor, tolerance
 from quizgrader.checks.registry import check, context
 from quizgrader.checks.strategies import Case, model_dtypes, random_state, seeds
@@ -76,7 +77,11 @@ def reference_weights(ref, case: Case) -> None:
 
 
 def logits_of(m, toks: torch.Tensor, case: Case, what: str = "logits") -> torch.Tensor:
-    out = expect_tensor(m(toks), what)
+    return expect_logits(m(toks), toks, case, what)
+
+
+def expect_logits(out, toks: torch.Tensor, case: Case, what: str = "logits") -> torch.Tensor:
+    out = expect_tensor(out, what)
     vocab = case.meta["args"][0]
     expect_shape(out, (*toks.shape, vocab), f"{what} (B, T, vocab_size)")
     return out
@@ -133,16 +138,27 @@ def lm_raises(case, you, ref):
 
 
 # -- the forward pass ----------------------------------------------------------------------------
-@model_check(
+def forward(m, case: Case, f64: bool = False, **kw):
+    return m.call(case["tokens"], **kw)
+
+
+lm = recurring.declare(  # cases are not shrunk (model_check)
     LM,
+    forward,
+    build=lambda api, case, f64=False: build(api, case, torch.float64 if f64 else None),
+    prepare=reference_weights,
+    wrt=[],
+    params=True,
+    compare=lambda got, want, case: expect_close(
+        expect_logits(got, case["tokens"], case), want, "logits", dtype=case.dtype
+    ),
+)
+lm.matches(
     "logits match the reference with the same weights (Pre-/Post-LN, every positional mode)",
     lm_case(),
     weight=1.5,
+    shrink=False,
 )
-def lm_matches(case, you, ref):
-    mine, theirs = both(you, ref, case)
-    toks = case["tokens"]
-    expect_close(logits_of(mine, toks, case), theirs(toks), "logits", dtype=case.dtype)
 
 
 @model_check(
@@ -169,33 +185,21 @@ def lm_causal(case, you, ref):
         )
 
 
-@model_check(LM, "each sequence of a batch is computed on its own", lm_case(batch=(2, 3)), weight=0.5)
-def lm_batch_independent(case, you, ref):
-    reference_weights(ref, case)
-    m = build(you, case)
-    toks = case["tokens"]
-    together = logits_of(m, toks, case)
-    for i in range(toks.shape[0]):
-        alone = logits_of(m, toks[i : i + 1], case)
-        expect_close(
-            together[i : i + 1],
-            alone.to(torch.float64),
-            f"logits of sequence {i} in a batch, against the same sequence alone",
-            dtype=case.dtype,
-        )
-
-
-@model_check(LM, "passes gradients to every parameter", lm_case(), weight=0.4)
-def lm_grads(case, you, ref):
-    mine, theirs = both(you, ref, case)
-    toks = case["tokens"]
-    expect_grads_close(
-        mine.call(toks, grad_seed=GRAD_SEED),
-        theirs.call(toks, grad_seed=GRAD_SEED),
-        [],
-        case.dtype,
-        params=True,
-    )
+lm.batch_independent(
+    "each sequence of a batch is computed on its own",
+    lm_case(batch=(2, 3)),
+    weight=0.5,
+    shrink=False,
+    batched=["tokens"],
+    pick=lambda value, case: expect_logits(value, case["tokens"], case),
+    compare=lambda together, alone, case, i: expect_close(
+        together,
+        alone.to(torch.float64),
+        f"logits of sequence {i} in a batch, against the same sequence alone",
+        dtype=case.dtype,
+    ),
+)
+lm.gradients("passes gradients to every parameter", lm_case(), weight=0.4, shrink=False)
 
 
 def cross_entropy(logits: torch.Tensor, toks: torch.Tensor) -> float:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_parameters, expect_raises
+from quizgrader.checks import recurring
+from quizgrader.checks.common import expect_parameters, expect_raises
 from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
-    expect_pair_close,
     expect_shape,
     expect_tensor,
     expect_tuple,
@@ -96,19 +96,12 @@ def mha_parameters(case, you, ref):
     expect_parameters(you, ref, MHA, (d, h), {"bias": bias})
 
 
-@check(
-    MHA,
-    "matches the reference with the same weights (self- and cross-attention, masks)",
-    mha_case(),
-    weight=1.5,
+mha = recurring.declare(
+    MHA, forward, build=build, wrt=["x"], params=True, compare=recurring.pair_close(("out", "weights"))
 )
-def mha_matches(case, you, ref):
-    expect_pair_close(
-        forward(build(you, case), case).value,
-        forward(build(ref, case, f64=True), case, f64=True).value,
-        ("out", "weights"),
-        case.dtype,
-    )
+mha.matches(
+    "matches the reference with the same weights (self- and cross-attention, masks)", mha_case(), weight=1.5
+)
 
 
 @check(MHA, "with one head equals W_o(attention(W_q x, W_k x, W_v x))", mha_case(cross=False, heads=(1,)))
@@ -184,8 +177,4 @@ def mha_causal(case, you, ref):
         )
 
 
-@check(MHA, "passes gradients to x, context and every weight", mha_case().map(untiered), weight=0.5)
-def mha_grads(case, you, ref):
-    yours = forward(build(you, case), case, grad_seed=GRAD_SEED)
-    want = forward(build(ref, case, f64=True), case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["x"], case.dtype, params=True)
+mha.gradients("passes gradients to x, context and every weight", mha_case().map(untiered), weight=0.5)

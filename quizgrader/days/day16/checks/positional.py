@@ -7,7 +7,8 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
+from quizgrader.checks import recurring
+from quizgrader.checks.common import expect_grads_close, expect_raises
 from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
@@ -117,11 +118,14 @@ def learned(api, case: Case, f64: bool = False):
     return m
 
 
-@check(LEARNED, "adds the vectors of positions 0 .. T-1 to x", learned_case())
-def learned_matches(case, you, ref):
-    got = learned(you, case).call(case.as_dtype("x")).value
-    want = learned(ref, case, f64=True).call(case.f64("x")).value
-    expect_close(got, want, "out", dtype=case.dtype)
+def add_to(m, case: Case, f64: bool = False, **kw):
+    return m.call(case.f64("x") if f64 else case.as_dtype("x"), **kw)
+
+
+learned_embedding = recurring.declare(
+    LEARNED, add_to, build=learned, case=learned_case(), wrt=["x"], params=True
+)
+learned_embedding.matches("adds the vectors of positions 0 .. T-1 to x")
 
 
 @check(
@@ -142,11 +146,7 @@ def learned_too_long(case, you, ref):
     )
 
 
-@check(LEARNED, "passes gradients to x and to the embedding table", learned_case(), weight=0.5)
-def learned_grads(case, you, ref):
-    yours = learned(you, case).call(case.as_dtype("x"), grad_seed=GRAD_SEED)
-    want = learned(ref, case, f64=True).call(case.f64("x"), grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["x"], case.dtype, params=True)
+learned_embedding.gradients("passes gradients to x and to the embedding table", weight=0.5)
 
 
 # -- RoPE --------------------------------------------------------------------------------------
@@ -196,17 +196,23 @@ def run_rope(api, case: Case, f64: bool = False, **kw):
     return api.call("positional.apply_rope", get("x"), **kwargs, **kw)
 
 
-@check(
-    ROPE,
-    "matches the reference: interleaved pairs (2i, 2i+1) rotated by position·base^(-2i/d)",
-    rope_case(),
-    weight=1.5,
-)
-def rope_matches(case, you, ref):
-    got = run_rope(you, case).value
-    want = run_rope(ref, case, f64=True).value
+def rope_close(got, want: torch.Tensor, case: Case) -> None:
     rtol, atol = rope_tolerance(want, case["positions"], case.dtype)
     expect_close(got, want, "out", dtype=case.dtype, rtol=rtol, atol=atol)
+
+
+def rope_grads_close(yours, want, case: Case) -> None:
+    grad = (want.grads or {}).get("args", [None])[0]
+    rtol, atol = rope_tolerance(grad, case["positions"], case.dtype) if grad is not None else (None, None)
+    expect_grads_close(yours, want, ["x"], case.dtype, rtol=rtol, atol=atol)
+
+
+rope = recurring.declare(
+    ROPE, run_rope, case=rope_case(), inputs=["x"], compare=rope_close, grads=rope_grads_close
+)
+rope.matches(
+    "matches the reference: interleaved pairs (2i, 2i+1) rotated by position·base^(-2i/d)", weight=1.5
+)
 
 
 def rope_at(api, x: torch.Tensor, positions: list[int]) -> torch.Tensor:
@@ -264,14 +270,7 @@ def rope_relative(case, you, ref):
         )
 
 
-@check(ROPE, "leaves x unchanged and passes gradients back to it", rope_case(), weight=0.5)
-def rope_grads(case, you, ref):
-    yours = run_rope(you, case, grad_seed=GRAD_SEED, keep_args=True)
-    expect_inputs_unchanged(yours, {"x": case.as_dtype("x")})
-    want = run_rope(ref, case, f64=True, grad_seed=GRAD_SEED)
-    grad = (want.grads or {}).get("args", [None])[0]
-    rtol, atol = rope_tolerance(grad, case["positions"], case.dtype) if grad is not None else (None, None)
-    expect_grads_close(yours, want, ["x"], case.dtype, rtol=rtol, atol=atol)
+rope.gradients("leaves x unchanged and passes gradients back to it", weight=0.5, unchanged=True)
 
 
 # -- ALiBi ---------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from itertools import pairwise
 import torch
 from hypothesis import strategies as st
 
-from quizgrader.checks.common import GRAD_SEED, expect_grads_close, expect_inputs_unchanged, expect_raises
+from quizgrader.checks import recurring
+from quizgrader.checks.common import expect_raises
 from quizgrader.checks.compare import Mismatch, describe, expect_close, expect_shape, expect_tensor
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, randn, seeds
@@ -119,29 +120,29 @@ def run_ls(api, case: Case, f64: bool = False, **kw):
 
 
 def loss_of(outcome) -> torch.Tensor:
-    got = expect_tensor(outcome.value, "loss")
+    return expect_loss(outcome.value)
+
+
+def expect_loss(got) -> torch.Tensor:
+    got = expect_tensor(got, "loss")
     expect_shape(got, (), "loss")
     return got
 
 
-@check(
+smoothed = recurring.declare(
     SMOOTHED,
-    (
-        "equals F.cross_entropy(label_smoothing=eps, ignore_index=...): "
-        "(1-eps) on the target, eps/V on every class"
-    ),
-    smoothing_case(),
+    run_ls,
+    case=smoothing_case(),
+    inputs=["logits", "targets"],
+    wrt=["logits"],
+    compare=lambda got, want, case: expect_close(expect_loss(got), want, "loss", dtype=case.dtype),
+)
+smoothed.matches(
+    "equals F.cross_entropy(label_smoothing=eps, ignore_index=...): "
+    "(1-eps) on the target, eps/V on every class",
     weight=1.5,
 )
-def ls_matches(case, you, ref):
-    got = loss_of(run_ls(you, case))
-    want = run_ls(ref, case, f64=True).value
-    expect_close(got, want, "loss", dtype=case.dtype)
-
-
-@check(SMOOTHED, "is stable for logits of ±1e4 (no inf or NaN)", smoothing_case(scale=st.just(1e4)))
-def ls_stable(case, you, ref):
-    expect_close(loss_of(run_ls(you, case)), run_ls(ref, case, f64=True).value, "loss", dtype=case.dtype)
+smoothed.matches("is stable for logits of ±1e4 (no inf or NaN)", smoothing_case(scale=st.just(1e4)))
 
 
 @check(
@@ -174,11 +175,6 @@ def ls_all_ignored(seed, you, ref):
         )
 
 
-@check(
-    SMOOTHED, "leaves the logits unchanged and passes gradients back to them", smoothing_case(), weight=0.5
+smoothed.gradients(
+    "leaves the logits unchanged and passes gradients back to them", weight=0.5, unchanged=True
 )
-def ls_grads(case, you, ref):
-    yours = run_ls(you, case, grad_seed=GRAD_SEED, keep_args=True)
-    expect_inputs_unchanged(yours, {"logits": case.as_dtype("logits"), "targets": case["targets"]})
-    want = run_ls(ref, case, f64=True, grad_seed=GRAD_SEED)
-    expect_grads_close(yours, want, ["logits"], case.dtype)
