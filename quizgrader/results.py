@@ -360,6 +360,7 @@ def _exercise_dict(e: ExerciseResult) -> dict:
         "status": e.status.value,
         "reason": e.reason,
         "diagnosis": e.diagnosis,
+        "where": e.where,
         "hint": e.hint,
         "hint_next": e.hint_next,
         "score": e.score,
