@@ -4,6 +4,7 @@ speaks their Api), below the analyses that use it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..checks.api import Api, Call, LearnerError, Outcome
@@ -55,7 +56,9 @@ def replay(api: Api, calls: list[Call]) -> list[Any]:
             else:
                 answers.append(_answer(api.call(c.target, *c.args, **c.kwargs, **PROBE)))
         except LearnerError as e:
-            answers.append(("raised", e.info["type"]))
+            # the type, and the numbers its message gives (a contract may ask for them)
+            numbers = tuple(sorted(set(re.findall(r"\d+", str(e.info.get("message") or "")))))
+            answers.append(("raised", e.info["type"], numbers))
         except KeyError:
             answers.append(("raised", "no object"))
     return answers

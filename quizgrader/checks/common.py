@@ -190,3 +190,34 @@ def keeps_to_itself(ex: Exercise):
             )
 
     return fn
+
+
+def expect_on_meta(api, target: str, what: str, args: list, kwargs: dict | None = None, handle=None) -> None:
+    """Every tensor the learner's call returns is on its inputs' device: the call is made with its
+    inputs (and a module: `handle`) on the meta device, which has shapes but no data, so a tensor
+    made on the CPU beside them (torch.arange(T) without device=) shows without a GPU."""
+    kwargs = kwargs or {}
+    if handle is not None:
+        got = handle.tool("on_meta", args=args, kwargs=kwargs)
+    else:
+        got = api.tool("on_meta", target, args=args, kwargs=kwargs)
+    if got["raised"] is not None:
+        raise Mismatch(
+            f"{what} with its inputs on another device (the meta device here, as a GPU would be) raised "
+            f"{got['raised']}: a tensor your code makes (torch.arange, torch.zeros, torch.ones, ...) stays "
+            "on the CPU; make it on the inputs' device (device=x.device)",
+            "device",
+        )
+    if got.get("cpu"):
+        raise Mismatch(
+            f"{what} with its inputs on another device (the meta device here, as a GPU would be) made "
+            f"a tensor on the CPU ({got['cpu'][0]}): a GPU run fails there; make it on the inputs' "
+            "device (torch.arange(T, device=x.device))",
+            "device",
+        )
+    if elsewhere := [d for d in got["devices"] if d != "meta"]:
+        raise Mismatch(
+            f"{what} with its inputs on another device (the meta device here) returned a tensor on "
+            f"{elsewhere[0]}: return tensors on the inputs' device",
+            "device",
+        )

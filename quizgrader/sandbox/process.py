@@ -312,6 +312,7 @@ def _zygote_main(fd: int) -> None:
 
     child.library_roots()  # worked out once, inherited by every learner's process
     tools.load()  # the day packs' routines, which a learner's process cannot import
+    tools.warm_meta()  # what torch loads the first time a call runs on the meta device
 
     _zygote_loop(socket.socket(fileno=fd))
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torch.autograd.profiler import profile
+from torch.utils._python_dispatch import TorchDispatchMode
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -222,7 +223,8 @@ def on_meta(subject: Any, *, args: list, kwargs: dict | None = None, method: str
     module itself, moved to the meta device: tensors with shapes and dtypes but no data, so that a
     tensor the code makes on the CPU when its inputs are elsewhere (torch.arange(T) without
     device=) shows, with no GPU. {"raised": "Type: message" or None, "devices": the device of
-    each tensor returned, "dtypes": their dtypes}."""
+    each tensor returned, "dtypes": their dtypes, "cpu": the operators that made a tensor on the
+    CPU meanwhile}."""
 
     def moved(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -234,11 +236,12 @@ def on_meta(subject: Any, *, args: list, kwargs: dict | None = None, method: str
         return value
 
     fn = getattr(subject.to("meta"), method) if isinstance(subject, torch.nn.Module) else subject
+    made = _OnTheCpu()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), made:
             value = fn(*moved(list(args)), **moved(kwargs or {}))
     except Exception as e:  # noqa: BLE001 - what the code raised on meta is the answer
-        return {"raised": f"{type(e).__name__}: {e}", "devices": [], "dtypes": []}
+        return {"raised": f"{type(e).__name__}: {e}", "devices": [], "dtypes": [], "cpu": made.ops}
     found: list[torch.Tensor] = []
 
     def collect(v: Any) -> None:
@@ -253,7 +256,39 @@ def on_meta(subject: Any, *, args: list, kwargs: dict | None = None, method: str
         "raised": None,
         "devices": [str(t.device) for t in found],
         "dtypes": [str(t.dtype) for t in found],
+        "cpu": made.ops,
     }
+
+
+class _OnTheCpu(TorchDispatchMode):
+    """The operators that made a tensor (not a single number) on the CPU while the call's inputs
+    were on the meta device: some kernels take a CPU index beside meta weights without complaint,
+    where on a GPU the same code fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dim() > 0 and len(self.ops) < 5:
+                self.ops.append(str(func.overloadpacket.__name__))
+        return out
+
+
+def warm_meta() -> None:
+    """Load what torch loads the first time a call runs on the meta device, mixed devices
+    included (its meta kernels, and the symbolic shapes they check devices with), while loading is
+    still allowed: in a learner's process it is not, and the learner's code would be blamed."""
+    import torch._meta_registrations  # noqa: F401
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
+
+    weight = torch.empty(3, 2, device="meta")
+    try:
+        torch.nn.functional.embedding(torch.arange(2), weight) + torch.arange(2)
+    except RuntimeError:  # the device check this warms up
+        pass
 
 
 def under_default_dtype(fn: Any, *, dtype: str, args: list, kwargs: dict | None = None) -> Any:
@@ -276,7 +311,7 @@ TOOLS: dict[str, Callable[..., Any]] = {
 }
 # The routines whose answers are exact and cheap, so a failing example that rests on one can be
 # made again to compare (analysis/replay.py); training and timing are neither.
-REPLAYABLE: set[str] = {"count_ops", "call_on_parameters"}
+REPLAYABLE: set[str] = {"count_ops", "call_on_parameters", "trace_modules", "on_meta", "under_default_dtype"}
 
 
 def register(name: str, *, replayable: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

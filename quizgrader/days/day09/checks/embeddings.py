@@ -426,3 +426,30 @@ def expect_same_answer(got: int, want: int, case: Case) -> None:
             f"row {want}: the row with the highest cosine similarity to emb[b] - emb[a] + emb[c], "
             "among the rows other than a, b and c"
         )
+
+
+@check(ONE_HOT, "follows the default dtype: float64 when that is torch's default", index_case(), weight=0.3)
+def one_hot_default_dtype(case, you, ref):
+    indices, C = case["indices"], case["C"]
+    got = you.tool("under_default_dtype", "embeddings.one_hot", dtype="float64", args=[indices, C])
+    got = expect_tensor(got, f"one_hot(indices, {C}) under torch.set_default_dtype(torch.float64)")
+    if got.dtype != torch.float64:
+        raise Mismatch(
+            f"with torch.set_default_dtype(torch.float64), one_hot(indices, {C}) returned "
+            f"{str(got.dtype).removeprefix('torch.')}: the contract's dtype is the default one, "
+            "torch.get_default_dtype(), not float32 written out",
+            "dtype",
+        )
+
+
+@check(ANALOGY, "returns a Python int, as the contract's -> int says", table_case(), weight=0.3)
+def analogy_returns_int(case, you, ref):
+    emb, a, b, c = case.as_dtype("emb"), case["a"], case["b"], case["c"]
+    got = you("embeddings.analogy", emb, a, b, c)
+    if isinstance(got, bool) or not isinstance(got, int):
+        raise Mismatch(
+            f"analogy(emb, {a}, {b}, {c}) returned {describe(got)}; the contract returns the row as a "
+            "Python int (int(scores.argmax())): a tensor is not a row number a caller can index a "
+            "vocabulary list with",
+            "type",
+        )

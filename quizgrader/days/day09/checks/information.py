@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from quizgrader.checks import recurring
 from quizgrader.checks.api import Outcome
-from quizgrader.checks.common import expect_grads_close
+from quizgrader.checks.common import GRAD_SEED, expect_grads_close
 from quizgrader.checks.compare import Mismatch, advice, expect_close, expect_tensor, tolerance
 from quizgrader.checks.registry import check
 from quizgrader.checks.strategies import Case, dtypes, seeds, small
@@ -574,3 +574,34 @@ def bits_cross_entropy(case, you, ref):
 
 
 code_length.gradients("passes gradients back to probs", sequence_case(zeros=False), weight=0.5)
+
+
+# -- what a learner's code must survive: exact zeros under autograd, long sequences ----------------
+@check(ENTROPY, "its gradient stays finite where a probability is exactly 0", zero_padded_case(), weight=0.5)
+def entropy_grads_at_zero(case, you, ref):
+    got = call(you, "entropy", case, "p", grad_seed=GRAD_SEED)
+    grads = (got.grads or {}).get("args") or [None]
+    g = grads[0]
+    if isinstance(g, torch.Tensor) and not torch.isfinite(g).all():
+        raise Mismatch(
+            f"entropy(p)'s gradient is {float(g[~torch.isfinite(g)][0])} where p is exactly 0 "
+            f"(p has {case.meta['extra']} zero outcome(s) along dim={case['dim']}): "
+            "torch.where(p > 0, p * p.log(), 0) still differentiates p.log() at 0 (inf * 0 = NaN). "
+            "Take the log of a safe p instead: torch.where(p > 0, p, 1).log()",
+            "grad",
+        )
+
+
+@check(BITS, "stays finite for a long sequence (T = 2000 tokens at probability 0.1)", weight=0.3)
+def bits_long(case, you, ref):
+    T = 2000
+    probs = torch.full((T, 10), 0.1, dtype=torch.float32)
+    got = expect_tensor(bits(you, probs, torch.zeros(T, dtype=torch.long)).value, "code_length_bits")
+    want = T * math.log2(10)
+    if got.numel() != 1 or not math.isclose(float(got), want, rel_tol=1e-4):
+        raise Mismatch(
+            f"code_length_bits of {T} tokens each of probability 0.1 is {float(got.reshape(-1)[0]):.6g}, "
+            f"expected {want:.6g} bits: a product of {T} probabilities underflows to 0 long before its "
+            "log is taken. Sum the log2s of the probabilities instead",
+            "values",
+        )

@@ -108,3 +108,16 @@ def padding_through_attention(case, you, ref):
             "with your mask, some query still attends to a padding key (or a whole query row is "
             "masked, giving NaN): the mask must vary along the key axis (last dim) only"
         )
+
+
+@check(CAUSAL, "honours device: a mask asked for on another device is made there", lengths, weight=0.3)
+def causal_on_device(T, you, ref):
+    got = you.tool("on_meta", "masks.causal_mask", args=[T], kwargs={"device": "meta"})
+    if got["raised"] is not None or got["devices"] != ["meta"]:
+        made = got["raised"] or f"a mask on {got['devices'][0] if got['devices'] else 'no device'}"
+        raise Mismatch(
+            f"causal_mask({T}, device='meta') gave {made}: pass device= to the tensor you make "
+            "(torch.ones(T, T, dtype=torch.bool, device=device)), or the mask lands on the CPU beside "
+            "a model on the GPU",
+            "device",
+        )

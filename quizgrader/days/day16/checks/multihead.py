@@ -6,6 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from quizgrader.checks import recurring
+from quizgrader.checks.api import LearnerError
 from quizgrader.checks.common import expect_parameters, expect_raises
 from quizgrader.checks.compare import (
     Mismatch,
@@ -178,3 +179,24 @@ def mha_causal(case, you, ref):
 
 
 mha.gradients("passes gradients to x, context and every weight", mha_case().map(untiered), weight=0.5)
+
+
+@check(
+    MHA,
+    "its ValueError says both numbers, d_model and num_heads",
+    st.sampled_from([(10, 3), (6, 4), (5, 2), (8, 3)]),
+    weight=0.3,
+)
+def mha_divisibility_message(case, you, ref):
+    d, h = case
+    try:
+        you.new(NAME, d, h)
+    except LearnerError as e:
+        message = str(e.info.get("message") or "")
+        if e.info["type"] == "ValueError" and not (str(d) in message and str(h) in message):
+            raise Mismatch(
+                f"MultiHeadAttention({d}, {h}) raised ValueError({message!r}); say both numbers in the "
+                f"message ({d} and {h}), as the contract asks: the learner who meets it must see which "
+                "sizes do not divide",
+                "raises",
+            ) from None

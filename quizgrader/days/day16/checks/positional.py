@@ -8,7 +8,7 @@ import torch
 from hypothesis import strategies as st
 
 from quizgrader.checks import recurring
-from quizgrader.checks.common import expect_grads_close, expect_raises
+from quizgrader.checks.common import expect_grads_close, expect_on_meta, expect_raises
 from quizgrader.checks.compare import (
     Mismatch,
     expect_close,
@@ -356,3 +356,21 @@ def bias_monotone(case, you, ref):
             f"({', '.join(f'{v:.3g}' for v in last[k].tolist())}); distant keys must get the "
             "larger penalty (a negative bias)"
         )
+
+
+@check(
+    LEARNED,
+    "makes its positions on x's device (checked on the meta device, no GPU needed)",
+    st.tuples(st.integers(1, 6), st.integers(1, 4)),
+    weight=0.3,
+)
+def learned_on_device(case, you, ref):
+    T, d = case
+    m = you.new("positional.LearnedPositionalEmbedding", 8, d)
+    expect_on_meta(
+        you,
+        LEARNED,
+        f"LearnedPositionalEmbedding(8, {d}) on x of shape (1, {T}, {d})",
+        [randn(0, 1, T, d).float()],
+        handle=m,
+    )
