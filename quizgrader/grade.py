@@ -243,6 +243,7 @@ def grade_exercise(
                 ex.forbidden_ops,
                 ex.id,
                 ex.forbidden_names,
+                tuple(dict.fromkeys(n for c in all_checks(ex) for n in c.needs)),
             ),
             hard_timeout=timeout + 5,
         )

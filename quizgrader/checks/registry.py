@@ -20,6 +20,7 @@ class Check:
     weight: float = 1.0  # examples relative to the profile
     rows: tuple[int, ...] = ()  # rubric rows this check is evidence for, beyond the exercise's
     shrink: bool = True  # False: cases already small and costly to run
+    needs: tuple[str, ...] = ()  # what the learner's process must have loaded first ("meta")
 
 
 REGISTRY: dict[str, list[Check]] = {}
@@ -32,12 +33,15 @@ def check(
     weight: float = 1.0,
     rows: tuple[int, ...] = (),
     shrink: bool = True,
+    needs: tuple[str, ...] = (),
 ):
     """Register a check. A check without a strategy runs once and may return its measurements (a
     dict of figures), which the report shows as evidence."""
 
     def register(fn: Callable) -> Callable:
-        REGISTRY.setdefault(exercise, []).append(Check(exercise, name, fn, strategy, weight, rows, shrink))
+        REGISTRY.setdefault(exercise, []).append(
+            Check(exercise, name, fn, strategy, weight, rows, shrink, needs)
+        )
         return fn
 
     return register

@@ -51,6 +51,7 @@ class ChildConfig:
     forbidden_ops: tuple[str, ...] = ()  # ATen operators disabled ("from scratch")
     exercise: str = ""  # the exercise graded, for the messages of what is disabled
     forbidden_names: tuple[str, ...] = ()  # patterns of names of torch's Python functions disabled
+    warm: tuple[str, ...] = ()  # what the zygote loads before forking it ("meta": tools.warm_meta)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class ChildConfig:
             "substitute": list(self.substitute),
             "cpu_seconds": self.cpu_seconds,
             "memory_bytes": int(self.memory_gib * 2**30),
+            "warm": list(self.warm),
         }
 
 
@@ -117,12 +119,18 @@ def _progress(payload: bytes) -> None:
 def _zygote_loop(control: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     live: set[int] = set()
+    warmed = False
     while True:
         try:
             req = json.loads(framing.recv(control))
         except (framing.ConnectionClosed, OSError):
             break
         if req["op"] == "spawn":
+            if "meta" in req["config"].get("warm", ()) and not warmed:
+                from . import tools
+
+                tools.warm_meta()  # what a call on the meta device loads first, before the fork
+                warmed = True
             ours, theirs = socket.socketpair()
             zygote = os.getpid()
             pid = os.fork()
@@ -312,7 +320,6 @@ def _zygote_main(fd: int) -> None:
 
     child.library_roots()  # worked out once, inherited by every learner's process
     tools.load()  # the day packs' routines, which a learner's process cannot import
-    tools.warm_meta()  # what torch loads the first time a call runs on the meta device
 
     _zygote_loop(socket.socket(fileno=fd))
 

@@ -110,7 +110,13 @@ def padding_through_attention(case, you, ref):
         )
 
 
-@check(CAUSAL, "honours device: a mask asked for on another device is made there", lengths, weight=0.3)
+@check(
+    CAUSAL,
+    "honours device: a mask asked for on another device is made there",
+    lengths,
+    weight=0.3,
+    needs=("meta",),
+)
 def causal_on_device(T, you, ref):
     got = you.tool("on_meta", "masks.causal_mask", args=[T], kwargs={"device": "meta"})
     if got["raised"] is not None or got["devices"] != ["meta"]:

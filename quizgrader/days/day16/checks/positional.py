@@ -363,6 +363,7 @@ def bias_monotone(case, you, ref):
     "makes its positions on x's device (checked on the meta device, no GPU needed)",
     st.tuples(st.integers(1, 6), st.integers(1, 4)),
     weight=0.3,
+    needs=("meta",),
 )
 def learned_on_device(case, you, ref):
     T, d = case
