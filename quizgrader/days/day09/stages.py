@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from quizgrader.analysis.stages import Unreadable, close, number, tensor
+from quizgrader.checks.strategies import randn
 
 BACKPROP = "day09.backprop.mlp_forward_backward"
 LAYER_NORM = "day09.stability.layer_norm"
@@ -20,10 +21,6 @@ ENTROPY = "day09.information.entropy"
 CROSS = "day09.information.cross_entropy"
 KL = "day09.information.kl_divergence"
 BITS = "day09.information.code_length_bits"
-
-
-def _randn(seed: int, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def _factor(got: torch.Tensor | float, want: torch.Tensor | float) -> float | None:
@@ -45,8 +42,8 @@ def _as(k: float | None) -> str:
 
 
 def mlp_forward_backward(you, ref) -> str | None:
-    x, y = _randn(0, 5, 3), _randn(1, 5, 2)
-    W1, b1, W2, b2 = _randn(2, 4, 3), _randn(3, 4), _randn(4, 2, 4), _randn(5, 2)
+    x, y = randn(0, 5, 3), randn(1, 5, 2)
+    W1, b1, W2, b2 = randn(2, 4, 3), randn(3, 4), randn(4, 2, 4), randn(5, 2)
     answer = you("backprop.mlp_forward_backward", x, y, W1, b1, W2, b2)
     want_loss, want = ref("backprop.mlp_forward_backward", x, y, W1, b1, W2, b2)
     if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not isinstance(answer[1], dict):
@@ -75,7 +72,7 @@ def mlp_forward_backward(you, ref) -> str | None:
 
 
 def layer_norm(you, ref) -> str | None:
-    x = _randn(0, 3, 6) * 0.004  # a variance near eps, so where eps goes shows
+    x = randn(0, 3, 6) * 0.004  # a variance near eps, so where eps goes shows
     D = x.shape[-1]
     plain = tensor(you("stability.layer_norm", x, None, None), 3, 6)
     if not close(plain, F.layer_norm(x, (D,)), rtol=1e-6, atol=1e-9):
@@ -97,7 +94,7 @@ def layer_norm(you, ref) -> str | None:
             "each row should become (x - mean) / sqrt(var + eps), over the last dim",
         )
         return f"the statistics: {said}"
-    w, b = _randn(1, D), _randn(2, D)
+    w, b = randn(1, D), randn(2, D)
     full = tensor(you("stability.layer_norm", x, w, b), 3, 6)
     if not close(full, F.layer_norm(x, (D,), w, b), rtol=1e-6, atol=1e-9):
         return "the normalisation is right; the affine part (times weight, plus bias) differs"
@@ -136,7 +133,7 @@ def _measure(you, name: str, want, *args) -> str | None:
 
 
 def entropy(you, ref) -> str | None:
-    p = torch.softmax(_randn(0, 3, 5), -1)
+    p = torch.softmax(randn(0, 3, 5), -1)
     if (said := _measure(you, "entropy", -(p * p.log()).sum(-1), p)) is not None:
         return said or "on probabilities without zeros it differs from -sum p log p over dim"
     p0 = p.clone()
@@ -148,7 +145,7 @@ def entropy(you, ref) -> str | None:
 
 
 def cross_entropy(you, ref) -> str | None:
-    p, q = torch.softmax(_randn(0, 3, 5), -1), torch.softmax(_randn(1, 3, 5), -1)
+    p, q = torch.softmax(randn(0, 3, 5), -1), torch.softmax(randn(1, 3, 5), -1)
     want = -(p * q.log()).sum(-1)
     if (said := _measure(you, "cross_entropy", want, p, q)) is not None:
         got = tensor(you("information.cross_entropy", p, q), 3)
@@ -159,7 +156,7 @@ def cross_entropy(you, ref) -> str | None:
 
 
 def kl_divergence(you, ref) -> str | None:
-    p, q = torch.softmax(_randn(0, 3, 5), -1), torch.softmax(_randn(1, 3, 5), -1)
+    p, q = torch.softmax(randn(0, 3, 5), -1), torch.softmax(randn(1, 3, 5), -1)
     want = (p * (p.log() - q.log())).sum(-1)
     if (said := _measure(you, "kl_divergence", want, p, q)) is not None:
         got = tensor(you("information.kl_divergence", p, q), 3)
@@ -170,7 +167,7 @@ def kl_divergence(you, ref) -> str | None:
 
 
 def code_length_bits(you, ref) -> str | None:
-    probs = torch.softmax(_randn(0, 6, 4), -1)
+    probs = torch.softmax(randn(0, 6, 4), -1)
     tokens = torch.tensor([0, 3, 1, 1, 2, 0])
     want = -torch.log2(probs[torch.arange(6), tokens]).sum()
     got = number(you("information.code_length_bits", probs, tokens))
@@ -284,7 +281,7 @@ def clip_grad_norm_(you, ref) -> str | None:
 
 
 def cosine_similarity(you, ref) -> str | None:
-    a, b = _randn(0, 3, 4), _randn(1, 3, 4)
+    a, b = randn(0, 3, 4), randn(1, 3, 4)
     got = tensor(you("embeddings.cosine_similarity", a, b), 3)
     if not close(got, F.cosine_similarity(a, b, dim=-1), rtol=1e-6):
         if close(got, (a * b).sum(-1), rtol=1e-6):

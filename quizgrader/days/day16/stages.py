@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from quizgrader.analysis.stages import Unreadable, close, number, tensor
 from quizgrader.checks.api import LearnerError
+from quizgrader.checks.strategies import randn
 from quizgrader.sandbox.wire import Generator
 
 SOFTMAX = "day16.attention.softmax"
@@ -20,12 +21,8 @@ NOAM = "day16.recipe.noam_lr"
 SMOOTHED = "day16.recipe.label_smoothed_cross_entropy"
 
 
-def _randn(seed: int, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
-
 def softmax(you, ref) -> str | None:
-    x = _randn(0, 2, 3, 4)
+    x = randn(0, 2, 3, 4)
     got = tensor(you("attention.softmax", x, dim=1), 2, 3, 4)
     if close(got, torch.softmax(x, 1)):
         big = tensor(you("attention.softmax", 1e4 * x, dim=1), 2, 3, 4)
@@ -46,7 +43,7 @@ def softmax(you, ref) -> str | None:
 
 def scaled_dot_product_attention(you, ref) -> str | None:
     d_k, d_v = 4, 9  # sqrt(d_k) = 2, sqrt(d_v) = 3: a scale can be told apart
-    Q, K, V = _randn(1, 1, 3, d_k), _randn(2, 1, 5, d_k), _randn(3, 1, 5, d_v)
+    Q, K, V = randn(1, 1, 3, d_k), randn(2, 1, 5, d_k), randn(3, 1, 5, d_v)
     mask = torch.tensor([[1, 1, 0, 1, 0], [1, 0, 1, 1, 1], [0, 1, 1, 0, 1]], dtype=torch.bool)
     answer = you("attention.scaled_dot_product_attention", Q, K, V, mask=mask)
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
@@ -128,7 +125,7 @@ def noam_lr(you, ref) -> str | None:
 
 
 def label_smoothed_cross_entropy(you, ref) -> str | None:
-    logits = _randn(4, 4, 5)
+    logits = randn(4, 4, 5)
     targets = torch.tensor([0, 3, -100, 2])
 
     def yours(eps: float, t: torch.Tensor = targets) -> float:
@@ -170,8 +167,8 @@ SLOPES = "day16.positional.alibi_slopes"
 
 def additive_attention(you, ref) -> str | None:
     B, T, d = 2, 4, 3  # square projections: W x and x W read differently
-    query, keys, values = _randn(0, B, d), _randn(1, B, T, d), _randn(2, B, T, 5)
-    W_q, W_k, v = _randn(3, d, d), _randn(4, d, d), _randn(5, d)
+    query, keys, values = randn(0, B, d), randn(1, B, T, d), randn(2, B, T, 5)
+    W_q, W_k, v = randn(3, d, d), randn(4, d, d), randn(5, d)
     mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 1]], dtype=torch.bool)
     answer = you("attention.additive_attention", query, keys, values, W_q, W_k, v, mask=mask)
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
@@ -290,7 +287,7 @@ def _rope(
 
 
 def apply_rope(you, ref) -> str | None:
-    x, at = _randn(0, 1, 4, 6), torch.arange(4)
+    x, at = randn(0, 1, 4, 6), torch.arange(4)
     got = tensor(you("positional.apply_rope", x), 1, 4, 6)
     if close(got, _rope(x, at), rtol=1e-5, atol=1e-6):
         moved = torch.tensor([2, 5, 7, 11])
