@@ -104,3 +104,21 @@ def test_the_reference_departs_at_no_stage(day):
     probed = {m.exercise for m in diagnosis.mistakes(day) if stages.probe_for(m.exercise)}
     assert len(probed) >= 4
     assert all(stages.locate(e, reference(day), reference(day)) is None for e in probed)
+
+
+def test_an_answer_a_probe_cannot_read_tells_nothing_and_ends_nothing(tmp_path):
+    """A function that returns the wrong kind, or raises something odd inside the probe's reading:
+    no stage is said (the checks say what is wrong), and nothing is raised."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "reference", ws, ignore=shutil.ignore_patterns("__pycache__", ".quiz"))
+    path = ws / "day16" / "attention.py"
+    path.write_text(
+        path.read_text()
+        + "\n\ndef softmax(x, dim=-1):\n    return {'not': 'a tensor'}\n\n"
+        + "def scaled_dot_product_attention(Q, K, V, mask=None):\n    return (Q, {'weights': 1})\n"
+    )
+    you = local(ws, "day16")
+    assert stages.locate("day16.attention.softmax", you, reference("day16")) is None
+    assert stages.locate("day16.attention.scaled_dot_product_attention", you, reference("day16")) is None

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from ..checks.api import Api, Call, LearnerError
+from ..checks.api import Api, Call
+from ..sandbox.process import SandboxError
 from .diagnosis import same
 
 
@@ -94,9 +95,11 @@ def locate(calls: list[Call], you: Api, ref: Api) -> Departure | None:
             theirs.to(dtype), yours.to(dtype)
         kwargs = {"args": list(forward.args), "kwargs": dict(forward.kwargs)}
         want, got = theirs.tool("trace_modules", **kwargs), yours.tool("trace_modules", **kwargs)
-    except LearnerError:
+        return compare(want, got)
+    except SandboxError:
+        raise  # the learner's process ended: the grading says so
+    except Exception:  # noqa: BLE001 - what cannot be compared is not located, and costs the report nothing
         return None
-    return compare(want, got)
 
 
 def _varied(state: dict) -> dict:

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from .. import daypacks
-from ..checks.api import Api, LearnerError
+from ..checks.api import Api
+from ..sandbox.process import SandboxError
 
 Probe = Callable[[Api, Api], "str | None"]
 
@@ -34,7 +35,9 @@ def locate(exercise: str, you: Api, ref: Api) -> str | None:
         return None
     try:
         return probe(you, ref)
-    except (LearnerError, Unreadable):
+    except SandboxError:
+        raise  # the learner's process ended: the grading says so
+    except Exception:  # noqa: BLE001 - a probe that cannot read the answer tells nothing, and costs nothing
         return None
 
 
