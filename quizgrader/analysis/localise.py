@@ -31,9 +31,9 @@ class Departure:
     name: str
     matched: tuple[str, ...]
     parts: tuple[str, ...] = ()  # the submodules of `name`, when it has some (all of them matched)
-    extra: tuple[
-        str, ...
-    ] = ()  # what the learner's calls there that the reference does not: "drop (Dropout)"
+    # what the learner's calls there that the reference does not: "drop (Dropout)"
+    extra: tuple[str, ...] = ()
+    kind_of: str = ""  # the class of `name` in the reference, when its name does not say it: "GELU"
 
     def sentence(self) -> str:
         said = self._said()
@@ -42,15 +42,16 @@ class Departure:
         return said
 
     def _said(self) -> str:
+        what = f"{self.name} ({self.kind_of})" if self.kind_of else self.name
         before = _listed(self.matched[-4:]) if self.matched else ""
         verb = "matches" if len(self.matched[-4:]) == 1 else "match"
         so_far = f"{before} {verb}; " if before else ""
         if self.kind == "missing":
-            return f"{so_far}{self.name} is never called in yours (the reference calls it next)"
+            return f"{so_far}{what} is never called in yours (the reference calls it next)"
         if self.kind == "input":
             after = f" after {self.matched[-1]}" if self.matched else ""
             return (
-                f"{so_far}{self.name} gets a different input: what your code does{after} before calling "
+                f"{so_far}{what} gets a different input: what your code does{after} before calling "
                 f"{self.name} differs"
             )
         if self.kind == "output" and self.parts:
@@ -61,7 +62,7 @@ class Departure:
             )
         if self.kind == "output":
             return (
-                f"{so_far}{self.name} gets the same input and returns something else: is it built as "
+                f"{so_far}{what} gets the same input and returns something else: is it built as "
                 "the contract says?"
             )
         return (
@@ -118,22 +119,36 @@ def compare(want: dict, got: dict) -> Departure | None:
     if not want["events"]:
         return None
     theirs = {(kind, name): tensors for kind, name, tensors, _ in got["events"]}
+    classes = {name: kind_of for _, name, _, kind_of in want["events"]}
     order = [name for kind, name, _, _ in want["events"] if kind == "in"]
     matched: list[str] = []
     for kind, name, tensors, _ in want["events"]:
+        shown = _shown_class(name, classes[name])
         if (kind, name) not in theirs:
-            return Departure("missing", name, tuple(matched), extra=_extra(want, got, matched, name))
+            extra = _extra(want, got, matched, name)
+            return Departure("missing", name, tuple(matched), extra=extra, kind_of=shown)
         if not _same(theirs[(kind, name)], tensors):
             extra = _extra(want, got, matched, name)
             if kind == "in":
-                return Departure("input", name, tuple(matched), extra=extra)
+                return Departure("input", name, tuple(matched), extra=extra, kind_of=shown)
             parts = tuple(n for n in order if n.startswith(name + ".") and "." not in n[len(name) + 1 :])
-            return Departure("output", name, tuple(matched), parts, extra)
+            return Departure("output", name, tuple(matched), parts, extra, shown)
         if kind == "out":  # a submodule that matched stands for its own parts
             matched = [m for m in matched if not m.startswith(name + ".")] + [name]
     if not _same(got["value"], want["value"]):
         return Departure("after", "", tuple(matched), extra=_extra(want, got, matched, None))
     return None
+
+
+def _shown_class(name: str, kind_of: str) -> str:
+    """A submodule's torch class, where its name does not already say it ("act" is a GELU; "ln1"
+    says LayerNorm enough, "W_q" a Linear; the exercises' own classes go unsaid)."""
+    if not hasattr(torch.nn, kind_of) or kind_of in ("Linear", "ModuleList", "Sequential"):
+        return ""
+    if kind_of.lower() in name.lower().replace("_", ""):
+        return ""
+    short = name.rsplit(".", 1)[-1].lower()
+    return "" if short.startswith("ln") and kind_of == "LayerNorm" else kind_of
 
 
 def _extra(want: dict, got: dict, matched: list[str], until: str | None) -> tuple[str, ...]:
