@@ -295,7 +295,9 @@ def grade_exercise(
             others = [calls for c in result.checks for calls in c.tried]
             try:
                 found = doctor.diagnose(ex.id, probes, you, ref, others)
-                departure = _departure(failed, you, ref) or stages.locate(ex.id, you, ref)
+                module = _departure(failed, you, ref)
+                stage = stages.locate(ex.id, you, ref)
+                departure = "; ".join(s for s in (module and module.sentence(), stage) if s) or None
             except SandboxError:
                 found, departure = diagnosis.Finding(), None
             _attach(result, found, departure)
@@ -442,13 +444,12 @@ def _departure(failed: list[tuple[CheckResult, Failure]], you, ref) -> localise.
     return None
 
 
-def _attach(
-    result: ExerciseResult, found: diagnosis.Finding, departure: localise.Departure | str | None
-) -> None:
+def _attach(result: ExerciseResult, found: diagnosis.Finding, departure: str | None) -> None:
     """A confirmed cause is stated, with why it is wrong; one that only resembles is said to; and
-    where a module first departs from the reference's, when no cause is confirmed."""
+    where the exercise first departs from the reference (the submodule of a module, the stage of
+    a function), when no cause is confirmed."""
     if departure is not None:
-        result.where = departure if isinstance(departure, str) else departure.sentence()
+        result.where = departure
     if found.confirmed:
         text = " or ".join(m.summary for m in found.confirmed)
         sentence = f"your output equals what you get when {text}. {found.confirmed[0].why}"

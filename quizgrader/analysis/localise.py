@@ -87,7 +87,7 @@ def locate(calls: list[Call], you: Api, ref: Api) -> Departure | None:
     weights = next((c.args[0] for c in calls if c.op == "load" and c.handle == forward.handle), None)
     try:
         theirs, yours = ref.new(name, *made.args, **made.kwargs), you.new(name, *made.args, **made.kwargs)
-        state = weights if weights is not None else _varied(theirs.state_dict())
+        state = weights if weights is not None else varied(theirs.state_dict())
         theirs.load_state_dict(state)
         loaded = yours.load_state_dict(state, strict=False)
         if loaded["missing"] or loaded["unexpected"]:
@@ -103,7 +103,7 @@ def locate(calls: list[Call], you: Api, ref: Api) -> Departure | None:
         return None
 
 
-def _varied(state: dict) -> dict:
+def varied(state: dict) -> dict:
     """The reference's fresh weights, each moved a little (seeded): a fresh LayerNorm is the
     identity map's scale and shift, under which a norm applied twice looks like one."""
     g = torch.Generator().manual_seed(0)

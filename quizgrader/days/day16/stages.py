@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from quizgrader.analysis.localise import varied
 from quizgrader.analysis.stages import Unreadable, close, number, tensor
 from quizgrader.checks.api import LearnerError
 from quizgrader.checks.strategies import randn
@@ -327,6 +328,52 @@ def alibi_slopes(you, ref) -> str | None:
     return None
 
 
+MHA = "day16.multihead.MultiHeadAttention"
+
+
+def multi_head_attention(you, ref) -> str | None:
+    """The per-head weights first (splitting into heads, each head's scores and scale, the mask),
+    then what follows them (the weights applied to V per head, the heads merged, W_o)."""
+    d, h, T = 8, 2, 4
+    x = randn(0, 1, T, d)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    theirs = ref.new("multihead.MultiHeadAttention", d, h).to(torch.float64)
+    state = varied(theirs.state_dict())
+    theirs.load_state_dict(state)
+    mine = you.new("multihead.MultiHeadAttention", d, h).to(torch.float64)
+    mine.load_state_dict(state)
+    answer, (want_out, want_w) = mine(x, mask=mask), theirs(x, mask=mask)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Unreadable
+    w = answer[1]
+    if not isinstance(w, torch.Tensor) or tuple(w.shape) != (1, h, T, T):
+        shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+        return f"the weights have shape {shape}; the contract's are (B, heads, T, S), one matrix per head"
+    out = tensor(answer[0], 1, T, d)
+    if close(w.double(), want_w, rtol=1e-5, atol=1e-7):
+        if close(out, want_out, rtol=1e-5, atol=1e-7):
+            return None
+        return (
+            "the per-head weights are right; what follows differs: the weights applied to each head's V, "
+            "the heads merged back to (B, T, d_model) in order, or W_o"
+        )
+    if (w.double()[..., ~mask].abs() > 1e-9).any():
+        return (
+            "the per-head weights give weight to keys the mask hides: apply the mask to every head's scores"
+        )
+    q = x @ state["W_q.weight"].T
+    k = x @ state["W_k.weight"].T
+    d_k = d // h
+    scores = q.view(1, T, h, d_k)[:, :, 0] @ k.view(1, T, h, d_k)[:, :, 0].transpose(-2, -1)
+    scale = _scale(w.double()[:, 0], scores, mask)
+    if scale is not None and abs(scale - math.sqrt(d)) < 1e-3:
+        return "each head's scores are divided by sqrt(d_model); the contract's by sqrt(d_k), d_model / heads"
+    return (
+        "the per-head weights differ: splitting Q, K and V into heads (head i takes features "
+        "[i*d_k, (i+1)*d_k), split with a view and a transpose), or each head's scores"
+    )
+
+
 LM = "day16.lm.DecoderLM"
 
 
@@ -398,6 +445,7 @@ def decoder_lm(you, ref) -> str | None:
 
 
 STAGES = {
+    MHA: multi_head_attention,
     LM: decoder_lm,
     ADDITIVE: additive_attention,
     CAUSAL: causal_mask,
