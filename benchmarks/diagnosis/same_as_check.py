@@ -1,6 +1,8 @@
 """Compare measuring mistakes with the catalogued mistakes of the same exercise on random valid
 inputs: a pair whose answers (values, gradients, inputs after the call, exception types) agree on
-every input is a candidate for same_as. Usage: python benchmarks/diagnosis/same_as_check.py [day] [exercise-substring]"""
+every input is a candidate for same_as.
+
+Usage: python benchmarks/diagnosis/same_as_check.py [day] [exercise-substring] [out.json]"""
 
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ _pk = itertools.count()
 
 def measuring(day):
     d = tomllib.loads((HERE / "measuring" / f"{day}.toml").read_text())
-    return [Mistake(m["id"], m["exercise"], m["summary"], "", tuple((e["old"], e["new"]) for e in m["edits"]))
-            for m in d["mistake"]]
+    return [
+        Mistake(m["id"], m["exercise"], m["summary"], "", tuple((e["old"], e["new"]) for e in m["edits"]))
+        for m in d["mistake"]
+    ]
 
 
 def load(root, day, module):
@@ -116,8 +120,10 @@ def probe(fn, args, params=()):
             gen = g(99)
             loss = sum((o * rn(gen, *o.shape, dtype=o.dtype)).nan_to_num().sum() for o in outs)
             loss.backward()
-            return [None if t.grad is None else t.grad.clone() for t in tensors(a2) if t.is_floating_point()] + [
-                None if p.grad is None else p.grad.clone() for p in params]
+            return [
+                None if t.grad is None else t.grad.clone() for t in tensors(a2) if t.is_floating_point()
+            ] + [None if p.grad is None else p.grad.clone() for p in params]
+
     return [out, after, exc(grads)]
 
 
@@ -151,6 +157,7 @@ def module_case(mod, cls, ctor, calls):
 
 # -- cases --------------------------------------------------------------------------------------
 
+
 def c_softmax(mod, s):
     gen = g(s)
     d = dt(gen)
@@ -166,13 +173,14 @@ def c_sdpa(mod, s):
     d = dt(gen)
     lead = [ri(gen, 1, 3) for _ in range(ri(gen, 0, 3))]
     Tq, Tk, dk, dv = ri(gen, 1, 5), ri(gen, 1, 5), ri(gen, 1, 6), ri(gen, 1, 6)
-    Q, K, V = rn(gen, *lead, Tq, dk, dtype=d), rn(gen, *lead, Tk, dk, dtype=d), rn(gen, *lead, Tk, dv, dtype=d)
+    Q, K, V = (
+        rn(gen, *lead, Tq, dk, dtype=d),
+        rn(gen, *lead, Tk, dk, dtype=d),
+        rn(gen, *lead, Tk, dv, dtype=d),
+    )
     if s % 3 == 0:
-        return probe(lambda Q, K, V: mod.scaled_dot_product_attention(Q, K, V), [Q, K, V])
-    if s % 3 == 1:
-        m = mask_for(gen, *lead, Tq, Tk)
-    else:
-        m = mask_for(gen, Tq, Tk)
+        return probe(mod.scaled_dot_product_attention, [Q, K, V])
+    m = mask_for(gen, *lead, Tq, Tk) if s % 3 == 1 else mask_for(gen, Tq, Tk)
     return probe(lambda Q, K, V: mod.scaled_dot_product_attention(Q, K, V, mask=m), [Q, K, V])
 
 
@@ -180,10 +188,18 @@ def c_additive(mod, s):
     gen = g(s)
     d = dt(gen)
     B, T, dq, dk, dv, da = (ri(gen, 1, 5) for _ in range(6))
-    args = [rn(gen, B, dq, dtype=d), rn(gen, B, T, dk, dtype=d), rn(gen, B, T, dv, dtype=d),
-            rn(gen, da, dq, dtype=d), rn(gen, da, dk, dtype=d), rn(gen, da, dtype=d)]
+    args = [
+        rn(gen, B, dq, dtype=d),
+        rn(gen, B, T, dk, dtype=d),
+        rn(gen, B, T, dv, dtype=d),
+        rn(gen, da, dq, dtype=d),
+        rn(gen, da, dk, dtype=d),
+        rn(gen, da, dtype=d),
+    ]
     m = mask_for(gen, B, T) if s % 2 else None
-    return probe(lambda *a: mod.additive_attention(*a, mask=m) if m is not None else mod.additive_attention(*a), args)
+    return probe(
+        lambda *a: mod.additive_attention(*a, mask=m) if m is not None else mod.additive_attention(*a), args
+    )
 
 
 def c_causal(mod, s):
@@ -195,7 +211,10 @@ def c_padding(mod, s):
     B, T = ri(gen, 1, 4), ri(gen, 1, 7)
     pad = ri(gen, 0, 3)
     tok = torch.randint(0, 4, (B, T), generator=gen)
-    return [exc(lambda: mod.padding_mask(tok)) if s % 2 else exc(lambda: mod.padding_mask(tok, pad_id=pad)), tok]
+    return [
+        exc(lambda: mod.padding_mask(tok)) if s % 2 else exc(lambda: mod.padding_mask(tok, pad_id=pad)),
+        tok,
+    ]
 
 
 def c_mha(mod, s):
@@ -230,7 +249,12 @@ def c_learned(mod, s):
     gen = g(s)
     L, d = ri(gen, 1, 8), ri(gen, 1, 6)
     T = ri(gen, 1, L + 3)
-    return module_case(mod, "LearnedPositionalEmbedding", ((L, d), s), [("forward", [rn(gen, ri(gen, 1, 3), T, d, dtype=dt(gen))])])
+    return module_case(
+        mod,
+        "LearnedPositionalEmbedding",
+        ((L, d), s),
+        [("forward", [rn(gen, ri(gen, 1, 3), T, d, dtype=dt(gen))])],
+    )
 
 
 def c_rope(mod, s):
@@ -241,7 +265,7 @@ def c_rope(mod, s):
     x = rn(gen, *lead, T, D, dtype=d)
     k = s % 4
     if k == 0:
-        return probe(lambda x: mod.apply_rope(x), [x])
+        return probe(mod.apply_rope, [x])
     if k == 1:
         pos = torch.randint(0, 50, (T,), generator=gen)
         return probe(lambda x: mod.apply_rope(x, pos), [x])
@@ -273,7 +297,9 @@ def c_ff(mod, s):
     gen = g(s)
     dm = ri(gen, 1, 6)
     args = (dm,) if s % 3 == 0 else (dm, ri(gen, 1, 8), ["gelu", "relu"][s % 2])
-    return module_case(mod, "FeedForward", (args, s), [("forward", [rn(gen, ri(gen, 1, 3), ri(gen, 1, 4), dm)])])
+    return module_case(
+        mod, "FeedForward", (args, s), [("forward", [rn(gen, ri(gen, 1, 3), ri(gen, 1, 4), dm)])]
+    )
 
 
 def c_tblock(mod, s):
@@ -296,14 +322,18 @@ def c_dblock(mod, s):
     args = (dm, h, None if s % 2 else ri(gen, 1, 8), ["gelu", "relu"][(s // 2) % 2])
     sm = None if s % 3 == 0 else torch.ones(T, T, dtype=torch.bool).tril()
     mm = None if s % 4 == 0 else mask_for(gen, B, 1, 1, S)
-    return module_case(mod, "DecoderBlock", (args, s), [("forward", [rn(gen, B, T, dm), rn(gen, B, S, dm), sm, mm])])
+    return module_case(
+        mod, "DecoderBlock", (args, s), [("forward", [rn(gen, B, T, dm), rn(gen, B, S, dm), sm, mm])]
+    )
 
 
 def c_noam(mod, s):
     gen = g(s)
     step = [0, -1, 1, 2, 5, 10, 100, 4000, 4001, 10000][s % 10]
-    return [exc(lambda: mod.noam_lr(step, ri(gen, 1, 512), ri(gen, 1, 4000), [1.0, 2.0, 0.5][s % 3])),
-            exc(lambda: mod.noam_lr(s + 1, 64, s % 7 + 1))]
+    return [
+        exc(lambda: mod.noam_lr(step, ri(gen, 1, 512), ri(gen, 1, 4000), [1.0, 2.0, 0.5][s % 3])),
+        exc(lambda: mod.noam_lr(s + 1, 64, s % 7 + 1)),
+    ]
 
 
 def c_lsce(mod, s):
@@ -315,13 +345,18 @@ def c_lsce(mod, s):
     eps = [0.0, 0.1, 0.5, 1.0, 0.3][s % 5]
     if s % 4 == 1:
         tg[torch.rand(N, generator=gen) < 0.4] = -100
-        return probe(lambda l: mod.label_smoothed_cross_entropy(l, tg, eps), [logits])
+        return probe(lambda lg: mod.label_smoothed_cross_entropy(lg, tg, eps), [logits])
     if s % 4 == 2:
         tg[torch.rand(N, generator=gen) < 0.5] = 3
-        return probe(lambda l: mod.label_smoothed_cross_entropy(l, tg.clamp(max=V - 1) if V <= 3 else tg, eps, ignore_index=3), [logits])
+        return probe(
+            lambda lg: mod.label_smoothed_cross_entropy(
+                lg, tg.clamp(max=V - 1) if V <= 3 else tg, eps, ignore_index=3
+            ),
+            [logits],
+        )
     if s % 10 == 7:
         tg[:] = -100
-    return probe(lambda l: mod.label_smoothed_cross_entropy(l, tg, eps), [logits])
+    return probe(lambda lg: mod.label_smoothed_cross_entropy(lg, tg, eps), [logits])
 
 
 def c_lm(mod, s):
@@ -339,18 +374,30 @@ def c_lm(mod, s):
 
     class Gen:
         pass
+
     calls = [("forward", [toks])]
     out = module_case(mod, "DecoderLM", (args, s), calls)
     if len(out) > 1:
         torch.manual_seed(s)
         m = mod.DecoderLM(*args)
-        out.append(exc(lambda: m.generate(prompt, ri(g(s), 1, 6), temperature=temp, top_k=tk, generator=torch.Generator().manual_seed(seed))))
+        out.append(
+            exc(
+                lambda: m.generate(
+                    prompt,
+                    ri(g(s), 1, 6),
+                    temperature=temp,
+                    top_k=tk,
+                    generator=torch.Generator().manual_seed(seed),
+                )
+            )
+        )
         out.append(prompt)
         out.append(exc(lambda: m.generate(prompt, 3, 0)))
     return out
 
 
 # -- day 9 --
+
 
 def c_mlp(mod, s):
     gen = g(s)
@@ -361,7 +408,14 @@ def c_mlp(mod, s):
     if s % 4 == 3:
         x[0] = 0
         b1[: dh // 2 + 1] = 0
-    args = [x, rn(gen, N, do, dtype=d), rn(gen, dh, di, dtype=d), b1, rn(gen, do, dh, dtype=d), rn(gen, do, dtype=d)]
+    args = [
+        x,
+        rn(gen, N, do, dtype=d),
+        rn(gen, dh, di, dtype=d),
+        b1,
+        rn(gen, do, dh, dtype=d),
+        rn(gen, do, dtype=d),
+    ]
     a = [t.clone() for t in args]
     r = exc(lambda: det(mod.mlp_forward_backward(*a)))
     return [r, a]
@@ -375,8 +429,18 @@ def c_onehot(mod, s):
     if s % 5 == 4:
         torch.set_default_dtype(torch.float64)
     try:
-        bad = [torch.tensor([0, C]), torch.tensor([-1, 0]), torch.tensor([C + 1]), torch.zeros(0, dtype=torch.long)][s % 4]
-        return [exc(lambda: mod.one_hot(idx, C)), exc(lambda: mod.one_hot(idx, C + 2)), idx, exc(lambda: mod.one_hot(bad, C))]
+        bad = [
+            torch.tensor([0, C]),
+            torch.tensor([-1, 0]),
+            torch.tensor([C + 1]),
+            torch.zeros(0, dtype=torch.long),
+        ][s % 4]
+        return [
+            exc(lambda: mod.one_hot(idx, C)),
+            exc(lambda: mod.one_hot(idx, C + 2)),
+            idx,
+            exc(lambda: mod.one_hot(bad, C)),
+        ]
     finally:
         torch.set_default_dtype(old)
 
@@ -398,8 +462,12 @@ def c_cos(mod, s):
     if s % 3 == 2:
         return probe(lambda a, b: mod.cosine_similarity(a, b, dim=0), [a, b])
     if s % 6 == 1:
-        return probe(lambda a, b: mod.cosine_similarity(a, b, 1), [a, b]) if a.dim() > 2 else probe(lambda a, b: mod.cosine_similarity(a, b), [a, b])
-    return probe(lambda a, b: mod.cosine_similarity(a, b), [a, b])
+        return (
+            probe(lambda a, b: mod.cosine_similarity(a, b, 1), [a, b])
+            if a.dim() > 2
+            else probe(mod.cosine_similarity, [a, b])
+        )
+    return probe(mod.cosine_similarity, [a, b])
 
 
 def c_analogy(mod, s):
@@ -437,23 +505,29 @@ def c_entropy(mod, s):
     p, _ = pq(gen, s)
     if s % 4 == 3:
         return probe(lambda p: mod.entropy(p, dim=0), [p.transpose(0, -1).contiguous()])
-    return probe(lambda p: mod.entropy(p), [p])
+    return probe(mod.entropy, [p])
 
 
 def c_xent(mod, s):
     gen = g(s)
     p, q = pq(gen, s)
     if s % 4 == 3:
-        return probe(lambda p, q: mod.cross_entropy(p, q, dim=0), [p.transpose(0, -1).contiguous(), q.transpose(0, -1).contiguous()])
-    return probe(lambda p, q: mod.cross_entropy(p, q), [p, q])
+        return probe(
+            lambda p, q: mod.cross_entropy(p, q, dim=0),
+            [p.transpose(0, -1).contiguous(), q.transpose(0, -1).contiguous()],
+        )
+    return probe(mod.cross_entropy, [p, q])
 
 
 def c_kl(mod, s):
     gen = g(s)
     p, q = pq(gen, s)
     if s % 4 == 3:
-        return probe(lambda p, q: mod.kl_divergence(p, q, dim=0), [p.transpose(0, -1).contiguous(), q.transpose(0, -1).contiguous()])
-    return probe(lambda p, q: mod.kl_divergence(p, q), [p, q])
+        return probe(
+            lambda p, q: mod.kl_divergence(p, q, dim=0),
+            [p.transpose(0, -1).contiguous(), q.transpose(0, -1).contiguous()],
+        )
+    return probe(mod.kl_divergence, [p, q])
 
 
 def c_code(mod, s):
@@ -478,11 +552,11 @@ def c_lgn(mod, s):
     d = ri(gen, 1, 5)
     torch.manual_seed(s)
     layers = []
-    for i in range(s % 5):
+    for _i in range(s % 5):
         k = ri(gen, 0, 3)
         layers.append([nn.Linear(d, d), nn.Tanh(), nn.Sequential(nn.Linear(d, d), nn.ReLU())][k])
     x = rn(gen, ri(gen, 1, 3), d)
-    for p in (p for l in layers for p in l.parameters()):
+    for p in (p for layer in layers for p in layer.parameters()):
         p.grad = None
     xx = x.clone()
     if s % 4 == 1:
@@ -493,7 +567,7 @@ def c_lgn(mod, s):
             r = exc(lambda: det(mod.layer_gradient_norms(it, xx)))
     else:
         r = exc(lambda: det(mod.layer_gradient_norms(it, xx)))
-    grads = [p.grad for l in layers for p in l.parameters()]
+    grads = [p.grad for layer in layers for p in layer.parameters()]
     return [r, det(xx), [None if gg is None else gg.clone() for gg in grads], xx.grad]
 
 
@@ -502,8 +576,13 @@ def c_jac(mod, s):
     d = dt(gen)
     H, di, T = ri(gen, 1, 5), ri(gen, 1, 4), ri(gen, 1, 6)
     sc = [0.5, 1.0, 2.0][s % 3]
-    args = [rn(gen, H, H, dtype=d, scale=sc / math.sqrt(H)), rn(gen, H, di, dtype=d), rn(gen, H, dtype=d),
-            rn(gen, T, di, dtype=d), rn(gen, H, dtype=d)]
+    args = [
+        rn(gen, H, H, dtype=d, scale=sc / math.sqrt(H)),
+        rn(gen, H, di, dtype=d),
+        rn(gen, H, dtype=d),
+        rn(gen, T, di, dtype=d),
+        rn(gen, H, dtype=d),
+    ]
     return probe(mod.rnn_jacobian_norms, args)
 
 
@@ -524,6 +603,7 @@ def c_lstm(mod, s):
 
     class Wrap:
         pass
+
     out = module_case(mod, "LSTMCell", ((di, H), s), [])
     if len(out) == 1 and isinstance(out[0], tuple):
         return out
@@ -542,7 +622,12 @@ def c_s2s(mod, s):
     B, S, T = ri(gen, 1, 3), ri(gen, 1, 5), ri(gen, 1, 5)
     src, tin = torch.randint(0, sv, (B, S), generator=gen), torch.randint(0, tv, (B, T), generator=gen)
     ctx = rn(gen, B, dh)
-    return module_case(mod, "Seq2Seq", ((sv, tv, de, dh), s), [("forward", [src, tin]), ("encode", [src]), ("decode", [ctx, tin])])
+    return module_case(
+        mod,
+        "Seq2Seq",
+        ((sv, tv, de, dh), s),
+        [("forward", [src, tin]), ("encode", [src]), ("decode", [ctx, tin])],
+    )
 
 
 def c_clip(mod, s):
@@ -571,7 +656,7 @@ def c_ln(mod, s):
     k = s % 4
     eps = [1e-5, 1e-2, 0.5][s % 3]
     if k == 0:
-        return probe(lambda x, w, b: mod.layer_norm(x, w, b), [x, w, b])
+        return probe(mod.layer_norm, [x, w, b])
     if k == 1:
         return probe(lambda x: mod.layer_norm(x, None, None), [x])
     if k == 2:
@@ -585,11 +670,24 @@ def c_wcos(mod, s):
     Tot = W + [0, 1, 7, 20][s % 4] if W > 0 else [1, 7, 20][s % 3]
     mx, mn = [1.0, 3e-4, 0.1][s % 3], [0.0, 1e-5, 0.01][(s // 3) % 3]
     out = []
-    for step in sorted({0, 1, max(W - 1, 0), W, W + 1, Tot - 1, Tot, Tot + 1, Tot + 5, (W + Tot) // 2, ri(gen, 0, Tot + 3)}):
+    for step in sorted(
+        {0, 1, max(W - 1, 0), W, W + 1, Tot - 1, Tot, Tot + 1, Tot + 5, (W + Tot) // 2, ri(gen, 0, Tot + 3)}
+    ):
         if step < 0:
             continue
-        out.append((step, exc(lambda: mod.warmup_cosine_lr(step, mx, W, Tot, mn) if s % 2 else mod.warmup_cosine_lr(step, mx, W, Tot, min_lr=mn))))
-        out.append(exc(lambda: mod.warmup_cosine_lr(step, mx, W, Tot)))
+        out.append(
+            (
+                step,
+                exc(
+                    lambda step=step: (
+                        mod.warmup_cosine_lr(step, mx, W, Tot, mn)
+                        if s % 2
+                        else mod.warmup_cosine_lr(step, mx, W, Tot, min_lr=mn)
+                    )
+                ),
+            )
+        )
+        out.append(exc(lambda step=step: mod.warmup_cosine_lr(step, mx, W, Tot)))
     return out
 
 
@@ -631,7 +729,11 @@ CASES = {
 
 
 def answers(m, day, tmp):
-    root = materialize(m, Path(tmp) / m.id) if m is not None else Path(__file__).resolve().parents[2] / "reference"
+    root = (
+        materialize(m, Path(tmp) / m.id)
+        if m is not None
+        else Path(__file__).resolve().parents[2] / "reference"
+    )
     module, fn = CASES[m.exercise if m else None][0:2] if m else (None, None)
     return root
 
@@ -653,9 +755,10 @@ def main():
                 ms = [m for m in meas if m.exercise == ex]
                 cs = [m for m in cat if m.exercise == ex]
 
-                def run(root):
+                def run(root, day=day, modname=modname, case=case):
                     mod = load(root, day.rstrip("/"), modname)
                     return [case(mod, s) for s in range(N)]
+
                 ans = {"<reference>": run(ref_root / ".." / "reference")}
                 for m in ms + cs:
                     try:
@@ -664,15 +767,36 @@ def main():
                         ans[m.id] = f"LOAD {type(e).__name__}: {e}"
                 for m in ms:
                     twins = [c.id for c in cs if same(ans[m.id], ans[c.id])]
-                    near = [c.id for c in cs if c.id not in twins and isinstance(ans[m.id], list) and isinstance(ans[c.id], list)
-                            and sum(same(a, b) for a, b in zip(ans[m.id], ans[c.id])) >= N - 3]
-                    result[m.id] = {"exercise": ex, "same": twins, "near": near,
-                                    "as_reference": same(ans[m.id], ans["<reference>"])}
-                    print(m.id, twins, "near:", near, "REF-EQUIVALENT" if result[m.id]["as_reference"] else "", flush=True)
+                    near = [
+                        c.id
+                        for c in cs
+                        if c.id not in twins
+                        and isinstance(ans[m.id], list)
+                        and isinstance(ans[c.id], list)
+                        and sum(same(a, b) for a, b in zip(ans[m.id], ans[c.id])) >= N - 3
+                    ]
+                    result[m.id] = {
+                        "exercise": ex,
+                        "same": twins,
+                        "near": near,
+                        "as_reference": same(ans[m.id], ans["<reference>"]),
+                    }
+                    print(
+                        m.id,
+                        twins,
+                        "near:",
+                        near,
+                        "REF-EQUIVALENT" if result[m.id]["as_reference"] else "",
+                        flush=True,
+                    )
                 for c in cs:
                     if same(ans[c.id], ans["<reference>"]):
                         print("  catalogued equals reference on these inputs:", c.id)
-    out = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(tempfile.gettempdir()) / f"same_as_{'_'.join(days)}.json"
+    out = (
+        Path(sys.argv[3])
+        if len(sys.argv) > 3
+        else Path(tempfile.gettempdir()) / f"same_as_{'_'.join(days)}.json"
+    )
     out.write_text(json.dumps(result, indent=1))
 
 
